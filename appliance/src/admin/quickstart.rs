@@ -1,0 +1,58 @@
+//! `outpost quickstart`: everything on one machine with nothing configured.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::audit::Actor;
+use crate::config::Config;
+use crate::db;
+use crate::identity::passwords;
+use crate::identity::users::{self, NewUser};
+use crate::pgcluster::{self, Cluster, Durability};
+use crate::server;
+
+pub const DATABASE: &str = "outpost";
+
+pub fn run(data: &Path, port: u16) -> Result<(), String> {
+    let binaries = pgcluster::find_binaries()?;
+    let data = std::path::absolute(data).map_err(|e| format!("{}: {e}", data.display()))?;
+    eprintln!(
+        "Starting a private PostgreSQL cluster in {} …",
+        data.display()
+    );
+    let mut cluster = Cluster::start(&binaries, &data, Durability::Durable)?;
+    let result = serve_with(&cluster, port);
+    eprintln!("Stopping PostgreSQL …");
+    let stopped = cluster.stop();
+    result.and(stopped)
+}
+
+fn serve_with(cluster: &Cluster, port: u16) -> Result<(), String> {
+    cluster.create_database(DATABASE, None)?;
+    let config =
+        Config::quickstart(cluster.url(DATABASE), port).map_err(|problems| problems.join("\n"))?;
+    crate::telemetry::init(&config.log_level);
+    let pool = db::pool(&config.database);
+    db::wait_until_reachable(&pool, Duration::from_secs(10))?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    db::migrate(&mut conn)?;
+    if users::count(&mut conn).map_err(|e| e.to_string())? == 0 {
+        let password = passwords::generate();
+        let admin = NewUser {
+            username: "admin".to_owned(),
+            display_name: "Administrator".to_owned(),
+            email: "admin@localhost".to_owned(),
+            password: password.clone(),
+            is_admin: true,
+        };
+        users::create(&mut conn, &Actor::system(), admin).map_err(|e| e.to_string())?;
+        println!("Created the administrator account. It is shown this once:");
+        println!("  user name: admin");
+        println!("  password:  {password}");
+    } else {
+        println!("Using the existing accounts in {DATABASE}.");
+    }
+    drop(conn);
+    println!("Outpost is at http://127.0.0.1:{port}/ — press Ctrl-C to stop.");
+    actix_web::rt::System::new().block_on(server::serve(config, pool))
+}

@@ -1,0 +1,79 @@
+//! The PostgreSQL pool, the migrations, and the one way request code reaches the database.
+
+use std::time::Duration;
+
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, Pool};
+use diesel::{sql_query, RunQueryDsl};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::config::DatabaseConfig;
+use crate::errors::AppError;
+
+pub type DbPool = Pool<ConnectionManager<PgConnection>>;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
+
+/// Any number will do as long as every Outpost node uses the same one.
+const MIGRATION_LOCK_KEY: i64 = 0x6f75_7470_6f73_74;
+
+/// Builds the pool without connecting; `wait_until_reachable` is the start-up check.
+pub fn pool(config: &DatabaseConfig) -> DbPool {
+    Pool::builder()
+        .max_size(config.pool_size)
+        // r2d2's default of 30 s ties up threads while the database is down.
+        .connection_timeout(Duration::from_secs(config.checkout_timeout_secs))
+        .min_idle(Some(1))
+        .build_unchecked(ConnectionManager::new(config.url.clone()))
+}
+
+/// Retries for up to `patience` so that a database still starting does not fail start-up.
+pub fn wait_until_reachable(pool: &DbPool, patience: Duration) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        match pool.get() {
+            Ok(_) => return Ok(()),
+            Err(e) if std::time::Instant::now() >= deadline => {
+                return Err(format!("cannot reach PostgreSQL: {e}"))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "PostgreSQL not reachable yet; retrying");
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    }
+}
+
+/// Runs pending migrations under an advisory lock, so nodes starting together take turns.
+/// Returns the names of the migrations that ran.
+pub fn migrate(conn: &mut PgConnection) -> Result<Vec<String>, String> {
+    sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+        .execute(conn)
+        .map_err(|e| format!("cannot take the migration lock: {e}"))?;
+    let result = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map(|done| done.iter().map(|m| m.to_string()).collect())
+        .map_err(|e| format!("migration failed: {e}"));
+    let unlocked =
+        sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")).execute(conn);
+    let done = result?;
+    unlocked.map_err(|e| format!("cannot release the migration lock: {e}"))?;
+    Ok(done)
+}
+
+/// Runs `work` with a pooled connection on the blocking thread pool: diesel is synchronous
+/// and must never block an actix worker. The wait for a connection is bounded by the pool's
+/// checkout timeout.
+pub async fn run<T, F>(pool: &DbPool, work: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get()?;
+        work(&mut conn)
+    })
+    .await
+    .map_err(|e| AppError::internal(format!("blocking pool: {e}")))?
+}

@@ -1,0 +1,143 @@
+//! The one error type that domain code returns and the web edge renders.
+//!
+//! Policy: every variant carries the sentence a user reads; causes that a user must not see
+//! (database errors, I/O) are kept in `Internal`/`Unavailable` and only logged, under an error
+//! id that the user is shown. Pages and the JSON API render the same `AppError` differently
+//! (see `web::errors`).
+
+use actix_web::http::StatusCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Input that was understood but breaks a rule (a too-long title, an unknown status).
+    #[error("{message}")]
+    Invalid {
+        field: Option<String>,
+        message: String,
+    },
+    /// Input that could not be understood at all (malformed JSON, a wrong type).
+    #[error("{message}")]
+    BadRequest {
+        field: Option<String>,
+        message: String,
+    },
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{message}")]
+    Conflict {
+        field: Option<String>,
+        message: String,
+    },
+    #[error("{0}")]
+    RateLimited(String),
+    /// A dependency (the database) cannot be reached; the cause is logged, not shown.
+    #[error("The database is unavailable; try again in a moment.")]
+    Unavailable(String),
+    /// A bug or an unexpected failure; the cause is logged, not shown.
+    #[error("Something went wrong on our side.")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: Some(field.to_owned()),
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(field: Option<String>, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            field,
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(field: &str, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            field: Some(field.to_owned()),
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::NotFound(message.into())
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::Forbidden(message.into())
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self::Internal(cause.to_string())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A stable snake_case code that API clients can match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid { .. } => "invalid_field",
+            Self::BadRequest { .. } => "bad_request",
+            Self::Unauthenticated(_) => "unauthenticated",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::Conflict { .. } => "conflict",
+            Self::RateLimited(_) => "rate_limited",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Invalid { field, .. }
+            | Self::BadRequest { field, .. }
+            | Self::Conflict { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Logs what the user must not see and returns the error id they are shown, for the
+    /// variants that hide a cause; `None` for the rest.
+    pub fn log_hidden_cause(&self) -> Option<String> {
+        let cause = match self {
+            Self::Internal(cause) | Self::Unavailable(cause) => cause,
+            _ => return None,
+        };
+        let error_id = hex::encode(rand::random::<[u8; 6]>());
+        tracing::error!(error_id = %error_id, code = self.code(), %cause, "request failed");
+        Some(error_id)
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(error: diesel::result::Error) -> Self {
+        match error {
+            diesel::result::Error::NotFound => Self::not_found("Not found."),
+            other => Self::Internal(format!("database: {other}")),
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for AppError {
+    fn from(error: diesel::r2d2::PoolError) -> Self {
+        Self::Unavailable(format!("database pool: {error}"))
+    }
+}

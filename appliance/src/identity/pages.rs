@@ -1,0 +1,306 @@
+//! Sign-in, sign-out and personal API tokens, as pages.
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::permissions::{authorize, Action};
+use super::tokens::{self, ApiToken};
+use super::{secrets, sessions};
+use crate::audit::Actor;
+use crate::db;
+use crate::errors::AppError;
+use crate::web::errors::PageError;
+use crate::web::extract::{client_ip, decode_form, CsrfForm, SignedIn, SESSION_COOKIE};
+use crate::web::pages::{local_path, redirect, render_with_status, Nav};
+use crate::web::AppState;
+
+/// Before sign-in there is no session to bind a CSRF token to, so the sign-in form uses a
+/// double-submit cookie: the form's token must equal this cookie's.
+const LOGIN_CSRF_COOKIE: &str = "outpost_login_csrf";
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    nav: Nav,
+    csrf_token: String,
+    username: String,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+fn cookie<'a>(name: &'a str, value: String, state: &AppState) -> Cookie<'a> {
+    Cookie::build(name, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.config.server.secure_cookies())
+        .finish()
+}
+
+fn login_page(
+    req: &HttpRequest,
+    state: &AppState,
+    username: String,
+    next: String,
+    error: Option<AppError>,
+) -> Result<HttpResponse, PageError> {
+    let existing = req
+        .cookie(LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|v| v.len() == 64);
+    let csrf_token = existing.clone().unwrap_or_else(|| secrets::random_hex(32));
+    let status = error.as_ref().map_or(StatusCode::OK, AppError::status);
+    let page = LoginPage {
+        nav: Nav::anonymous(),
+        csrf_token: csrf_token.clone(),
+        username,
+        next,
+        error: error.map(|e| e.to_string()),
+    };
+    let mut response = render_with_status(&page, status)?;
+    if existing.is_none() {
+        response
+            .add_cookie(&cookie(LOGIN_CSRF_COOKIE, csrf_token, state))
+            .map_err(AppError::internal)?;
+    }
+    Ok(response)
+}
+
+pub async fn login_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<NextQuery>,
+) -> Result<HttpResponse, PageError> {
+    let next = local_path(query.next.as_deref());
+    if SignedIn::find(&req).await?.is_some() {
+        return Ok(redirect(&next));
+    }
+    login_page(&req, &state, String::new(), next, None)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let expected = req
+        .cookie(LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    if expected.is_empty() {
+        return Err(AppError::forbidden(crate::web::extract::CSRF_REFUSAL).into());
+    }
+    let form: LoginForm = decode_form(&body, &expected)?;
+    let next = local_path(form.next.as_deref());
+    let actor = Actor {
+        user_id: None,
+        ip: client_ip(&req),
+    };
+    let user_agent = req
+        .headers()
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let limits = state.config.login.clone();
+    let (username, password) = (form.username.clone(), form.password);
+    let signed_in = db::run(&state.pool, move |conn| {
+        sessions::sign_in(
+            conn,
+            &limits,
+            &username,
+            &password,
+            &actor,
+            user_agent.as_deref(),
+        )
+    })
+    .await;
+    match signed_in {
+        Ok(new_session) => {
+            let mut response = redirect(&next);
+            let mut session_cookie = cookie(SESSION_COOKIE, new_session.cookie_token, &state);
+            session_cookie.set_max_age(CookieDuration::hours(
+                state.config.session.absolute_timeout_hours,
+            ));
+            response
+                .add_cookie(&session_cookie)
+                .map_err(AppError::internal)?;
+            // The pre-sign-in token has served its purpose; the session brings its own.
+            response
+                .add_removal_cookie(&cookie(LOGIN_CSRF_COOKIE, String::new(), &state))
+                .map_err(AppError::internal)?;
+            Ok(response)
+        }
+        Err(
+            error @ (AppError::Unauthenticated(_)
+            | AppError::Invalid { .. }
+            | AppError::RateLimited(_)
+            | AppError::Forbidden(_)),
+        ) => login_page(&req, &state, form.username, next, Some(error)),
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub async fn logout(
+    form: CsrfForm<std::collections::HashMap<String, String>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let (actor, session_id) = (form.signed_in.actor.clone(), form.signed_in.session.id);
+    db::run(&state.pool, move |conn| {
+        sessions::sign_out(conn, &actor, session_id)
+    })
+    .await?;
+    let mut response = redirect("/login");
+    response
+        .add_removal_cookie(&cookie(SESSION_COOKIE, String::new(), &state))
+        .map_err(AppError::internal)?;
+    Ok(response)
+}
+
+#[derive(Template)]
+#[template(path = "tokens.html")]
+struct TokensPage {
+    nav: Nav,
+    tokens: Vec<ApiToken>,
+    new_secret: Option<String>,
+    name: String,
+    expires_in_days: String,
+    error: Option<AppError>,
+}
+
+async fn tokens_page(
+    signed_in: &SignedIn,
+    state: &AppState,
+    new_secret: Option<String>,
+    form: (String, String),
+    error: Option<AppError>,
+) -> Result<HttpResponse, PageError> {
+    let user_id = signed_in.user().id;
+    let tokens = db::run(&state.pool, move |conn| {
+        Ok(tokens::list_for_user(conn, user_id)?)
+    })
+    .await?;
+    let status = error.as_ref().map_or(StatusCode::OK, AppError::status);
+    let page = TokensPage {
+        nav: Nav::for_user(signed_in, "settings"),
+        tokens,
+        new_secret,
+        name: form.0,
+        expires_in_days: form.1,
+        error,
+    };
+    Ok(render_with_status(&page, status)?)
+}
+
+pub async fn tokens(
+    signed_in: SignedIn,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    authorize(signed_in.user(), Action::ManageOwnTokens)?;
+    tokens_page(
+        &signed_in,
+        &state,
+        None,
+        (String::new(), "90".to_owned()),
+        None,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    expires_in_days: String,
+}
+
+pub async fn create_token(
+    form: CsrfForm<TokenForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let CsrfForm { signed_in, data } = form;
+    authorize(signed_in.user(), Action::ManageOwnTokens)?;
+    let expires = match data.expires_in_days.trim() {
+        "" | "never" => Ok(None),
+        days => days.parse::<i64>().map(Some).map_err(|_| {
+            AppError::invalid(
+                "expires_in_days",
+                "Expiry must be a number of days, or empty for never.",
+            )
+        }),
+    };
+    let (actor, user_id, name) = (
+        signed_in.actor.clone(),
+        signed_in.user().id,
+        data.name.clone(),
+    );
+    let created = match expires {
+        Ok(expires) => {
+            db::run(&state.pool, move |conn| {
+                tokens::create(conn, &actor, user_id, &name, expires)
+            })
+            .await
+        }
+        Err(error) => Err(error),
+    };
+    match created {
+        // Shown on this response only: the secret is not stored and cannot be shown again.
+        Ok((_, secret)) => {
+            tokens_page(
+                &signed_in,
+                &state,
+                Some(secret),
+                (String::new(), "90".to_owned()),
+                None,
+            )
+            .await
+        }
+        Err(error @ AppError::Invalid { .. }) => {
+            tokens_page(
+                &signed_in,
+                &state,
+                None,
+                (data.name, data.expires_in_days),
+                Some(error),
+            )
+            .await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub async fn revoke_token(
+    form: CsrfForm<std::collections::HashMap<String, String>>,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, PageError> {
+    let signed_in = form.signed_in;
+    authorize(signed_in.user(), Action::ManageOwnTokens)?;
+    let (actor, user_id, token_id) = (
+        signed_in.actor.clone(),
+        signed_in.user().id,
+        path.into_inner(),
+    );
+    db::run(&state.pool, move |conn| {
+        tokens::revoke(conn, &actor, user_id, token_id)
+    })
+    .await?;
+    Ok(redirect("/settings/tokens"))
+}

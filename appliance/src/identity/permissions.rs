@@ -1,0 +1,99 @@
+//! The one place that decides whether a user may do something. Every handler calls
+//! `authorize` before it acts; the rules grow here (permission schemes, roles) and nowhere else.
+
+use super::users::User;
+use crate::errors::AppError;
+use crate::work::projects::Project;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Action<'a> {
+    ListProjects,
+    CreateProject,
+    ViewProject(&'a Project),
+    CreateIssue(&'a Project),
+    EditIssue(&'a Project),
+    Comment(&'a Project),
+    ManageOwnTokens,
+}
+
+/// Until permission schemes arrive, every active user may read and work in every project, and
+/// only administrators create projects.
+pub fn authorize(user: &User, action: Action<'_>) -> Result<(), AppError> {
+    if !user.is_active {
+        return Err(AppError::forbidden("This account is deactivated."));
+    }
+    match action {
+        Action::CreateProject if !user.is_admin => Err(AppError::forbidden(
+            "Only administrators can create projects.",
+        )),
+        Action::ListProjects
+        | Action::CreateProject
+        | Action::ViewProject(_)
+        | Action::CreateIssue(_)
+        | Action::EditIssue(_)
+        | Action::Comment(_)
+        | Action::ManageOwnTokens => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn user(is_admin: bool, is_active: bool) -> User {
+        User {
+            id: 1,
+            username: "u".into(),
+            display_name: "U".into(),
+            email: "u@example.com".into(),
+            password_hash: String::new(),
+            is_admin,
+            is_active,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    fn project() -> Project {
+        Project {
+            id: 1,
+            key: "OPS".into(),
+            name: "Ops".into(),
+            description: String::new(),
+            lead_id: 1,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn the_permission_matrix_holds() {
+        let project = project();
+        let actions = [
+            Action::ListProjects,
+            Action::CreateProject,
+            Action::ViewProject(&project),
+            Action::CreateIssue(&project),
+            Action::EditIssue(&project),
+            Action::Comment(&project),
+            Action::ManageOwnTokens,
+        ];
+        for action in actions {
+            assert!(
+                authorize(&user(true, true), action).is_ok(),
+                "admin may {action:?}"
+            );
+            assert!(
+                authorize(&user(true, false), action).is_err(),
+                "deactivated may not {action:?}"
+            );
+            let member = authorize(&user(false, true), action);
+            assert_eq!(
+                member.is_ok(),
+                !matches!(action, Action::CreateProject),
+                "member and {action:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Browser sessions and signing in: rate limits on failures, session rotation at sign-in, idle
+//! and absolute expiry.
+
+use chrono::{Duration, Utc};
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::passwords;
+use super::secrets::{digest, random_hex};
+use super::users::{self, User};
+use crate::audit::{self, Actor, Change};
+use crate::config::{LoginConfig, SessionConfig};
+use crate::errors::AppError;
+use crate::schema::{login_failures, sessions, users as users_table};
+
+/// A signed-in session as requests see it.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub id: i64,
+    pub user: User,
+    pub csrf_token: String,
+}
+
+/// What the browser is handed at sign-in: the cookie value (only its digest is stored).
+pub struct NewSession {
+    pub cookie_token: String,
+}
+
+/// Checks the password and opens a fresh session. Failures are counted per user name and per
+/// address; past the limit, sign-in is refused without even checking the password.
+pub fn sign_in(
+    conn: &mut PgConnection,
+    limits: &LoginConfig,
+    username: &str,
+    password: &str,
+    actor: &Actor,
+    user_agent: Option<&str>,
+) -> Result<NewSession, AppError> {
+    let username = username.trim().to_lowercase();
+    if username.is_empty() {
+        return Err(AppError::invalid("username", "Enter your user name."));
+    }
+    if password.is_empty() {
+        return Err(AppError::invalid("password", "Enter your password."));
+    }
+    let ip = actor.ip.clone().unwrap_or_default();
+    let since = Utc::now() - Duration::minutes(limits.lockout_minutes);
+    let by_name: i64 = login_failures::table
+        .filter(
+            login_failures::username
+                .eq(&username)
+                .and(login_failures::failed_at.gt(since)),
+        )
+        .count()
+        .get_result(conn)?;
+    let by_address: i64 = login_failures::table
+        .filter(
+            login_failures::ip
+                .eq(&ip)
+                .and(login_failures::failed_at.gt(since)),
+        )
+        .count()
+        .get_result(conn)?;
+    // An address may mistype several accounts' passwords (a shared NAT), so it gets more room.
+    if by_name >= limits.max_failures || by_address >= limits.max_failures * 4 {
+        return Err(AppError::RateLimited(format!(
+            "Too many failed sign-in attempts; try again in {} minutes.",
+            limits.lockout_minutes
+        )));
+    }
+
+    let user = users::find_by_username(conn, &username)?;
+    let verified = match &user {
+        Some(user) => passwords::verify(password, &user.password_hash),
+        None => {
+            passwords::verify_against_nothing(password);
+            false
+        }
+    };
+    let user = match user {
+        Some(user) if verified => user,
+        _ => {
+            record_failure(conn, actor, &username, user.as_ref().map(|u| u.id))?;
+            return Err(AppError::Unauthenticated(
+                "The user name or password is incorrect.".to_owned(),
+            ));
+        }
+    };
+    if !user.is_active {
+        return Err(AppError::forbidden(
+            "This account is deactivated; ask an administrator.",
+        ));
+    }
+
+    conn.transaction(|conn| {
+        diesel::delete(login_failures::table.filter(login_failures::username.eq(&username)))
+            .execute(conn)?;
+        let cookie_token = random_hex(32);
+        let session_id: i64 = diesel::insert_into(sessions::table)
+            .values((
+                sessions::token_hash.eq(digest(&cookie_token)),
+                sessions::user_id.eq(user.id),
+                sessions::csrf_token.eq(random_hex(32)),
+                sessions::ip.eq(actor.ip.as_deref()),
+                sessions::user_agent
+                    .eq(user_agent.map(|ua| ua.chars().take(512).collect::<String>())),
+            ))
+            .returning(sessions::id)
+            .get_result(conn)?;
+        let signed_in = Actor::user(user.id, actor.ip.clone());
+        audit::record(
+            conn,
+            &signed_in,
+            Change {
+                action: "session.created",
+                entity_type: "session",
+                entity_id: session_id,
+                before: None,
+                after: Some(json!({ "user_id": user.id, "user_agent": user_agent })),
+            },
+        )?;
+        Ok(NewSession { cookie_token })
+    })
+}
+
+fn record_failure(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    username: &str,
+    user_id: Option<i64>,
+) -> Result<(), AppError> {
+    conn.transaction(|conn| {
+        let failure_id: i64 = diesel::insert_into(login_failures::table)
+            .values((
+                login_failures::username.eq(username),
+                login_failures::ip.eq(actor.ip.clone().unwrap_or_default()),
+            ))
+            .returning(login_failures::id)
+            .get_result(conn)?;
+        audit::record(
+            conn,
+            actor,
+            Change {
+                action: "login.failed",
+                entity_type: "login_failure",
+                entity_id: failure_id,
+                before: None,
+                after: Some(json!({ "username": username, "user_id": user_id })),
+            },
+        )?;
+        Ok(())
+    })
+}
+
+/// The session a cookie belongs to, if it is still alive. Expired sessions are deleted here.
+pub fn find_alive(
+    conn: &mut PgConnection,
+    limits: &SessionConfig,
+    cookie_token: &str,
+) -> Result<Option<Session>, AppError> {
+    let found: Option<(
+        i64,
+        String,
+        chrono::DateTime<Utc>,
+        chrono::DateTime<Utc>,
+        User,
+    )> = sessions::table
+        .inner_join(users_table::table)
+        .filter(sessions::token_hash.eq(digest(cookie_token)))
+        .select((
+            sessions::id,
+            sessions::csrf_token,
+            sessions::created_at,
+            sessions::last_seen_at,
+            User::as_select(),
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((id, csrf_token, created_at, last_seen_at, user)) = found else {
+        return Ok(None);
+    };
+    let now = Utc::now();
+    let idle = now - last_seen_at > Duration::minutes(limits.idle_timeout_minutes);
+    let too_old = now - created_at > Duration::hours(limits.absolute_timeout_hours);
+    if idle || too_old || !user.is_active {
+        diesel::delete(sessions::table.find(id)).execute(conn)?;
+        return Ok(None);
+    }
+    // Writing on every request would turn reads into writes; a minute's precision is plenty.
+    if now - last_seen_at > Duration::seconds(60) {
+        diesel::update(sessions::table.find(id))
+            .set(sessions::last_seen_at.eq(now))
+            .execute(conn)?;
+    }
+    Ok(Some(Session {
+        id,
+        user,
+        csrf_token,
+    }))
+}
+
+pub fn sign_out(conn: &mut PgConnection, actor: &Actor, session_id: i64) -> Result<(), AppError> {
+    conn.transaction(|conn| {
+        let deleted = diesel::delete(sessions::table.find(session_id)).execute(conn)?;
+        if deleted > 0 {
+            audit::record(
+                conn,
+                actor,
+                Change {
+                    action: "session.ended",
+                    entity_type: "session",
+                    entity_id: session_id,
+                    before: None,
+                    after: None,
+                },
+            )?;
+        }
+        Ok(())
+    })
+}

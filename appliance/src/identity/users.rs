@@ -1,0 +1,159 @@
+//! User accounts: the model, its rules and its queries.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+
+use super::passwords;
+use crate::audit::{self, Actor, Change};
+use crate::errors::AppError;
+use crate::schema::users;
+
+#[derive(Clone, Debug, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub email: String,
+    pub password_hash: String,
+    pub is_admin: bool,
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What pages and the API show of a person.
+#[derive(Clone, Debug, Queryable, Selectable, Serialize, PartialEq, Eq)]
+#[diesel(table_name = users)]
+pub struct UserRef {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+}
+
+impl User {
+    pub fn to_ref(&self) -> UserRef {
+        UserRef {
+            id: self.id,
+            username: self.username.clone(),
+            display_name: self.display_name.clone(),
+        }
+    }
+}
+
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub email: String,
+    pub password: String,
+    pub is_admin: bool,
+}
+
+impl NewUser {
+    fn validate(&self) -> Result<(), AppError> {
+        let name = &self.username;
+        let name_ok = (2..=32).contains(&name.len())
+            && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+        if !name_ok {
+            return Err(AppError::invalid(
+                "username",
+                "User name must be 2 to 32 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit.",
+            ));
+        }
+        if !(1..=80).contains(&self.display_name.trim().chars().count()) {
+            return Err(AppError::invalid(
+                "display_name",
+                "Display name must be 1 to 80 characters.",
+            ));
+        }
+        let email = self.email.trim();
+        let email_ok = (3..=254).contains(&email.len())
+            && email
+                .split_once('@')
+                .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+            && !email.contains(char::is_whitespace);
+        if !email_ok {
+            return Err(AppError::invalid(
+                "email",
+                "Email must look like name@example.com.",
+            ));
+        }
+        passwords::check_rules(&self.password)
+    }
+}
+
+pub fn create(conn: &mut PgConnection, actor: &Actor, new: NewUser) -> Result<User, AppError> {
+    new.validate()?;
+    let password_hash = passwords::hash(&new.password)?;
+    // Stored lower-cased so that uniqueness and look-ups ignore case.
+    let email = new.email.trim().to_lowercase();
+    conn.transaction(|conn| {
+        let taken: i64 = users::table.filter(users::username.eq(&new.username)).count().get_result(conn)?;
+        if taken > 0 {
+            return Err(AppError::conflict("username", format!("A user named {} already exists.", new.username)));
+        }
+        let email_taken: i64 = users::table.filter(users::email.eq(&email)).count().get_result(conn)?;
+        if email_taken > 0 {
+            return Err(AppError::conflict("email", format!("Another user already has the email {email}.")));
+        }
+        let user: User = diesel::insert_into(users::table)
+            .values((
+                users::username.eq(&new.username),
+                users::display_name.eq(new.display_name.trim()),
+                users::email.eq(&email),
+                users::password_hash.eq(&password_hash),
+                users::is_admin.eq(new.is_admin),
+            ))
+            .returning(User::as_returning())
+            .get_result(conn)?;
+        audit::record(
+            conn,
+            actor,
+            Change {
+                action: "user.created",
+                entity_type: "user",
+                entity_id: user.id,
+                before: None,
+                after: Some(json!({ "username": user.username, "display_name": user.display_name, "email": user.email, "is_admin": user.is_admin })),
+            },
+        )?;
+        Ok(user)
+    })
+}
+
+pub fn find_by_username(conn: &mut PgConnection, username: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::username.eq(username.trim().to_lowercase()))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Active users for pickers (assignee), by display name.
+pub fn active_refs(conn: &mut PgConnection) -> QueryResult<Vec<UserRef>> {
+    users::table
+        .filter(users::is_active.eq(true))
+        .order(users::display_name.asc())
+        .limit(1000)
+        .select(UserRef::as_select())
+        .load(conn)
+}
+
+pub fn refs_by_ids(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<HashMap<i64, UserRef>> {
+    let found: Vec<UserRef> = users::table
+        .filter(users::id.eq_any(ids))
+        .select(UserRef::as_select())
+        .load(conn)?;
+    Ok(found.into_iter().map(|user| (user.id, user)).collect())
+}
+
+pub fn count(conn: &mut PgConnection) -> QueryResult<i64> {
+    users::table.count().get_result(conn)
+}

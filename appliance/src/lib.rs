@@ -1,0 +1,20 @@
+//! Outpost: a self-hosted, air-gap-ready work platform in one server-rendered application.
+//!
+//! Domains, each with its models/queries, rules and handlers: `identity` (accounts, sessions,
+//! tokens, permissions), `work` (projects, issues, comments), `audit` (the audit trail),
+//! `jobs` (the outbox), `admin` (host-side commands). Plumbing beside them: `config`, `db`,
+//! `errors`, `pgcluster`, `server`, `telemetry`, `web`.
+
+pub mod admin;
+pub mod audit;
+pub mod config;
+pub mod db;
+pub mod errors;
+pub mod identity;
+pub mod jobs;
+pub mod pgcluster;
+pub mod schema;
+pub mod server;
+pub mod telemetry;
+pub mod web;
+pub mod work;

@@ -1,0 +1,260 @@
+//! The `outpost` command: the server and the administrator's tools.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use outpost::admin::{generate, quickstart};
+use outpost::audit::Actor;
+use outpost::config::{Config, KEYS};
+use outpost::identity::passwords;
+use outpost::identity::users::{self, NewUser};
+use outpost::{db, server, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "outpost",
+    version,
+    about = "Outpost: a self-hosted, air-gap-ready work platform"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct ConfigArg {
+    /// The configuration file; every key can be overridden by OUTPOST_<SECTION>_<KEY>.
+    #[arg(
+        long,
+        short,
+        env = "OUTPOST_CONFIG",
+        default_value = "/etc/outpost/outpost.toml"
+    )]
+    config: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run everything on this machine with nothing configured: a private PostgreSQL cluster in
+    /// the data folder, the migrations, an administrator account, and the server.
+    Quickstart {
+        /// Where the database and everything else is kept; reused on the next run.
+        #[arg(long, default_value = "outpost-data")]
+        data: PathBuf,
+        /// The port to listen on, on 127.0.0.1 only.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+    /// Run the server against the PostgreSQL configured in the config file.
+    Serve(ConfigArg),
+    /// Check the configuration and list every problem by key.
+    CheckConfig {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Also list every setting Outpost understands.
+        #[arg(long)]
+        list_keys: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate(ConfigArg),
+    /// Administrator tasks.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Tools for development and benchmarking.
+    #[command(subcommand)]
+    Dev(DevCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a user. The password is read from standard input with --password-stdin,
+    /// otherwise generated and printed once.
+    CreateUser {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        /// Defaults to the user name.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DevCommand {
+    /// Fill the database with realistic generated users, a project and issues (through COPY).
+    Generate {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// How many issues to add.
+        #[arg(long, default_value_t = 100_000)]
+        issues: u64,
+        /// How many users (user0001 …) to create if missing.
+        #[arg(long, default_value_t = 200)]
+        users: u64,
+        /// The project to add them to, created if missing.
+        #[arg(long, default_value = "BENCH")]
+        project: String,
+        /// Seed of the random generator, for repeatable data sets.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+}
+
+fn load(config: &Path) -> Result<Config, String> {
+    Config::load(Some(config), std::env::vars()).map_err(|problems| {
+        format!(
+            "{} has {} problem(s):\n  {}",
+            config.display(),
+            problems.len(),
+            problems.join("\n  ")
+        )
+    })
+}
+
+fn connect(config: &Config) -> Result<db::DbPool, String> {
+    let pool = db::pool(&config.database);
+    db::wait_until_reachable(&pool, Duration::from_secs(30))?;
+    Ok(pool)
+}
+
+fn migrate(pool: &db::DbPool) -> Result<Vec<String>, String> {
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("cannot reach PostgreSQL: {e}"))?;
+    db::migrate(&mut conn)
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Quickstart { data, port } => quickstart::run(&data, port),
+        Command::Serve(ConfigArg { config }) => {
+            let config = load(&config)?;
+            telemetry::init(&config.log_level);
+            let pool = connect(&config)?;
+            let ran = migrate(&pool)?;
+            if !ran.is_empty() {
+                tracing::info!(migrations = ?ran, "applied migrations");
+            }
+            actix_web::rt::System::new().block_on(server::serve(config, pool))
+        }
+        Command::CheckConfig { config, list_keys } => {
+            if list_keys {
+                for (key, meaning) in KEYS {
+                    println!("{key:34} {meaning}");
+                }
+            }
+            load(&config.config)?;
+            println!("{}: no problems found.", config.config.display());
+            Ok(())
+        }
+        Command::Migrate(ConfigArg { config }) => {
+            let config = load(&config)?;
+            telemetry::init(&config.log_level);
+            let pool = connect(&config)?;
+            let ran = migrate(&pool)?;
+            println!("{} migration(s) applied.", ran.len());
+            Ok(())
+        }
+        Command::Admin(AdminCommand::CreateUser {
+            config,
+            username,
+            email,
+            display_name,
+            admin,
+            password_stdin,
+        }) => {
+            let config = load(&config.config)?;
+            let pool = connect(&config)?;
+            let (password, generated) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut line)
+                    .map_err(|e| format!("cannot read the password: {e}"))?;
+                (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+            } else {
+                (passwords::generate(), true)
+            };
+            let new = NewUser {
+                display_name: display_name.unwrap_or_else(|| username.clone()),
+                username,
+                email,
+                password: password.clone(),
+                is_admin: admin,
+            };
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            let user =
+                users::create(&mut conn, &Actor::system(), new).map_err(|e| match e.field() {
+                    Some(field) => format!("--{}: {e}", field.replace('_', "-")),
+                    None => e.to_string(),
+                })?;
+            println!(
+                "Created user {} (id {}){}.",
+                user.username,
+                user.id,
+                if user.is_admin {
+                    ", an administrator"
+                } else {
+                    ""
+                }
+            );
+            if generated {
+                println!("Password (shown this once): {password}");
+            }
+            Ok(())
+        }
+        Command::Dev(DevCommand::Generate {
+            config,
+            issues,
+            users,
+            project,
+            seed,
+        }) => {
+            let config = load(&config.config)?;
+            let pool = connect(&config)?;
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            let started = std::time::Instant::now();
+            let plan = generate::Plan {
+                issues,
+                users,
+                project_key: project,
+                seed,
+            };
+            let summary = generate::run(&mut conn, &plan).map_err(|e| e.to_string())?;
+            println!(
+                "Added {} issues to {} (from {}-{}) and up to {} users (password \"{}\") in {:.1}s.",
+                summary.issues,
+                summary.project_key,
+                summary.project_key,
+                summary.first_number,
+                summary.users,
+                generate::PASSWORD,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("outpost: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

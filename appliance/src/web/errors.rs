@@ -1,0 +1,96 @@
+//! How an `AppError` reaches a person (an HTML page) or a program (a JSON body).
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+use serde_json::json;
+
+use crate::errors::AppError;
+
+/// Errors of page handlers: rendered as an HTML page, or a redirect to sign-in.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("{0}")]
+    App(#[from] AppError),
+    #[error("sign-in required")]
+    SignInFirst { next: String },
+}
+
+/// Errors of API handlers: `{ "error": { "code", "message", "field"?, "error_id"? } }`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ApiError(#[from] pub AppError);
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    nav: super::pages::Nav,
+    status: u16,
+    title: &'a str,
+    message: String,
+    error_id: Option<String>,
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        match self {
+            Self::App(error) => error.status(),
+            Self::SignInFirst { .. } => actix_web::http::StatusCode::SEE_OTHER,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let error = match self {
+            Self::SignInFirst { next } => {
+                let target = format!("/login?next={}", super::pages::url_encode(next));
+                return HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, target))
+                    .finish();
+            }
+            Self::App(error) => error,
+        };
+        let error_id = error.log_hidden_cause();
+        let status = error.status();
+        let page = ErrorPage {
+            nav: super::pages::Nav::anonymous(),
+            status: status.as_u16(),
+            title: status.canonical_reason().unwrap_or("Error"),
+            message: error.to_string(),
+            error_id,
+        };
+        match page.render() {
+            Ok(html) => HttpResponse::build(status)
+                .content_type("text/html; charset=utf-8")
+                .body(html),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot render the error page");
+                HttpResponse::build(status)
+                    .content_type("text/plain; charset=utf-8")
+                    .body(error.to_string())
+            }
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        self.0.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let error = &self.0;
+        let error_id = error.log_hidden_cause();
+        let mut body = json!({ "code": error.code(), "message": error.to_string() });
+        if let Some(field) = error.field() {
+            body["field"] = json!(field);
+        }
+        if let Some(id) = error_id {
+            body["error_id"] = json!(id);
+        }
+        let mut response = HttpResponse::build(error.status());
+        if matches!(error, AppError::Unauthenticated(_)) {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.json(json!({ "error": body }))
+    }
+}

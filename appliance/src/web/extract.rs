@@ -1,0 +1,226 @@
+//! Request extractors: who is asking (a browser session or an API token), and their input
+//! (a form with a valid CSRF token, or a JSON body), each refusing with a sentence.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use serde::de::DeserializeOwned;
+
+use super::errors::{ApiError, PageError};
+use super::AppState;
+use crate::audit::Actor;
+use crate::db;
+use crate::errors::AppError;
+use crate::identity::users::User;
+use crate::identity::{secrets, sessions, tokens};
+
+pub const SESSION_COOKIE: &str = "outpost_session";
+const FORM_LIMIT: usize = 256 * 1024;
+const JSON_LIMIT: usize = 1024 * 1024;
+
+type Boxed<T, E> = Pin<Box<dyn Future<Output = Result<T, E>>>>;
+
+pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| AppError::internal("application state is missing"))
+}
+
+/// The peer's address. Forwarded-for headers are not trusted: anyone can send them.
+pub fn client_ip(req: &HttpRequest) -> Option<String> {
+    req.peer_addr().map(|addr| addr.ip().to_string())
+}
+
+/// A signed-in browser user. Pages that need one redirect to sign-in without it.
+pub struct SignedIn {
+    pub session: sessions::Session,
+    pub actor: Actor,
+}
+
+impl SignedIn {
+    pub fn user(&self) -> &User {
+        &self.session.user
+    }
+
+    /// The session, if the request carries a live one.
+    pub async fn find(req: &HttpRequest) -> Result<Option<SignedIn>, AppError> {
+        let Some(cookie) = req.cookie(SESSION_COOKIE) else {
+            return Ok(None);
+        };
+        let state = state(req)?;
+        let limits = state.config.session.clone();
+        let token = cookie.value().to_owned();
+        let session = db::run(&state.pool, move |conn| {
+            sessions::find_alive(conn, &limits, &token)
+        })
+        .await?;
+        Ok(session.map(|session| SignedIn {
+            actor: Actor::user(session.user.id, client_ip(req)),
+            session,
+        }))
+    }
+}
+
+impl FromRequest for SignedIn {
+    type Error = PageError;
+    type Future = Boxed<Self, Self::Error>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            SignedIn::find(&req)
+                .await?
+                .ok_or_else(|| PageError::SignInFirst {
+                    next: req.uri().to_string(),
+                })
+        })
+    }
+}
+
+/// A submitted form from a signed-in user whose CSRF token matches their session. Fields
+/// are decoded only after the token is checked.
+pub struct CsrfForm<T> {
+    pub signed_in: SignedIn,
+    pub data: T,
+}
+
+pub const CSRF_REFUSAL: &str =
+    "The form's security token is missing or out of date, so nothing was changed. Reload the page and try again.";
+
+/// Decodes a url-encoded body and checks its `csrf_token` against `expected`.
+pub fn decode_form<T: DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, AppError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|e| AppError::bad_request(None, format!("The form could not be read: {e}.")))?;
+    let token = pairs
+        .iter()
+        .find(|(name, _)| name == "csrf_token")
+        .map(|(_, value)| value.as_str());
+    if !token.is_some_and(|token| secrets::same(token, expected)) {
+        return Err(AppError::forbidden(CSRF_REFUSAL));
+    }
+    serde_urlencoded::from_bytes(body)
+        .map_err(|e| AppError::bad_request(None, format!("The form could not be read: {e}.")))
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
+    type Error = PageError;
+    type Future = Boxed<Self, Self::Error>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let body = web::Bytes::from_request(&req, payload);
+        Box::pin(async move {
+            let signed_in = SignedIn::find(&req)
+                .await?
+                .ok_or_else(|| PageError::SignInFirst {
+                    next: req.uri().to_string(),
+                })?;
+            let body = body.await.map_err(|_| too_large("form", FORM_LIMIT))?;
+            let data = decode_form(&body, &signed_in.session.csrf_token)?;
+            Ok(CsrfForm { signed_in, data })
+        })
+    }
+}
+
+fn too_large(what: &str, limit: usize) -> AppError {
+    AppError::bad_request(
+        None,
+        format!(
+            "The {what} could not be read or is larger than {} KiB.",
+            limit / 1024
+        ),
+    )
+}
+
+/// A caller of the JSON API, authenticated by a personal API token.
+pub struct ApiCaller {
+    pub user: User,
+    pub actor: Actor,
+}
+
+impl FromRequest for ApiCaller {
+    type Error = ApiError;
+    type Future = Boxed<Self, Self::Error>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let header = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok());
+            let Some(secret) = header.and_then(|value| value.strip_prefix("Bearer ")) else {
+                return Err(ApiError(AppError::Unauthenticated(
+                    "Send a personal API token in the Authorization header: \"Bearer op_…\"."
+                        .to_owned(),
+                )));
+            };
+            let secret = secret.trim().to_owned();
+            let state = state(&req)?;
+            let user =
+                db::run(&state.pool, move |conn| tokens::authenticate(conn, &secret)).await?;
+            Ok(ApiCaller {
+                actor: Actor::user(user.id, client_ip(&req)),
+                user,
+            })
+        })
+    }
+}
+
+/// A JSON request body; a malformed body or a wrong type is refused naming the field.
+pub struct ApiJson<T>(pub T);
+
+pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(AppError::bad_request(
+            None,
+            "The request body is empty; send a JSON object.",
+        ));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            AppError::bad_request(
+                None,
+                format!("The request body is not valid JSON: {inner}."),
+            )
+        } else if path == "." || path.is_empty() {
+            AppError::bad_request(None, format!("The request body does not fit: {inner}."))
+        } else {
+            AppError::bad_request(Some(path.clone()), format!("Field \"{path}\": {inner}."))
+        }
+    })
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = Boxed<Self, Self::Error>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let body = body
+                .await
+                .map_err(|_| ApiError(too_large("request body", JSON_LIMIT)))?;
+            Ok(ApiJson(decode_json(&body)?))
+        })
+    }
+}
+
+/// Lets JSON inputs tell "absent" (leave it) from `null` (clear it).
+pub fn explicit_null<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    serde::Deserialize::deserialize(deserializer).map(Some)
+}
+
+pub fn payload_config() -> web::PayloadConfig {
+    web::PayloadConfig::new(JSON_LIMIT.max(FORM_LIMIT))
+}

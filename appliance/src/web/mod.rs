@@ -1,0 +1,158 @@
+//! The HTTP edge: the route table, middleware, and the plumbing handlers share.
+
+pub mod assets;
+pub mod errors;
+pub mod extract;
+pub mod health;
+pub mod markdown;
+pub mod pages;
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{middleware, web, App, HttpRequest, HttpResponse};
+
+use crate::config::Config;
+use crate::db::DbPool;
+use crate::errors::AppError;
+use crate::identity::pages as identity_pages;
+use crate::work::{api as work_api, issue_pages, project_pages};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: DbPool,
+    pub config: Arc<Config>,
+}
+
+/// Nothing from another origin, no inline script, no framing.
+const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+     object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
+
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(web::Data::new(state))
+        .app_data(extract::payload_config())
+        .wrap(
+            middleware::DefaultHeaders::new()
+                .add(("X-Content-Type-Options", "nosniff"))
+                .add(("X-Frame-Options", "DENY"))
+                .add(("Referrer-Policy", "same-origin"))
+                .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY)),
+        )
+        .wrap(middleware::Compress::default())
+        .wrap(middleware::from_fn(access_log))
+        .configure(routes)
+        .default_service(web::to(not_found))
+}
+
+/// Every route, top to bottom.
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health/live", web::get().to(health::live))
+        .route("/health/ready", web::get().to(health::ready))
+        .route("/static/{name}", web::get().to(assets::serve))
+        // Signing in and out, personal settings
+        .route("/login", web::get().to(identity_pages::login_form))
+        .route("/login", web::post().to(identity_pages::login))
+        .route("/logout", web::post().to(identity_pages::logout))
+        .route("/settings/tokens", web::get().to(identity_pages::tokens))
+        .route(
+            "/settings/tokens",
+            web::post().to(identity_pages::create_token),
+        )
+        .route(
+            "/settings/tokens/{id}/revoke",
+            web::post().to(identity_pages::revoke_token),
+        )
+        // Work: pages
+        .route("/", web::get().to(project_pages::home))
+        .route("/projects", web::get().to(project_pages::list))
+        .route("/projects", web::post().to(project_pages::create))
+        .route("/projects/new", web::get().to(project_pages::new_form))
+        .route("/projects/{key}", web::get().to(project_pages::show))
+        .route(
+            "/projects/{key}/issues",
+            web::get().to(project_pages::issues),
+        )
+        .route(
+            "/projects/{key}/issues",
+            web::post().to(issue_pages::create),
+        )
+        .route(
+            "/projects/{key}/issues/new",
+            web::get().to(issue_pages::new_form),
+        )
+        .route("/issues/{key}", web::get().to(issue_pages::show))
+        .route("/issues/{key}/edit", web::get().to(issue_pages::edit_form))
+        .route("/issues/{key}/edit", web::post().to(issue_pages::update))
+        .route(
+            "/issues/{key}/comments",
+            web::post().to(issue_pages::comment),
+        )
+        // Work: REST API v1
+        .service(
+            web::scope("/api/v1")
+                .route("/projects", web::get().to(work_api::list_projects))
+                .route("/projects", web::post().to(work_api::create_project))
+                .route("/projects/{key}", web::get().to(work_api::get_project))
+                .route(
+                    "/projects/{key}/issues",
+                    web::get().to(work_api::list_issues),
+                )
+                .route(
+                    "/projects/{key}/issues",
+                    web::post().to(work_api::create_issue),
+                )
+                .route(
+                    "/projects/{key}/issues/{issue}",
+                    web::get().to(work_api::get_project_issue),
+                )
+                .route("/issues/{issue}", web::get().to(work_api::get_issue))
+                .route("/issues/{issue}", web::patch().to(work_api::update_issue))
+                .route(
+                    "/issues/{issue}/comments",
+                    web::get().to(work_api::list_comments),
+                )
+                .route(
+                    "/issues/{issue}/comments",
+                    web::post().to(work_api::create_comment),
+                ),
+        );
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
+    let error = AppError::not_found(format!("There is no page at {}.", req.path()));
+    Err(if req.path().starts_with("/api/") {
+        errors::ApiError(error).into()
+    } else {
+        errors::PageError::App(error).into()
+    })
+}
+
+async fn access_log(
+    req: ServiceRequest,
+    next: middleware::Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = std::time::Instant::now();
+    let (method, path) = (req.method().clone(), req.path().to_owned());
+    let response = next.call(req).await?;
+    tracing::info!(
+        target: "outpost::http",
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+    );
+    Ok(response)
+}

@@ -1,0 +1,310 @@
+//! REST API v1 for projects, issues and comments. Callers authenticate with a personal API
+//! token; errors are `{ "error": { "code", "message", "field"? } }`.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::comments::{self, CommentWithAuthor};
+use super::issue_list::{self, IssueFilter, IssueQuery};
+use super::issues::{self, Issue, IssueChanges, NewIssue};
+use super::kinds::{IssueType, Priority, Status};
+use super::projects::{self, NewProject, Project};
+use crate::db;
+use crate::identity::permissions::{authorize, Action};
+use crate::identity::users::UserRef;
+use crate::web::errors::ApiError;
+use crate::web::extract::{explicit_null, ApiCaller, ApiJson};
+use crate::web::AppState;
+
+type ApiResult = Result<HttpResponse, ApiError>;
+
+/// An issue as the API shows it.
+#[derive(Serialize)]
+struct IssueBody {
+    key: String,
+    project: String,
+    #[serde(flatten)]
+    issue: Issue,
+    assignee: Option<UserRef>,
+    reporter: UserRef,
+}
+
+fn issue_body(
+    conn: &mut diesel::PgConnection,
+    project: &Project,
+    issue: Issue,
+) -> Result<IssueBody, crate::errors::AppError> {
+    let (assignee, reporter) = issue_list::people_of(conn, &issue)?;
+    Ok(IssueBody {
+        key: format!("{}-{}", project.key, issue.number),
+        project: project.key.clone(),
+        issue,
+        assignee,
+        reporter,
+    })
+}
+
+/// `GET /api/v1/projects`: every project the caller can see.
+pub async fn list_projects(caller: ApiCaller, state: web::Data<AppState>) -> ApiResult {
+    authorize(&caller.user, Action::ListProjects)?;
+    let projects = db::run(&state.pool, |conn| Ok(projects::list(conn)?)).await?;
+    Ok(HttpResponse::Ok().json(json!({ "projects": projects })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectInput {
+    key: String,
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+/// `POST /api/v1/projects`: creates a project led by the caller (administrators only).
+pub async fn create_project(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    body: ApiJson<ProjectInput>,
+) -> ApiResult {
+    authorize(&caller.user, Action::CreateProject)?;
+    let ApiJson(input) = body;
+    let (actor, lead) = (caller.actor.clone(), caller.user.id);
+    let new = NewProject {
+        key: input.key,
+        name: input.name,
+        description: input.description,
+    };
+    let project = db::run(&state.pool, move |conn| {
+        projects::create(conn, &actor, lead, new)
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v1/projects/{}", project.key),
+        ))
+        .json(project))
+}
+
+/// `GET /api/v1/projects/{key}`.
+pub async fn get_project(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult {
+    let key = path.into_inner();
+    let project = db::run(&state.pool, move |conn| projects::find_by_key(conn, &key)).await?;
+    authorize(&caller.user, Action::ViewProject(&project))?;
+    Ok(HttpResponse::Ok().json(project))
+}
+
+/// `GET /api/v1/projects/{key}/issues?status=&assignee=&type=&q=&sort=&order=&page=&per_page=`.
+pub async fn list_issues(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<IssueQuery>,
+) -> ApiResult {
+    let (key, query, user) = (path.into_inner(), query.into_inner(), caller.user.clone());
+    let (filter, page) = db::run(&state.pool, move |conn| {
+        let project = projects::find_by_key(conn, &key)?;
+        authorize(&user, Action::ViewProject(&project))?;
+        let filter = IssueFilter::parse(conn, &query, user.id)?;
+        let page = issue_list::list(conn, project.id, &filter)?;
+        Ok((filter, page))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "issues": page.issues,
+        "page": filter.page,
+        "per_page": filter.per_page,
+        "has_more": page.has_more,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewIssueInput {
+    title: String,
+    #[serde(default)]
+    issue_type: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    priority: Option<String>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    assignee: Option<String>,
+}
+
+/// `POST /api/v1/projects/{key}/issues`: type defaults to task, status to todo, priority to medium.
+pub async fn create_issue(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: ApiJson<NewIssueInput>,
+) -> ApiResult {
+    let ApiJson(input) = body;
+    let new = NewIssue {
+        issue_type: input
+            .issue_type
+            .as_deref()
+            .map_or(Ok(IssueType::Task), IssueType::parse)?,
+        status: input
+            .status
+            .as_deref()
+            .map_or(Ok(Status::Todo), Status::parse)?,
+        priority: input
+            .priority
+            .as_deref()
+            .map_or(Ok(Priority::Medium), Priority::parse)?,
+        title: input.title,
+        description: input.description,
+        assignee: input.assignee,
+    };
+    let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
+    let created = db::run(&state.pool, move |conn| {
+        let project = projects::find_by_key(conn, &key)?;
+        authorize(&user, Action::CreateIssue(&project))?;
+        let issue = issues::create(conn, &actor, &project, user.id, new)?;
+        issue_body(conn, &project, issue)
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/issues/{}", created.key)))
+        .json(created))
+}
+
+async fn issue_response(
+    caller: ApiCaller,
+    state: &AppState,
+    project_key: Option<String>,
+    key: String,
+) -> ApiResult {
+    let user = caller.user.clone();
+    let body = db::run(&state.pool, move |conn| {
+        let (project, issue) = match &project_key {
+            Some(project_key) => issues::find_in_project(conn, project_key, &key)?,
+            None => issues::find_by_key(conn, &key)?,
+        };
+        authorize(&user, Action::ViewProject(&project))?;
+        issue_body(conn, &project, issue)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `GET /api/v1/issues/{key}`.
+pub async fn get_issue(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult {
+    issue_response(caller, &state, None, path.into_inner()).await
+}
+
+/// `GET /api/v1/projects/{key}/issues/{issue}`: 404 when the issue is in another project.
+pub async fn get_project_issue(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> ApiResult {
+    let (project_key, key) = path.into_inner();
+    issue_response(caller, &state, Some(project_key), key).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueChangesInput {
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    issue_type: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    priority: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    /// A user name, or `null` to unassign.
+    #[serde(default, deserialize_with = "explicit_null")]
+    assignee: Option<Option<String>>,
+}
+
+/// `PATCH /api/v1/issues/{key}`: changes the fields given; `"assignee": null` unassigns.
+pub async fn update_issue(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: ApiJson<IssueChangesInput>,
+) -> ApiResult {
+    let ApiJson(input) = body;
+    let changes = IssueChanges {
+        issue_type: input
+            .issue_type
+            .as_deref()
+            .map(IssueType::parse)
+            .transpose()?,
+        status: input.status.as_deref().map(Status::parse).transpose()?,
+        priority: input.priority.as_deref().map(Priority::parse).transpose()?,
+        title: input.title,
+        description: input.description,
+        assignee: input.assignee,
+    };
+    let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
+    let updated = db::run(&state.pool, move |conn| {
+        let (project, issue) = issues::find_by_key(conn, &key)?;
+        authorize(&user, Action::EditIssue(&project))?;
+        let issue = issues::update(conn, &actor, &project, issue.id, changes)?;
+        issue_body(conn, &project, issue)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(updated))
+}
+
+/// `GET /api/v1/issues/{key}/comments`: oldest first.
+pub async fn list_comments(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult {
+    let (key, user) = (path.into_inner(), caller.user.clone());
+    let comments: Vec<CommentWithAuthor> = db::run(&state.pool, move |conn| {
+        let (project, issue) = issues::find_by_key(conn, &key)?;
+        authorize(&user, Action::ViewProject(&project))?;
+        Ok(comments::list_for_issue(conn, issue.id)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({ "comments": comments })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommentInput {
+    body: String,
+}
+
+/// `POST /api/v1/issues/{key}/comments`.
+pub async fn create_comment(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: ApiJson<CommentInput>,
+) -> ApiResult {
+    let ApiJson(input) = body;
+    let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
+    let created = db::run(&state.pool, move |conn| {
+        let (project, issue) = issues::find_by_key(conn, &key)?;
+        authorize(&user, Action::Comment(&project))?;
+        let comment = comments::create(conn, &actor, &issue, user.id, &input.body)?;
+        Ok(CommentWithAuthor {
+            comment,
+            author: user.to_ref(),
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(created))
+}

@@ -1,0 +1,349 @@
+//! Pages: an issue, creating and editing one, and commenting.
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::comments::{self, CommentWithAuthor};
+use super::issue_list;
+use super::issues::{self, Issue, IssueChanges, NewIssue};
+use super::kinds::{IssueType, Priority, Status};
+use super::projects::{self, Project};
+use crate::db;
+use crate::errors::AppError;
+use crate::identity::permissions::{authorize, Action};
+use crate::identity::users::{self, UserRef};
+use crate::web::errors::PageError;
+use crate::web::extract::{CsrfForm, SignedIn};
+use crate::web::markdown;
+use crate::web::pages::{redirect, render_with_status, Nav};
+use crate::web::AppState;
+
+/// The create and edit form as submitted: every field a string, parsed by `to_new`/`to_changes`
+/// so that a bad value comes back to the user beside its field, with everything they typed.
+#[derive(Clone, Default, Deserialize)]
+pub struct IssueForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default, rename = "type")]
+    issue_type: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    priority: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    assignee: String,
+}
+
+impl IssueForm {
+    fn from_issue(issue: &Issue, assignee: Option<&UserRef>) -> Self {
+        Self {
+            title: issue.title.clone(),
+            issue_type: issue.issue_type.as_str().to_owned(),
+            status: issue.status.as_str().to_owned(),
+            priority: issue.priority.as_str().to_owned(),
+            description: issue.description.clone(),
+            assignee: assignee.map(|a| a.username.clone()).unwrap_or_default(),
+        }
+    }
+
+    fn to_new(&self) -> Result<NewIssue, AppError> {
+        let or = |value: &str, default: &'static str| {
+            if value.trim().is_empty() {
+                default.to_owned()
+            } else {
+                value.to_owned()
+            }
+        };
+        Ok(NewIssue {
+            issue_type: IssueType::parse(&or(&self.issue_type, "task"))?,
+            status: Status::parse(&or(&self.status, "todo"))?,
+            priority: Priority::parse(&or(&self.priority, "medium"))?,
+            title: self.title.clone(),
+            description: self.description.clone(),
+            assignee: Some(self.assignee.clone()).filter(|a| !a.trim().is_empty()),
+        })
+    }
+
+    fn to_changes(&self) -> Result<IssueChanges, AppError> {
+        let new = self.to_new()?;
+        Ok(IssueChanges {
+            issue_type: Some(new.issue_type),
+            status: Some(new.status),
+            priority: Some(new.priority),
+            title: Some(new.title),
+            description: Some(new.description),
+            assignee: Some(new.assignee),
+        })
+    }
+}
+
+#[derive(Template)]
+#[template(path = "issues/form.html")]
+struct IssueFormPage {
+    nav: Nav,
+    project: Project,
+    /// `None` when creating.
+    issue_key: Option<String>,
+    form: IssueForm,
+    people: Vec<UserRef>,
+    error: Option<AppError>,
+}
+
+impl IssueFormPage {
+    fn types(&self) -> &'static [IssueType] {
+        IssueType::ALL
+    }
+
+    fn statuses(&self) -> &'static [Status] {
+        Status::ALL
+    }
+
+    fn priorities(&self) -> &'static [Priority] {
+        Priority::ALL
+    }
+
+    fn error_for(&self, field: &str) -> Option<String> {
+        self.error
+            .as_ref()
+            .filter(|e| e.field() == Some(field))
+            .map(ToString::to_string)
+    }
+
+    fn is(&self, value: &str, option: &str, default: &str) -> bool {
+        if value.is_empty() {
+            option == default
+        } else {
+            value == option
+        }
+    }
+}
+
+async fn form_page(
+    signed_in: &SignedIn,
+    state: &AppState,
+    project: Project,
+    issue_key: Option<String>,
+    form: IssueForm,
+    error: Option<AppError>,
+) -> Result<HttpResponse, PageError> {
+    let people = db::run(&state.pool, |conn| Ok(users::active_refs(conn)?)).await?;
+    let status = error
+        .as_ref()
+        .map_or(actix_web::http::StatusCode::OK, AppError::status);
+    let page = IssueFormPage {
+        nav: Nav::for_user(signed_in, "projects"),
+        project,
+        issue_key,
+        form,
+        people,
+        error,
+    };
+    Ok(render_with_status(&page, status)?)
+}
+
+pub async fn new_form(
+    signed_in: SignedIn,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let key = path.into_inner();
+    let project = db::run(&state.pool, move |conn| projects::find_by_key(conn, &key)).await?;
+    authorize(signed_in.user(), Action::CreateIssue(&project))?;
+    form_page(
+        &signed_in,
+        &state,
+        project,
+        None,
+        IssueForm::default(),
+        None,
+    )
+    .await
+}
+
+pub async fn create(
+    form: CsrfForm<IssueForm>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let CsrfForm { signed_in, data } = form;
+    let key = path.into_inner();
+    let project = db::run(&state.pool, move |conn| projects::find_by_key(conn, &key)).await?;
+    authorize(signed_in.user(), Action::CreateIssue(&project))?;
+    let created = match data.to_new() {
+        Ok(new) => {
+            let (actor, reporter, target) = (
+                signed_in.actor.clone(),
+                signed_in.user().id,
+                project.clone(),
+            );
+            db::run(&state.pool, move |conn| {
+                issues::create(conn, &actor, &target, reporter, new)
+            })
+            .await
+        }
+        Err(error) => Err(error),
+    };
+    match created {
+        Ok(issue) => Ok(redirect(&format!(
+            "/issues/{}-{}",
+            project.key, issue.number
+        ))),
+        Err(error @ AppError::Invalid { .. }) => {
+            form_page(&signed_in, &state, project, None, data, Some(error)).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "issues/show.html")]
+struct IssuePage {
+    nav: Nav,
+    project: Project,
+    key: String,
+    issue: Issue,
+    description_html: String,
+    assignee: Option<UserRef>,
+    reporter: UserRef,
+    comments: Vec<(CommentWithAuthor, String)>,
+    comment_draft: String,
+    comment_error: Option<AppError>,
+}
+
+async fn issue_page(
+    signed_in: &SignedIn,
+    state: &AppState,
+    key: String,
+    comment_draft: String,
+    comment_error: Option<AppError>,
+) -> Result<HttpResponse, PageError> {
+    let user = signed_in.user().clone();
+    let (project, issue, assignee, reporter, comments) = db::run(&state.pool, move |conn| {
+        let (project, issue) = issues::find_by_key(conn, &key)?;
+        authorize(&user, Action::ViewProject(&project))?;
+        let (assignee, reporter) = issue_list::people_of(conn, &issue)?;
+        let comments = comments::list_for_issue(conn, issue.id)?;
+        Ok((project, issue, assignee, reporter, comments))
+    })
+    .await?;
+    let comments = comments
+        .into_iter()
+        .map(|c| {
+            let html = markdown::to_html(&c.comment.body);
+            (c, html)
+        })
+        .collect();
+    let status = comment_error
+        .as_ref()
+        .map_or(actix_web::http::StatusCode::OK, AppError::status);
+    let page = IssuePage {
+        nav: Nav::for_user(signed_in, "projects"),
+        key: format!("{}-{}", project.key, issue.number),
+        description_html: markdown::to_html(&issue.description),
+        project,
+        issue,
+        assignee,
+        reporter,
+        comments,
+        comment_draft,
+        comment_error,
+    };
+    Ok(render_with_status(&page, status)?)
+}
+
+pub async fn show(
+    signed_in: SignedIn,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    issue_page(&signed_in, &state, path.into_inner(), String::new(), None).await
+}
+
+pub async fn edit_form(
+    signed_in: SignedIn,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let key = path.into_inner();
+    let (project, issue, assignee) = db::run(&state.pool, move |conn| {
+        let (project, issue) = issues::find_by_key(conn, &key)?;
+        let (assignee, _) = issue_list::people_of(conn, &issue)?;
+        Ok((project, issue, assignee))
+    })
+    .await?;
+    authorize(signed_in.user(), Action::EditIssue(&project))?;
+    let form = IssueForm::from_issue(&issue, assignee.as_ref());
+    let key = format!("{}-{}", project.key, issue.number);
+    form_page(&signed_in, &state, project, Some(key), form, None).await
+}
+
+pub async fn update(
+    form: CsrfForm<IssueForm>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let CsrfForm { signed_in, data } = form;
+    let key = path.into_inner();
+    let lookup = key.clone();
+    let (project, issue) =
+        db::run(&state.pool, move |conn| issues::find_by_key(conn, &lookup)).await?;
+    authorize(signed_in.user(), Action::EditIssue(&project))?;
+    let updated = match data.to_changes() {
+        Ok(changes) => {
+            let (actor, target, issue_id) = (signed_in.actor.clone(), project.clone(), issue.id);
+            db::run(&state.pool, move |conn| {
+                issues::update(conn, &actor, &target, issue_id, changes)
+            })
+            .await
+        }
+        Err(error) => Err(error),
+    };
+    match updated {
+        Ok(_) => Ok(redirect(&format!(
+            "/issues/{}-{}",
+            project.key, issue.number
+        ))),
+        Err(error @ AppError::Invalid { .. }) => {
+            form_page(&signed_in, &state, project, Some(key), data, Some(error)).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CommentForm {
+    #[serde(default)]
+    body: String,
+}
+
+pub async fn comment(
+    form: CsrfForm<CommentForm>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let CsrfForm { signed_in, data } = form;
+    let key = path.into_inner();
+    let lookup = key.clone();
+    let (project, issue) =
+        db::run(&state.pool, move |conn| issues::find_by_key(conn, &lookup)).await?;
+    authorize(signed_in.user(), Action::Comment(&project))?;
+    let (actor, author, body) = (
+        signed_in.actor.clone(),
+        signed_in.user().id,
+        data.body.clone(),
+    );
+    match db::run(&state.pool, move |conn| {
+        comments::create(conn, &actor, &issue, author, &body)
+    })
+    .await
+    {
+        Ok(comment) => Ok(redirect(&format!("/issues/{key}#comment-{}", comment.id))),
+        Err(error @ AppError::Invalid { .. }) => {
+            issue_page(&signed_in, &state, key, data.body, Some(error)).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}

@@ -1,0 +1,137 @@
+//! Projects: a key (`OPS`) that prefixes its issues' keys, a name, a lead.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::audit::{self, Actor, Change};
+use crate::errors::AppError;
+use crate::schema::projects;
+
+#[derive(Clone, Debug, Queryable, Selectable, Identifiable, Serialize)]
+#[diesel(table_name = projects)]
+pub struct Project {
+    #[serde(skip)]
+    pub id: i64,
+    pub key: String,
+    pub name: String,
+    pub description: String,
+    #[serde(skip)]
+    pub lead_id: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub struct NewProject {
+    pub key: String,
+    pub name: String,
+    pub description: String,
+}
+
+pub const DESCRIPTION_MAX: usize = 10_000;
+
+impl NewProject {
+    fn validate(&self) -> Result<(), AppError> {
+        let key = &self.key;
+        let key_ok = (2..=10).contains(&key.len())
+            && key.starts_with(|c: char| c.is_ascii_uppercase())
+            && key
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        if !key_ok {
+            return Err(AppError::invalid(
+                "key",
+                "Project key must be 2 to 10 upper-case letters or digits, starting with a letter (like OPS).",
+            ));
+        }
+        if !(1..=80).contains(&self.name.chars().count()) {
+            return Err(AppError::invalid(
+                "name",
+                "Project name must be 1 to 80 characters.",
+            ));
+        }
+        if self.description.chars().count() > DESCRIPTION_MAX {
+            return Err(AppError::invalid(
+                "description",
+                format!("Description must be at most {DESCRIPTION_MAX} characters."),
+            ));
+        }
+        Ok(())
+    }
+}
+
+pub fn create(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    lead_id: i64,
+    new: NewProject,
+) -> Result<Project, AppError> {
+    let new = NewProject {
+        key: new.key.trim().to_uppercase(),
+        name: new.name.trim().to_owned(),
+        description: new.description,
+    };
+    new.validate()?;
+    conn.transaction(|conn| {
+        let taken: i64 = projects::table
+            .filter(projects::key.eq(&new.key))
+            .count()
+            .get_result(conn)?;
+        if taken > 0 {
+            return Err(AppError::conflict(
+                "key",
+                format!("A project with key {} already exists.", new.key),
+            ));
+        }
+        let project: Project = diesel::insert_into(projects::table)
+            .values((
+                projects::key.eq(&new.key),
+                projects::name.eq(&new.name),
+                projects::description.eq(&new.description),
+                projects::lead_id.eq(lead_id),
+            ))
+            .returning(Project::as_returning())
+            .get_result(conn)?;
+        audit::record(
+            conn,
+            actor,
+            Change {
+                action: "project.created",
+                entity_type: "project",
+                entity_id: project.id,
+                before: None,
+                after: Some(
+                    json!({ "key": project.key, "name": project.name, "lead_id": lead_id }),
+                ),
+            },
+        )?;
+        Ok(project)
+    })
+}
+
+pub fn list(conn: &mut PgConnection) -> QueryResult<Vec<Project>> {
+    projects::table
+        .order(projects::key.asc())
+        .select(Project::as_select())
+        .load(conn)
+}
+
+pub fn find_by_key(conn: &mut PgConnection, key: &str) -> Result<Project, AppError> {
+    projects::table
+        .filter(projects::key.eq(key.to_uppercase()))
+        .select(Project::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found(format!("There is no project with key {key}.")))
+}
+
+/// Hands out the next issue number. The UPDATE takes the project row's lock until the
+/// caller's transaction ends, so concurrent creates get distinct, consecutive numbers.
+pub fn take_issue_number(conn: &mut PgConnection, project_id: i64) -> QueryResult<i64> {
+    let next: i64 = diesel::update(projects::table.find(project_id))
+        .set(projects::next_issue_number.eq(projects::next_issue_number + 1))
+        .returning(projects::next_issue_number)
+        .get_result(conn)?;
+    Ok(next - 1)
+}

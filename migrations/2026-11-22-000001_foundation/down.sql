@@ -1,0 +1,12 @@
+DROP TABLE outbox;
+DROP TRIGGER audit_log_append_only ON audit_log;
+DROP TABLE audit_log;
+DROP FUNCTION audit_log_refuse_change();
+DROP TABLE comments;
+DROP TABLE issues;
+DROP TABLE projects;
+DROP TABLE api_tokens;
+DROP TABLE login_failures;
+DROP TABLE sessions;
+DROP TABLE users;
+DROP EXTENSION IF EXISTS pg_trgm;
