@@ -14,50 +14,17 @@ use toml::{Table, Value};
 
 /// Every key Outpost understands, with its meaning; unknown keys are reported as problems.
 pub const KEYS: &[(&str, &str)] = &[
-    (
-        "server.bind",
-        "address and port to listen on (default 127.0.0.1:8080: loopback only)",
-    ),
-    (
-        "server.public_url",
-        "the URL users reach Outpost at; https:// marks session cookies Secure",
-    ),
-    (
-        "server.workers",
-        "HTTP worker threads (default: one per core)",
-    ),
-    (
-        "database.url",
-        "PostgreSQL connection string (URL or key=value form); required",
-    ),
-    (
-        "database.pool_size",
-        "connections kept open to PostgreSQL (default 16)",
-    ),
-    (
-        "database.checkout_timeout_secs",
-        "how long a request waits for a free connection (default 5)",
-    ),
-    (
-        "session.idle_timeout_minutes",
-        "a session ends after this long without a request (default 480)",
-    ),
-    (
-        "session.absolute_timeout_hours",
-        "a session ends this long after sign-in, whatever happens (default 168)",
-    ),
-    (
-        "login.max_failures",
-        "failed sign-ins per account before it is locked out for a while (default 5)",
-    ),
-    (
-        "login.lockout_minutes",
-        "how long failed sign-ins are counted and an account stays locked (default 15)",
-    ),
-    (
-        "log.level",
-        "log filter: error, warn, info, debug, trace, or a tracing directive (default info)",
-    ),
+    ("server.bind", "address and port to listen on (default 127.0.0.1:8080: loopback only)"),
+    ("server.public_url", "the URL users reach Outpost at; https:// marks session cookies Secure"),
+    ("server.workers", "HTTP worker threads (default: one per core)"),
+    ("database.url", "PostgreSQL connection string (URL or key=value form); required"),
+    ("database.pool_size", "connections kept open to PostgreSQL (default 16)"),
+    ("database.checkout_timeout_secs", "how long a request waits for a free connection (default 5)"),
+    ("session.idle_timeout_minutes", "a session ends after this long without a request (default 480)"),
+    ("session.absolute_timeout_hours", "a session ends this long after sign-in, whatever happens (default 168)"),
+    ("login.max_failures", "failed sign-ins per account before it is locked out for a while (default 5)"),
+    ("login.lockout_minutes", "how long failed sign-ins are counted and an account stays locked (default 15)"),
+    ("log.level", "log filter: error, warn, info, debug, trace, or a tracing directive (default info)"),
 ];
 
 #[derive(Clone, Debug)]
@@ -109,18 +76,13 @@ pub struct LoginConfig {
 impl ServerConfig {
     /// Cookies get the Secure flag when users reach Outpost over HTTPS.
     pub fn secure_cookies(&self) -> bool {
-        self.public_url
-            .as_deref()
-            .is_some_and(|url| url.starts_with("https://"))
+        self.public_url.as_deref().is_some_and(|url| url.starts_with("https://"))
     }
 }
 
 impl Config {
     /// Reads the file (if any), applies `OUTPOST_*` overrides from `env`, and validates.
-    pub fn load(
-        path: Option<&Path>,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Config, Vec<String>> {
+    pub fn load(path: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, Vec<String>> {
         let table = match path {
             None => Table::new(),
             Some(path) => {
@@ -130,11 +92,7 @@ impl Config {
                     .map_err(|e| vec![format!("{}: is not valid TOML: {e}", path.display())])?
             }
         };
-        let mut reader = Reader {
-            table,
-            problems: Vec::new(),
-            read: BTreeSet::new(),
-        };
+        let mut reader = Reader { table, problems: Vec::new(), read: BTreeSet::new() };
         reader.apply_env(env);
         let config = Config {
             server: ServerConfig {
@@ -145,20 +103,11 @@ impl Config {
             database: DatabaseConfig {
                 url: reader.required_string("database.url"),
                 pool_size: reader.integer("database.pool_size", 16, 1..=512) as u32,
-                checkout_timeout_secs: reader.integer("database.checkout_timeout_secs", 5, 1..=60)
-                    as u64,
+                checkout_timeout_secs: reader.integer("database.checkout_timeout_secs", 5, 1..=60) as u64,
             },
             session: SessionConfig {
-                idle_timeout_minutes: reader.integer(
-                    "session.idle_timeout_minutes",
-                    480,
-                    5..=10_080,
-                ),
-                absolute_timeout_hours: reader.integer(
-                    "session.absolute_timeout_hours",
-                    168,
-                    1..=8_760,
-                ),
+                idle_timeout_minutes: reader.integer("session.idle_timeout_minutes", 480, 5..=10_080),
+                absolute_timeout_hours: reader.integer("session.absolute_timeout_hours", 168, 1..=8_760),
             },
             login: LoginConfig {
                 max_failures: reader.integer("login.max_failures", 5, 1..=100),
@@ -178,10 +127,7 @@ impl Config {
     pub fn quickstart(database_url: String, port: u16) -> Result<Config, Vec<String>> {
         let env = [
             ("OUTPOST_DATABASE_URL".to_owned(), database_url),
-            (
-                "OUTPOST_SERVER_BIND".to_owned(),
-                format!("127.0.0.1:{port}"),
-            ),
+            ("OUTPOST_SERVER_BIND".to_owned(), format!("127.0.0.1:{port}")),
         ];
         Config::load(None, env)
     }
@@ -206,24 +152,15 @@ impl Reader {
                 continue;
             };
             let Some((section, key)) = rest.split_once('_') else {
-                self.problems.push(format!(
-                    "{name}: environment overrides look like OUTPOST_<SECTION>_<KEY>"
-                ));
+                self.problems.push(format!("{name}: environment overrides look like OUTPOST_<SECTION>_<KEY>"));
                 continue;
             };
             let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
-            if !KEYS
-                .iter()
-                .any(|(known, _)| *known == format!("{section}.{key}"))
-            {
-                self.problems
-                    .push(format!("{name}: no such setting ({section}.{key})"));
+            if !KEYS.iter().any(|(known, _)| *known == format!("{section}.{key}")) {
+                self.problems.push(format!("{name}: no such setting ({section}.{key})"));
                 continue;
             }
-            let entry = self
-                .table
-                .entry(section)
-                .or_insert_with(|| Value::Table(Table::new()));
+            let entry = self.table.entry(section).or_insert_with(|| Value::Table(Table::new()));
             if let Value::Table(section_table) = entry {
                 section_table.insert(key, Value::String(value));
             }
@@ -237,16 +174,14 @@ impl Reader {
     }
 
     fn string(&mut self, key: &str, default: &str) -> String {
-        self.optional_string(key)
-            .unwrap_or_else(|| default.to_owned())
+        self.optional_string(key).unwrap_or_else(|| default.to_owned())
     }
 
     fn optional_string(&mut self, key: &str) -> Option<String> {
         match self.value(key)? {
             Value::String(s) => Some(s),
             other => {
-                self.problems
-                    .push(format!("{key}: must be a string, not {}", other.type_str()));
+                self.problems.push(format!("{key}: must be a string, not {}", other.type_str()));
                 None
             }
         }
@@ -272,11 +207,7 @@ impl Reader {
         match parsed {
             Some(n) if range.contains(&n) => n,
             Some(n) => {
-                self.problems.push(format!(
-                    "{key}: {n} is out of range ({} to {})",
-                    range.start(),
-                    range.end()
-                ));
+                self.problems.push(format!("{key}: {n} is out of range ({} to {})", range.start(), range.end()));
                 default
             }
             None => {
@@ -289,9 +220,7 @@ impl Reader {
     fn socket_addr(&mut self, key: &str, default: &str) -> SocketAddr {
         let text = self.string(key, default);
         text.parse().unwrap_or_else(|_| {
-            self.problems.push(format!(
-                "{key}: \"{text}\" is not an address:port such as 127.0.0.1:8080"
-            ));
+            self.problems.push(format!("{key}: \"{text}\" is not an address:port such as 127.0.0.1:8080"));
             SocketAddr::from(([127, 0, 0, 1], 8080))
         })
     }
@@ -301,9 +230,7 @@ impl Reader {
         if url.starts_with("http://") || url.starts_with("https://") {
             Some(url.trim_end_matches('/').to_owned())
         } else {
-            self.problems.push(format!(
-                "{key}: \"{url}\" must start with http:// or https://"
-            ));
+            self.problems.push(format!("{key}: \"{url}\" must start with http:// or https://"));
             None
         }
     }
@@ -311,8 +238,7 @@ impl Reader {
     fn report_unknown_keys(&mut self) {
         for (section, value) in &self.table {
             let Some(entries) = value.as_table() else {
-                self.problems
-                    .push(format!("{section}: must be a [section] of settings"));
+                self.problems.push(format!("{section}: must be a [section] of settings"));
                 continue;
             };
             for name in entries.keys() {
@@ -353,17 +279,11 @@ mod tests {
     fn environment_overrides_the_file() {
         let config = load(
             "[database]\nurl = \"postgres:///a\"\npool_size = 4\n",
-            &[
-                ("OUTPOST_DATABASE_POOL_SIZE", "9"),
-                ("OUTPOST_SERVER_PUBLIC_URL", "https://op.example/"),
-            ],
+            &[("OUTPOST_DATABASE_POOL_SIZE", "9"), ("OUTPOST_SERVER_PUBLIC_URL", "https://op.example/")],
         )
         .unwrap();
         assert_eq!(config.database.pool_size, 9);
-        assert_eq!(
-            config.server.public_url.as_deref(),
-            Some("https://op.example")
-        );
+        assert_eq!(config.server.public_url.as_deref(), Some("https://op.example"));
         assert!(config.server.secure_cookies());
     }
 
@@ -399,11 +319,7 @@ mod tests {
 
     #[test]
     fn the_database_url_never_appears_in_debug_output() {
-        let config = load(
-            "[database]\nurl = \"postgres://u:hunter2@db/outpost\"\n",
-            &[],
-        )
-        .unwrap();
+        let config = load("[database]\nurl = \"postgres://u:hunter2@db/outpost\"\n", &[]).unwrap();
         assert!(!format!("{config:?}").contains("hunter2"));
     }
 }

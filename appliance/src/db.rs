@@ -11,11 +11,12 @@ use crate::config::DatabaseConfig;
 use crate::errors::AppError;
 
 pub type DbPool = Pool<ConnectionManager<PgConnection>>;
+pub type DbConn = diesel::r2d2::PooledConnection<ConnectionManager<PgConnection>>;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
 
 /// Any number will do as long as every Outpost node uses the same one.
-const MIGRATION_LOCK_KEY: i64 = 0x6f75_7470_6f73_74;
+const MIGRATION_LOCK_KEY: i64 = 0x006f_7574_706f_7374;
 
 /// Builds the pool without connecting; `wait_until_reachable` is the start-up check.
 pub fn pool(config: &DatabaseConfig) -> DbPool {
@@ -33,9 +34,7 @@ pub fn wait_until_reachable(pool: &DbPool, patience: Duration) -> Result<(), Str
     loop {
         match pool.get() {
             Ok(_) => return Ok(()),
-            Err(e) if std::time::Instant::now() >= deadline => {
-                return Err(format!("cannot reach PostgreSQL: {e}"))
-            }
+            Err(e) if std::time::Instant::now() >= deadline => return Err(format!("cannot reach PostgreSQL: {e}")),
             Err(e) => {
                 tracing::warn!(error = %e, "PostgreSQL not reachable yet; retrying");
                 std::thread::sleep(Duration::from_millis(500));
@@ -54,8 +53,7 @@ pub fn migrate(conn: &mut PgConnection) -> Result<Vec<String>, String> {
         .run_pending_migrations(MIGRATIONS)
         .map(|done| done.iter().map(|m| m.to_string()).collect())
         .map_err(|e| format!("migration failed: {e}"));
-    let unlocked =
-        sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")).execute(conn);
+    let unlocked = sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")).execute(conn);
     let done = result?;
     unlocked.map_err(|e| format!("cannot release the migration lock: {e}"))?;
     Ok(done)

@@ -11,16 +11,10 @@ use actix_web::http::StatusCode;
 pub enum AppError {
     /// Input that was understood but breaks a rule (a too-long title, an unknown status).
     #[error("{message}")]
-    Invalid {
-        field: Option<String>,
-        message: String,
-    },
+    Invalid { field: Option<String>, message: String },
     /// Input that could not be understood at all (malformed JSON, a wrong type).
     #[error("{message}")]
-    BadRequest {
-        field: Option<String>,
-        message: String,
-    },
+    BadRequest { field: Option<String>, message: String },
     #[error("{0}")]
     Unauthenticated(String),
     #[error("{0}")]
@@ -28,10 +22,7 @@ pub enum AppError {
     #[error("{0}")]
     NotFound(String),
     #[error("{message}")]
-    Conflict {
-        field: Option<String>,
-        message: String,
-    },
+    Conflict { field: Option<String>, message: String },
     #[error("{0}")]
     RateLimited(String),
     /// A dependency (the database) cannot be reached; the cause is logged, not shown.
@@ -44,24 +35,15 @@ pub enum AppError {
 
 impl AppError {
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self::Invalid {
-            field: Some(field.to_owned()),
-            message: message.into(),
-        }
+        Self::Invalid { field: Some(field.to_owned()), message: message.into() }
     }
 
     pub fn bad_request(field: Option<String>, message: impl Into<String>) -> Self {
-        Self::BadRequest {
-            field,
-            message: message.into(),
-        }
+        Self::BadRequest { field, message: message.into() }
     }
 
     pub fn conflict(field: &str, message: impl Into<String>) -> Self {
-        Self::Conflict {
-            field: Some(field.to_owned()),
-            message: message.into(),
-        }
+        Self::Conflict { field: Some(field.to_owned()), message: message.into() }
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -107,9 +89,9 @@ impl AppError {
 
     pub fn field(&self) -> Option<&str> {
         match self {
-            Self::Invalid { field, .. }
-            | Self::BadRequest { field, .. }
-            | Self::Conflict { field, .. } => field.as_deref(),
+            Self::Invalid { field, .. } | Self::BadRequest { field, .. } | Self::Conflict { field, .. } => {
+                field.as_deref()
+            }
             _ => None,
         }
     }

@@ -15,11 +15,7 @@ use outpost::identity::users::{self, NewUser};
 use outpost::{db, server, telemetry};
 
 #[derive(Parser)]
-#[command(
-    name = "outpost",
-    version,
-    about = "Outpost: a self-hosted, air-gap-ready work platform"
-)]
+#[command(name = "outpost", version, about = "Outpost: a self-hosted, air-gap-ready work platform")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,12 +24,7 @@ struct Cli {
 #[derive(clap::Args)]
 struct ConfigArg {
     /// The configuration file; every key can be overridden by OUTPOST_<SECTION>_<KEY>.
-    #[arg(
-        long,
-        short,
-        env = "OUTPOST_CONFIG",
-        default_value = "/etc/outpost/outpost.toml"
-    )]
+    #[arg(long, short, env = "OUTPOST_CONFIG", default_value = "/etc/outpost/outpost.toml")]
     config: PathBuf,
 }
 
@@ -115,12 +106,7 @@ enum DevCommand {
 
 fn load(config: &Path) -> Result<Config, String> {
     Config::load(Some(config), std::env::vars()).map_err(|problems| {
-        format!(
-            "{} has {} problem(s):\n  {}",
-            config.display(),
-            problems.len(),
-            problems.join("\n  ")
-        )
+        format!("{} has {} problem(s):\n  {}", config.display(), problems.len(), problems.join("\n  "))
     })
 }
 
@@ -131,9 +117,7 @@ fn connect(config: &Config) -> Result<db::DbPool, String> {
 }
 
 fn migrate(pool: &db::DbPool) -> Result<Vec<String>, String> {
-    let mut conn = pool
-        .get()
-        .map_err(|e| format!("cannot reach PostgreSQL: {e}"))?;
+    let mut conn = pool.get().map_err(|e| format!("cannot reach PostgreSQL: {e}"))?;
     db::migrate(&mut conn)
 }
 
@@ -168,22 +152,12 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("{} migration(s) applied.", ran.len());
             Ok(())
         }
-        Command::Admin(AdminCommand::CreateUser {
-            config,
-            username,
-            email,
-            display_name,
-            admin,
-            password_stdin,
-        }) => {
+        Command::Admin(AdminCommand::CreateUser { config, username, email, display_name, admin, password_stdin }) => {
             let config = load(&config.config)?;
             let pool = connect(&config)?;
             let (password, generated) = if password_stdin {
                 let mut line = String::new();
-                std::io::stdin()
-                    .lock()
-                    .read_line(&mut line)
-                    .map_err(|e| format!("cannot read the password: {e}"))?;
+                std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
                 (line.trim_end_matches(['\r', '\n']).to_owned(), false)
             } else {
                 (passwords::generate(), true)
@@ -196,43 +170,27 @@ fn run(cli: Cli) -> Result<(), String> {
                 is_admin: admin,
             };
             let mut conn = pool.get().map_err(|e| e.to_string())?;
-            let user =
-                users::create(&mut conn, &Actor::system(), new).map_err(|e| match e.field() {
-                    Some(field) => format!("--{}: {e}", field.replace('_', "-")),
-                    None => e.to_string(),
-                })?;
+            let user = users::create(&mut conn, &Actor::system(), new).map_err(|e| match e.field() {
+                Some(field) => format!("--{}: {e}", field.replace('_', "-")),
+                None => e.to_string(),
+            })?;
             println!(
                 "Created user {} (id {}){}.",
                 user.username,
                 user.id,
-                if user.is_admin {
-                    ", an administrator"
-                } else {
-                    ""
-                }
+                if user.is_admin { ", an administrator" } else { "" }
             );
             if generated {
                 println!("Password (shown this once): {password}");
             }
             Ok(())
         }
-        Command::Dev(DevCommand::Generate {
-            config,
-            issues,
-            users,
-            project,
-            seed,
-        }) => {
+        Command::Dev(DevCommand::Generate { config, issues, users, project, seed }) => {
             let config = load(&config.config)?;
             let pool = connect(&config)?;
             let mut conn = pool.get().map_err(|e| e.to_string())?;
             let started = std::time::Instant::now();
-            let plan = generate::Plan {
-                issues,
-                users,
-                project_key: project,
-                seed,
-            };
+            let plan = generate::Plan { issues, users, project_key: project, seed };
             let summary = generate::run(&mut conn, &plan).map_err(|e| e.to_string())?;
             println!(
                 "Added {} issues to {} (from {}-{}) and up to {} users (password \"{}\") in {:.1}s.",

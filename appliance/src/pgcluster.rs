@@ -22,26 +22,28 @@ pub struct Binaries {
 /// Finds `initdb` and `postgres`: on PATH, else the newest under /usr/lib/postgresql/*/bin
 /// (Debian) or /usr/pgsql-*/bin (RHEL).
 pub fn find_binaries() -> Result<Binaries, String> {
-    let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|path| std::env::split_paths(&path).collect())
-        .unwrap_or_default();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    find_binaries_in(&path, &[(Path::new("/usr/lib/postgresql"), ""), (Path::new("/usr"), "pgsql-")])
+}
+
+/// `find_binaries` with the places to look spelled out: `PATH`, and folders holding
+/// `<prefix><major version>/bin`.
+pub fn find_binaries_in(path: &std::ffi::OsStr, versioned_roots: &[(&Path, &str)]) -> Result<Binaries, String> {
+    let mut candidates: Vec<PathBuf> = std::env::split_paths(path).collect();
     let mut versioned: Vec<(u32, PathBuf)> = Vec::new();
-    for (root, prefix) in [("/usr/lib/postgresql", ""), ("/usr", "pgsql-")] {
+    for &(root, prefix) in versioned_roots {
         let Ok(entries) = fs::read_dir(root) else {
             continue;
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(version) = name
-                .strip_prefix(prefix)
-                .and_then(|v| v.parse::<u32>().ok())
-            else {
+            let Some(version) = name.strip_prefix(prefix).and_then(|v| v.parse::<u32>().ok()) else {
                 continue;
             };
             versioned.push((version, entry.path().join("bin")));
         }
     }
-    versioned.sort_by(|a, b| b.0.cmp(&a.0));
+    versioned.sort_by_key(|(version, _)| std::cmp::Reverse(*version));
     candidates.extend(versioned.into_iter().map(|(_, dir)| dir));
     candidates
         .into_iter()
@@ -66,15 +68,20 @@ pub enum Durability {
 
 pub struct Cluster {
     child: Option<Child>,
-    socket_dir: PathBuf,
+    endpoint: Endpoint,
     log_path: PathBuf,
+}
+
+/// Where a running cluster is reached: its socket folder. Cheap to clone and share.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    socket_dir: PathBuf,
 }
 
 /// PostgreSQL refuses to run as root. When we are root, it runs as the `postgres` system user
 /// (which Debian's and RHEL's packages create) and owns its folders.
 fn run_as() -> Result<Option<(u32, u32)>, String> {
-    let status = fs::read_to_string("/proc/self/status")
-        .map_err(|e| format!("cannot read /proc/self/status: {e}"))?;
+    let status = fs::read_to_string("/proc/self/status").map_err(|e| format!("cannot read /proc/self/status: {e}"))?;
     let euid = status
         .lines()
         .find_map(|line| line.strip_prefix("Uid:"))
@@ -83,8 +90,7 @@ fn run_as() -> Result<Option<(u32, u32)>, String> {
     if euid != Some(0) {
         return Ok(None);
     }
-    let passwd =
-        fs::read_to_string("/etc/passwd").map_err(|e| format!("cannot read /etc/passwd: {e}"))?;
+    let passwd = fs::read_to_string("/etc/passwd").map_err(|e| format!("cannot read /etc/passwd: {e}"))?;
     passwd
         .lines()
         .map(|line| line.split(':').collect::<Vec<_>>())
@@ -109,11 +115,7 @@ fn command(program: &Path, owner: Option<(u32, u32)>) -> Command {
 impl Cluster {
     /// Creates the cluster in `root` on first use (`root/pg`), then starts it with its socket
     /// in `root/run` and its log in `root/postgres.log`, and waits until it accepts connections.
-    pub fn start(
-        binaries: &Binaries,
-        root: &Path,
-        durability: Durability,
-    ) -> Result<Cluster, String> {
+    pub fn start(binaries: &Binaries, root: &Path, durability: Durability) -> Result<Cluster, String> {
         let owner = run_as()?;
         let data_dir = root.join("pg");
         let socket_dir = root.join("run");
@@ -130,45 +132,29 @@ impl Cluster {
             .map_err(|e| format!("cannot open {}: {e}", log_path.display()))?;
         if let Some((uid, gid)) = owner {
             for path in [&socket_dir, &log_path] {
-                std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| {
-                    format!("cannot hand {} to the postgres user: {e}", path.display())
-                })?;
+                std::os::unix::fs::chown(path, Some(uid), Some(gid))
+                    .map_err(|e| format!("cannot hand {} to the postgres user: {e}", path.display()))?;
             }
         }
 
         if !data_dir.join("PG_VERSION").exists() {
-            fs::create_dir_all(&data_dir)
-                .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+            fs::create_dir_all(&data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
             fs::set_permissions(&data_dir, fs::Permissions::from_mode(0o700))
                 .map_err(|e| format!("cannot restrict {}: {e}", data_dir.display()))?;
             if let Some((uid, gid)) = owner {
-                std::os::unix::fs::chown(&data_dir, Some(uid), Some(gid)).map_err(|e| {
-                    format!(
-                        "cannot hand {} to the postgres user: {e}",
-                        data_dir.display()
-                    )
-                })?;
+                std::os::unix::fs::chown(&data_dir, Some(uid), Some(gid))
+                    .map_err(|e| format!("cannot hand {} to the postgres user: {e}", data_dir.display()))?;
             }
             let mut initdb = command(&binaries.initdb, owner);
             initdb
                 .arg("--pgdata")
                 .arg(&data_dir)
-                .args([
-                    "--username",
-                    SUPERUSER,
-                    "--auth",
-                    "trust",
-                    "--encoding",
-                    "UTF8",
-                    "--no-locale",
-                ])
+                .args(["--username", SUPERUSER, "--auth", "trust", "--encoding", "UTF8", "--no-locale"])
                 .current_dir(root);
             if durability == Durability::Throwaway {
                 initdb.arg("--no-sync");
             }
-            let output = initdb
-                .output()
-                .map_err(|e| format!("cannot run {}: {e}", binaries.initdb.display()))?;
+            let output = initdb.output().map_err(|e| format!("cannot run {}: {e}", binaries.initdb.display()))?;
             if !output.status.success() {
                 return Err(format!(
                     "initdb failed for {}{}:\n{}",
@@ -190,12 +176,7 @@ impl Cluster {
             .args(["-c", "listen_addresses="])
             .arg("-c")
             .arg(format!("unix_socket_directories={}", socket_dir.display()))
-            .args([
-                "-c",
-                "unix_socket_permissions=0700",
-                "-c",
-                "max_connections=200",
-            ])
+            .args(["-c", "unix_socket_permissions=0700", "-c", "max_connections=200"])
             .current_dir(root)
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
@@ -204,34 +185,17 @@ impl Cluster {
             // server and this cluster in order, instead of both at once.
             .process_group(0);
         if durability == Durability::Throwaway {
-            postgres.args([
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-            ]);
+            postgres.args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
         }
         stop_with_parent(&mut postgres);
-        let child = postgres
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", binaries.postgres.display()))?;
-        let mut cluster = Cluster {
-            child: Some(child),
-            socket_dir,
-            log_path,
-        };
+        let child = postgres.spawn().map_err(|e| format!("cannot start {}: {e}", binaries.postgres.display()))?;
+        let mut cluster = Cluster { child: Some(child), endpoint: Endpoint { socket_dir }, log_path };
         cluster.wait_until_ready(Duration::from_secs(60))?;
         Ok(cluster)
     }
 
-    /// A libpq connection string for `database` over the private socket.
-    pub fn url(&self, database: &str) -> String {
-        format!(
-            "host='{}' user={SUPERUSER} dbname={database}",
-            self.socket_dir.display()
-        )
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
     }
 
     fn wait_until_ready(&mut self, patience: Duration) -> Result<(), String> {
@@ -240,13 +204,10 @@ impl Cluster {
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
                     self.child = None;
-                    return Err(format!(
-                        "PostgreSQL exited ({status}) while starting:\n{}",
-                        self.log_tail()
-                    ));
+                    return Err(format!("PostgreSQL exited ({status}) while starting:\n{}", self.log_tail()));
                 }
             }
-            if PgConnection::establish(&self.url("postgres")).is_ok() {
+            if PgConnection::establish(&self.endpoint.url("postgres")).is_ok() {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -266,39 +227,6 @@ impl Cluster {
         lines[lines.len().saturating_sub(15)..].join("\n")
     }
 
-    /// Creates `name` unless it exists; `template` clones another database.
-    pub fn create_database(&self, name: &str, template: Option<&str>) -> Result<(), String> {
-        let mut conn = PgConnection::establish(&self.url("postgres")).map_err(|e| e.to_string())?;
-        #[derive(diesel::QueryableByName)]
-        struct Exists {
-            #[diesel(sql_type = diesel::sql_types::Bool)]
-            exists: bool,
-        }
-        let found: Exists = diesel::sql_query(
-            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists",
-        )
-        .bind::<diesel::sql_types::Text, _>(name)
-        .get_result(&mut conn)
-        .map_err(|e| e.to_string())?;
-        if !found.exists {
-            let template = template
-                .map(|t| format!(" TEMPLATE \"{t}\" STRATEGY FILE_COPY"))
-                .unwrap_or_default();
-            diesel::sql_query(format!("CREATE DATABASE \"{name}\"{template}"))
-                .execute(&mut conn)
-                .map_err(|e| format!("cannot create database {name}: {e}"))?;
-        }
-        Ok(())
-    }
-
-    pub fn drop_database(&self, name: &str) -> Result<(), String> {
-        let mut conn = PgConnection::establish(&self.url("postgres")).map_err(|e| e.to_string())?;
-        diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .execute(&mut conn)
-            .map(|_| ())
-            .map_err(|e| format!("cannot drop database {name}: {e}"))
-    }
-
     /// Fast shutdown: open transactions are rolled back, and the cluster is consistent on disk.
     pub fn stop(&mut self) -> Result<(), String> {
         let Some(mut child) = self.child.take() else {
@@ -316,6 +244,42 @@ impl Cluster {
         let _ = child.kill();
         let _ = child.wait();
         Err("PostgreSQL did not stop within 30 s and was killed".to_owned())
+    }
+}
+
+impl Endpoint {
+    /// A libpq connection string for `database` over the private socket.
+    pub fn url(&self, database: &str) -> String {
+        format!("host='{}' user={SUPERUSER} dbname={database}", self.socket_dir.display())
+    }
+
+    /// Creates `name` unless it exists; `template` clones another database.
+    pub fn create_database(&self, name: &str, template: Option<&str>) -> Result<(), String> {
+        let mut conn = PgConnection::establish(&self.url("postgres")).map_err(|e| e.to_string())?;
+        #[derive(diesel::QueryableByName)]
+        struct Exists {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            exists: bool,
+        }
+        let found: Exists = diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<diesel::sql_types::Text, _>(name)
+            .get_result(&mut conn)
+            .map_err(|e| e.to_string())?;
+        if !found.exists {
+            let template = template.map(|t| format!(" TEMPLATE \"{t}\" STRATEGY FILE_COPY")).unwrap_or_default();
+            diesel::sql_query(format!("CREATE DATABASE \"{name}\"{template}"))
+                .execute(&mut conn)
+                .map_err(|e| format!("cannot create database {name}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    pub fn drop_database(&self, name: &str) -> Result<(), String> {
+        let mut conn = PgConnection::establish(&self.url("postgres")).map_err(|e| e.to_string())?;
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(&mut conn)
+            .map(|_| ())
+            .map_err(|e| format!("cannot drop database {name}: {e}"))
     }
 }
 
@@ -340,5 +304,32 @@ fn stop_with_parent(command: &mut Command) {
             }
             Ok(())
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_binaries_are_explained_with_the_package_to_install() {
+        let error =
+            find_binaries_in(std::ffi::OsStr::new("/nonexistent"), &[(Path::new("/nonexistent"), "")]).err().unwrap();
+        assert!(error.contains("apt-get install postgresql"), "{error}");
+        assert!(error.contains("initdb"), "{error}");
+    }
+
+    #[test]
+    fn the_newest_versioned_folder_wins() {
+        let root = std::env::temp_dir().join(format!("outpost-pgbin-{}", rand::random::<u64>()));
+        for version in ["13", "16", "notaversion"] {
+            let bin = root.join(version).join("bin");
+            fs::create_dir_all(&bin).unwrap();
+            fs::write(bin.join("initdb"), "").unwrap();
+            fs::write(bin.join("postgres"), "").unwrap();
+        }
+        let found = find_binaries_in(std::ffi::OsStr::new(""), &[(&root, "")]).unwrap();
+        assert_eq!(found.initdb, root.join("16/bin/initdb"));
+        fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -137,13 +137,18 @@ pub fn run(conn: &mut PgConnection, plan: &Plan) -> Result<Summary, AppError> {
         };
 
         let key = plan.project_key.to_uppercase();
-        let project_id: i64 = match projects::table.filter(projects::key.eq(&key)).select(projects::id).first(conn).optional()? {
-            Some(id) => id,
-            None => diesel::insert_into(projects::table)
-                .values((projects::key.eq(&key), projects::name.eq(format!("{key} (generated)")), projects::lead_id.eq(lead)))
-                .returning(projects::id)
-                .get_result(conn)?,
-        };
+        let project_id: i64 =
+            match projects::table.filter(projects::key.eq(&key)).select(projects::id).first(conn).optional()? {
+                Some(id) => id,
+                None => diesel::insert_into(projects::table)
+                    .values((
+                        projects::key.eq(&key),
+                        projects::name.eq(format!("{key} (generated)")),
+                        projects::lead_id.eq(lead),
+                    ))
+                    .returning(projects::id)
+                    .get_result(conn)?,
+            };
         let count = plan.issues as i64;
         let next: i64 = diesel::update(projects::table.find(project_id))
             .set(projects::next_issue_number.eq(projects::next_issue_number + count))
@@ -173,17 +178,30 @@ pub fn run(conn: &mut PgConnection, plan: &Plan) -> Result<Summary, AppError> {
                     let mut rng = StdRng::seed_from_u64(seed);
                     let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
                     for offset in 0..count {
-                        let issue_type = weighted(&mut rng, &[("story", 35), ("task", 35), ("bug", 20), ("epic", 3), ("subtask", 7)]);
-                        let status = weighted(&mut rng, &[("todo", 35), ("in_progress", 20), ("in_review", 10), ("done", 35)]);
+                        let issue_type = weighted(
+                            &mut rng,
+                            &[("story", 35), ("task", 35), ("bug", 20), ("epic", 3), ("subtask", 7)],
+                        );
+                        let status =
+                            weighted(&mut rng, &[("todo", 35), ("in_progress", 20), ("in_review", 10), ("done", 35)]);
                         let priority = rng.gen_range(1..=5);
-                        let title = format!("{} {} {}", pick(&mut rng, VERBS), pick(&mut rng, THINGS), pick(&mut rng, CONDITIONS));
+                        let title = format!(
+                            "{} {} {}",
+                            pick(&mut rng, VERBS),
+                            pick(&mut rng, THINGS),
+                            pick(&mut rng, CONDITIONS)
+                        );
                         let description = format!(
                             "{}\n\n{}\n\n- [ ] {}\n- [ ] add a test",
                             pick(&mut rng, SENTENCES),
                             pick(&mut rng, SENTENCES),
                             pick(&mut rng, VERBS).to_lowercase()
                         );
-                        let assignee = if rng.gen_bool(0.85) { people[rng.gen_range(0..people.len())].to_string() } else { String::new() };
+                        let assignee = if rng.gen_bool(0.85) {
+                            people[rng.gen_range(0..people.len())].to_string()
+                        } else {
+                            String::new()
+                        };
                         let reporter = people[rng.gen_range(0..people.len())];
                         let created = now - Duration::minutes(rng.gen_range(60..2 * 365 * 24 * 60));
                         let updated = created + Duration::minutes(rng.gen_range(0..=(now - created).num_minutes()));

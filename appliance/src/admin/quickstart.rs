@@ -16,10 +16,7 @@ pub const DATABASE: &str = "outpost";
 pub fn run(data: &Path, port: u16) -> Result<(), String> {
     let binaries = pgcluster::find_binaries()?;
     let data = std::path::absolute(data).map_err(|e| format!("{}: {e}", data.display()))?;
-    eprintln!(
-        "Starting a private PostgreSQL cluster in {} …",
-        data.display()
-    );
+    eprintln!("Starting a private PostgreSQL cluster in {} …", data.display());
     let mut cluster = Cluster::start(&binaries, &data, Durability::Durable)?;
     let result = serve_with(&cluster, port);
     eprintln!("Stopping PostgreSQL …");
@@ -28,9 +25,8 @@ pub fn run(data: &Path, port: u16) -> Result<(), String> {
 }
 
 fn serve_with(cluster: &Cluster, port: u16) -> Result<(), String> {
-    cluster.create_database(DATABASE, None)?;
-    let config =
-        Config::quickstart(cluster.url(DATABASE), port).map_err(|problems| problems.join("\n"))?;
+    cluster.endpoint().create_database(DATABASE, None)?;
+    let config = Config::quickstart(cluster.endpoint().url(DATABASE), port).map_err(|problems| problems.join("\n"))?;
     crate::telemetry::init(&config.log_level);
     let pool = db::pool(&config.database);
     db::wait_until_reachable(&pool, Duration::from_secs(10))?;

@@ -18,18 +18,12 @@ pub struct Actor {
 
 impl Actor {
     pub fn user(user_id: i64, ip: Option<String>) -> Self {
-        Self {
-            user_id: Some(user_id),
-            ip,
-        }
+        Self { user_id: Some(user_id), ip }
     }
 
     /// For changes made from the command line on the host itself.
     pub fn system() -> Self {
-        Self {
-            user_id: None,
-            ip: Some("local".to_owned()),
-        }
+        Self { user_id: None, ip: Some("local".to_owned()) }
     }
 }
 
@@ -68,13 +62,6 @@ pub fn record(conn: &mut PgConnection, actor: &Actor, change: Change<'_>) -> Que
             after_state: change.after.as_ref(),
         })
         .execute(conn)?;
-    let payload =
-        json!({ "actor_id": actor.user_id, "before": change.before, "after": change.after });
-    outbox::enqueue(
-        conn,
-        change.action,
-        change.entity_type,
-        change.entity_id,
-        &payload,
-    )
+    let payload = json!({ "actor_id": actor.user_id, "before": change.before, "after": change.after });
+    outbox::enqueue(conn, change.action, change.entity_type, change.entity_id, &payload)
 }

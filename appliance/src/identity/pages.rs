@@ -7,8 +7,9 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::permissions::{authorize, Action};
+use super::secrets;
+use super::sessions::{self, SignInContext};
 use super::tokens::{self, ApiToken};
-use super::{secrets, sessions};
 use crate::audit::Actor;
 use crate::db;
 use crate::errors::AppError;
@@ -52,10 +53,7 @@ fn login_page(
     next: String,
     error: Option<AppError>,
 ) -> Result<HttpResponse, PageError> {
-    let existing = req
-        .cookie(LOGIN_CSRF_COOKIE)
-        .map(|c| c.value().to_owned())
-        .filter(|v| v.len() == 64);
+    let existing = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()).filter(|v| v.len() == 64);
     let csrf_token = existing.clone().unwrap_or_else(|| secrets::random_hex(32));
     let status = error.as_ref().map_or(StatusCode::OK, AppError::status);
     let page = LoginPage {
@@ -67,9 +65,7 @@ fn login_page(
     };
     let mut response = render_with_status(&page, status)?;
     if existing.is_none() {
-        response
-            .add_cookie(&cookie(LOGIN_CSRF_COOKIE, csrf_token, state))
-            .map_err(AppError::internal)?;
+        response.add_cookie(&cookie(LOGIN_CSRF_COOKIE, csrf_token, state)).map_err(AppError::internal)?;
     }
     Ok(response)
 }
@@ -95,52 +91,33 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-pub async fn login(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, PageError> {
-    let expected = req
-        .cookie(LOGIN_CSRF_COOKIE)
-        .map(|c| c.value().to_owned())
-        .unwrap_or_default();
+pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, PageError> {
+    let expected = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
     if expected.is_empty() {
         return Err(AppError::forbidden(crate::web::extract::CSRF_REFUSAL).into());
     }
     let form: LoginForm = decode_form(&body, &expected)?;
     let next = local_path(form.next.as_deref());
-    let actor = Actor {
-        user_id: None,
-        ip: client_ip(&req),
-    };
-    let user_agent = req
-        .headers()
-        .get("user-agent")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let actor = Actor { user_id: None, ip: client_ip(&req) };
+    let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let previous_cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
     let limits = state.config.login.clone();
     let (username, password) = (form.username.clone(), form.password);
     let signed_in = db::run(&state.pool, move |conn| {
-        sessions::sign_in(
-            conn,
-            &limits,
-            &username,
-            &password,
-            &actor,
-            user_agent.as_deref(),
-        )
+        let context = SignInContext {
+            actor: &actor,
+            user_agent: user_agent.as_deref(),
+            previous_cookie: previous_cookie.as_deref(),
+        };
+        sessions::sign_in(conn, &limits, &username, &password, &context)
     })
     .await;
     match signed_in {
         Ok(new_session) => {
             let mut response = redirect(&next);
             let mut session_cookie = cookie(SESSION_COOKIE, new_session.cookie_token, &state);
-            session_cookie.set_max_age(CookieDuration::hours(
-                state.config.session.absolute_timeout_hours,
-            ));
-            response
-                .add_cookie(&session_cookie)
-                .map_err(AppError::internal)?;
+            session_cookie.set_max_age(CookieDuration::hours(state.config.session.absolute_timeout_hours));
+            response.add_cookie(&session_cookie).map_err(AppError::internal)?;
             // The pre-sign-in token has served its purpose; the session brings its own.
             response
                 .add_removal_cookie(&cookie(LOGIN_CSRF_COOKIE, String::new(), &state))
@@ -162,14 +139,9 @@ pub async fn logout(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     let (actor, session_id) = (form.signed_in.actor.clone(), form.signed_in.session.id);
-    db::run(&state.pool, move |conn| {
-        sessions::sign_out(conn, &actor, session_id)
-    })
-    .await?;
+    db::run(&state.pool, move |conn| sessions::sign_out(conn, &actor, session_id)).await?;
     let mut response = redirect("/login");
-    response
-        .add_removal_cookie(&cookie(SESSION_COOKIE, String::new(), &state))
-        .map_err(AppError::internal)?;
+    response.add_removal_cookie(&cookie(SESSION_COOKIE, String::new(), &state)).map_err(AppError::internal)?;
     Ok(response)
 }
 
@@ -192,10 +164,7 @@ async fn tokens_page(
     error: Option<AppError>,
 ) -> Result<HttpResponse, PageError> {
     let user_id = signed_in.user().id;
-    let tokens = db::run(&state.pool, move |conn| {
-        Ok(tokens::list_for_user(conn, user_id)?)
-    })
-    .await?;
+    let tokens = db::run(&state.pool, move |conn| Ok(tokens::list_for_user(conn, user_id)?)).await?;
     let status = error.as_ref().map_or(StatusCode::OK, AppError::status);
     let page = TokensPage {
         nav: Nav::for_user(signed_in, "settings"),
@@ -208,19 +177,9 @@ async fn tokens_page(
     Ok(render_with_status(&page, status)?)
 }
 
-pub async fn tokens(
-    signed_in: SignedIn,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
+pub async fn tokens(signed_in: SignedIn, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     authorize(signed_in.user(), Action::ManageOwnTokens)?;
-    tokens_page(
-        &signed_in,
-        &state,
-        None,
-        (String::new(), "90".to_owned()),
-        None,
-    )
-    .await
+    tokens_page(&signed_in, &state, None, (String::new(), "90".to_owned()), None).await
 }
 
 #[derive(Deserialize)]
@@ -231,56 +190,26 @@ pub struct TokenForm {
     expires_in_days: String,
 }
 
-pub async fn create_token(
-    form: CsrfForm<TokenForm>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
+pub async fn create_token(form: CsrfForm<TokenForm>, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     let CsrfForm { signed_in, data } = form;
     authorize(signed_in.user(), Action::ManageOwnTokens)?;
     let expires = match data.expires_in_days.trim() {
         "" | "never" => Ok(None),
-        days => days.parse::<i64>().map(Some).map_err(|_| {
-            AppError::invalid(
-                "expires_in_days",
-                "Expiry must be a number of days, or empty for never.",
-            )
-        }),
+        days => days
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| AppError::invalid("expires_in_days", "Expiry must be a number of days, or empty for never.")),
     };
-    let (actor, user_id, name) = (
-        signed_in.actor.clone(),
-        signed_in.user().id,
-        data.name.clone(),
-    );
+    let (actor, user_id, name) = (signed_in.actor.clone(), signed_in.user().id, data.name.clone());
     let created = match expires {
-        Ok(expires) => {
-            db::run(&state.pool, move |conn| {
-                tokens::create(conn, &actor, user_id, &name, expires)
-            })
-            .await
-        }
+        Ok(expires) => db::run(&state.pool, move |conn| tokens::create(conn, &actor, user_id, &name, expires)).await,
         Err(error) => Err(error),
     };
     match created {
         // Shown on this response only: the secret is not stored and cannot be shown again.
-        Ok((_, secret)) => {
-            tokens_page(
-                &signed_in,
-                &state,
-                Some(secret),
-                (String::new(), "90".to_owned()),
-                None,
-            )
-            .await
-        }
+        Ok((_, secret)) => tokens_page(&signed_in, &state, Some(secret), (String::new(), "90".to_owned()), None).await,
         Err(error @ AppError::Invalid { .. }) => {
-            tokens_page(
-                &signed_in,
-                &state,
-                None,
-                (data.name, data.expires_in_days),
-                Some(error),
-            )
-            .await
+            tokens_page(&signed_in, &state, None, (data.name, data.expires_in_days), Some(error)).await
         }
         Err(other) => Err(other.into()),
     }
@@ -293,14 +222,7 @@ pub async fn revoke_token(
 ) -> Result<HttpResponse, PageError> {
     let signed_in = form.signed_in;
     authorize(signed_in.user(), Action::ManageOwnTokens)?;
-    let (actor, user_id, token_id) = (
-        signed_in.actor.clone(),
-        signed_in.user().id,
-        path.into_inner(),
-    );
-    db::run(&state.pool, move |conn| {
-        tokens::revoke(conn, &actor, user_id, token_id)
-    })
-    .await?;
+    let (actor, user_id, token_id) = (signed_in.actor.clone(), signed_in.user().id, path.into_inner());
+    db::run(&state.pool, move |conn| tokens::revoke(conn, &actor, user_id, token_id)).await?;
     Ok(redirect("/settings/tokens"))
 }

@@ -15,16 +15,10 @@ pub const MAX_LENGTH: usize = 1024;
 pub fn check_rules(password: &str) -> Result<(), AppError> {
     let length = password.chars().count();
     if length < MIN_LENGTH {
-        return Err(AppError::invalid(
-            "password",
-            format!("Password must be at least {MIN_LENGTH} characters long."),
-        ));
+        return Err(AppError::invalid("password", format!("Password must be at least {MIN_LENGTH} characters long.")));
     }
     if length > MAX_LENGTH {
-        return Err(AppError::invalid(
-            "password",
-            format!("Password must be at most {MAX_LENGTH} characters long."),
-        ));
+        return Err(AppError::invalid("password", format!("Password must be at most {MAX_LENGTH} characters long.")));
     }
     Ok(())
 }
@@ -38,11 +32,8 @@ pub fn hash(password: &str) -> Result<String, AppError> {
 }
 
 pub fn verify(password: &str, stored_hash: &str) -> bool {
-    PasswordHash::new(stored_hash).is_ok_and(|parsed| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-    })
+    PasswordHash::new(stored_hash)
+        .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
 /// Verifies against a throwaway hash, so that a sign-in for an unknown user name takes as long
@@ -57,9 +48,7 @@ pub fn verify_against_nothing(password: &str) {
 pub fn generate() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::thread_rng();
-    (0..20)
-        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
-        .collect()
+    (0..20).map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())])).collect()
 }
 
 #[cfg(test)]

@@ -23,9 +23,7 @@ pub fn authorize(user: &User, action: Action<'_>) -> Result<(), AppError> {
         return Err(AppError::forbidden("This account is deactivated."));
     }
     match action {
-        Action::CreateProject if !user.is_admin => Err(AppError::forbidden(
-            "Only administrators can create projects.",
-        )),
+        Action::CreateProject if !user.is_admin => Err(AppError::forbidden("Only administrators can create projects.")),
         Action::ListProjects
         | Action::CreateProject
         | Action::ViewProject(_)
@@ -80,20 +78,10 @@ mod tests {
             Action::ManageOwnTokens,
         ];
         for action in actions {
-            assert!(
-                authorize(&user(true, true), action).is_ok(),
-                "admin may {action:?}"
-            );
-            assert!(
-                authorize(&user(true, false), action).is_err(),
-                "deactivated may not {action:?}"
-            );
+            assert!(authorize(&user(true, true), action).is_ok(), "admin may {action:?}");
+            assert!(authorize(&user(true, false), action).is_err(), "deactivated may not {action:?}");
             let member = authorize(&user(false, true), action);
-            assert_eq!(
-                member.is_ok(),
-                !matches!(action, Action::CreateProject),
-                "member and {action:?}"
-            );
+            assert_eq!(member.is_ok(), !matches!(action, Action::CreateProject), "member and {action:?}");
         }
     }
 }

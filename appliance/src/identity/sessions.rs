@@ -26,6 +26,14 @@ pub struct NewSession {
     pub cookie_token: String,
 }
 
+/// What a sign-in request brings besides the credentials.
+pub struct SignInContext<'a> {
+    pub actor: &'a Actor,
+    pub user_agent: Option<&'a str>,
+    /// The session cookie the browser already had, if any: it is ended, never reused.
+    pub previous_cookie: Option<&'a str>,
+}
+
 /// Checks the password and opens a fresh session. Failures are counted per user name and per
 /// address; past the limit, sign-in is refused without even checking the password.
 pub fn sign_in(
@@ -33,9 +41,9 @@ pub fn sign_in(
     limits: &LoginConfig,
     username: &str,
     password: &str,
-    actor: &Actor,
-    user_agent: Option<&str>,
+    context: &SignInContext<'_>,
 ) -> Result<NewSession, AppError> {
+    let (actor, user_agent) = (context.actor, context.user_agent);
     let username = username.trim().to_lowercase();
     if username.is_empty() {
         return Err(AppError::invalid("username", "Enter your user name."));
@@ -46,19 +54,11 @@ pub fn sign_in(
     let ip = actor.ip.clone().unwrap_or_default();
     let since = Utc::now() - Duration::minutes(limits.lockout_minutes);
     let by_name: i64 = login_failures::table
-        .filter(
-            login_failures::username
-                .eq(&username)
-                .and(login_failures::failed_at.gt(since)),
-        )
+        .filter(login_failures::username.eq(&username).and(login_failures::failed_at.gt(since)))
         .count()
         .get_result(conn)?;
     let by_address: i64 = login_failures::table
-        .filter(
-            login_failures::ip
-                .eq(&ip)
-                .and(login_failures::failed_at.gt(since)),
-        )
+        .filter(login_failures::ip.eq(&ip).and(login_failures::failed_at.gt(since)))
         .count()
         .get_result(conn)?;
     // An address may mistype several accounts' passwords (a shared NAT), so it gets more room.
@@ -81,20 +81,22 @@ pub fn sign_in(
         Some(user) if verified => user,
         _ => {
             record_failure(conn, actor, &username, user.as_ref().map(|u| u.id))?;
-            return Err(AppError::Unauthenticated(
-                "The user name or password is incorrect.".to_owned(),
-            ));
+            return Err(AppError::Unauthenticated("The user name or password is incorrect.".to_owned()));
         }
     };
     if !user.is_active {
-        return Err(AppError::forbidden(
-            "This account is deactivated; ask an administrator.",
-        ));
+        return Err(AppError::forbidden("This account is deactivated; ask an administrator."));
     }
 
     conn.transaction(|conn| {
-        diesel::delete(login_failures::table.filter(login_failures::username.eq(&username)))
-            .execute(conn)?;
+        diesel::delete(login_failures::table.filter(login_failures::username.eq(&username))).execute(conn)?;
+        let replaced: Option<i64> = match context.previous_cookie {
+            Some(previous) => diesel::delete(sessions::table.filter(sessions::token_hash.eq(digest(previous))))
+                .returning(sessions::id)
+                .get_result(conn)
+                .optional()?,
+            None => None,
+        };
         let cookie_token = random_hex(32);
         let session_id: i64 = diesel::insert_into(sessions::table)
             .values((
@@ -102,8 +104,7 @@ pub fn sign_in(
                 sessions::user_id.eq(user.id),
                 sessions::csrf_token.eq(random_hex(32)),
                 sessions::ip.eq(actor.ip.as_deref()),
-                sessions::user_agent
-                    .eq(user_agent.map(|ua| ua.chars().take(512).collect::<String>())),
+                sessions::user_agent.eq(user_agent.map(|ua| ua.chars().take(512).collect::<String>())),
             ))
             .returning(sessions::id)
             .get_result(conn)?;
@@ -116,7 +117,7 @@ pub fn sign_in(
                 entity_type: "session",
                 entity_id: session_id,
                 before: None,
-                after: Some(json!({ "user_id": user.id, "user_agent": user_agent })),
+                after: Some(json!({ "user_id": user.id, "user_agent": user_agent, "replaced_session_id": replaced })),
             },
         )?;
         Ok(NewSession { cookie_token })
@@ -152,33 +153,30 @@ fn record_failure(
     })
 }
 
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+struct SessionTimes {
+    id: i64,
+    csrf_token: String,
+    created_at: chrono::DateTime<Utc>,
+    last_seen_at: chrono::DateTime<Utc>,
+}
+
+type SessionRow = (SessionTimes, User);
+
 /// The session a cookie belongs to, if it is still alive. Expired sessions are deleted here.
 pub fn find_alive(
     conn: &mut PgConnection,
     limits: &SessionConfig,
     cookie_token: &str,
 ) -> Result<Option<Session>, AppError> {
-    let found: Option<(
-        i64,
-        String,
-        chrono::DateTime<Utc>,
-        chrono::DateTime<Utc>,
-        User,
-    )> = sessions::table
+    let found: Option<SessionRow> = sessions::table
         .inner_join(users_table::table)
         .filter(sessions::token_hash.eq(digest(cookie_token)))
-        .select((
-            sessions::id,
-            sessions::csrf_token,
-            sessions::created_at,
-            sessions::last_seen_at,
-            User::as_select(),
-        ))
+        .select((SessionTimes::as_select(), User::as_select()))
         .first(conn)
         .optional()?;
-    let Some((id, csrf_token, created_at, last_seen_at, user)) = found else {
-        return Ok(None);
-    };
+    let Some((SessionTimes { id, csrf_token, created_at, last_seen_at }, user)) = found else { return Ok(None) };
     let now = Utc::now();
     let idle = now - last_seen_at > Duration::minutes(limits.idle_timeout_minutes);
     let too_old = now - created_at > Duration::hours(limits.absolute_timeout_hours);
@@ -188,15 +186,9 @@ pub fn find_alive(
     }
     // Writing on every request would turn reads into writes; a minute's precision is plenty.
     if now - last_seen_at > Duration::seconds(60) {
-        diesel::update(sessions::table.find(id))
-            .set(sessions::last_seen_at.eq(now))
-            .execute(conn)?;
+        diesel::update(sessions::table.find(id)).set(sessions::last_seen_at.eq(now)).execute(conn)?;
     }
-    Ok(Some(Session {
-        id,
-        user,
-        csrf_token,
-    }))
+    Ok(Some(Session { id, user, csrf_token }))
 }
 
 pub fn sign_out(conn: &mut PgConnection, actor: &Actor, session_id: i64) -> Result<(), AppError> {

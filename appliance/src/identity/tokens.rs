@@ -43,17 +43,11 @@ pub fn create(
 ) -> Result<(ApiToken, String), AppError> {
     let name = name.trim();
     if !(1..=80).contains(&name.chars().count()) {
-        return Err(AppError::invalid(
-            "name",
-            "Token name must be 1 to 80 characters.",
-        ));
+        return Err(AppError::invalid("name", "Token name must be 1 to 80 characters."));
     }
     if let Some(days) = expires_in_days {
         if !(1..=3650).contains(&days) {
-            return Err(AppError::invalid(
-                "expires_in_days",
-                "Expiry must be 1 to 3650 days, or none.",
-            ));
+            return Err(AppError::invalid("expires_in_days", "Expiry must be 1 to 3650 days, or none."));
         }
     }
     let secret = format!("{PREFIX}{}", random_hex(32));
@@ -93,12 +87,7 @@ pub fn list_for_user(conn: &mut PgConnection, user_id: i64) -> QueryResult<Vec<A
 
 /// Revokes one of `user_id`'s own tokens; someone else's token is "not found", not "forbidden",
 /// so that its existence is not revealed.
-pub fn revoke(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    user_id: i64,
-    token_id: i64,
-) -> Result<(), AppError> {
+pub fn revoke(conn: &mut PgConnection, actor: &Actor, user_id: i64, token_id: i64) -> Result<(), AppError> {
     conn.transaction(|conn| {
         let revoked = diesel::update(
             api_tokens::table
@@ -145,21 +134,13 @@ pub fn authenticate(conn: &mut PgConnection, secret: &str) -> Result<User, AppEr
         return Err(unauthenticated("The API token has been revoked."));
     }
     if let Some(expired_at) = token.expires_at.filter(|at| *at <= Utc::now()) {
-        return Err(unauthenticated(&format!(
-            "The API token expired on {}.",
-            expired_at.format("%Y-%m-%d %H:%M UTC")
-        )));
+        return Err(unauthenticated(&format!("The API token expired on {}.", expired_at.format("%Y-%m-%d %H:%M UTC"))));
     }
     if !user.is_active {
         return Err(unauthenticated("The API token's account is deactivated."));
     }
-    if token
-        .last_used_at
-        .is_none_or(|at| Utc::now() - at > Duration::seconds(60))
-    {
-        diesel::update(api_tokens::table.find(token.id))
-            .set(api_tokens::last_used_at.eq(Utc::now()))
-            .execute(conn)?;
+    if token.last_used_at.is_none_or(|at| Utc::now() - at > Duration::seconds(60)) {
+        diesel::update(api_tokens::table.find(token.id)).set(api_tokens::last_used_at.eq(Utc::now())).execute(conn)?;
     }
     Ok(user)
 }

@@ -37,11 +37,7 @@ pub struct UserRef {
 
 impl User {
     pub fn to_ref(&self) -> UserRef {
-        UserRef {
-            id: self.id,
-            username: self.username.clone(),
-            display_name: self.display_name.clone(),
-        }
+        UserRef { id: self.id, username: self.username.clone(), display_name: self.display_name.clone() }
     }
 }
 
@@ -58,9 +54,7 @@ impl NewUser {
         let name = &self.username;
         let name_ok = (2..=32).contains(&name.len())
             && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
         if !name_ok {
             return Err(AppError::invalid(
                 "username",
@@ -68,22 +62,14 @@ impl NewUser {
             ));
         }
         if !(1..=80).contains(&self.display_name.trim().chars().count()) {
-            return Err(AppError::invalid(
-                "display_name",
-                "Display name must be 1 to 80 characters.",
-            ));
+            return Err(AppError::invalid("display_name", "Display name must be 1 to 80 characters."));
         }
         let email = self.email.trim();
         let email_ok = (3..=254).contains(&email.len())
-            && email
-                .split_once('@')
-                .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+            && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
             && !email.contains(char::is_whitespace);
         if !email_ok {
-            return Err(AppError::invalid(
-                "email",
-                "Email must look like name@example.com.",
-            ));
+            return Err(AppError::invalid("email", "Email must look like name@example.com."));
         }
         passwords::check_rules(&self.password)
     }
@@ -147,10 +133,7 @@ pub fn active_refs(conn: &mut PgConnection) -> QueryResult<Vec<UserRef>> {
 }
 
 pub fn refs_by_ids(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<HashMap<i64, UserRef>> {
-    let found: Vec<UserRef> = users::table
-        .filter(users::id.eq_any(ids))
-        .select(UserRef::as_select())
-        .load(conn)?;
+    let found: Vec<UserRef> = users::table.filter(users::id.eq_any(ids)).select(UserRef::as_select()).load(conn)?;
     Ok(found.into_iter().map(|user| (user.id, user)).collect())
 }
 

@@ -14,21 +14,13 @@ struct Asset {
 }
 
 const ASSETS: &[Asset] = &[
-    Asset {
-        name: "app.css",
-        body: include_bytes!("../../../static/app.css"),
-        content_type: "text/css; charset=utf-8",
-    },
+    Asset { name: "app.css", body: include_bytes!("../../../static/app.css"), content_type: "text/css; charset=utf-8" },
     Asset {
         name: "app.js",
         body: include_bytes!("../../../static/app.js"),
         content_type: "text/javascript; charset=utf-8",
     },
-    Asset {
-        name: "icon.svg",
-        body: include_bytes!("../../../static/icon.svg"),
-        content_type: "image/svg+xml",
-    },
+    Asset { name: "icon.svg", body: include_bytes!("../../../static/icon.svg"), content_type: "image/svg+xml" },
 ];
 
 /// `app.css` → `app.3f2a9c01b7de.css`.
@@ -54,10 +46,7 @@ pub fn url(name: &str) -> String {
     hashed_names()
         .iter()
         .find(|(_, asset)| asset.name == name)
-        .map_or_else(
-            || format!("/static/{name}"),
-            |(hashed, _)| format!("/static/{hashed}"),
-        )
+        .map_or_else(|| format!("/static/{name}"), |(hashed, _)| format!("/static/{hashed}"))
 }
 
 pub async fn serve(name: web::Path<String>) -> HttpResponse {
@@ -66,8 +55,6 @@ pub async fn serve(name: web::Path<String>) -> HttpResponse {
             .content_type(asset.content_type)
             .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
             .body(asset.body),
-        None => HttpResponse::NotFound()
-            .content_type("text/plain; charset=utf-8")
-            .body("No such file."),
+        None => HttpResponse::NotFound().content_type("text/plain; charset=utf-8").body("No such file."),
     }
 }

@@ -43,9 +43,7 @@ impl ResponseError for PageError {
         let error = match self {
             Self::SignInFirst { next } => {
                 let target = format!("/login?next={}", super::pages::url_encode(next));
-                return HttpResponse::SeeOther()
-                    .insert_header((header::LOCATION, target))
-                    .finish();
+                return HttpResponse::SeeOther().insert_header((header::LOCATION, target)).finish();
             }
             Self::App(error) => error,
         };
@@ -59,14 +57,10 @@ impl ResponseError for PageError {
             error_id,
         };
         match page.render() {
-            Ok(html) => HttpResponse::build(status)
-                .content_type("text/html; charset=utf-8")
-                .body(html),
+            Ok(html) => HttpResponse::build(status).content_type("text/html; charset=utf-8").body(html),
             Err(e) => {
                 tracing::error!(error = %e, "cannot render the error page");
-                HttpResponse::build(status)
-                    .content_type("text/plain; charset=utf-8")
-                    .body(error.to_string())
+                HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(error.to_string())
             }
         }
     }

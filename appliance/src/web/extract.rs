@@ -24,9 +24,7 @@ const JSON_LIMIT: usize = 1024 * 1024;
 type Boxed<T, E> = Pin<Box<dyn Future<Output = Result<T, E>>>>;
 
 pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
-    req.app_data::<web::Data<AppState>>()
-        .cloned()
-        .ok_or_else(|| AppError::internal("application state is missing"))
+    req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| AppError::internal("application state is missing"))
 }
 
 /// The peer's address. Forwarded-for headers are not trusted: anyone can send them.
@@ -53,14 +51,8 @@ impl SignedIn {
         let state = state(req)?;
         let limits = state.config.session.clone();
         let token = cookie.value().to_owned();
-        let session = db::run(&state.pool, move |conn| {
-            sessions::find_alive(conn, &limits, &token)
-        })
-        .await?;
-        Ok(session.map(|session| SignedIn {
-            actor: Actor::user(session.user.id, client_ip(req)),
-            session,
-        }))
+        let session = db::run(&state.pool, move |conn| sessions::find_alive(conn, &limits, &token)).await?;
+        Ok(session.map(|session| SignedIn { actor: Actor::user(session.user.id, client_ip(req)), session }))
     }
 }
 
@@ -71,11 +63,7 @@ impl FromRequest for SignedIn {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            SignedIn::find(&req)
-                .await?
-                .ok_or_else(|| PageError::SignInFirst {
-                    next: req.uri().to_string(),
-                })
+            SignedIn::find(&req).await?.ok_or_else(|| PageError::SignInFirst { next: req.uri().to_string() })
         })
     }
 }
@@ -94,10 +82,7 @@ pub const CSRF_REFUSAL: &str =
 pub fn decode_form<T: DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, AppError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
         .map_err(|e| AppError::bad_request(None, format!("The form could not be read: {e}.")))?;
-    let token = pairs
-        .iter()
-        .find(|(name, _)| name == "csrf_token")
-        .map(|(_, value)| value.as_str());
+    let token = pairs.iter().find(|(name, _)| name == "csrf_token").map(|(_, value)| value.as_str());
     if !token.is_some_and(|token| secrets::same(token, expected)) {
         return Err(AppError::forbidden(CSRF_REFUSAL));
     }
@@ -113,11 +98,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         let req = req.clone();
         let body = web::Bytes::from_request(&req, payload);
         Box::pin(async move {
-            let signed_in = SignedIn::find(&req)
-                .await?
-                .ok_or_else(|| PageError::SignInFirst {
-                    next: req.uri().to_string(),
-                })?;
+            let signed_in =
+                SignedIn::find(&req).await?.ok_or_else(|| PageError::SignInFirst { next: req.uri().to_string() })?;
             let body = body.await.map_err(|_| too_large("form", FORM_LIMIT))?;
             let data = decode_form(&body, &signed_in.session.csrf_token)?;
             Ok(CsrfForm { signed_in, data })
@@ -126,13 +108,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
 }
 
 fn too_large(what: &str, limit: usize) -> AppError {
-    AppError::bad_request(
-        None,
-        format!(
-            "The {what} could not be read or is larger than {} KiB.",
-            limit / 1024
-        ),
-    )
+    AppError::bad_request(None, format!("The {what} could not be read or is larger than {} KiB.", limit / 1024))
 }
 
 /// A caller of the JSON API, authenticated by a personal API token.
@@ -148,24 +124,16 @@ impl FromRequest for ApiCaller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let header = req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|value| value.to_str().ok());
+            let header = req.headers().get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
             let Some(secret) = header.and_then(|value| value.strip_prefix("Bearer ")) else {
                 return Err(ApiError(AppError::Unauthenticated(
-                    "Send a personal API token in the Authorization header: \"Bearer op_…\"."
-                        .to_owned(),
+                    "Send a personal API token in the Authorization header: \"Bearer op_…\".".to_owned(),
                 )));
             };
             let secret = secret.trim().to_owned();
             let state = state(&req)?;
-            let user =
-                db::run(&state.pool, move |conn| tokens::authenticate(conn, &secret)).await?;
-            Ok(ApiCaller {
-                actor: Actor::user(user.id, client_ip(&req)),
-                user,
-            })
+            let user = db::run(&state.pool, move |conn| tokens::authenticate(conn, &secret)).await?;
+            Ok(ApiCaller { actor: Actor::user(user.id, client_ip(&req)), user })
         })
     }
 }
@@ -175,20 +143,14 @@ pub struct ApiJson<T>(pub T);
 
 pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(AppError::bad_request(
-            None,
-            "The request body is empty; send a JSON object.",
-        ));
+        return Err(AppError::bad_request(None, "The request body is empty; send a JSON object."));
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            AppError::bad_request(
-                None,
-                format!("The request body is not valid JSON: {inner}."),
-            )
+            AppError::bad_request(None, format!("The request body is not valid JSON: {inner}."))
         } else if path == "." || path.is_empty() {
             AppError::bad_request(None, format!("The request body does not fit: {inner}."))
         } else {
@@ -204,9 +166,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            let body = body
-                .await
-                .map_err(|_| ApiError(too_large("request body", JSON_LIMIT)))?;
+            let body = body.await.map_err(|_| ApiError(too_large("request body", JSON_LIMIT)))?;
             Ok(ApiJson(decode_json(&body)?))
         })
     }

@@ -20,14 +20,11 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     })
     .await;
     match checked {
-        Ok(()) => {
-            HttpResponse::Ok().json(json!({ "status": "ready", "checks": { "database": "ok" } }))
-        }
+        Ok(()) => HttpResponse::Ok().json(json!({ "status": "ready", "checks": { "database": "ok" } })),
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");
-            HttpResponse::ServiceUnavailable().json(
-                json!({ "status": "unavailable", "checks": { "database": error.to_string() } }),
-            )
+            HttpResponse::ServiceUnavailable()
+                .json(json!({ "status": "unavailable", "checks": { "database": error.to_string() } }))
         }
     }
 }

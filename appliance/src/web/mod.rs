@@ -26,8 +26,7 @@ pub struct AppState {
 }
 
 /// Nothing from another origin, no inline script, no framing.
-const CONTENT_SECURITY_POLICY: &str =
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
      object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
 
 pub fn app(
@@ -67,67 +66,34 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::post().to(identity_pages::login))
         .route("/logout", web::post().to(identity_pages::logout))
         .route("/settings/tokens", web::get().to(identity_pages::tokens))
-        .route(
-            "/settings/tokens",
-            web::post().to(identity_pages::create_token),
-        )
-        .route(
-            "/settings/tokens/{id}/revoke",
-            web::post().to(identity_pages::revoke_token),
-        )
+        .route("/settings/tokens", web::post().to(identity_pages::create_token))
+        .route("/settings/tokens/{id}/revoke", web::post().to(identity_pages::revoke_token))
         // Work: pages
         .route("/", web::get().to(project_pages::home))
         .route("/projects", web::get().to(project_pages::list))
         .route("/projects", web::post().to(project_pages::create))
         .route("/projects/new", web::get().to(project_pages::new_form))
         .route("/projects/{key}", web::get().to(project_pages::show))
-        .route(
-            "/projects/{key}/issues",
-            web::get().to(project_pages::issues),
-        )
-        .route(
-            "/projects/{key}/issues",
-            web::post().to(issue_pages::create),
-        )
-        .route(
-            "/projects/{key}/issues/new",
-            web::get().to(issue_pages::new_form),
-        )
+        .route("/projects/{key}/issues", web::get().to(project_pages::issues))
+        .route("/projects/{key}/issues", web::post().to(issue_pages::create))
+        .route("/projects/{key}/issues/new", web::get().to(issue_pages::new_form))
         .route("/issues/{key}", web::get().to(issue_pages::show))
         .route("/issues/{key}/edit", web::get().to(issue_pages::edit_form))
         .route("/issues/{key}/edit", web::post().to(issue_pages::update))
-        .route(
-            "/issues/{key}/comments",
-            web::post().to(issue_pages::comment),
-        )
+        .route("/issues/{key}/comments", web::post().to(issue_pages::comment))
         // Work: REST API v1
         .service(
             web::scope("/api/v1")
                 .route("/projects", web::get().to(work_api::list_projects))
                 .route("/projects", web::post().to(work_api::create_project))
                 .route("/projects/{key}", web::get().to(work_api::get_project))
-                .route(
-                    "/projects/{key}/issues",
-                    web::get().to(work_api::list_issues),
-                )
-                .route(
-                    "/projects/{key}/issues",
-                    web::post().to(work_api::create_issue),
-                )
-                .route(
-                    "/projects/{key}/issues/{issue}",
-                    web::get().to(work_api::get_project_issue),
-                )
+                .route("/projects/{key}/issues", web::get().to(work_api::list_issues))
+                .route("/projects/{key}/issues", web::post().to(work_api::create_issue))
+                .route("/projects/{key}/issues/{issue}", web::get().to(work_api::get_project_issue))
                 .route("/issues/{issue}", web::get().to(work_api::get_issue))
                 .route("/issues/{issue}", web::patch().to(work_api::update_issue))
-                .route(
-                    "/issues/{issue}/comments",
-                    web::get().to(work_api::list_comments),
-                )
-                .route(
-                    "/issues/{issue}/comments",
-                    web::post().to(work_api::create_comment),
-                ),
+                .route("/issues/{issue}/comments", web::get().to(work_api::list_comments))
+                .route("/issues/{issue}/comments", web::post().to(work_api::create_comment)),
         );
 }
 

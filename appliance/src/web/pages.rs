@@ -17,11 +17,7 @@ pub struct Nav {
 
 impl Nav {
     pub fn anonymous() -> Self {
-        Self {
-            user_name: None,
-            csrf_token: String::new(),
-            section: "",
-        }
+        Self { user_name: None, csrf_token: String::new(), section: "" }
     }
 
     pub fn for_user(signed_in: &SignedIn, section: &'static str) -> Self {
@@ -42,9 +38,7 @@ pub fn render_with_status(
     template: &impl Template,
     status: actix_web::http::StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let html = template
-        .render()
-        .map_err(|e| AppError::internal(format!("template: {e}")))?;
+    let html = template.render().map_err(|e| AppError::internal(format!("template: {e}")))?;
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "private, no-cache"))
@@ -52,9 +46,7 @@ pub fn render_with_status(
 }
 
 pub fn redirect(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, to))
-        .finish()
+    HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish()
 }
 
 /// Percent-encodes a query-string value.
@@ -73,9 +65,7 @@ pub fn url_encode(value: &str) -> String {
 /// Only paths on this site are followed after sign-in: `//evil.example` and `https://…` are not.
 pub fn local_path(next: Option<&str>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path.to_owned()
-        }
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_owned(),
         _ => "/".to_owned(),
     }
 }

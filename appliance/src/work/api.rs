@@ -63,37 +63,19 @@ pub struct ProjectInput {
 }
 
 /// `POST /api/v1/projects`: creates a project led by the caller (administrators only).
-pub async fn create_project(
-    caller: ApiCaller,
-    state: web::Data<AppState>,
-    body: ApiJson<ProjectInput>,
-) -> ApiResult {
+pub async fn create_project(caller: ApiCaller, state: web::Data<AppState>, body: ApiJson<ProjectInput>) -> ApiResult {
     authorize(&caller.user, Action::CreateProject)?;
     let ApiJson(input) = body;
     let (actor, lead) = (caller.actor.clone(), caller.user.id);
-    let new = NewProject {
-        key: input.key,
-        name: input.name,
-        description: input.description,
-    };
-    let project = db::run(&state.pool, move |conn| {
-        projects::create(conn, &actor, lead, new)
-    })
-    .await?;
+    let new = NewProject { key: input.key, name: input.name, description: input.description };
+    let project = db::run(&state.pool, move |conn| projects::create(conn, &actor, lead, new)).await?;
     Ok(HttpResponse::Created()
-        .insert_header((
-            header::LOCATION,
-            format!("/api/v1/projects/{}", project.key),
-        ))
+        .insert_header((header::LOCATION, format!("/api/v1/projects/{}", project.key)))
         .json(project))
 }
 
 /// `GET /api/v1/projects/{key}`.
-pub async fn get_project(
-    caller: ApiCaller,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> ApiResult {
+pub async fn get_project(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
     let key = path.into_inner();
     let project = db::run(&state.pool, move |conn| projects::find_by_key(conn, &key)).await?;
     authorize(&caller.user, Action::ViewProject(&project))?;
@@ -149,18 +131,9 @@ pub async fn create_issue(
 ) -> ApiResult {
     let ApiJson(input) = body;
     let new = NewIssue {
-        issue_type: input
-            .issue_type
-            .as_deref()
-            .map_or(Ok(IssueType::Task), IssueType::parse)?,
-        status: input
-            .status
-            .as_deref()
-            .map_or(Ok(Status::Todo), Status::parse)?,
-        priority: input
-            .priority
-            .as_deref()
-            .map_or(Ok(Priority::Medium), Priority::parse)?,
+        issue_type: input.issue_type.as_deref().map_or(Ok(IssueType::Task), IssueType::parse)?,
+        status: input.status.as_deref().map_or(Ok(Status::Todo), Status::parse)?,
+        priority: input.priority.as_deref().map_or(Ok(Priority::Medium), Priority::parse)?,
         title: input.title,
         description: input.description,
         assignee: input.assignee,
@@ -178,12 +151,7 @@ pub async fn create_issue(
         .json(created))
 }
 
-async fn issue_response(
-    caller: ApiCaller,
-    state: &AppState,
-    project_key: Option<String>,
-    key: String,
-) -> ApiResult {
+async fn issue_response(caller: ApiCaller, state: &AppState, project_key: Option<String>, key: String) -> ApiResult {
     let user = caller.user.clone();
     let body = db::run(&state.pool, move |conn| {
         let (project, issue) = match &project_key {
@@ -198,11 +166,7 @@ async fn issue_response(
 }
 
 /// `GET /api/v1/issues/{key}`.
-pub async fn get_issue(
-    caller: ApiCaller,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> ApiResult {
+pub async fn get_issue(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
     issue_response(caller, &state, None, path.into_inner()).await
 }
 
@@ -243,11 +207,7 @@ pub async fn update_issue(
 ) -> ApiResult {
     let ApiJson(input) = body;
     let changes = IssueChanges {
-        issue_type: input
-            .issue_type
-            .as_deref()
-            .map(IssueType::parse)
-            .transpose()?,
+        issue_type: input.issue_type.as_deref().map(IssueType::parse).transpose()?,
         status: input.status.as_deref().map(Status::parse).transpose()?,
         priority: input.priority.as_deref().map(Priority::parse).transpose()?,
         title: input.title,
@@ -266,11 +226,7 @@ pub async fn update_issue(
 }
 
 /// `GET /api/v1/issues/{key}/comments`: oldest first.
-pub async fn list_comments(
-    caller: ApiCaller,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> ApiResult {
+pub async fn list_comments(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
     let (key, user) = (path.into_inner(), caller.user.clone());
     let comments: Vec<CommentWithAuthor> = db::run(&state.pool, move |conn| {
         let (project, issue) = issues::find_by_key(conn, &key)?;
@@ -300,10 +256,7 @@ pub async fn create_comment(
         let (project, issue) = issues::find_by_key(conn, &key)?;
         authorize(&user, Action::Comment(&project))?;
         let comment = comments::create(conn, &actor, &issue, user.id, &input.body)?;
-        Ok(CommentWithAuthor {
-            comment,
-            author: user.to_ref(),
-        })
+        Ok(CommentWithAuthor { comment, author: user.to_ref() })
     })
     .await?;
     Ok(HttpResponse::Created().json(created))

@@ -58,16 +58,10 @@ pub fn create(
     check_body(body)?;
     conn.transaction(|conn| {
         let comment: Comment = diesel::insert_into(comments::table)
-            .values((
-                comments::issue_id.eq(issue.id),
-                comments::author_id.eq(author_id),
-                comments::body.eq(body),
-            ))
+            .values((comments::issue_id.eq(issue.id), comments::author_id.eq(author_id), comments::body.eq(body)))
             .returning(Comment::as_returning())
             .get_result(conn)?;
-        diesel::update(issues::table.find(issue.id))
-            .set(issues::updated_at.eq(Utc::now()))
-            .execute(conn)?;
+        diesel::update(issues::table.find(issue.id)).set(issues::updated_at.eq(Utc::now())).execute(conn)?;
         audit::record(
             conn,
             actor,
@@ -83,18 +77,12 @@ pub fn create(
     })
 }
 
-pub fn list_for_issue(
-    conn: &mut PgConnection,
-    issue_id: i64,
-) -> QueryResult<Vec<CommentWithAuthor>> {
+pub fn list_for_issue(conn: &mut PgConnection, issue_id: i64) -> QueryResult<Vec<CommentWithAuthor>> {
     let rows: Vec<(Comment, UserRef)> = comments::table
         .inner_join(users::table)
         .filter(comments::issue_id.eq(issue_id))
         .order((comments::created_at.asc(), comments::id.asc()))
         .select((Comment::as_select(), UserRef::as_select()))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(comment, author)| CommentWithAuthor { comment, author })
-        .collect())
+    Ok(rows.into_iter().map(|(comment, author)| CommentWithAuthor { comment, author }).collect())
 }

@@ -59,10 +59,7 @@ impl SortKey {
     ];
 
     pub fn as_str(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(key, _)| *key == self)
-            .map_or("updated", |(_, name)| name)
+        Self::ALL.iter().find(|(key, _)| *key == self).map_or("updated", |(_, name)| name)
     }
 }
 
@@ -98,9 +95,7 @@ impl IssueFilter {
             Some("me") => Some(Assignee::User(me)),
             Some(name) => {
                 let id = users::find_by_username(conn, name)?
-                    .ok_or_else(|| {
-                        AppError::invalid("assignee", format!("There is no user named {name}."))
-                    })?
+                    .ok_or_else(|| AppError::invalid("assignee", format!("There is no user named {name}.")))?
                     .id;
                 Some(Assignee::User(id))
             }
@@ -109,46 +104,23 @@ impl IssueFilter {
         let text = given(&query.q).map(|q| q.chars().take(200).collect());
         let sort = match given(&query.sort) {
             None => SortKey::Updated,
-            Some(name) => SortKey::ALL
-                .iter()
-                .find(|(_, n)| *n == name)
-                .map(|(key, _)| *key)
-                .ok_or_else(|| {
-                    AppError::invalid(
-                        "sort",
-                        format!(
-                            "Unknown sort \"{name}\"; use one of: updated, created, priority, key."
-                        ),
-                    )
-                })?,
+            Some(name) => SortKey::ALL.iter().find(|(_, n)| *n == name).map(|(key, _)| *key).ok_or_else(|| {
+                AppError::invalid(
+                    "sort",
+                    format!("Unknown sort \"{name}\"; use one of: updated, created, priority, key."),
+                )
+            })?,
         };
         let descending = match given(&query.order) {
             None | Some("desc") => true,
             Some("asc") => false,
             Some(other) => {
-                return Err(AppError::invalid(
-                    "order",
-                    format!("Unknown order \"{other}\"; use asc or desc."),
-                ))
+                return Err(AppError::invalid("order", format!("Unknown order \"{other}\"; use asc or desc.")))
             }
         };
         let page = whole_number(&query.page, "page", 1, 1..=100_000)?;
-        let per_page = whole_number(
-            &query.per_page,
-            "per_page",
-            DEFAULT_PAGE_SIZE,
-            1..=MAX_PAGE_SIZE,
-        )?;
-        Ok(Self {
-            status,
-            assignee,
-            issue_type,
-            text,
-            sort,
-            descending,
-            page,
-            per_page,
-        })
+        let per_page = whole_number(&query.per_page, "per_page", DEFAULT_PAGE_SIZE, 1..=MAX_PAGE_SIZE)?;
+        Ok(Self { status, assignee, issue_type, text, sort, descending, page, per_page })
     }
 }
 
@@ -165,11 +137,7 @@ fn whole_number(
         Ok(n) if range.contains(&n) => Ok(n),
         _ => Err(AppError::invalid(
             field,
-            format!(
-                "{field} must be a whole number from {} to {}.",
-                range.start(),
-                range.end()
-            ),
+            format!("{field} must be a whole number from {} to {}.", range.start(), range.end()),
         )),
     }
 }
@@ -190,18 +158,11 @@ pub struct IssuePage {
 
 /// `%`, `_` and `\` are wildcards to ILIKE; a user typing them means the characters.
 fn like_pattern(text: &str) -> String {
-    let escaped = text
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{escaped}%")
 }
 
-pub fn list(
-    conn: &mut PgConnection,
-    project_id: i64,
-    filter: &IssueFilter,
-) -> QueryResult<IssuePage> {
+pub fn list(conn: &mut PgConnection, project_id: i64, filter: &IssueFilter) -> QueryResult<IssuePage> {
     let mut query = issues::table
         .inner_join(projects::table)
         .filter(issues::project_id.eq(project_id))
@@ -231,39 +192,22 @@ pub fn list(
         (SortKey::Key, true) => query.order(issues::number.desc()),
         (SortKey::Key, false) => query.order(issues::number.asc()),
         // "Descending priority" reads as "most urgent first": rank 1 first.
-        (SortKey::Priority, true) => {
-            query.order((issues::priority.asc(), issues::updated_at.desc()))
-        }
-        (SortKey::Priority, false) => {
-            query.order((issues::priority.desc(), issues::updated_at.desc()))
-        }
+        (SortKey::Priority, true) => query.order((issues::priority.asc(), issues::updated_at.desc())),
+        (SortKey::Priority, false) => query.order((issues::priority.desc(), issues::updated_at.desc())),
     };
     // One extra row says whether there is a next page, without counting them all.
-    let rows: Vec<(Issue, String)> = query
-        .limit(filter.per_page + 1)
-        .offset((filter.page - 1) * filter.per_page)
-        .load(conn)?;
+    let rows: Vec<(Issue, String)> =
+        query.limit(filter.per_page + 1).offset((filter.page - 1) * filter.per_page).load(conn)?;
     let has_more = rows.len() as i64 > filter.per_page;
     let rows = rows.into_iter().take(filter.per_page as usize).collect();
-    Ok(IssuePage {
-        issues: with_people(conn, rows)?,
-        has_more,
-    })
+    Ok(IssuePage { issues: with_people(conn, rows)?, has_more })
 }
 
 /// Open issues assigned to `user_id`, most recently updated first.
-pub fn assigned_to(
-    conn: &mut PgConnection,
-    user_id: i64,
-    limit: i64,
-) -> QueryResult<Vec<ListedIssue>> {
+pub fn assigned_to(conn: &mut PgConnection, user_id: i64, limit: i64) -> QueryResult<Vec<ListedIssue>> {
     let rows = issues::table
         .inner_join(projects::table)
-        .filter(
-            issues::assignee_id
-                .eq(user_id)
-                .and(issues::status.ne(Status::Done)),
-        )
+        .filter(issues::assignee_id.eq(user_id).and(issues::status.ne(Status::Done)))
         .order(issues::updated_at.desc())
         .limit(limit)
         .select((Issue::as_select(), projects::key))
@@ -281,21 +225,11 @@ pub fn recently_updated(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<
     with_people(conn, rows)
 }
 
-fn with_people(
-    conn: &mut PgConnection,
-    rows: Vec<(Issue, String)>,
-) -> QueryResult<Vec<ListedIssue>> {
-    let mut ids: Vec<i64> = rows
-        .iter()
-        .filter_map(|(issue, _)| issue.assignee_id)
-        .collect();
+fn with_people(conn: &mut PgConnection, rows: Vec<(Issue, String)>) -> QueryResult<Vec<ListedIssue>> {
+    let mut ids: Vec<i64> = rows.iter().filter_map(|(issue, _)| issue.assignee_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let people: HashMap<i64, UserRef> = if ids.is_empty() {
-        HashMap::new()
-    } else {
-        users::refs_by_ids(conn, &ids)?
-    };
+    let people: HashMap<i64, UserRef> = if ids.is_empty() { HashMap::new() } else { users::refs_by_ids(conn, &ids)? };
     Ok(rows
         .into_iter()
         .map(|(issue, project_key)| ListedIssue {
@@ -307,21 +241,10 @@ fn with_people(
 }
 
 /// Who an issue is assigned to and who reported it, for the issue page and API.
-pub fn people_of(
-    conn: &mut PgConnection,
-    issue: &Issue,
-) -> QueryResult<(Option<UserRef>, UserRef)> {
-    let reporter = users_table::table
-        .find(issue.reporter_id)
-        .select(UserRef::as_select())
-        .first(conn)?;
+pub fn people_of(conn: &mut PgConnection, issue: &Issue) -> QueryResult<(Option<UserRef>, UserRef)> {
+    let reporter = users_table::table.find(issue.reporter_id).select(UserRef::as_select()).first(conn)?;
     let assignee = match issue.assignee_id {
-        Some(id) => Some(
-            users_table::table
-                .find(id)
-                .select(UserRef::as_select())
-                .first(conn)?,
-        ),
+        Some(id) => Some(users_table::table.find(id).select(UserRef::as_select()).first(conn)?),
         None => None,
     };
     Ok((assignee, reporter))

@@ -106,10 +106,7 @@ impl IssueFormPage {
     }
 
     fn error_for(&self, field: &str) -> Option<String> {
-        self.error
-            .as_ref()
-            .filter(|e| e.field() == Some(field))
-            .map(ToString::to_string)
+        self.error.as_ref().filter(|e| e.field() == Some(field)).map(ToString::to_string)
     }
 
     fn is(&self, value: &str, option: &str, default: &str) -> bool {
@@ -130,17 +127,8 @@ async fn form_page(
     error: Option<AppError>,
 ) -> Result<HttpResponse, PageError> {
     let people = db::run(&state.pool, |conn| Ok(users::active_refs(conn)?)).await?;
-    let status = error
-        .as_ref()
-        .map_or(actix_web::http::StatusCode::OK, AppError::status);
-    let page = IssueFormPage {
-        nav: Nav::for_user(signed_in, "projects"),
-        project,
-        issue_key,
-        form,
-        people,
-        error,
-    };
+    let status = error.as_ref().map_or(actix_web::http::StatusCode::OK, AppError::status);
+    let page = IssueFormPage { nav: Nav::for_user(signed_in, "projects"), project, issue_key, form, people, error };
     Ok(render_with_status(&page, status)?)
 }
 
@@ -152,15 +140,7 @@ pub async fn new_form(
     let key = path.into_inner();
     let project = db::run(&state.pool, move |conn| projects::find_by_key(conn, &key)).await?;
     authorize(signed_in.user(), Action::CreateIssue(&project))?;
-    form_page(
-        &signed_in,
-        &state,
-        project,
-        None,
-        IssueForm::default(),
-        None,
-    )
-    .await
+    form_page(&signed_in, &state, project, None, IssueForm::default(), None).await
 }
 
 pub async fn create(
@@ -174,26 +154,14 @@ pub async fn create(
     authorize(signed_in.user(), Action::CreateIssue(&project))?;
     let created = match data.to_new() {
         Ok(new) => {
-            let (actor, reporter, target) = (
-                signed_in.actor.clone(),
-                signed_in.user().id,
-                project.clone(),
-            );
-            db::run(&state.pool, move |conn| {
-                issues::create(conn, &actor, &target, reporter, new)
-            })
-            .await
+            let (actor, reporter, target) = (signed_in.actor.clone(), signed_in.user().id, project.clone());
+            db::run(&state.pool, move |conn| issues::create(conn, &actor, &target, reporter, new)).await
         }
         Err(error) => Err(error),
     };
     match created {
-        Ok(issue) => Ok(redirect(&format!(
-            "/issues/{}-{}",
-            project.key, issue.number
-        ))),
-        Err(error @ AppError::Invalid { .. }) => {
-            form_page(&signed_in, &state, project, None, data, Some(error)).await
-        }
+        Ok(issue) => Ok(redirect(&format!("/issues/{}-{}", project.key, issue.number))),
+        Err(error @ AppError::Invalid { .. }) => form_page(&signed_in, &state, project, None, data, Some(error)).await,
         Err(other) => Err(other.into()),
     }
 }
@@ -236,9 +204,7 @@ async fn issue_page(
             (c, html)
         })
         .collect();
-    let status = comment_error
-        .as_ref()
-        .map_or(actix_web::http::StatusCode::OK, AppError::status);
+    let status = comment_error.as_ref().map_or(actix_web::http::StatusCode::OK, AppError::status);
     let page = IssuePage {
         nav: Nav::for_user(signed_in, "projects"),
         key: format!("{}-{}", project.key, issue.number),
@@ -288,24 +254,17 @@ pub async fn update(
     let CsrfForm { signed_in, data } = form;
     let key = path.into_inner();
     let lookup = key.clone();
-    let (project, issue) =
-        db::run(&state.pool, move |conn| issues::find_by_key(conn, &lookup)).await?;
+    let (project, issue) = db::run(&state.pool, move |conn| issues::find_by_key(conn, &lookup)).await?;
     authorize(signed_in.user(), Action::EditIssue(&project))?;
     let updated = match data.to_changes() {
         Ok(changes) => {
             let (actor, target, issue_id) = (signed_in.actor.clone(), project.clone(), issue.id);
-            db::run(&state.pool, move |conn| {
-                issues::update(conn, &actor, &target, issue_id, changes)
-            })
-            .await
+            db::run(&state.pool, move |conn| issues::update(conn, &actor, &target, issue_id, changes)).await
         }
         Err(error) => Err(error),
     };
     match updated {
-        Ok(_) => Ok(redirect(&format!(
-            "/issues/{}-{}",
-            project.key, issue.number
-        ))),
+        Ok(_) => Ok(redirect(&format!("/issues/{}-{}", project.key, issue.number))),
         Err(error @ AppError::Invalid { .. }) => {
             form_page(&signed_in, &state, project, Some(key), data, Some(error)).await
         }
@@ -327,23 +286,12 @@ pub async fn comment(
     let CsrfForm { signed_in, data } = form;
     let key = path.into_inner();
     let lookup = key.clone();
-    let (project, issue) =
-        db::run(&state.pool, move |conn| issues::find_by_key(conn, &lookup)).await?;
+    let (project, issue) = db::run(&state.pool, move |conn| issues::find_by_key(conn, &lookup)).await?;
     authorize(signed_in.user(), Action::Comment(&project))?;
-    let (actor, author, body) = (
-        signed_in.actor.clone(),
-        signed_in.user().id,
-        data.body.clone(),
-    );
-    match db::run(&state.pool, move |conn| {
-        comments::create(conn, &actor, &issue, author, &body)
-    })
-    .await
-    {
+    let (actor, author, body) = (signed_in.actor.clone(), signed_in.user().id, data.body.clone());
+    match db::run(&state.pool, move |conn| comments::create(conn, &actor, &issue, author, &body)).await {
         Ok(comment) => Ok(redirect(&format!("/issues/{key}#comment-{}", comment.id))),
-        Err(error @ AppError::Invalid { .. }) => {
-            issue_page(&signed_in, &state, key, data.body, Some(error)).await
-        }
+        Err(error @ AppError::Invalid { .. }) => issue_page(&signed_in, &state, key, data.body, Some(error)).await,
         Err(other) => Err(other.into()),
     }
 }

@@ -101,21 +101,12 @@ fn assignee_id(conn: &mut PgConnection, username: Option<&str>) -> Result<Option
         return Ok(None);
     };
     users::table
-        .filter(
-            users::username
-                .eq(username.to_lowercase())
-                .and(users::is_active.eq(true)),
-        )
+        .filter(users::username.eq(username.to_lowercase()).and(users::is_active.eq(true)))
         .select(users::id)
         .first(conn)
         .optional()?
         .map(Some)
-        .ok_or_else(|| {
-            AppError::invalid(
-                "assignee",
-                format!("There is no active user named {username}."),
-            )
-        })
+        .ok_or_else(|| AppError::invalid("assignee", format!("There is no active user named {username}.")))
 }
 
 pub fn create(
@@ -173,11 +164,7 @@ pub fn update(
         check_description(description)?;
     }
     conn.transaction(|conn| {
-        let before: Issue = issues::table
-            .find(issue_id)
-            .for_update()
-            .select(Issue::as_select())
-            .first(conn)?;
+        let before: Issue = issues::table.find(issue_id).for_update().select(Issue::as_select()).first(conn)?;
         let assignee_id = match &changes.assignee {
             None => None,
             Some(name) => Some(assignee_id(conn, name.as_deref())?),
@@ -204,10 +191,7 @@ pub fn update(
             .set(&changeset)
             .returning(Issue::as_returning())
             .get_result(conn)?;
-        let (old, new) = changed_fields(
-            &audit_state(&before, &project.key),
-            &audit_state(&after, &project.key),
-        );
+        let (old, new) = changed_fields(&audit_state(&before, &project.key), &audit_state(&after, &project.key));
         audit::record(
             conn,
             actor,
@@ -243,10 +227,7 @@ fn changed_fields(before: &Value, after: &Value) -> (Value, Value) {
     if let (Some(before), Some(after)) = (before.as_object(), after.as_object()) {
         for (field, value) in after {
             if before.get(field) != Some(value) || field == "key" {
-                old.insert(
-                    field.clone(),
-                    before.get(field).cloned().unwrap_or(Value::Null),
-                );
+                old.insert(field.clone(), before.get(field).cloned().unwrap_or(Value::Null));
                 new.insert(field.clone(), value.clone());
             }
         }
@@ -259,7 +240,7 @@ pub fn parse_key(key: &str) -> Result<(String, i64), AppError> {
     let not_a_key = || AppError::not_found(format!("\"{key}\" is not an issue key like OPS-42."));
     let (project_key, number) = key.rsplit_once('-').ok_or_else(not_a_key)?;
     let number: i64 = number.parse().map_err(|_| not_a_key())?;
-    if project_key.is_empty() || number < 1 {
+    if project_key.is_empty() || !project_key.chars().all(|c| c.is_ascii_alphanumeric()) || number < 1 {
         return Err(not_a_key());
     }
     Ok((project_key.to_uppercase(), number))
@@ -270,11 +251,7 @@ pub fn find_by_key(conn: &mut PgConnection, key: &str) -> Result<(Project, Issue
     let (project_key, number) = parse_key(key)?;
     issues::table
         .inner_join(projects_table::table)
-        .filter(
-            projects_table::key
-                .eq(&project_key)
-                .and(issues::number.eq(number)),
-        )
+        .filter(projects_table::key.eq(&project_key).and(issues::number.eq(number)))
         .select((Project::as_select(), Issue::as_select()))
         .first(conn)
         .optional()?
@@ -282,17 +259,10 @@ pub fn find_by_key(conn: &mut PgConnection, key: &str) -> Result<(Project, Issue
 }
 
 /// Like `find_by_key`, but refuses an issue that belongs to another project than the URL says.
-pub fn find_in_project(
-    conn: &mut PgConnection,
-    project_key: &str,
-    key: &str,
-) -> Result<(Project, Issue), AppError> {
+pub fn find_in_project(conn: &mut PgConnection, project_key: &str, key: &str) -> Result<(Project, Issue), AppError> {
     let (project, issue) = find_by_key(conn, key)?;
     if !project.key.eq_ignore_ascii_case(project_key) {
-        return Err(AppError::not_found(format!(
-            "Issue {key} is not in project {}.",
-            project_key.to_uppercase()
-        )));
+        return Err(AppError::not_found(format!("Issue {key} is not in project {}.", project_key.to_uppercase())));
     }
     Ok((project, issue))
 }
@@ -313,14 +283,8 @@ mod tests {
     #[test]
     fn titles_are_trimmed_and_bounded() {
         assert_eq!(clean_title("  Fix it  ").unwrap(), "Fix it");
-        assert_eq!(
-            clean_title("   ").unwrap_err().to_string(),
-            "Title is required."
-        );
+        assert_eq!(clean_title("   ").unwrap_err().to_string(), "Title is required.");
         let long = "x".repeat(256);
-        assert_eq!(
-            clean_title(&long).unwrap_err().to_string(),
-            "Title must be at most 255 characters (it has 256)."
-        );
+        assert_eq!(clean_title(&long).unwrap_err().to_string(), "Title must be at most 255 characters (it has 256).");
     }
 }

@@ -136,15 +136,9 @@ mod tests {
         }
         let error = Status::parse("closed").unwrap_err();
         assert_eq!(error.field(), Some("status"));
-        assert_eq!(
-            error.to_string(),
-            "Unknown status \"closed\"; use one of: todo, in_progress, in_review, done."
-        );
+        assert_eq!(error.to_string(), "Unknown status \"closed\"; use one of: todo, in_progress, in_review, done.");
         assert_eq!(IssueType::parse("story").unwrap(), IssueType::Story);
-        assert_eq!(
-            Priority::parse("urgent").unwrap_err().field(),
-            Some("priority")
-        );
+        assert_eq!(Priority::parse("urgent").unwrap_err().field(), Some("priority"));
     }
 
     #[test]

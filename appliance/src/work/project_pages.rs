@@ -26,10 +26,7 @@ struct HomePage {
     has_projects: bool,
 }
 
-pub async fn home(
-    signed_in: SignedIn,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
+pub async fn home(signed_in: SignedIn, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     authorize(signed_in.user(), Action::ListProjects)?;
     let me = signed_in.user().id;
     let (assigned, recent, has_projects) = db::run(&state.pool, move |conn| {
@@ -39,12 +36,7 @@ pub async fn home(
         Ok((assigned, recent, has_projects))
     })
     .await?;
-    Ok(render(&HomePage {
-        nav: Nav::for_user(&signed_in, "home"),
-        assigned,
-        recent,
-        has_projects,
-    })?)
+    Ok(render(&HomePage { nav: Nav::for_user(&signed_in, "home"), assigned, recent, has_projects })?)
 }
 
 #[derive(Template)]
@@ -55,18 +47,11 @@ struct ProjectListPage {
     can_create: bool,
 }
 
-pub async fn list(
-    signed_in: SignedIn,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
+pub async fn list(signed_in: SignedIn, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     authorize(signed_in.user(), Action::ListProjects)?;
     let projects = db::run(&state.pool, |conn| Ok(projects::list(conn)?)).await?;
     let can_create = authorize(signed_in.user(), Action::CreateProject).is_ok();
-    Ok(render(&ProjectListPage {
-        nav: Nav::for_user(&signed_in, "projects"),
-        projects,
-        can_create,
-    })?)
+    Ok(render(&ProjectListPage { nav: Nav::for_user(&signed_in, "projects"), projects, can_create })?)
 }
 
 #[derive(Default, Deserialize)]
@@ -89,10 +74,7 @@ struct NewProjectPage {
 
 impl NewProjectPage {
     fn error_for(&self, field: &str) -> Option<String> {
-        self.error
-            .as_ref()
-            .filter(|e| e.field() == Some(field))
-            .map(ToString::to_string)
+        self.error.as_ref().filter(|e| e.field() == Some(field)).map(ToString::to_string)
     }
 }
 
@@ -105,32 +87,17 @@ pub async fn new_form(signed_in: SignedIn) -> Result<HttpResponse, PageError> {
     })?)
 }
 
-pub async fn create(
-    form: CsrfForm<ProjectForm>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, PageError> {
+pub async fn create(form: CsrfForm<ProjectForm>, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     let CsrfForm { signed_in, data } = form;
     authorize(signed_in.user(), Action::CreateProject)?;
-    let new = NewProject {
-        key: data.key.clone(),
-        name: data.name.clone(),
-        description: data.description.clone(),
-    };
+    let new = NewProject { key: data.key.clone(), name: data.name.clone(), description: data.description.clone() };
     let (actor, lead) = (signed_in.actor.clone(), signed_in.user().id);
-    match db::run(&state.pool, move |conn| {
-        projects::create(conn, &actor, lead, new)
-    })
-    .await
-    {
+    match db::run(&state.pool, move |conn| projects::create(conn, &actor, lead, new)).await {
         Ok(project) => Ok(redirect(&format!("/projects/{}/issues", project.key))),
         // The form comes back as the user filled it in, with the problem beside its field.
         Err(error @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
             let status = error.status();
-            let page = NewProjectPage {
-                nav: Nav::for_user(&signed_in, "projects"),
-                form: data,
-                error: Some(error),
-            };
+            let page = NewProjectPage { nav: Nav::for_user(&signed_in, "projects"), form: data, error: Some(error) };
             Ok(render_with_status(&page, status)?)
         }
         Err(other) => Err(other.into()),
@@ -188,10 +155,7 @@ impl IssueListPage {
         .filter(|(name, _)| !changes.iter().any(|(changed, _)| changed == name))
         .collect();
         params.extend(changes.iter().filter(|(_, v)| !v.is_empty()).cloned());
-        let query: Vec<String> = params
-            .iter()
-            .map(|(name, value)| format!("{name}={}", url_encode(value)))
-            .collect();
+        let query: Vec<String> = params.iter().map(|(name, value)| format!("{name}={}", url_encode(value))).collect();
         format!("/projects/{}/issues?{}", self.project.key, query.join("&"))
     }
 
@@ -201,20 +165,9 @@ impl IssueListPage {
 
     /// Clicking a column sorts by it; clicking the current sort column flips the order.
     fn sort_link(&self, column: &str) -> String {
-        let (current, descending) = self
-            .filter
-            .as_ref()
-            .map_or((SortKey::Updated, true), |f| (f.sort, f.descending));
-        let order = if current.as_str() == column && descending {
-            "asc"
-        } else {
-            "desc"
-        };
-        self.link(&[
-            ("sort", column.to_owned()),
-            ("order", order.to_owned()),
-            ("page", String::new()),
-        ])
+        let (current, descending) = self.filter.as_ref().map_or((SortKey::Updated, true), |f| (f.sort, f.descending));
+        let order = if current.as_str() == column && descending { "asc" } else { "desc" };
+        self.link(&[("sort", column.to_owned()), ("order", order.to_owned()), ("page", String::new())])
     }
 
     /// `aria-sort` for a column header.
@@ -259,13 +212,7 @@ pub async fn issues(
     })
     .await?;
     let (filter, issues, has_more, error, status) = match listed {
-        Ok((filter, page)) => (
-            Some(filter),
-            page.issues,
-            page.has_more,
-            None,
-            StatusCode::OK,
-        ),
+        Ok((filter, page)) => (Some(filter), page.issues, page.has_more, None, StatusCode::OK),
         Err(error) => {
             let status = error.status();
             (None, Vec::new(), false, Some(error), status)

@@ -36,9 +36,7 @@ impl NewProject {
         let key = &self.key;
         let key_ok = (2..=10).contains(&key.len())
             && key.starts_with(|c: char| c.is_ascii_uppercase())
-            && key
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+            && key.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
         if !key_ok {
             return Err(AppError::invalid(
                 "key",
@@ -46,10 +44,7 @@ impl NewProject {
             ));
         }
         if !(1..=80).contains(&self.name.chars().count()) {
-            return Err(AppError::invalid(
-                "name",
-                "Project name must be 1 to 80 characters.",
-            ));
+            return Err(AppError::invalid("name", "Project name must be 1 to 80 characters."));
         }
         if self.description.chars().count() > DESCRIPTION_MAX {
             return Err(AppError::invalid(
@@ -61,12 +56,7 @@ impl NewProject {
     }
 }
 
-pub fn create(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    lead_id: i64,
-    new: NewProject,
-) -> Result<Project, AppError> {
+pub fn create(conn: &mut PgConnection, actor: &Actor, lead_id: i64, new: NewProject) -> Result<Project, AppError> {
     let new = NewProject {
         key: new.key.trim().to_uppercase(),
         name: new.name.trim().to_owned(),
@@ -74,15 +64,9 @@ pub fn create(
     };
     new.validate()?;
     conn.transaction(|conn| {
-        let taken: i64 = projects::table
-            .filter(projects::key.eq(&new.key))
-            .count()
-            .get_result(conn)?;
+        let taken: i64 = projects::table.filter(projects::key.eq(&new.key)).count().get_result(conn)?;
         if taken > 0 {
-            return Err(AppError::conflict(
-                "key",
-                format!("A project with key {} already exists.", new.key),
-            ));
+            return Err(AppError::conflict("key", format!("A project with key {} already exists.", new.key)));
         }
         let project: Project = diesel::insert_into(projects::table)
             .values((
@@ -101,9 +85,7 @@ pub fn create(
                 entity_type: "project",
                 entity_id: project.id,
                 before: None,
-                after: Some(
-                    json!({ "key": project.key, "name": project.name, "lead_id": lead_id }),
-                ),
+                after: Some(json!({ "key": project.key, "name": project.name, "lead_id": lead_id })),
             },
         )?;
         Ok(project)
@@ -111,10 +93,7 @@ pub fn create(
 }
 
 pub fn list(conn: &mut PgConnection) -> QueryResult<Vec<Project>> {
-    projects::table
-        .order(projects::key.asc())
-        .select(Project::as_select())
-        .load(conn)
+    projects::table.order(projects::key.asc()).select(Project::as_select()).load(conn)
 }
 
 pub fn find_by_key(conn: &mut PgConnection, key: &str) -> Result<Project, AppError> {

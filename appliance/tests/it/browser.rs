@@ -1,0 +1,155 @@
+//! End to end in real headless Chromium (Debian's chromium and chromium-driver): sign in,
+//! create a project, create an issue, and find it in the list.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::support::{TestApp, PASSWORD};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A chromedriver process and one browser session, spoken to over the W3C WebDriver protocol.
+struct Browser {
+    driver: Child,
+    base: String,
+    session: String,
+    profile: std::path::PathBuf,
+}
+
+impl Browser {
+    fn start() -> Browser {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver must be installed (apt-get install chromium chromium-driver)");
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while ureq::get(&format!("{base}/status")).call().is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let profile = std::env::temp_dir().join(format!("outpost-chromium-{}", rand::random::<u64>()));
+        let capabilities = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
+                         "--window-size=1280,900", format!("--user-data-dir={}", profile.display())]
+            }
+        }}});
+        let mut browser = Browser { driver, base, session: String::new(), profile };
+        let created = browser.call("POST", "/session", Some(capabilities));
+        browser.session = created["sessionId"].as_str().expect("a WebDriver session").to_owned();
+        browser
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = if path == "/session" {
+            format!("{}{path}", self.base)
+        } else {
+            format!("{}/session/{}{path}", self.base, self.session)
+        };
+        let request = ureq::request(method, &url).timeout(Duration::from_secs(60));
+        let response = match body {
+            Some(body) => request.send_json(body),
+            None => request.call(),
+        };
+        let response = match response {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("WebDriver {method} {path}: {e}"),
+        };
+        let value: Value = response.into_json().unwrap();
+        assert!(value["value"]["error"].is_null(), "WebDriver {method} {path}: {}", value["value"]);
+        value.get("value").cloned().unwrap_or(Value::Null)
+    }
+
+    fn open(&self, url: &str) {
+        self.call("POST", "/url", Some(json!({ "url": url })));
+    }
+
+    fn find(&self, css: &str) -> String {
+        let found = self.call("POST", "/element", Some(json!({ "using": "css selector", "value": css })));
+        found[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}")).to_owned()
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css);
+        self.call("POST", &format!("/element/{id}/value"), Some(json!({ "text": text })));
+    }
+
+    fn click(&self, css: &str) {
+        let id = self.find(css);
+        self.call("POST", &format!("/element/{id}/click"), Some(json!({})));
+    }
+
+    /// Waits for the navigation a click started to land on a URL ending with `suffix`.
+    fn wait_for_url(&self, suffix: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !self.url().ends_with(suffix) {
+            assert!(Instant::now() < deadline, "still at {} instead of …{suffix}", self.url());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn url(&self) -> String {
+        self.call("GET", "/url", None).as_str().unwrap_or_default().to_owned()
+    }
+
+    fn text(&self, css: &str) -> String {
+        let id = self.find(css);
+        self.call("GET", &format!("/element/{id}/text"), None).as_str().unwrap_or_default().to_owned()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = ureq::delete(&format!("{}/session/{}", self.base, self.session)).call();
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+#[test]
+fn sign_in_create_a_project_and_an_issue_and_find_it_in_the_list() {
+    let app = TestApp::start();
+    app.user("admin", true);
+    let browser = Browser::start();
+
+    browser.open(&format!("{}/", app.base));
+    assert!(browser.url().contains("/login?next=/"), "{}", browser.url());
+    browser.type_into("#username", "admin");
+    browser.type_into("#password", PASSWORD);
+    browser.click("button[type=submit]");
+    browser.wait_for_url(&format!("{}/", app.base));
+    assert_eq!(browser.text("h1"), "Home");
+
+    browser.open(&format!("{}/projects/new", app.base));
+    browser.type_into("#project-name", "Operations");
+    browser.type_into("#project-key", "OPS");
+    browser.click("form.stack button[type=submit]");
+    browser.wait_for_url("/projects/OPS/issues");
+
+    browser.click("a[href='/projects/OPS/issues/new']");
+    browser.wait_for_url("/projects/OPS/issues/new");
+    browser.type_into("#issue-title", "Replace the failing disk in rack 4");
+    browser.type_into("#issue-description", "Smart errors since **Tuesday**.");
+    browser.click("form.stack button[type=submit]");
+    browser.wait_for_url("/issues/OPS-1");
+    assert!(browser.text("h1").contains("Replace the failing disk in rack 4"));
+    assert_eq!(browser.text(".markdown strong"), "Tuesday");
+
+    browser.open(&format!("{}/projects/OPS/issues", app.base));
+    assert_eq!(browser.text("table.issues td.key"), "OPS-1");
+    assert!(browser.text("table.issues tbody").contains("Replace the failing disk in rack 4"));
+}

@@ -1,0 +1,159 @@
+//! The `outpost` command as an administrator runs it.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use crate::support::TestDb;
+
+fn outpost(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_outpost"))
+        .args(args)
+        .env_remove("OUTPOST_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+fn config_file(contents: &str) -> tempfile_path::TempFile {
+    tempfile_path::TempFile::with(contents)
+}
+
+/// A file under the system temp folder, removed on drop.
+mod tempfile_path {
+    pub struct TempFile(pub std::path::PathBuf);
+
+    impl TempFile {
+        pub fn with(contents: &str) -> TempFile {
+            let path = std::env::temp_dir().join(format!("outpost-test-{}.toml", rand::random::<u64>()));
+            std::fs::write(&path, contents).unwrap();
+            TempFile(path)
+        }
+
+        pub fn arg(&self) -> &str {
+            self.0.to_str().unwrap()
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}
+
+#[test]
+fn every_command_has_help() {
+    let top = outpost(&["--help"], None);
+    assert!(top.status.success());
+    for command in ["quickstart", "serve", "check-config", "migrate", "admin", "dev"] {
+        assert!(text(&top).contains(command), "{command} missing from --help");
+    }
+    for args in [
+        &["quickstart", "--help"][..],
+        &["admin", "create-user", "--help"],
+        &["dev", "generate", "--help"],
+        &["serve", "--help"],
+    ] {
+        let output = outpost(args, None);
+        assert!(output.status.success(), "{args:?}: {}", text(&output));
+    }
+}
+
+#[test]
+fn check_config_lists_every_problem_by_key_and_fails() {
+    let file = config_file("[server]\nbind = \"everywhere\"\n[database]\npool_size = 0\n[color]\nx = 1\n");
+    let output = outpost(&["check-config", "--config", file.arg()], None);
+    assert!(!output.status.success());
+    let said = text(&output);
+    for problem in [
+        "server.bind: \"everywhere\" is not an address:port",
+        "database.url: is required",
+        "database.pool_size: 0 is out of range",
+        "color.x: no such setting",
+    ] {
+        assert!(said.contains(problem), "missing {problem:?} in {said}");
+    }
+
+    let good = config_file("[database]\nurl = \"host=/nowhere dbname=x\"\n");
+    let output = outpost(&["check-config", "--config", good.arg()], None);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(text(&outpost(&["check-config", "--config", "/nonexistent.toml"], None))
+        .contains("/nonexistent.toml: cannot be read"));
+}
+
+#[test]
+fn migrate_create_user_and_generate_work_against_a_real_database() {
+    let db = TestDb::empty();
+    let file = config_file(&format!("[database]\nurl = \"{}\"\n", db.url));
+    let migrated = outpost(&["migrate", "--config", file.arg()], None);
+    assert!(migrated.status.success(), "{}", text(&migrated));
+    assert!(text(&migrated).contains("1 migration(s) applied."));
+
+    let weak = outpost(
+        &[
+            "admin",
+            "create-user",
+            "--config",
+            file.arg(),
+            "--username",
+            "ops",
+            "--email",
+            "ops@example.test",
+            "--password-stdin",
+        ],
+        Some("short\n"),
+    );
+    assert!(!weak.status.success());
+    assert!(text(&weak).contains("--password: Password must be at least 12 characters long."), "{}", text(&weak));
+    let bad_name = outpost(
+        &["admin", "create-user", "--config", file.arg(), "--username", "Bad Name", "--email", "x@example.test"],
+        None,
+    );
+    assert!(text(&bad_name).contains("--username: User name must be"), "{}", text(&bad_name));
+
+    let created = outpost(
+        &[
+            "admin",
+            "create-user",
+            "--config",
+            file.arg(),
+            "--username",
+            "ops",
+            "--email",
+            "ops@example.test",
+            "--admin",
+        ],
+        None,
+    );
+    assert!(created.status.success(), "{}", text(&created));
+    assert!(text(&created).contains("Created user ops") && text(&created).contains("Password (shown this once): "));
+    let again = outpost(
+        &["admin", "create-user", "--config", file.arg(), "--username", "ops", "--email", "other@example.test"],
+        None,
+    );
+    assert!(text(&again).contains("A user named ops already exists."));
+
+    let generated = outpost(&["dev", "generate", "--config", file.arg(), "--issues", "5000", "--users", "25"], None);
+    assert!(generated.status.success(), "{}", text(&generated));
+    assert!(text(&generated).contains("Added 5000 issues to BENCH (from BENCH-1)"), "{}", text(&generated));
+    let more =
+        outpost(&["dev", "generate", "--config", file.arg(), "--issues", "10", "--users", "25", "--seed", "7"], None);
+    assert!(text(&more).contains("(from BENCH-5001)"), "numbers continue: {}", text(&more));
+
+    use diesel::prelude::*;
+    let mut conn = db.connect();
+    let issues: i64 = outpost::schema::issues::table.count().get_result(&mut conn).unwrap();
+    let users: i64 = outpost::schema::users::table.count().get_result(&mut conn).unwrap();
+    assert_eq!((issues, users), (5010, 26));
+}

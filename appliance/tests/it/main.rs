@@ -1,0 +1,11 @@
+//! Outpost's integration tests: one binary, so one PostgreSQL cluster serves the whole run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api;
+mod auth;
+mod browser;
+mod cli;
+mod concurrency;
+mod migrations;
+mod pages;
+mod support;

@@ -1,0 +1,121 @@
+//! A small HTTP client for the tests, over real TCP: it keeps cookies, never follows
+//! redirects, and returns every status as a reply rather than an error.
+
+use std::collections::BTreeMap;
+
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+    pub location: Option<String>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// The API's error sentence, for assertions.
+    pub fn error_message(&self) -> String {
+        self.json()["error"]["message"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// The value of the first hidden `csrf_token` field on the page.
+    pub fn csrf_token(&self) -> String {
+        let marker = "name=\"csrf_token\" value=\"";
+        let start = self.body.find(marker).unwrap_or_else(|| panic!("no CSRF field in: {}", self.body)) + marker.len();
+        self.body[start..].split('"').next().unwrap_or_default().to_owned()
+    }
+}
+
+pub struct Client {
+    base: String,
+    agent: ureq::Agent,
+    pub cookies: BTreeMap<String, String>,
+}
+
+impl Client {
+    pub fn new(base: &str) -> Client {
+        let agent = ureq::AgentBuilder::new().redirects(0).build();
+        Client { base: base.to_owned(), agent, cookies: BTreeMap::new() }
+    }
+
+    fn request(&self, method: &str, path: &str) -> ureq::Request {
+        let mut request = self.agent.request(method, &format!("{}{path}", self.base));
+        if !self.cookies.is_empty() {
+            let header: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            request = request.set("Cookie", &header.join("; "));
+        }
+        request
+    }
+
+    fn finish(&mut self, result: Result<ureq::Response, ureq::Error>) -> Reply {
+        let response = match result {
+            Ok(response) => response,
+            Err(ureq::Error::Status(_, response)) => response,
+            Err(other) => panic!("request failed: {other}"),
+        };
+        for set_cookie in response.all("set-cookie") {
+            let pair = set_cookie.split(';').next().unwrap_or_default();
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let removed = value.is_empty() || set_cookie.to_ascii_lowercase().contains("max-age=0");
+            if removed {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let headers = response
+            .headers_names()
+            .into_iter()
+            .filter_map(|n| response.header(&n).map(|v| (n.clone(), v.to_owned())))
+            .collect();
+        let status = response.status();
+        let location = response.header("location").map(str::to_owned);
+        let body = response.into_string().unwrap_or_default();
+        Reply { status, body, location, headers }
+    }
+
+    pub fn get(&mut self, path: &str) -> Reply {
+        let result = self.request("GET", path).call();
+        self.finish(result)
+    }
+
+    pub fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let result = self.request("POST", path).send_form(fields);
+        self.finish(result)
+    }
+
+    /// Signs in through the real form and returns the reply to the POST.
+    pub fn sign_in(&mut self, username: &str, password: &str) -> Reply {
+        let form = self.get("/login");
+        assert_eq!(form.status, 200, "{}", form.body);
+        let token = form.csrf_token();
+        self.post_form(
+            "/login",
+            &[("csrf_token", &token), ("username", username), ("password", password), ("next", "/")],
+        )
+    }
+
+    /// The signed-in session's CSRF token, read from a page like a browser would.
+    pub fn session_csrf(&mut self) -> String {
+        self.get("/projects").csrf_token()
+    }
+
+    /// A call to the JSON API with a bearer token and an optional raw body.
+    pub fn api(&mut self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Reply {
+        let mut request = self.agent.request(method, &format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.set("Authorization", &format!("Bearer {token}"));
+        }
+        let result = match body {
+            Some(body) => request.set("Content-Type", "application/json").send_string(body),
+            None => request.call(),
+        };
+        self.finish(result)
+    }
+}

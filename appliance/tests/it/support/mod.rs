@@ -1,0 +1,126 @@
+//! What every integration test stands on: a real PostgreSQL database of its own, a real
+//! Outpost HTTP server on a loopback port, and helpers to act as a user would.
+
+pub mod cluster;
+pub mod http;
+
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use actix_web::dev::ServerHandle;
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use outpost::audit::Actor;
+use outpost::config::Config;
+use outpost::db::{self, DbPool};
+use outpost::identity::tokens;
+use outpost::identity::users::{self, NewUser, User};
+
+pub use cluster::TestDb;
+pub use http::{Client, Reply};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub base: String,
+    pub pool: DbPool,
+    handle: ServerHandle,
+    thread: Option<JoinHandle<()>>,
+    // Dropped last: the server's connections go before the database does.
+    _db: TestDb,
+}
+
+impl TestApp {
+    pub fn start() -> TestApp {
+        Self::start_with(&[])
+    }
+
+    /// Starts with `OUTPOST_*` overrides on top of the test defaults.
+    pub fn start_with(overrides: &[(&str, &str)]) -> TestApp {
+        let db = TestDb::new();
+        let mut env: Vec<(String, String)> = vec![
+            ("OUTPOST_DATABASE_URL".into(), db.url.clone()),
+            ("OUTPOST_SERVER_BIND".into(), "127.0.0.1:0".into()),
+            ("OUTPOST_SERVER_WORKERS".into(), "2".into()),
+            ("OUTPOST_DATABASE_POOL_SIZE".into(), "6".into()),
+        ];
+        env.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let config = Config::load(None, env).expect("test configuration");
+        let pool = db::pool(&config.database);
+        let (sender, receiver) = mpsc::channel();
+        let server_pool = pool.clone();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let (server, address) = outpost::server::bind(config, server_pool).expect("bind the test server");
+                sender.send((address, server.handle())).expect("report the address");
+                let _ = server.await;
+            });
+        });
+        let (address, handle) = receiver.recv().expect("the test server started");
+        TestApp { base: format!("http://{address}"), pool, handle, thread: Some(thread), _db: db }
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.base)
+    }
+
+    pub fn conn(&self) -> db::DbConn {
+        self.pool.get().expect("a test connection")
+    }
+
+    /// Creates a user whose password is `PASSWORD`.
+    pub fn user(&self, username: &str, is_admin: bool) -> User {
+        let new = NewUser {
+            username: username.to_owned(),
+            display_name: format!("{username} (test)"),
+            email: format!("{username}@example.test"),
+            password: PASSWORD.to_owned(),
+            is_admin,
+        };
+        users::create(&mut self.conn(), &Actor::system(), new).expect("create a test user")
+    }
+
+    /// A client signed in as a new user.
+    pub fn signed_in(&self, username: &str, is_admin: bool) -> (Client, User) {
+        let user = self.user(username, is_admin);
+        let mut client = self.client();
+        let reply = client.sign_in(username, PASSWORD);
+        assert_eq!(reply.status, 303, "sign-in failed: {}", reply.body);
+        (client, user)
+    }
+
+    pub fn token(&self, user: &User) -> String {
+        tokens::create(&mut self.conn(), &Actor::system(), user.id, "test", None).expect("create a token").1
+    }
+
+    /// Rows in `table`, to prove that a refused request wrote nothing.
+    pub fn count(&self, table: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        diesel::sql_query(format!("SELECT count(*) AS n FROM {table}"))
+            .get_result::<Count>(&mut self.conn())
+            .expect("count rows")
+            .n
+    }
+
+    /// Counts of the tables a change writes to, for before/after comparisons.
+    pub fn footprint(&self) -> [i64; 6] {
+        ["projects", "issues", "comments", "api_tokens", "audit_log", "outbox"].map(|t| self.count(t))
+    }
+
+    pub fn sql(&self, statement: &str) {
+        diesel::sql_query(statement).execute(&mut self.conn()).expect("run SQL");
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        actix_web::rt::System::new().block_on(self.handle.stop(false));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
