@@ -322,4 +322,17 @@ mod tests {
         let config = load("[database]\nurl = \"postgres://u:hunter2@db/outpost\"\n", &[]).unwrap();
         assert!(!format!("{config:?}").contains("hunter2"));
     }
+
+    #[test]
+    fn the_shipped_config_documents_every_key_and_loads() {
+        let shipped = include_str!("../../packaging/outpost.toml");
+        for (key, _) in KEYS {
+            let name = key.split_once('.').map(|(_, name)| name).unwrap();
+            assert!(
+                shipped.contains(&format!("\n{name} = ")) || shipped.contains(&format!("\n# {name} = ")),
+                "packaging/outpost.toml does not document {key}"
+            );
+        }
+        assert!(load(shipped, &[]).is_ok(), "{:?}", load(shipped, &[]).err());
+    }
 }

@@ -157,3 +157,34 @@ fn migrate_create_user_and_generate_work_against_a_real_database() {
     let users: i64 = outpost::schema::users::table.count().get_result(&mut conn).unwrap();
     assert_eq!((issues, users), (5010, 26));
 }
+
+#[test]
+fn serve_runs_against_an_existing_database_and_stops_cleanly_on_sigterm() {
+    let db = TestDb::empty();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let file = config_file(&format!("[server]\nbind = \"127.0.0.1:{port}\"\n[database]\nurl = \"{}\"\n", db.url));
+    let server = Command::new(env!("CARGO_BIN_EXE_outpost"))
+        .args(["serve", "--config", file.arg()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let ready = loop {
+        if let Ok(response) = ureq::get(&format!("http://127.0.0.1:{port}/health/ready")).call() {
+            break response.into_string().unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "serve did not become ready");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(ready.contains("\"database\":\"ok\""), "{ready}");
+    // It migrated the empty database on start.
+    use diesel::prelude::*;
+    let tables: i64 = outpost::schema::projects::table.count().get_result(&mut db.connect()).unwrap();
+    assert_eq!(tables, 0);
+
+    let stopped = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    assert!(stopped.success());
+    let output = server.wait_with_output().unwrap();
+    assert!(output.status.success(), "serve exits cleanly on SIGTERM: {}", String::from_utf8_lossy(&output.stderr));
+}

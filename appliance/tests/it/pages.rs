@@ -376,3 +376,18 @@ fn health_endpoints_answer() {
     assert_eq!(ready.status, 200);
     assert_eq!(ready.json()["checks"]["database"], "ok");
 }
+
+#[test]
+fn a_failure_shows_an_error_id_and_no_details() {
+    let app = TestApp::start();
+    let (mut admin, user) = app.signed_in("root", true);
+    let token = app.token(&user);
+    app.lose_database();
+    let page = admin.get("/projects");
+    assert!(page.status == 500 || page.status == 503, "{}: {}", page.status, page.body);
+    assert!(page.body.contains("Error id: <code>"), "{}", page.body);
+    assert!(!page.body.to_lowercase().contains("database \""), "no internals leak: {}", page.body);
+    let api = admin.api("GET", "/api/v1/projects", Some(&token), None);
+    assert!(api.status == 500 || api.status == 503);
+    assert_eq!(api.json()["error"]["error_id"].as_str().map(str::len), Some(12), "{}", api.body);
+}

@@ -111,6 +111,11 @@ impl TestApp {
         ["projects", "issues", "comments", "api_tokens", "audit_log", "outbox"].map(|t| self.count(t))
     }
 
+    /// Takes the database away from under the running server, as an outage would.
+    pub fn lose_database(&self) {
+        cluster::endpoint().drop_database(&self._db.name).expect("drop the database");
+    }
+
     pub fn sql(&self, statement: &str) {
         diesel::sql_query(statement).execute(&mut self.conn()).expect("run SQL");
     }
