@@ -166,6 +166,19 @@ pub async fn create(
     }
 }
 
+/// The issue a URL names, once the user is allowed `action` on its project.
+async fn issue_for(
+    state: &AppState,
+    signed_in: &SignedIn,
+    key: &str,
+    action: for<'a> fn(&'a Project) -> Action<'a>,
+) -> Result<(Project, Issue), AppError> {
+    let key = key.to_owned();
+    let (project, issue) = db::run(&state.pool, move |conn| issues::find_by_key(conn, &key)).await?;
+    authorize(signed_in.user(), action(&project))?;
+    Ok((project, issue))
+}
+
 #[derive(Template)]
 #[template(path = "issues/show.html")]
 struct IssuePage {
@@ -233,14 +246,9 @@ pub async fn edit_form(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    let key = path.into_inner();
-    let (project, issue, assignee) = db::run(&state.pool, move |conn| {
-        let (project, issue) = issues::find_by_key(conn, &key)?;
-        let (assignee, _) = issue_list::people_of(conn, &issue)?;
-        Ok((project, issue, assignee))
-    })
-    .await?;
-    authorize(signed_in.user(), Action::EditIssue(&project))?;
+    let (project, issue) = issue_for(&state, &signed_in, &path, |p| Action::EditIssue(p)).await?;
+    let shown = issue.clone();
+    let (assignee, _) = db::run(&state.pool, move |conn| Ok(issue_list::people_of(conn, &shown)?)).await?;
     let form = IssueForm::from_issue(&issue, assignee.as_ref());
     let key = format!("{}-{}", project.key, issue.number);
     form_page(&signed_in, &state, project, Some(key), form, None).await
@@ -253,9 +261,7 @@ pub async fn update(
 ) -> Result<HttpResponse, PageError> {
     let CsrfForm { signed_in, data } = form;
     let key = path.into_inner();
-    let lookup = key.clone();
-    let (project, issue) = db::run(&state.pool, move |conn| issues::find_by_key(conn, &lookup)).await?;
-    authorize(signed_in.user(), Action::EditIssue(&project))?;
+    let (project, issue) = issue_for(&state, &signed_in, &key, |p| Action::EditIssue(p)).await?;
     let updated = match data.to_changes() {
         Ok(changes) => {
             let (actor, target, issue_id) = (signed_in.actor.clone(), project.clone(), issue.id);
@@ -285,9 +291,7 @@ pub async fn comment(
 ) -> Result<HttpResponse, PageError> {
     let CsrfForm { signed_in, data } = form;
     let key = path.into_inner();
-    let lookup = key.clone();
-    let (project, issue) = db::run(&state.pool, move |conn| issues::find_by_key(conn, &lookup)).await?;
-    authorize(signed_in.user(), Action::Comment(&project))?;
+    let (_, issue) = issue_for(&state, &signed_in, &key, |p| Action::Comment(p)).await?;
     let (actor, author, body) = (signed_in.actor.clone(), signed_in.user().id, data.body.clone());
     match db::run(&state.pool, move |conn| comments::create(conn, &actor, &issue, author, &body)).await {
         Ok(comment) => Ok(redirect(&format!("/issues/{key}#comment-{}", comment.id))),
