@@ -24,6 +24,8 @@ pub enum AppError {
     #[error("{message}")]
     Conflict { field: Option<String>, message: String },
     #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
     RateLimited(String),
     /// A dependency (the database) cannot be reached; the cause is logged, not shown.
     #[error("The database is unavailable; try again in a moment.")]
@@ -66,6 +68,7 @@ impl AppError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -81,6 +84,7 @@ impl AppError {
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::Conflict { .. } => "conflict",
+            Self::TooLarge(_) => "too_large",
             Self::RateLimited(_) => "rate_limited",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",

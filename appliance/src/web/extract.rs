@@ -18,8 +18,9 @@ use crate::identity::users::User;
 use crate::identity::{secrets, sessions, tokens};
 
 pub const SESSION_COOKIE: &str = "outpost_session";
-const FORM_LIMIT: usize = 256 * 1024;
-const JSON_LIMIT: usize = 1024 * 1024;
+/// The largest request body accepted, form or JSON: a 100,000-character description in
+/// multi-byte UTF-8, url-encoded, still fits.
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 type Boxed<T, E> = Pin<Box<dyn Future<Output = Result<T, E>>>>;
 
@@ -100,15 +101,18 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         Box::pin(async move {
             let signed_in =
                 SignedIn::find(&req).await?.ok_or_else(|| PageError::SignInFirst { next: req.uri().to_string() })?;
-            let body = body.await.map_err(|_| too_large("form", FORM_LIMIT))?;
+            let body = body.await.map_err(|_| too_large("form"))?;
             let data = decode_form(&body, &signed_in.session.csrf_token)?;
             Ok(CsrfForm { signed_in, data })
         })
     }
 }
 
-fn too_large(what: &str, limit: usize) -> AppError {
-    AppError::bad_request(None, format!("The {what} could not be read or is larger than {} KiB.", limit / 1024))
+fn too_large(what: &str) -> AppError {
+    AppError::TooLarge(format!(
+        "The {what} is larger than {} KiB, or was cut off; nothing was changed.",
+        BODY_LIMIT / 1024
+    ))
 }
 
 /// A caller of the JSON API, authenticated by a personal API token.
@@ -166,7 +170,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            let body = body.await.map_err(|_| ApiError(too_large("request body", JSON_LIMIT)))?;
+            let body = body.await.map_err(|_| ApiError(too_large("request body")))?;
             Ok(ApiJson(decode_json(&body)?))
         })
     }
@@ -182,5 +186,5 @@ where
 }
 
 pub fn payload_config() -> web::PayloadConfig {
-    web::PayloadConfig::new(JSON_LIMIT.max(FORM_LIMIT))
+    web::PayloadConfig::new(BODY_LIMIT)
 }
