@@ -123,13 +123,18 @@ impl Config {
         }
     }
 
-    /// The configuration quickstart runs with: defaults, a database URL and a port.
-    pub fn quickstart(database_url: String, port: u16) -> Result<Config, Vec<String>> {
-        let env = [
+    /// The configuration quickstart runs with: defaults and `env`'s `OUTPOST_*` overrides,
+    /// except the database (its private cluster) and the address (loopback, `port`).
+    pub fn quickstart(
+        database_url: String,
+        port: u16,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, Vec<String>> {
+        let fixed = [
             ("OUTPOST_DATABASE_URL".to_owned(), database_url),
             ("OUTPOST_SERVER_BIND".to_owned(), format!("127.0.0.1:{port}")),
         ];
-        Config::load(None, env)
+        Config::load(None, env.into_iter().chain(fixed))
     }
 }
 
@@ -321,6 +326,19 @@ mod tests {
     fn the_database_url_never_appears_in_debug_output() {
         let config = load("[database]\nurl = \"postgres://u:hunter2@db/outpost\"\n", &[]).unwrap();
         assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn quickstart_keeps_its_database_and_address_but_takes_other_overrides() {
+        let env = [
+            ("OUTPOST_LOG_LEVEL".to_owned(), "warn".to_owned()),
+            ("OUTPOST_SERVER_BIND".to_owned(), "0.0.0.0:80".to_owned()),
+            ("OUTPOST_DATABASE_URL".to_owned(), "postgres://elsewhere/x".to_owned()),
+        ];
+        let config = Config::quickstart("host=/private dbname=outpost".to_owned(), 9000, env).unwrap();
+        assert_eq!(config.log_level, "warn");
+        assert_eq!(config.server.bind.to_string(), "127.0.0.1:9000");
+        assert_eq!(config.database.url, "host=/private dbname=outpost");
     }
 
     #[test]

@@ -26,7 +26,8 @@ pub fn run(data: &Path, port: u16) -> Result<(), String> {
 
 fn serve_with(cluster: &Cluster, port: u16) -> Result<(), String> {
     cluster.endpoint().create_database(DATABASE, None)?;
-    let config = Config::quickstart(cluster.endpoint().url(DATABASE), port).map_err(|problems| problems.join("\n"))?;
+    let config = Config::quickstart(cluster.endpoint().url(DATABASE), port, std::env::vars())
+        .map_err(|problems| problems.join("\n"))?;
     crate::telemetry::init(&config.log_level);
     let pool = db::pool(&config.database);
     db::wait_until_reachable(&pool, Duration::from_secs(10))?;

@@ -181,7 +181,27 @@ pub fn find_alive(
     let idle = now - last_seen_at > Duration::minutes(limits.idle_timeout_minutes);
     let too_old = now - created_at > Duration::hours(limits.absolute_timeout_hours);
     if idle || too_old || !user.is_active {
-        diesel::delete(sessions::table.find(id)).execute(conn)?;
+        let reason = if !user.is_active {
+            "deactivated"
+        } else if idle {
+            "idle"
+        } else {
+            "too_old"
+        };
+        conn.transaction(|conn| {
+            diesel::delete(sessions::table.find(id)).execute(conn)?;
+            audit::record(
+                conn,
+                &Actor::user(user.id, None),
+                Change {
+                    action: "session.expired",
+                    entity_type: "session",
+                    entity_id: id,
+                    before: None,
+                    after: Some(json!({ "reason": reason })),
+                },
+            )
+        })?;
         return Ok(None);
     }
     // Writing on every request would turn reads into writes; a minute's precision is plenty.

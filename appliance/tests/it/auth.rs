@@ -148,6 +148,7 @@ fn idle_and_old_sessions_expire() {
     app.sql("UPDATE sessions SET last_seen_at = now() - interval '9 hours'");
     assert_eq!(client.get("/").status, 303, "idle past 8 hours");
     assert_eq!(app.count("sessions"), 0);
+    assert_eq!(app.count("audit_log WHERE action = 'session.expired' AND after_state->>'reason' = 'idle'"), 1);
 
     let reply = client.sign_in("ana", PASSWORD);
     assert_eq!(reply.status, 303);
