@@ -37,10 +37,7 @@ for _ in $(seq 1 120); do
 done
 curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null || { cat "$DATA/quickstart.log"; exit 1; }
 
-cat > "$DATA/outpost.toml" <<TOML
-[database]
-url = "host='$DATA/run' user=outpost dbname=outpost"
-TOML
+# quickstart writes $DATA/outpost.toml so that admin commands reach its cluster.
 echo "== generating $ISSUES issues"
 "$OUTPOST" dev generate --config "$DATA/outpost.toml" --issues "$ISSUES" --users 200
 

@@ -81,6 +81,35 @@ enum AdminCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Set a user's password and end all their sessions. The password is read from standard
+    /// input with --password-stdin, otherwise generated and printed once.
+    SetPassword {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        username: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// The password from standard input's first line, or a generated one (and `true`).
+fn password_from(stdin: bool) -> Result<(String, bool), String> {
+    if !stdin {
+        return Ok((passwords::generate(), true));
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
+    Ok((line.trim_end_matches(['\r', '\n']).to_owned(), false))
+}
+
+/// Domain errors name fields; on the command line the fields are flags.
+fn as_flag_error(error: outpost::errors::AppError) -> String {
+    match error.field() {
+        Some(field) => format!("--{}: {error}", field.replace('_', "-")),
+        None => error.to_string(),
+    }
 }
 
 #[derive(Subcommand)]
@@ -155,13 +184,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Admin(AdminCommand::CreateUser { config, username, email, display_name, admin, password_stdin }) => {
             let config = load(&config.config)?;
             let pool = connect(&config)?;
-            let (password, generated) = if password_stdin {
-                let mut line = String::new();
-                std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
-                (line.trim_end_matches(['\r', '\n']).to_owned(), false)
-            } else {
-                (passwords::generate(), true)
-            };
+            let (password, generated) = password_from(password_stdin)?;
             let new = NewUser {
                 display_name: display_name.unwrap_or_else(|| username.clone()),
                 username,
@@ -170,16 +193,25 @@ fn run(cli: Cli) -> Result<(), String> {
                 is_admin: admin,
             };
             let mut conn = pool.get().map_err(|e| e.to_string())?;
-            let user = users::create(&mut conn, &Actor::system(), new).map_err(|e| match e.field() {
-                Some(field) => format!("--{}: {e}", field.replace('_', "-")),
-                None => e.to_string(),
-            })?;
+            let user = users::create(&mut conn, &Actor::system(), new).map_err(as_flag_error)?;
             println!(
                 "Created user {} (id {}){}.",
                 user.username,
                 user.id,
                 if user.is_admin { ", an administrator" } else { "" }
             );
+            if generated {
+                println!("Password (shown this once): {password}");
+            }
+            Ok(())
+        }
+        Command::Admin(AdminCommand::SetPassword { config, username, password_stdin }) => {
+            let config = load(&config.config)?;
+            let pool = connect(&config)?;
+            let (password, generated) = password_from(password_stdin)?;
+            let mut conn = pool.get().map_err(|e| e.to_string())?;
+            let user = users::set_password(&mut conn, &Actor::system(), &username, &password).map_err(as_flag_error)?;
+            println!("Set the password of {} and ended their sessions.", user.username);
             if generated {
                 println!("Password (shown this once): {password}");
             }

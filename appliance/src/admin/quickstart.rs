@@ -1,6 +1,6 @@
 //! `outpost quickstart`: everything on one machine with nothing configured.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::audit::Actor;
@@ -18,14 +18,32 @@ pub fn run(data: &Path, port: u16) -> Result<(), String> {
     let data = std::path::absolute(data).map_err(|e| format!("{}: {e}", data.display()))?;
     eprintln!("Starting a private PostgreSQL cluster in {} …", data.display());
     let mut cluster = Cluster::start(&binaries, &data, Durability::Durable)?;
-    let result = serve_with(&cluster, port);
+    let result = serve_with(&cluster, &data, port);
     eprintln!("Stopping PostgreSQL …");
     let stopped = cluster.stop();
     result.and(stopped)
 }
 
-fn serve_with(cluster: &Cluster, port: u16) -> Result<(), String> {
+/// Writes `DIR/outpost.toml` pointing at the private cluster, so that admin commands
+/// (`outpost admin set-password --config DIR/outpost.toml …`) reach it while quickstart runs.
+fn write_admin_config(data: &Path, database_url: &str) -> Result<PathBuf, String> {
+    let mut database = toml::Table::new();
+    database.insert("url".to_owned(), toml::Value::String(database_url.to_owned()));
+    let mut table = toml::Table::new();
+    table.insert("database".to_owned(), toml::Value::Table(database));
+    let body = toml::to_string(&table).map_err(|e| format!("cannot write the admin config: {e}"))?;
+    let path = data.join("outpost.toml");
+    let text = format!(
+        "# Written by `outpost quickstart`: admin commands reach this cluster with --config {}\n{body}",
+        path.display()
+    );
+    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+fn serve_with(cluster: &Cluster, data: &Path, port: u16) -> Result<(), String> {
     cluster.endpoint().create_database(DATABASE, None)?;
+    let admin_config = write_admin_config(data, &cluster.endpoint().url(DATABASE))?;
     let config = Config::quickstart(cluster.endpoint().url(DATABASE), port, std::env::vars())
         .map_err(|problems| problems.join("\n"))?;
     crate::telemetry::init(&config.log_level);
@@ -47,7 +65,8 @@ fn serve_with(cluster: &Cluster, port: u16) -> Result<(), String> {
         println!("  user name: admin");
         println!("  password:  {password}");
     } else {
-        println!("Using the existing accounts in {DATABASE}.");
+        println!("Using the existing accounts. Lost the admin password? While this runs:");
+        println!("  outpost admin set-password --config {} --username admin", admin_config.display());
     }
     drop(conn);
     println!("Outpost is at http://127.0.0.1:{port}/ — press Ctrl-C to stop.");

@@ -137,6 +137,35 @@ pub fn refs_by_ids(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<HashMap<
     Ok(found.into_iter().map(|user| (user.id, user)).collect())
 }
 
+/// Sets a new password and signs the user out everywhere: whoever knew the old one keeps no
+/// session made with it.
+pub fn set_password(conn: &mut PgConnection, actor: &Actor, username: &str, password: &str) -> Result<User, AppError> {
+    passwords::check_rules(password)?;
+    let password_hash = passwords::hash(password)?;
+    let user = find_by_username(conn, username)?
+        .ok_or_else(|| AppError::invalid("username", format!("There is no user named {username}.")))?;
+    conn.transaction(|conn| {
+        let user: User = diesel::update(users::table.find(user.id))
+            .set((users::password_hash.eq(&password_hash), users::updated_at.eq(chrono::Utc::now())))
+            .returning(User::as_returning())
+            .get_result(conn)?;
+        let ended = diesel::delete(crate::schema::sessions::table.filter(crate::schema::sessions::user_id.eq(user.id)))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            actor,
+            Change {
+                action: "user.password_changed",
+                entity_type: "user",
+                entity_id: user.id,
+                before: None,
+                after: Some(json!({ "sessions_ended": ended })),
+            },
+        )?;
+        Ok(user)
+    })
+}
+
 pub fn count(conn: &mut PgConnection) -> QueryResult<i64> {
     users::table.count().get_result(conn)
 }

@@ -3,6 +3,8 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+use diesel::prelude::*;
+
 use crate::support::TestDb;
 
 fn outpost(args: &[&str], stdin: Option<&str>) -> Output {
@@ -151,7 +153,6 @@ fn migrate_create_user_and_generate_work_against_a_real_database() {
         outpost(&["dev", "generate", "--config", file.arg(), "--issues", "10", "--users", "25", "--seed", "7"], None);
     assert!(text(&more).contains("(from BENCH-5001)"), "numbers continue: {}", text(&more));
 
-    use diesel::prelude::*;
     let mut conn = db.connect();
     let issues: i64 = outpost::schema::issues::table.count().get_result(&mut conn).unwrap();
     let users: i64 = outpost::schema::users::table.count().get_result(&mut conn).unwrap();
@@ -179,7 +180,6 @@ fn serve_runs_against_an_existing_database_and_stops_cleanly_on_sigterm() {
     };
     assert!(ready.contains("\"database\":\"ok\""), "{ready}");
     // It migrated the empty database on start.
-    use diesel::prelude::*;
     let tables: i64 = outpost::schema::projects::table.count().get_result(&mut db.connect()).unwrap();
     assert_eq!(tables, 0);
 
@@ -187,4 +187,45 @@ fn serve_runs_against_an_existing_database_and_stops_cleanly_on_sigterm() {
     assert!(stopped.success());
     let output = server.wait_with_output().unwrap();
     assert!(output.status.success(), "serve exits cleanly on SIGTERM: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn set_password_replaces_the_password_and_ends_sessions() {
+    let db = TestDb::new();
+    let file = config_file(&format!("[database]\nurl = \"{}\"\n", db.url));
+    let created = outpost(
+        &["admin", "create-user", "--config", file.arg(), "--username", "ops", "--email", "ops@example.test"],
+        None,
+    );
+    assert!(created.status.success(), "{}", text(&created));
+    diesel::sql_query("INSERT INTO sessions (token_hash, user_id, csrf_token) SELECT '\\x00', id, 'x' FROM users")
+        .execute(&mut db.connect())
+        .unwrap();
+
+    let weak = outpost(
+        &["admin", "set-password", "--config", file.arg(), "--username", "ops", "--password-stdin"],
+        Some("short\n"),
+    );
+    assert!(text(&weak).contains("--password: Password must be at least 12 characters long."), "{}", text(&weak));
+    let nobody = outpost(&["admin", "set-password", "--config", file.arg(), "--username", "ghost"], None);
+    assert!(!nobody.status.success());
+    assert!(text(&nobody).contains("--username: There is no user named ghost."), "{}", text(&nobody));
+
+    let set = outpost(
+        &["admin", "set-password", "--config", file.arg(), "--username", "ops", "--password-stdin"],
+        Some("a brand new passphrase\n"),
+    );
+    assert!(set.status.success(), "{}", text(&set));
+    let mut conn = db.connect();
+    let hash: String =
+        outpost::schema::users::table.select(outpost::schema::users::password_hash).first(&mut conn).unwrap();
+    assert!(outpost::identity::passwords::verify("a brand new passphrase", &hash));
+    let sessions: i64 = outpost::schema::sessions::table.count().get_result(&mut conn).unwrap();
+    assert_eq!(sessions, 0, "every session made with the old password is gone");
+    let audited: Option<serde_json::Value> = outpost::schema::audit_log::table
+        .filter(outpost::schema::audit_log::action.eq("user.password_changed"))
+        .select(outpost::schema::audit_log::after_state)
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!(audited.unwrap()["sessions_ended"], 1);
 }
