@@ -6,7 +6,7 @@
 //! so that `outpost check-config` can list them all at once.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::path::Path;
 
@@ -17,6 +17,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("server.bind", "address and port to listen on (default 127.0.0.1:8080: loopback only)"),
     ("server.public_url", "the URL users reach Outpost at; https:// marks session cookies Secure"),
     ("server.workers", "HTTP worker threads (default: one per core)"),
+    ("server.trusted_proxies", "addresses of reverse proxies whose X-Forwarded-For is believed (default none)"),
     ("database.url", "PostgreSQL connection string (URL or key=value form); required"),
     ("database.pool_size", "connections kept open to PostgreSQL (default 16)"),
     ("database.checkout_timeout_secs", "how long a request waits for a free connection (default 5)"),
@@ -41,6 +42,7 @@ pub struct ServerConfig {
     pub bind: SocketAddr,
     pub public_url: Option<String>,
     pub workers: usize,
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 #[derive(Clone)]
@@ -99,6 +101,7 @@ impl Config {
                 bind: reader.socket_addr("server.bind", "127.0.0.1:8080"),
                 public_url: reader.public_url("server.public_url"),
                 workers: reader.integer("server.workers", default_workers(), 1..=256) as usize,
+                trusted_proxies: reader.addresses("server.trusted_proxies"),
             },
             database: DatabaseConfig {
                 url: reader.required_string("database.url"),
@@ -230,6 +233,34 @@ impl Reader {
         })
     }
 
+    /// A TOML array of addresses, or one string of them separated by commas (for the
+    /// environment); each bad entry is its own problem.
+    fn addresses(&mut self, key: &str) -> Vec<IpAddr> {
+        let entries: Vec<String> = match self.value(key) {
+            None => return Vec::new(),
+            Some(Value::String(text)) => {
+                text.split(',').map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()).collect()
+            }
+            Some(Value::Array(items)) => {
+                items.iter().map(|item| item.as_str().unwrap_or_default().to_owned()).collect()
+            }
+            Some(other) => {
+                self.problems.push(format!("{key}: must be a list of addresses, not {}", other.type_str()));
+                return Vec::new();
+            }
+        };
+        entries
+            .into_iter()
+            .filter_map(|entry| match entry.parse::<IpAddr>() {
+                Ok(address) => Some(address),
+                Err(_) => {
+                    self.problems.push(format!("{key}: \"{entry}\" is not an IP address"));
+                    None
+                }
+            })
+            .collect()
+    }
+
     fn public_url(&mut self, key: &str) -> Option<String> {
         let url = self.optional_string(key)?;
         if url.starts_with("http://") || url.starts_with("https://") {
@@ -312,6 +343,20 @@ mod tests {
             assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
         }
         assert_eq!(problems.len(), 7, "{text}");
+    }
+
+    #[test]
+    fn trusted_proxies_come_as_a_list_or_a_string_and_bad_ones_are_named() {
+        let from_file =
+            load("[server]\ntrusted_proxies = [\"10.0.0.5\", \"::1\"]\n[database]\nurl = \"x\"\n", &[]).unwrap();
+        assert_eq!(from_file.server.trusted_proxies.len(), 2);
+        let from_env =
+            load("[database]\nurl = \"x\"\n", &[("OUTPOST_SERVER_TRUSTED_PROXIES", "10.0.0.5, 10.0.0.6")]).unwrap();
+        assert_eq!(from_env.server.trusted_proxies.len(), 2);
+        let problems =
+            load("[server]\ntrusted_proxies = [\"10.0.0.5\", \"proxy.local\"]\n[database]\nurl = \"x\"\n", &[])
+                .unwrap_err();
+        assert_eq!(problems, vec!["server.trusted_proxies: \"proxy.local\" is not an IP address".to_owned()]);
     }
 
     #[test]

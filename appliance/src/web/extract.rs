@@ -28,9 +28,20 @@ pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
     req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| AppError::internal("application state is missing"))
 }
 
-/// The peer's address. Forwarded-for headers are not trusted: anyone can send them.
+/// The client's address: the TCP peer, unless the peer is a configured trusted proxy, in
+/// which case the nearest address in X-Forwarded-For that is not itself a trusted proxy.
+/// Anyone can send that header, so it is believed only from those proxies.
 pub fn client_ip(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|addr| addr.ip().to_string())
+    let peer = req.peer_addr()?.ip();
+    let trusted = state(req).map(|s| s.config.server.trusted_proxies.clone()).unwrap_or_default();
+    if !trusted.contains(&peer) {
+        return Some(peer.to_string());
+    }
+    let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|value| value.to_str().ok());
+    let hops: Vec<std::net::IpAddr> =
+        forwarded.flat_map(|value| value.split(',')).filter_map(|hop| hop.trim().parse().ok()).collect();
+    let client = hops.into_iter().rev().find(|hop| !trusted.contains(hop)).unwrap_or(peer);
+    Some(client.to_string())
 }
 
 /// A signed-in browser user. Pages that need one redirect to sign-in without it.

@@ -178,3 +178,27 @@ fn a_deactivated_account_cannot_sign_in() {
     assert_eq!(reply.status, 403);
     assert!(reply.body.contains("This account is deactivated"));
 }
+
+#[test]
+fn forwarded_addresses_count_only_from_trusted_proxies() {
+    let failure_ip = |app: &TestApp| -> String {
+        use diesel::prelude::*;
+        outpost::schema::login_failures::table
+            .select(outpost::schema::login_failures::ip)
+            .order(outpost::schema::login_failures::id.desc())
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    let direct = TestApp::start();
+    let mut client = direct.client();
+    client.headers.push(("X-Forwarded-For".into(), "198.51.100.7".into()));
+    client.sign_in("ana", "wrong");
+    assert_eq!(failure_ip(&direct), "127.0.0.1", "a client cannot choose its own address");
+
+    let proxied = TestApp::start_with(&[("OUTPOST_SERVER_TRUSTED_PROXIES", "127.0.0.1")]);
+    let mut client = proxied.client();
+    client.headers.push(("X-Forwarded-For".into(), "203.0.113.9, 198.51.100.7, 127.0.0.1".into()));
+    client.sign_in("ana", "wrong");
+    assert_eq!(failure_ip(&proxied), "198.51.100.7", "the nearest hop the proxies did not add");
+    assert_eq!(proxied.count("audit_log WHERE action = 'login.failed' AND actor_ip = '198.51.100.7'"), 1);
+}

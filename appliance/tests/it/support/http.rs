@@ -36,16 +36,21 @@ pub struct Client {
     base: String,
     agent: ureq::Agent,
     pub cookies: BTreeMap<String, String>,
+    /// Sent with every request, e.g. X-Forwarded-For.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Client {
     pub fn new(base: &str) -> Client {
         let agent = ureq::AgentBuilder::new().redirects(0).build();
-        Client { base: base.to_owned(), agent, cookies: BTreeMap::new() }
+        Client { base: base.to_owned(), agent, cookies: BTreeMap::new(), headers: Vec::new() }
     }
 
     fn request(&self, method: &str, path: &str) -> ureq::Request {
         let mut request = self.agent.request(method, &format!("{}{path}", self.base));
+        for (name, value) in &self.headers {
+            request = request.set(name, value);
+        }
         if !self.cookies.is_empty() {
             let header: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
             request = request.set("Cookie", &header.join("; "));
