@@ -8,15 +8,22 @@
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use toml::{Table, Value};
+
+use crate::tls::{self, TlsFiles};
 
 /// Every key Outpost understands, with its meaning; unknown keys are reported as problems.
 pub const KEYS: &[(&str, &str)] = &[
     ("server.bind", "address and port to listen on (default 127.0.0.1:8080: loopback only)"),
     ("server.public_url", "the URL users reach Outpost at; https:// marks session cookies Secure"),
     ("server.workers", "HTTP worker threads (default: one per core)"),
+    (
+        "server.tls_certificate",
+        "PEM certificate chain; with tls_private_key, Outpost serves HTTPS (default: plain HTTP)",
+    ),
+    ("server.tls_private_key", "PEM private key of tls_certificate"),
     ("server.trusted_proxies", "addresses of reverse proxies whose X-Forwarded-For is believed (default none)"),
     ("database.url", "PostgreSQL connection string (URL or key=value form); required"),
     ("database.pool_size", "connections kept open to PostgreSQL (default 16)"),
@@ -43,6 +50,7 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     pub workers: usize,
     pub trusted_proxies: Vec<IpAddr>,
+    pub tls: Option<TlsFiles>,
 }
 
 #[derive(Clone)]
@@ -76,9 +84,10 @@ pub struct LoginConfig {
 }
 
 impl ServerConfig {
-    /// Cookies get the Secure flag when users reach Outpost over HTTPS.
+    /// Cookies get the Secure flag when users reach Outpost over HTTPS: served here, or by a
+    /// proxy in front (an https public URL).
     pub fn secure_cookies(&self) -> bool {
-        self.public_url.as_deref().is_some_and(|url| url.starts_with("https://"))
+        self.tls.is_some() || self.public_url.as_deref().is_some_and(|url| url.starts_with("https://"))
     }
 }
 
@@ -102,6 +111,7 @@ impl Config {
                 public_url: reader.public_url("server.public_url"),
                 workers: reader.integer("server.workers", default_workers(), 1..=256) as usize,
                 trusted_proxies: reader.addresses("server.trusted_proxies"),
+                tls: reader.tls_files(),
             },
             database: DatabaseConfig {
                 url: reader.required_string("database.url"),
@@ -233,6 +243,33 @@ impl Reader {
         })
     }
 
+    /// Both TLS files or neither; when both, they must load.
+    fn tls_files(&mut self) -> Option<TlsFiles> {
+        let certificate = self.optional_string("server.tls_certificate");
+        let private_key = self.optional_string("server.tls_private_key");
+        let files = match (certificate, private_key) {
+            (None, None) => return None,
+            (Some(certificate), Some(private_key)) => {
+                TlsFiles { certificate: PathBuf::from(certificate), private_key: PathBuf::from(private_key) }
+            }
+            (Some(_), None) => {
+                self.problems.push("server.tls_private_key: is required when server.tls_certificate is set".to_owned());
+                return None;
+            }
+            (None, Some(_)) => {
+                self.problems.push("server.tls_certificate: is required when server.tls_private_key is set".to_owned());
+                return None;
+            }
+        };
+        match tls::server_config(&files) {
+            Ok(_) => Some(files),
+            Err(problems) => {
+                self.problems.extend(problems);
+                None
+            }
+        }
+    }
+
     /// A TOML array of addresses, or one string of them separated by commas (for the
     /// environment); each bad entry is its own problem.
     fn addresses(&mut self, key: &str) -> Vec<IpAddr> {
@@ -357,6 +394,32 @@ mod tests {
             load("[server]\ntrusted_proxies = [\"10.0.0.5\", \"proxy.local\"]\n[database]\nurl = \"x\"\n", &[])
                 .unwrap_err();
         assert_eq!(problems, vec!["server.trusted_proxies: \"proxy.local\" is not an IP address".to_owned()]);
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_files_that_load() {
+        let only_certificate =
+            load("[server]\ntls_certificate = \"/x.pem\"\n[database]\nurl = \"x\"\n", &[]).unwrap_err();
+        assert_eq!(
+            only_certificate,
+            vec!["server.tls_private_key: is required when server.tls_certificate is set".to_owned()]
+        );
+        let junk = std::env::temp_dir().join(format!("outpost-junk-{}.pem", rand::random::<u64>()));
+        std::fs::write(&junk, "not a certificate").unwrap();
+        let text = format!(
+            "[server]\ntls_certificate = \"{0}\"\ntls_private_key = \"{0}\"\n[database]\nurl = \"x\"\n",
+            junk.display()
+        );
+        let problems = load(&text, &[]).unwrap_err().join("\n");
+        std::fs::remove_file(&junk).unwrap();
+        assert!(
+            problems.contains("server.tls_certificate:") && problems.contains("holds no PEM certificate"),
+            "{problems}"
+        );
+        assert!(
+            problems.contains("server.tls_private_key:") && problems.contains("no usable PEM private key"),
+            "{problems}"
+        );
     }
 
     #[test]

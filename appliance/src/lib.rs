@@ -3,7 +3,7 @@
 //! Domains, each with its models/queries, rules and handlers: `identity` (accounts, sessions,
 //! tokens, permissions), `work` (projects, issues, comments), `audit` (the audit trail),
 //! `jobs` (the outbox), `admin` (host-side commands). Plumbing beside them: `config`, `db`,
-//! `errors`, `pgcluster`, `server`, `telemetry`, `web`.
+//! `errors`, `pgcluster`, `server`, `telemetry`, `tls`, `web`.
 
 pub mod admin;
 pub mod audit;
@@ -16,5 +16,6 @@ pub mod pgcluster;
 pub mod schema;
 pub mod server;
 pub mod telemetry;
+pub mod tls;
 pub mod web;
 pub mod work;

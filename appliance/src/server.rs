@@ -1,4 +1,4 @@
-//! Running the HTTP server until SIGINT/SIGTERM, then draining in-flight requests.
+//! Running the HTTP(S) server until SIGINT/SIGTERM, then draining in-flight requests.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,25 +8,32 @@ use actix_web::HttpServer;
 
 use crate::config::Config;
 use crate::db::DbPool;
+use crate::tls;
 use crate::web::{self, AppState};
 
-/// Binds the configured address and returns the server (not yet running) with the address it
-/// got, which differs from the configured one when that says port 0.
+/// Binds the configured address (with TLS when a certificate is configured) and returns the
+/// server, not yet running, with the address it got, which differs from the configured one
+/// when that says port 0.
 pub fn bind(config: Config, pool: DbPool) -> Result<(Server, SocketAddr), String> {
     let bind = config.server.bind;
     let workers = config.server.workers;
+    let tls = match &config.server.tls {
+        Some(files) => Some(tls::server_config(files).map_err(|problems| problems.join("\n"))?),
+        None => None,
+    };
+    let https = tls.is_some();
     let state = AppState { pool, config: Arc::new(config) };
-    let server =
-        HttpServer::new(move || web::app(state.clone())).workers(workers).shutdown_timeout(10).bind(bind).map_err(
-            |e| match e.kind() {
-                std::io::ErrorKind::AddrInUse => {
-                    format!("{bind} is already in use; stop what uses it or choose another port.")
-                }
-                _ => format!("cannot listen on {bind}: {e}"),
-            },
-        )?;
+    let server = HttpServer::new(move || web::app(state.clone())).workers(workers).shutdown_timeout(10);
+    let bound = match tls {
+        Some(tls) => server.bind_rustls_0_23(bind, tls),
+        None => server.bind(bind),
+    };
+    let server = bound.map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!("{bind} is already in use; stop what uses it or choose another port."),
+        _ => format!("cannot listen on {bind}: {e}"),
+    })?;
     let address = server.addrs().first().copied().unwrap_or(bind);
-    tracing::info!(%address, workers, "Outpost is listening");
+    tracing::info!(%address, workers, https, "Outpost is listening");
     Ok((server.run(), address))
 }
 

@@ -9,3 +9,4 @@ mod concurrency;
 mod migrations;
 mod pages;
 mod support;
+mod tls;

@@ -46,6 +46,7 @@ impl TestApp {
         ];
         env.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = Config::load(None, env).expect("test configuration");
+        let scheme = if config.server.tls.is_some() { "https" } else { "http" };
         let pool = db::pool(&config.database);
         let (sender, receiver) = mpsc::channel();
         let server_pool = pool.clone();
@@ -57,7 +58,7 @@ impl TestApp {
             });
         });
         let (address, handle) = receiver.recv().expect("the test server started");
-        TestApp { base: format!("http://{address}"), pool, handle, thread: Some(thread), _db: db }
+        TestApp { base: format!("{scheme}://{address}"), pool, handle, thread: Some(thread), _db: db }
     }
 
     pub fn client(&self) -> Client {
