@@ -45,6 +45,11 @@ pub fn render_with_status(
         .body(html))
 }
 
+/// The sentence to show beside form field `field`, if the form's error is about it.
+pub fn field_error(error: &Option<AppError>, field: &str) -> Option<String> {
+    error.as_ref().filter(|e| e.field() == Some(field)).map(ToString::to_string)
+}
+
 pub fn redirect(to: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish()
 }

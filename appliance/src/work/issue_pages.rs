@@ -105,10 +105,6 @@ impl IssueFormPage {
         Priority::ALL
     }
 
-    fn error_for(&self, field: &str) -> Option<String> {
-        self.error.as_ref().filter(|e| e.field() == Some(field)).map(ToString::to_string)
-    }
-
     fn is(&self, value: &str, option: &str, default: &str) -> bool {
         if value.is_empty() {
             option == default

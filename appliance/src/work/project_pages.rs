@@ -32,7 +32,7 @@ pub async fn home(signed_in: SignedIn, state: web::Data<AppState>) -> Result<Htt
     let (assigned, recent, has_projects) = db::run(&state.pool, move |conn| {
         let assigned = issue_list::assigned_to(conn, me, 20)?;
         let recent = issue_list::recently_updated(conn, 20)?;
-        let has_projects = !projects::list(conn)?.is_empty();
+        let has_projects = projects::any_exist(conn)?;
         Ok((assigned, recent, has_projects))
     })
     .await?;
@@ -70,12 +70,6 @@ struct NewProjectPage {
     nav: Nav,
     form: ProjectForm,
     error: Option<AppError>,
-}
-
-impl NewProjectPage {
-    fn error_for(&self, field: &str) -> Option<String> {
-        self.error.as_ref().filter(|e| e.field() == Some(field)).map(ToString::to_string)
-    }
 }
 
 pub async fn new_form(signed_in: SignedIn) -> Result<HttpResponse, PageError> {

@@ -96,6 +96,10 @@ pub fn list(conn: &mut PgConnection) -> QueryResult<Vec<Project>> {
     projects::table.order(projects::key.asc()).select(Project::as_select()).load(conn)
 }
 
+pub fn any_exist(conn: &mut PgConnection) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(projects::table.select(projects::id))).get_result(conn)
+}
+
 pub fn find_by_key(conn: &mut PgConnection, key: &str) -> Result<Project, AppError> {
     projects::table
         .filter(projects::key.eq(key.to_uppercase()))
