@@ -8,5 +8,6 @@ mod cli;
 mod concurrency;
 mod migrations;
 mod pages;
+mod quickstart;
 mod support;
 mod tls;
