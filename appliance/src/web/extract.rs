@@ -33,7 +33,8 @@ pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
 /// Anyone can send that header, so it is believed only from those proxies.
 pub fn client_ip(req: &HttpRequest) -> Option<String> {
     let peer = req.peer_addr()?.ip();
-    let trusted = state(req).map(|s| s.config.server.trusted_proxies.clone()).unwrap_or_default();
+    let state = state(req).ok();
+    let trusted: &[std::net::IpAddr] = state.as_ref().map_or(&[], |s| &s.config.server.trusted_proxies);
     if !trusted.contains(&peer) {
         return Some(peer.to_string());
     }
