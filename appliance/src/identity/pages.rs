@@ -1,7 +1,6 @@
 //! Sign-in, sign-out and personal API tokens, as pages.
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
@@ -15,7 +14,7 @@ use crate::db;
 use crate::errors::AppError;
 use crate::web::errors::PageError;
 use crate::web::extract::{client_ip, decode_form, CsrfForm, SignedIn, SESSION_COOKIE};
-use crate::web::pages::{local_path, redirect, render_with_status, Nav};
+use crate::web::pages::{local_path, redirect, render_with_status, status_for, Nav};
 use crate::web::AppState;
 
 /// Before sign-in there is no session to bind a CSRF token to, so the sign-in form uses a
@@ -55,7 +54,7 @@ fn login_page(
 ) -> Result<HttpResponse, PageError> {
     let existing = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()).filter(|v| v.len() == 64);
     let csrf_token = existing.clone().unwrap_or_else(|| secrets::random_hex(32));
-    let status = error.as_ref().map_or(StatusCode::OK, AppError::status);
+    let status = status_for(error.as_ref());
     let page = LoginPage {
         nav: Nav::anonymous(),
         csrf_token: csrf_token.clone(),
@@ -165,7 +164,7 @@ async fn tokens_page(
 ) -> Result<HttpResponse, PageError> {
     let user_id = signed_in.user().id;
     let tokens = db::run(&state.pool, move |conn| Ok(tokens::list_for_user(conn, user_id)?)).await?;
-    let status = error.as_ref().map_or(StatusCode::OK, AppError::status);
+    let status = status_for(error.as_ref());
     let page = TokensPage {
         nav: Nav::for_user(signed_in, "settings"),
         tokens,

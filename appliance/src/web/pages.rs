@@ -45,6 +45,11 @@ pub fn render_with_status(
         .body(html))
 }
 
+/// A page that shows a refused form answers with the refusal's status (422, 409, …).
+pub fn status_for(error: Option<&AppError>) -> actix_web::http::StatusCode {
+    error.map_or(actix_web::http::StatusCode::OK, AppError::status)
+}
+
 /// The sentence to show beside form field `field`, if the form's error is about it.
 pub fn field_error(error: &Option<AppError>, field: &str) -> Option<String> {
     error.as_ref().filter(|e| e.field() == Some(field)).map(ToString::to_string)

@@ -16,7 +16,7 @@ use crate::identity::users::{self, UserRef};
 use crate::web::errors::PageError;
 use crate::web::extract::{CsrfForm, SignedIn};
 use crate::web::markdown;
-use crate::web::pages::{redirect, render_with_status, Nav};
+use crate::web::pages::{redirect, render_with_status, status_for, Nav};
 use crate::web::AppState;
 
 /// The create and edit form as submitted: every field a string, parsed by `to_new`/`to_changes`
@@ -123,7 +123,7 @@ async fn form_page(
     error: Option<AppError>,
 ) -> Result<HttpResponse, PageError> {
     let people = db::run(&state.pool, |conn| Ok(users::active_refs(conn)?)).await?;
-    let status = error.as_ref().map_or(actix_web::http::StatusCode::OK, AppError::status);
+    let status = status_for(error.as_ref());
     let page = IssueFormPage { nav: Nav::for_user(signed_in, "projects"), project, issue_key, form, people, error };
     Ok(render_with_status(&page, status)?)
 }
@@ -213,7 +213,7 @@ async fn issue_page(
             (c, html)
         })
         .collect();
-    let status = comment_error.as_ref().map_or(actix_web::http::StatusCode::OK, AppError::status);
+    let status = status_for(comment_error.as_ref());
     let page = IssuePage {
         nav: Nav::for_user(signed_in, "projects"),
         key: format!("{}-{}", project.key, issue.number),
