@@ -70,7 +70,7 @@ diesel::table! {
         project_id -> Int8,
         number -> Int8,
         issue_type -> Text,
-        status -> Text,
+        status_id -> Int8,
         priority -> Int2,
         title -> Text,
         description -> Text,
@@ -78,6 +78,24 @@ diesel::table! {
         reporter_id -> Int8,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    workflow_statuses (id) {
+        id -> Int8,
+        project_id -> Int8,
+        name -> Text,
+        category -> Text,
+        position -> Int4,
+        wip_limit -> Nullable<Int4>,
+    }
+}
+
+diesel::table! {
+    workflow_transitions (from_status_id, to_status_id) {
+        from_status_id -> Int8,
+        to_status_id -> Int8,
     }
 }
 
@@ -122,6 +140,8 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(projects -> users (lead_id));
 diesel::joinable!(issues -> projects (project_id));
+diesel::joinable!(issues -> workflow_statuses (status_id));
+diesel::joinable!(workflow_statuses -> projects (project_id));
 diesel::joinable!(comments -> issues (issue_id));
 diesel::joinable!(comments -> users (author_id));
 
@@ -132,6 +152,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     projects,
     issues,
+    workflow_statuses,
+    workflow_transitions,
     comments,
     audit_log,
     outbox,

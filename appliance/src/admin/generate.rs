@@ -14,6 +14,8 @@ use crate::audit::{self, Actor, Change};
 use crate::errors::AppError;
 use crate::identity::passwords;
 use crate::schema::{issues, projects, users};
+use crate::work::kinds::StatusCategory;
+use crate::work::workflows::{self, Workflow};
 
 /// Every generated account's password, so that benchmarks can sign in as any of them.
 pub const PASSWORD: &str = "generated-password";
@@ -147,8 +149,23 @@ pub fn run(conn: &mut PgConnection, plan: &Plan) -> Result<Summary, AppError> {
                         projects::lead_id.eq(lead),
                     ))
                     .returning(projects::id)
-                    .get_result(conn)?,
+                    .get_result(conn)
+                    .and_then(|id| workflows::create_default(conn, id).map(|()| id))?,
             };
+        // Statuses in the proportions of a living project: a third done, a third not started.
+        let statuses: Vec<(String, u32)> = Workflow::load(conn, project_id)?
+            .statuses
+            .iter()
+            .map(|s| {
+                let weight = match s.category {
+                    StatusCategory::Todo => 35,
+                    StatusCategory::InProgress => 15,
+                    StatusCategory::Done => 35,
+                };
+                (s.id.to_string(), weight)
+            })
+            .collect();
+        let statuses: Vec<(&str, u32)> = statuses.iter().map(|(id, weight)| (id.as_str(), *weight)).collect();
         let count = plan.issues as i64;
         let next: i64 = diesel::update(projects::table.find(project_id))
             .set(projects::next_issue_number.eq(projects::next_issue_number + count))
@@ -164,7 +181,7 @@ pub fn run(conn: &mut PgConnection, plan: &Plan) -> Result<Summary, AppError> {
                     issues::project_id,
                     issues::number,
                     issues::issue_type,
-                    issues::status,
+                    issues::status_id,
                     issues::priority,
                     issues::title,
                     issues::description,
@@ -182,8 +199,7 @@ pub fn run(conn: &mut PgConnection, plan: &Plan) -> Result<Summary, AppError> {
                             &mut rng,
                             &[("story", 35), ("task", 35), ("bug", 20), ("epic", 3), ("subtask", 7)],
                         );
-                        let status =
-                            weighted(&mut rng, &[("todo", 35), ("in_progress", 20), ("in_review", 10), ("done", 35)]);
+                        let status = weighted(&mut rng, &statuses);
                         let priority = rng.gen_range(1..=5);
                         let title = format!(
                             "{} {} {}",

@@ -10,23 +10,29 @@ pub enum Action<'a> {
     ListProjects,
     CreateProject,
     ViewProject(&'a Project),
+    /// Change a project's settings and workflow: its lead, or an administrator.
+    ManageProject(&'a Project),
     CreateIssue(&'a Project),
     EditIssue(&'a Project),
     Comment(&'a Project),
     ManageOwnTokens,
 }
 
-/// Until permission schemes arrive, every active user may read and work in every project, and
-/// only administrators create projects.
+/// Until permission schemes arrive, every active user may read and work in every project, only
+/// administrators create projects, and a project's lead (or an administrator) manages it.
 pub fn authorize(user: &User, action: Action<'_>) -> Result<(), AppError> {
     if !user.is_active {
         return Err(AppError::forbidden("This account is deactivated."));
     }
     match action {
         Action::CreateProject if !user.is_admin => Err(AppError::forbidden("Only administrators can create projects.")),
+        Action::ManageProject(project) if !user.is_admin && project.lead_id != user.id => Err(AppError::forbidden(
+            format!("Only the lead of {} or an administrator can change its settings.", project.key),
+        )),
         Action::ListProjects
         | Action::CreateProject
         | Action::ViewProject(_)
+        | Action::ManageProject(_)
         | Action::CreateIssue(_)
         | Action::EditIssue(_)
         | Action::Comment(_)
@@ -59,7 +65,7 @@ mod tests {
             key: "OPS".into(),
             name: "Ops".into(),
             description: String::new(),
-            lead_id: 1,
+            lead_id: 2,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }
@@ -72,6 +78,7 @@ mod tests {
             Action::ListProjects,
             Action::CreateProject,
             Action::ViewProject(&project),
+            Action::ManageProject(&project),
             Action::CreateIssue(&project),
             Action::EditIssue(&project),
             Action::Comment(&project),
@@ -81,7 +88,13 @@ mod tests {
             assert!(authorize(&user(true, true), action).is_ok(), "admin may {action:?}");
             assert!(authorize(&user(true, false), action).is_err(), "deactivated may not {action:?}");
             let member = authorize(&user(false, true), action);
-            assert_eq!(member.is_ok(), !matches!(action, Action::CreateProject), "member and {action:?}");
+            let admin_only = matches!(action, Action::CreateProject | Action::ManageProject(_));
+            assert_eq!(member.is_ok(), !admin_only, "member and {action:?}");
         }
+        let mut lead = user(false, true);
+        lead.id = project.lead_id;
+        assert!(authorize(&lead, Action::ManageProject(&project)).is_ok(), "the lead manages the project");
+        lead.id = project.lead_id + 1;
+        assert!(authorize(&lead, Action::ManageProject(&project)).is_err(), "someone else's project");
     }
 }

@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::db::DbPool;
 use crate::errors::AppError;
 use crate::identity::pages as identity_pages;
-use crate::work::{api as work_api, issue_pages, project_pages};
+use crate::work::{api as work_api, issue_pages, project_pages, workflow_pages};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -77,16 +77,22 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/projects/{key}/issues", web::get().to(project_pages::issues))
         .route("/projects/{key}/issues", web::post().to(issue_pages::create))
         .route("/projects/{key}/issues/new", web::get().to(issue_pages::new_form))
+        .route("/projects/{key}/workflow", web::get().to(workflow_pages::edit))
+        .route("/projects/{key}/workflow", web::post().to(workflow_pages::save))
+        .route("/help/oql", web::get().to(project_pages::oql_help))
         .route("/issues/{key}", web::get().to(issue_pages::show))
         .route("/issues/{key}/edit", web::get().to(issue_pages::edit_form))
         .route("/issues/{key}/edit", web::post().to(issue_pages::update))
         .route("/issues/{key}/comments", web::post().to(issue_pages::comment))
+        .route("/issues/{key}/transition", web::post().to(issue_pages::transition))
         // Work: REST API v1
         .service(
             web::scope("/api/v1")
                 .route("/projects", web::get().to(work_api::list_projects))
                 .route("/projects", web::post().to(work_api::create_project))
                 .route("/projects/{key}", web::get().to(work_api::get_project))
+                .route("/projects/{key}/workflow", web::get().to(work_api::get_workflow))
+                .route("/search", web::get().to(work_api::search))
                 .route("/projects/{key}/issues", web::get().to(work_api::list_issues))
                 .route("/projects/{key}/issues", web::post().to(work_api::create_issue))
                 .route("/projects/{key}/issues/{issue}", web::get().to(work_api::get_project_issue))

@@ -9,8 +9,10 @@ use serde_json::json;
 use super::comments::{self, CommentWithAuthor};
 use super::issue_list::{self, IssueFilter, IssueQuery};
 use super::issues::{self, Issue, IssueChanges, NewIssue};
-use super::kinds::{IssueType, Priority, Status};
+use super::kinds::{IssueType, Priority, StatusCategory};
+use super::oql;
 use super::projects::{self, NewProject, Project};
+use super::workflows::Workflow;
 use crate::db;
 use crate::identity::permissions::{authorize, Action};
 use crate::identity::users::UserRef;
@@ -27,6 +29,10 @@ struct IssueBody {
     project: String,
     #[serde(flatten)]
     issue: Issue,
+    status: String,
+    status_category: StatusCategory,
+    /// Where the workflow lets the issue move next.
+    transitions: Vec<String>,
     assignee: Option<UserRef>,
     reporter: UserRef,
 }
@@ -37,9 +43,14 @@ fn issue_body(
     issue: Issue,
 ) -> Result<IssueBody, crate::errors::AppError> {
     let (assignee, reporter) = issue_list::people_of(conn, &issue)?;
+    let workflow = Workflow::load(conn, project.id)?;
+    let status = workflow.status(issue.status_id)?;
     Ok(IssueBody {
         key: format!("{}-{}", project.key, issue.number),
         project: project.key.clone(),
+        status: status.name.clone(),
+        status_category: status.category,
+        transitions: workflow.targets(issue.status_id).map(|s| s.name.clone()).collect(),
         issue,
         assignee,
         reporter,
@@ -82,7 +93,7 @@ pub async fn get_project(caller: ApiCaller, state: web::Data<AppState>, path: we
     Ok(HttpResponse::Ok().json(project))
 }
 
-/// `GET /api/v1/projects/{key}/issues?status=&assignee=&type=&q=&sort=&order=&page=&per_page=`.
+/// `GET /api/v1/projects/{key}/issues?oql=&status=&assignee=&type=&q=&sort=&order=&page=&per_page=`.
 pub async fn list_issues(
     caller: ApiCaller,
     state: web::Data<AppState>,
@@ -93,8 +104,9 @@ pub async fn list_issues(
     let (filter, page) = db::run(&state.pool, move |conn| {
         let project = projects::find_by_key(conn, &key)?;
         authorize(&user, Action::ViewProject(&project))?;
-        let filter = IssueFilter::parse(conn, &query, user.id)?;
-        let page = issue_list::list(conn, project.id, &filter)?;
+        let workflow = Workflow::load(conn, project.id)?;
+        let filter = IssueFilter::parse(conn, &query, user.id, &workflow)?;
+        let page = issue_list::list(conn, project.id, &filter, user.id)?;
         Ok((filter, page))
     })
     .await?;
@@ -122,7 +134,8 @@ pub struct NewIssueInput {
     assignee: Option<String>,
 }
 
-/// `POST /api/v1/projects/{key}/issues`: type defaults to task, status to todo, priority to medium.
+/// `POST /api/v1/projects/{key}/issues`: type defaults to task, status to the workflow's
+/// first, priority to medium.
 pub async fn create_issue(
     caller: ApiCaller,
     state: web::Data<AppState>,
@@ -132,7 +145,7 @@ pub async fn create_issue(
     let ApiJson(input) = body;
     let new = NewIssue {
         issue_type: input.issue_type.as_deref().map_or(Ok(IssueType::Task), IssueType::parse)?,
-        status: input.status.as_deref().map_or(Ok(Status::Todo), Status::parse)?,
+        status: input.status,
         priority: input.priority.as_deref().map_or(Ok(Priority::Medium), Priority::parse)?,
         title: input.title,
         description: input.description,
@@ -198,7 +211,8 @@ pub struct IssueChangesInput {
     assignee: Option<Option<String>>,
 }
 
-/// `PATCH /api/v1/issues/{key}`: changes the fields given; `"assignee": null` unassigns.
+/// `PATCH /api/v1/issues/{key}`: changes the fields given; `"assignee": null` unassigns; a
+/// new `status` must be a transition the workflow allows.
 pub async fn update_issue(
     caller: ApiCaller,
     state: web::Data<AppState>,
@@ -208,7 +222,7 @@ pub async fn update_issue(
     let ApiJson(input) = body;
     let changes = IssueChanges {
         issue_type: input.issue_type.as_deref().map(IssueType::parse).transpose()?,
-        status: input.status.as_deref().map(Status::parse).transpose()?,
+        status: input.status,
         priority: input.priority.as_deref().map(Priority::parse).transpose()?,
         title: input.title,
         description: input.description,
@@ -223,6 +237,55 @@ pub async fn update_issue(
     })
     .await?;
     Ok(HttpResponse::Ok().json(updated))
+}
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    oql: Option<String>,
+    page: Option<String>,
+    per_page: Option<String>,
+}
+
+/// `GET /api/v1/search?oql=…&page=&per_page=`: issues in every project the caller can see.
+pub async fn search(caller: ApiCaller, state: web::Data<AppState>, query: web::Query<SearchQuery>) -> ApiResult {
+    authorize(&caller.user, Action::ListProjects)?;
+    let SearchQuery { oql: text, page, per_page } = query.into_inner();
+    let parsed = oql::parse(text.as_deref().unwrap_or(""))
+        .map_err(|e| crate::errors::AppError::invalid("oql", e.to_string()))?;
+    let paging = IssueQuery { page, per_page, ..IssueQuery::default() };
+    let me = caller.user.id;
+    let (page, per_page, found) = db::run(&state.pool, move |conn| {
+        let (page, per_page) = issue_list::paging(&paging)?;
+        Ok((page, per_page, issue_list::search(conn, &parsed, me, page, per_page)?))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "oql": text.unwrap_or_default(),
+        "issues": found.issues,
+        "page": page,
+        "per_page": per_page,
+        "has_more": found.has_more,
+    })))
+}
+
+/// `GET /api/v1/projects/{key}/workflow`: the statuses in board order and where each may go.
+pub async fn get_workflow(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
+    let (key, user) = (path.into_inner(), caller.user.clone());
+    let workflow = db::run(&state.pool, move |conn| {
+        let project = projects::find_by_key(conn, &key)?;
+        authorize(&user, Action::ViewProject(&project))?;
+        Ok(Workflow::load(conn, project.id)?)
+    })
+    .await?;
+    let statuses: Vec<_> = workflow
+        .statuses
+        .iter()
+        .map(|s| {
+            let targets: Vec<&str> = workflow.targets(s.id).map(|t| t.name.as_str()).collect();
+            json!({ "name": s.name, "category": s.category, "wip_limit": s.wip_limit, "transitions": targets })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "statuses": statuses })))
 }
 
 /// `GET /api/v1/issues/{key}/comments`: oldest first.

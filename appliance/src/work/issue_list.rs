@@ -1,17 +1,21 @@
 //! Finding issues: a project's filtered, sorted, paginated list, and the home page's lists.
-//! The same `IssueQuery` serves the list page's query string and the API's.
+//! The same `IssueQuery` serves the list page's query string and the API's. The simple
+//! filters (status, assignee, type, title text) and an OQL query (`oql=`) build one
+//! parameterised statement through `oql::SqlBuilder`, so there is one query path.
 
-use std::collections::HashMap;
-
+use chrono::Utc;
 use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text};
 use serde::{Deserialize, Serialize};
 
 use super::issues::Issue;
-use super::kinds::{IssueType, Status};
+use super::kinds::{IssueType, StatusCategory};
+use super::oql::{self, Bind, Context, SqlBuilder};
+use super::workflows::Workflow;
 use crate::errors::AppError;
 use crate::identity::users::{self, UserRef};
-use crate::schema::{issues, projects, users as users_table};
+use crate::schema::users as users_table;
 
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
 pub const MAX_PAGE_SIZE: i64 = 200;
@@ -19,6 +23,7 @@ pub const MAX_PAGE_SIZE: i64 = 200;
 /// The query string as a user or client wrote it.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct IssueQuery {
+    pub oql: Option<String>,
     pub status: Option<String>,
     pub assignee: Option<String>,
     #[serde(rename = "type")]
@@ -34,12 +39,6 @@ pub struct IssueQuery {
 pub enum Assignee {
     Nobody,
     User(i64),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StatusFilter {
-    Open,
-    Is(Status),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,11 +65,14 @@ impl SortKey {
 /// A parsed, valid filter.
 #[derive(Clone, Debug)]
 pub struct IssueFilter {
-    pub status: Option<StatusFilter>,
+    pub oql: Option<oql::Query>,
+    /// Status ids to keep (`status=open` is every status not in the Done category).
+    pub statuses: Option<Vec<i64>>,
     pub assignee: Option<Assignee>,
     pub issue_type: Option<IssueType>,
     pub text: Option<String>,
-    pub sort: SortKey,
+    /// `None`: the OQL query's ORDER BY, or most recently updated first.
+    pub sort: Option<SortKey>,
     pub descending: bool,
     pub page: i64,
     pub per_page: i64,
@@ -81,13 +83,14 @@ fn given(value: &Option<String>) -> Option<&str> {
 }
 
 impl IssueFilter {
-    /// Parses `query`; `me` is the user that `assignee=me` means. Each bad value is refused
-    /// with an error naming its parameter.
-    pub fn parse(conn: &mut PgConnection, query: &IssueQuery, me: i64) -> Result<Self, AppError> {
-        let status = match given(&query.status) {
+    /// Parses `query` for a list of `workflow`'s project; `me` is the user that
+    /// `assignee=me` means. Each bad value is refused with an error naming its parameter.
+    pub fn parse(conn: &mut PgConnection, query: &IssueQuery, me: i64, workflow: &Workflow) -> Result<Self, AppError> {
+        let oql = given(&query.oql).map(oql::parse).transpose().map_err(|e| AppError::invalid("oql", e.to_string()))?;
+        let statuses = match given(&query.status) {
             None | Some("any") => None,
-            Some("open") => Some(StatusFilter::Open),
-            Some(name) => Some(StatusFilter::Is(Status::parse(name)?)),
+            Some("open") => Some(workflow.ids_in(&[StatusCategory::Todo, StatusCategory::InProgress])),
+            Some(name) => Some(vec![workflow.find(name)?.id]),
         };
         let assignee = match given(&query.assignee) {
             None | Some("any") => None,
@@ -103,13 +106,15 @@ impl IssueFilter {
         let issue_type = given(&query.issue_type).map(IssueType::parse).transpose()?;
         let text = given(&query.q).map(|q| q.chars().take(200).collect());
         let sort = match given(&query.sort) {
-            None => SortKey::Updated,
-            Some(name) => SortKey::ALL.iter().find(|(_, n)| *n == name).map(|(key, _)| *key).ok_or_else(|| {
-                AppError::invalid(
-                    "sort",
-                    format!("Unknown sort \"{name}\"; use one of: updated, created, priority, key."),
-                )
-            })?,
+            None => None,
+            Some(name) => {
+                Some(SortKey::ALL.iter().find(|(_, n)| *n == name).map(|(key, _)| *key).ok_or_else(|| {
+                    AppError::invalid(
+                        "sort",
+                        format!("Unknown sort \"{name}\"; use one of: updated, created, priority, key."),
+                    )
+                })?)
+            }
         };
         let descending = match given(&query.order) {
             None | Some("desc") => true,
@@ -118,10 +123,26 @@ impl IssueFilter {
                 return Err(AppError::invalid("order", format!("Unknown order \"{other}\"; use asc or desc.")))
             }
         };
-        let page = whole_number(&query.page, "page", 1, 1..=100_000)?;
-        let per_page = whole_number(&query.per_page, "per_page", DEFAULT_PAGE_SIZE, 1..=MAX_PAGE_SIZE)?;
-        Ok(Self { status, assignee, issue_type, text, sort, descending, page, per_page })
+        let (page, per_page) = paging(query)?;
+        Ok(Self { oql, statuses, assignee, issue_type, text, sort, descending, page, per_page })
     }
+
+    /// The sort in effect, for column headers: an explicit sort, else "updated" unless the
+    /// OQL query orders the list itself.
+    pub fn shown_sort(&self) -> Option<(SortKey, bool)> {
+        match (self.sort, &self.oql) {
+            (Some(sort), _) => Some((sort, self.descending)),
+            (None, Some(query)) if !query.order_by.is_empty() => None,
+            (None, _) => Some((SortKey::Updated, true)),
+        }
+    }
+}
+
+/// The page number and page size a query asks for, within bounds.
+pub fn paging(query: &IssueQuery) -> Result<(i64, i64), AppError> {
+    let page = whole_number(&query.page, "page", 1, 1..=100_000)?;
+    let per_page = whole_number(&query.per_page, "per_page", DEFAULT_PAGE_SIZE, 1..=MAX_PAGE_SIZE)?;
+    Ok((page, per_page))
 }
 
 fn whole_number(
@@ -148,6 +169,8 @@ pub struct ListedIssue {
     pub key: String,
     #[serde(flatten)]
     pub issue: Issue,
+    pub status: String,
+    pub status_category: StatusCategory,
     pub assignee: Option<UserRef>,
 }
 
@@ -156,88 +179,162 @@ pub struct IssuePage {
     pub has_more: bool,
 }
 
-/// `%`, `_` and `\` are wildcards to ILIKE; a user typing them means the characters.
-fn like_pattern(text: &str) -> String {
-    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    format!("%{escaped}%")
+#[derive(QueryableByName)]
+struct ListedRow {
+    #[diesel(embed)]
+    issue: Issue,
+    #[diesel(sql_type = Text)]
+    project_key: String,
+    #[diesel(sql_type = Text)]
+    status_name: String,
+    #[diesel(sql_type = Text)]
+    status_category: StatusCategory,
+    #[diesel(sql_type = Nullable<Text>)]
+    assignee_username: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    assignee_display_name: Option<String>,
 }
 
-pub fn list(conn: &mut PgConnection, project_id: i64, filter: &IssueFilter) -> QueryResult<IssuePage> {
-    let mut query = issues::table
-        .inner_join(projects::table)
-        .filter(issues::project_id.eq(project_id))
-        .select((Issue::as_select(), projects::key))
-        .into_boxed::<Pg>();
-    match filter.status {
-        None => {}
-        Some(StatusFilter::Open) => query = query.filter(issues::status.ne(Status::Done)),
-        Some(StatusFilter::Is(status)) => query = query.filter(issues::status.eq(status)),
+impl From<ListedRow> for ListedIssue {
+    fn from(row: ListedRow) -> Self {
+        let assignee = match (row.issue.assignee_id, row.assignee_username, row.assignee_display_name) {
+            (Some(id), Some(username), Some(display_name)) => Some(UserRef { id, username, display_name }),
+            _ => None,
+        };
+        ListedIssue {
+            key: format!("{}-{}", row.project_key, row.issue.number),
+            issue: row.issue,
+            status: row.status_name,
+            status_category: row.status_category,
+            assignee,
+        }
+    }
+}
+
+/// Runs one statement for a list: the issues with their project key, status and assignee,
+/// filtered and ordered as `sql` says, `limit` rows from `offset`.
+fn load(conn: &mut PgConnection, mut sql: SqlBuilder, limit: i64, offset: i64) -> Result<Vec<ListedIssue>, AppError> {
+    let (limit, offset) = (sql.bind(Bind::Int8(limit)), sql.bind(Bind::Int8(offset)));
+    let compiled = sql.finish();
+    let mut order = compiled.order.clone();
+    // The id breaks ties, so pages never repeat or skip an issue.
+    order.push("i.id DESC".to_owned());
+    let statement = format!(
+        "SELECT i.id, i.project_id, i.number, i.issue_type, i.status_id, i.priority, i.title, i.description, \
+                i.assignee_id, i.reporter_id, i.created_at, i.updated_at, \
+                p.key AS project_key, s.name AS status_name, s.category AS status_category, \
+                a.username AS assignee_username, a.display_name AS assignee_display_name \
+           FROM issues i \
+           JOIN projects p ON p.id = i.project_id \
+           JOIN workflow_statuses s ON s.id = i.status_id \
+           LEFT JOIN users a ON a.id = i.assignee_id \
+          WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+        compiled.condition,
+        order.join(", ")
+    );
+    let query = compiled.bind_to(diesel::sql_query(statement).into_boxed::<Pg>());
+    let rows: Vec<ListedRow> = query.load(conn)?;
+    Ok(rows.into_iter().map(ListedIssue::from).collect())
+}
+
+/// A project's issues as `filter` says.
+///
+/// Why this stays one indexed query: the statement always constrains `i.project_id`, and
+/// every other condition compares an id or rank column (statuses, people and projects are
+/// resolved to ids before the statement is built), so PostgreSQL picks among the composite
+/// indexes that lead with `project_id`: `(project_id, updated_at DESC)` walks the default
+/// "recently updated" order and stops after one page, `(project_id, number)` serves key
+/// order, `(project_id, status_id)` narrows status filters, `(assignee_id, updated_at)` serves
+/// "assigned to", and the trigram index on `title` answers `~` searches. Joins to projects,
+/// statuses and users are by primary key for the page's rows only.
+pub fn list(conn: &mut PgConnection, project_id: i64, filter: &IssueFilter, me: i64) -> Result<IssuePage, AppError> {
+    let mut sql = SqlBuilder::default();
+    let project = sql.bind(Bind::Int8(project_id));
+    sql.and(format!("i.project_id = {project}"));
+    if let Some(statuses) = &filter.statuses {
+        let ids = sql.bind(Bind::Int8Array(statuses.clone()));
+        sql.and(format!("i.status_id = ANY({ids})"));
     }
     match filter.assignee {
         None => {}
-        Some(Assignee::Nobody) => query = query.filter(issues::assignee_id.is_null()),
-        Some(Assignee::User(id)) => query = query.filter(issues::assignee_id.eq(id)),
+        Some(Assignee::Nobody) => sql.and("i.assignee_id IS NULL".to_owned()),
+        Some(Assignee::User(id)) => {
+            let id = sql.bind(Bind::Int8(id));
+            sql.and(format!("i.assignee_id = {id}"));
+        }
     }
     if let Some(issue_type) = filter.issue_type {
-        query = query.filter(issues::issue_type.eq(issue_type));
+        let name = sql.bind(Bind::Text(issue_type.as_str().to_owned()));
+        sql.and(format!("i.issue_type = {name}"));
     }
     if let Some(text) = &filter.text {
-        query = query.filter(issues::title.ilike(like_pattern(text)));
+        let pattern = sql.bind(Bind::Text(oql::compile::like_pattern(text)));
+        sql.and(format!("i.title ILIKE {pattern}"));
     }
-    query = match (filter.sort, filter.descending) {
-        (SortKey::Updated, true) => query.order((issues::updated_at.desc(), issues::id.desc())),
-        (SortKey::Updated, false) => query.order((issues::updated_at.asc(), issues::id.asc())),
-        (SortKey::Created, true) => query.order(issues::number.desc()),
-        (SortKey::Created, false) => query.order(issues::number.asc()),
-        (SortKey::Key, true) => query.order(issues::number.desc()),
-        (SortKey::Key, false) => query.order(issues::number.asc()),
+    if let Some(sort) = filter.sort {
+        sql.order_by(sort_column(sort, filter.descending).to_owned());
+    }
+    if let Some(query) = &filter.oql {
+        let context = Context { me, now: Utc::now(), project_id: Some(project_id) };
+        oql::compile::compile(conn, query, &context, &mut sql)?;
+    }
+    if !sql.has_order() {
+        sql.order_by(sort_column(SortKey::Updated, true).to_owned());
+    }
+    page_of(conn, sql, filter.page, filter.per_page)
+}
+
+/// Page `page` of `per_page` rows. One extra row says whether there is a next page, without
+/// counting them all.
+fn page_of(conn: &mut PgConnection, sql: SqlBuilder, page: i64, per_page: i64) -> Result<IssuePage, AppError> {
+    let mut issues = load(conn, sql, per_page + 1, (page - 1) * per_page)?;
+    let has_more = issues.len() as i64 > per_page;
+    issues.truncate(per_page as usize);
+    Ok(IssuePage { issues, has_more })
+}
+
+fn sort_column(sort: SortKey, descending: bool) -> &'static str {
+    match (sort, descending) {
+        (SortKey::Updated, true) => "i.updated_at DESC",
+        (SortKey::Updated, false) => "i.updated_at ASC",
+        (SortKey::Created | SortKey::Key, true) => "i.number DESC",
+        (SortKey::Created | SortKey::Key, false) => "i.number ASC",
         // "Descending priority" reads as "most urgent first": rank 1 first.
-        (SortKey::Priority, true) => query.order((issues::priority.asc(), issues::updated_at.desc())),
-        (SortKey::Priority, false) => query.order((issues::priority.desc(), issues::updated_at.desc())),
-    };
-    // One extra row says whether there is a next page, without counting them all.
-    let rows: Vec<(Issue, String)> =
-        query.limit(filter.per_page + 1).offset((filter.page - 1) * filter.per_page).load(conn)?;
-    let has_more = rows.len() as i64 > filter.per_page;
-    let rows = rows.into_iter().take(filter.per_page as usize).collect();
-    Ok(IssuePage { issues: with_people(conn, rows)?, has_more })
+        (SortKey::Priority, true) => "i.priority ASC, i.updated_at DESC",
+        (SortKey::Priority, false) => "i.priority DESC, i.updated_at DESC",
+    }
 }
 
 /// Open issues assigned to `user_id`, most recently updated first.
-pub fn assigned_to(conn: &mut PgConnection, user_id: i64, limit: i64) -> QueryResult<Vec<ListedIssue>> {
-    let rows = issues::table
-        .inner_join(projects::table)
-        .filter(issues::assignee_id.eq(user_id).and(issues::status.ne(Status::Done)))
-        .order(issues::updated_at.desc())
-        .limit(limit)
-        .select((Issue::as_select(), projects::key))
-        .load(conn)?;
-    with_people(conn, rows)
+pub fn assigned_to(conn: &mut PgConnection, user_id: i64, limit: i64) -> Result<Vec<ListedIssue>, AppError> {
+    let mut sql = SqlBuilder::default();
+    let (user, done) = (sql.bind(Bind::Int8(user_id)), sql.bind(Bind::Text(StatusCategory::Done.as_str().to_owned())));
+    sql.and(format!("i.assignee_id = {user} AND s.category <> {done}"));
+    sql.order_by("i.updated_at DESC".to_owned());
+    load(conn, sql, limit, 0)
 }
 
-pub fn recently_updated(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<ListedIssue>> {
-    let rows = issues::table
-        .inner_join(projects::table)
-        .order(issues::updated_at.desc())
-        .limit(limit)
-        .select((Issue::as_select(), projects::key))
-        .load(conn)?;
-    with_people(conn, rows)
+pub fn recently_updated(conn: &mut PgConnection, limit: i64) -> Result<Vec<ListedIssue>, AppError> {
+    let mut sql = SqlBuilder::default();
+    sql.order_by("i.updated_at DESC".to_owned());
+    load(conn, sql, limit, 0)
 }
 
-fn with_people(conn: &mut PgConnection, rows: Vec<(Issue, String)>) -> QueryResult<Vec<ListedIssue>> {
-    let mut ids: Vec<i64> = rows.iter().filter_map(|(issue, _)| issue.assignee_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let people: HashMap<i64, UserRef> = if ids.is_empty() { HashMap::new() } else { users::refs_by_ids(conn, &ids)? };
-    Ok(rows
-        .into_iter()
-        .map(|(issue, project_key)| ListedIssue {
-            key: format!("{project_key}-{}", issue.number),
-            assignee: issue.assignee_id.and_then(|id| people.get(&id).cloned()),
-            issue,
-        })
-        .collect())
+/// Issues found by a whole OQL query across every project, for the API's search.
+pub fn search(
+    conn: &mut PgConnection,
+    query: &oql::Query,
+    me: i64,
+    page: i64,
+    per_page: i64,
+) -> Result<IssuePage, AppError> {
+    let mut sql = SqlBuilder::default();
+    let context = Context { me, now: Utc::now(), project_id: None };
+    oql::compile::compile(conn, query, &context, &mut sql)?;
+    if !sql.has_order() {
+        sql.order_by("i.updated_at DESC".to_owned());
+    }
+    page_of(conn, sql, page, per_page)
 }
 
 /// Who an issue is assigned to and who reported it, for the issue page and API.
@@ -256,6 +353,6 @@ mod tests {
 
     #[test]
     fn like_wildcards_typed_by_users_are_literal() {
-        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+        assert_eq!(oql::compile::like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
     }
 }

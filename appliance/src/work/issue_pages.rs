@@ -7,8 +7,9 @@ use serde::Deserialize;
 use super::comments::{self, CommentWithAuthor};
 use super::issue_list;
 use super::issues::{self, Issue, IssueChanges, NewIssue};
-use super::kinds::{IssueType, Priority, Status};
+use super::kinds::{IssueType, Priority};
 use super::projects::{self, Project};
+use super::workflows::{Workflow, WorkflowStatus};
 use crate::db;
 use crate::errors::AppError;
 use crate::identity::permissions::{authorize, Action};
@@ -38,11 +39,11 @@ pub struct IssueForm {
 }
 
 impl IssueForm {
-    fn from_issue(issue: &Issue, assignee: Option<&UserRef>) -> Self {
+    fn from_issue(issue: &Issue, status: &WorkflowStatus, assignee: Option<&UserRef>) -> Self {
         Self {
             title: issue.title.clone(),
             issue_type: issue.issue_type.as_str().to_owned(),
-            status: issue.status.as_str().to_owned(),
+            status: status.name.clone(),
             priority: issue.priority.as_str().to_owned(),
             description: issue.description.clone(),
             assignee: assignee.map(|a| a.username.clone()).unwrap_or_default(),
@@ -59,7 +60,7 @@ impl IssueForm {
         };
         Ok(NewIssue {
             issue_type: IssueType::parse(&or(&self.issue_type, "task"))?,
-            status: Status::parse(&or(&self.status, "todo"))?,
+            status: Some(self.status.clone()).filter(|s| !s.trim().is_empty()),
             priority: Priority::parse(&or(&self.priority, "medium"))?,
             title: self.title.clone(),
             description: self.description.clone(),
@@ -71,7 +72,7 @@ impl IssueForm {
         let new = self.to_new()?;
         Ok(IssueChanges {
             issue_type: Some(new.issue_type),
-            status: Some(new.status),
+            status: new.status,
             priority: Some(new.priority),
             title: Some(new.title),
             description: Some(new.description),
@@ -89,6 +90,9 @@ struct IssueFormPage {
     issue_key: Option<String>,
     form: IssueForm,
     people: Vec<UserRef>,
+    /// The statuses offered: all of them when creating, the current one and where the
+    /// workflow lets it move when editing.
+    statuses: Vec<WorkflowStatus>,
     error: Option<AppError>,
 }
 
@@ -97,8 +101,8 @@ impl IssueFormPage {
         IssueType::ALL
     }
 
-    fn statuses(&self) -> &'static [Status] {
-        Status::ALL
+    fn initial_status(&self) -> &str {
+        self.statuses.first().map_or("", |s| s.name.as_str())
     }
 
     fn priorities(&self) -> &'static [Priority] {
@@ -114,17 +118,30 @@ impl IssueFormPage {
     }
 }
 
+/// The create form (`current` is `None`) or the edit form of an issue in status `current`.
 async fn form_page(
     signed_in: &SignedIn,
     state: &AppState,
     project: Project,
-    issue_key: Option<String>,
+    issue: Option<(String, i64)>,
     form: IssueForm,
     error: Option<AppError>,
 ) -> Result<HttpResponse, PageError> {
-    let people = db::run(&state.pool, |conn| Ok(users::active_refs(conn)?)).await?;
+    let project_id = project.id;
+    let current = issue.as_ref().map(|(_, status_id)| *status_id);
+    let (people, statuses) = db::run(&state.pool, move |conn| {
+        let workflow = Workflow::load(conn, project_id)?;
+        let statuses = match current {
+            None => workflow.statuses.clone(),
+            Some(from) => workflow.statuses.iter().filter(|s| workflow.allows(from, s.id)).cloned().collect(),
+        };
+        Ok((users::active_refs(conn)?, statuses))
+    })
+    .await?;
     let status = status_for(error.as_ref());
-    let page = IssueFormPage { nav: Nav::for_user(signed_in, "projects"), project, issue_key, form, people, error };
+    let issue_key = issue.map(|(key, _)| key);
+    let page =
+        IssueFormPage { nav: Nav::for_user(signed_in, "projects"), project, issue_key, form, people, statuses, error };
     Ok(render_with_status(&page, status)?)
 }
 
@@ -182,30 +199,49 @@ struct IssuePage {
     project: Project,
     key: String,
     issue: Issue,
+    status: WorkflowStatus,
+    /// Where the workflow lets the issue move from its status.
+    transitions: Vec<WorkflowStatus>,
     description_html: String,
     assignee: Option<UserRef>,
     reporter: UserRef,
     comments: Vec<(CommentWithAuthor, String)>,
     comment_draft: String,
+    /// A refused comment or transition, shown where the user acted.
     comment_error: Option<AppError>,
+    transition_error: Option<AppError>,
+}
+
+/// What the issue page shows after a refused action, beside the place it was refused.
+enum Refusal {
+    None,
+    Comment { draft: String, error: AppError },
+    Transition(AppError),
 }
 
 async fn issue_page(
     signed_in: &SignedIn,
     state: &AppState,
     key: String,
-    comment_draft: String,
-    comment_error: Option<AppError>,
+    refusal: Refusal,
 ) -> Result<HttpResponse, PageError> {
     let user = signed_in.user().clone();
-    let (project, issue, assignee, reporter, comments) = db::run(&state.pool, move |conn| {
+    let (project, issue, workflow, assignee, reporter, comments) = db::run(&state.pool, move |conn| {
         let (project, issue) = issues::find_by_key(conn, &key)?;
         authorize(&user, Action::ViewProject(&project))?;
+        let workflow = Workflow::load(conn, project.id)?;
         let (assignee, reporter) = issue_list::people_of(conn, &issue)?;
         let comments = comments::list_for_issue(conn, issue.id)?;
-        Ok((project, issue, assignee, reporter, comments))
+        Ok((project, issue, workflow, assignee, reporter, comments))
     })
     .await?;
+    let status = workflow.status(issue.status_id)?.clone();
+    let transitions = workflow.targets(issue.status_id).cloned().collect();
+    let (comment_draft, comment_error, transition_error) = match refusal {
+        Refusal::None => (String::new(), None, None),
+        Refusal::Comment { draft, error } => (draft, Some(error), None),
+        Refusal::Transition(error) => (String::new(), None, Some(error)),
+    };
     let comments = comments
         .into_iter()
         .map(|c| {
@@ -213,20 +249,23 @@ async fn issue_page(
             (c, html)
         })
         .collect();
-    let status = status_for(comment_error.as_ref());
+    let http_status = status_for(comment_error.as_ref().or(transition_error.as_ref()));
     let page = IssuePage {
         nav: Nav::for_user(signed_in, "projects"),
         key: format!("{}-{}", project.key, issue.number),
         description_html: markdown::to_html(&issue.description),
         project,
         issue,
+        status,
+        transitions,
         assignee,
         reporter,
         comments,
         comment_draft,
         comment_error,
+        transition_error,
     };
-    Ok(render_with_status(&page, status)?)
+    Ok(render_with_status(&page, http_status)?)
 }
 
 pub async fn show(
@@ -234,7 +273,7 @@ pub async fn show(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    issue_page(&signed_in, &state, path.into_inner(), String::new(), None).await
+    issue_page(&signed_in, &state, path.into_inner(), Refusal::None).await
 }
 
 pub async fn edit_form(
@@ -243,11 +282,16 @@ pub async fn edit_form(
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let (project, issue) = issue_for(&state, &signed_in, &path, |p| Action::EditIssue(p)).await?;
-    let shown = issue.clone();
-    let (assignee, _) = db::run(&state.pool, move |conn| Ok(issue_list::people_of(conn, &shown)?)).await?;
-    let form = IssueForm::from_issue(&issue, assignee.as_ref());
+    let (shown, project_id) = (issue.clone(), project.id);
+    let (assignee, status) = db::run(&state.pool, move |conn| {
+        let (assignee, _) = issue_list::people_of(conn, &shown)?;
+        let status = Workflow::load(conn, project_id)?.status(shown.status_id)?.clone();
+        Ok((assignee, status))
+    })
+    .await?;
+    let form = IssueForm::from_issue(&issue, &status, assignee.as_ref());
     let key = format!("{}-{}", project.key, issue.number);
-    form_page(&signed_in, &state, project, Some(key), form, None).await
+    form_page(&signed_in, &state, project, Some((key, issue.status_id)), form, None).await
 }
 
 pub async fn update(
@@ -268,7 +312,7 @@ pub async fn update(
     match updated {
         Ok(_) => Ok(redirect(&format!("/issues/{}-{}", project.key, issue.number))),
         Err(error @ AppError::Invalid { .. }) => {
-            form_page(&signed_in, &state, project, Some(key), data, Some(error)).await
+            form_page(&signed_in, &state, project, Some((key, issue.status_id)), data, Some(error)).await
         }
         Err(other) => Err(other.into()),
     }
@@ -291,7 +335,34 @@ pub async fn comment(
     let (actor, author, body) = (signed_in.actor.clone(), signed_in.user().id, data.body.clone());
     match db::run(&state.pool, move |conn| comments::create(conn, &actor, &issue, author, &body)).await {
         Ok(comment) => Ok(redirect(&format!("/issues/{key}#comment-{}", comment.id))),
-        Err(error @ AppError::Invalid { .. }) => issue_page(&signed_in, &state, key, data.body, Some(error)).await,
+        Err(error @ AppError::Invalid { .. }) => {
+            issue_page(&signed_in, &state, key, Refusal::Comment { draft: data.body, error }).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TransitionForm {
+    #[serde(default)]
+    status: String,
+}
+
+/// Moves an issue to another status, if its workflow allows; a refusal comes back on the
+/// issue page beside the transition buttons.
+pub async fn transition(
+    form: CsrfForm<TransitionForm>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let CsrfForm { signed_in, data } = form;
+    let key = path.into_inner();
+    let (project, issue) = issue_for(&state, &signed_in, &key, |p| Action::EditIssue(p)).await?;
+    let changes = IssueChanges { status: Some(data.status), ..IssueChanges::default() };
+    let actor = signed_in.actor.clone();
+    match db::run(&state.pool, move |conn| issues::update(conn, &actor, &project, issue.id, changes)).await {
+        Ok(_) => Ok(redirect(&format!("/issues/{key}"))),
+        Err(error @ AppError::Invalid { .. }) => issue_page(&signed_in, &state, key, Refusal::Transition(error)).await,
         Err(other) => Err(other.into()),
     }
 }

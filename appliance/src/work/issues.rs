@@ -6,8 +6,9 @@ use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::kinds::{IssueType, Priority, Status};
+use super::kinds::{IssueType, Priority};
 use super::projects::{self, Project};
+use super::workflows::Workflow;
 use crate::audit::{self, Actor, Change};
 use crate::errors::AppError;
 use crate::schema::{issues, projects as projects_table, users};
@@ -15,7 +16,7 @@ use crate::schema::{issues, projects as projects_table, users};
 pub const TITLE_MAX: usize = 255;
 pub const DESCRIPTION_MAX: usize = 100_000;
 
-#[derive(Clone, Debug, Queryable, Selectable, Identifiable, Serialize)]
+#[derive(Clone, Debug, Queryable, QueryableByName, Selectable, Identifiable, Serialize)]
 #[diesel(table_name = issues)]
 pub struct Issue {
     #[serde(skip)]
@@ -24,7 +25,8 @@ pub struct Issue {
     pub project_id: i64,
     pub number: i64,
     pub issue_type: IssueType,
-    pub status: Status,
+    #[serde(skip)]
+    pub status_id: i64,
     pub priority: Priority,
     pub title: String,
     pub description: String,
@@ -36,10 +38,11 @@ pub struct Issue {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A new issue, already parsed; `assignee` is a user name.
+/// A new issue, already parsed; `assignee` is a user name, `status` a status name of the
+/// project's workflow (`None`: its first status).
 pub struct NewIssue {
     pub issue_type: IssueType,
-    pub status: Status,
+    pub status: Option<String>,
     pub priority: Priority,
     pub title: String,
     pub description: String,
@@ -50,7 +53,8 @@ pub struct NewIssue {
 #[derive(Default)]
 pub struct IssueChanges {
     pub issue_type: Option<IssueType>,
-    pub status: Option<Status>,
+    /// A status name; the move must be a transition the workflow allows.
+    pub status: Option<String>,
     pub priority: Option<Priority>,
     pub title: Option<String>,
     pub description: Option<String>,
@@ -61,7 +65,7 @@ pub struct IssueChanges {
 #[diesel(table_name = issues)]
 struct IssueChangeset {
     issue_type: Option<IssueType>,
-    status: Option<Status>,
+    status_id: Option<i64>,
     priority: Option<Priority>,
     title: Option<String>,
     description: Option<String>,
@@ -119,6 +123,11 @@ pub fn create(
     let title = clean_title(&new.title)?;
     check_description(&new.description)?;
     conn.transaction(|conn| {
+        let workflow = Workflow::load(conn, project.id)?;
+        let status_id = match new.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(name) => workflow.find(name)?.id,
+            None => workflow.initial()?.id,
+        };
         let assignee_id = assignee_id(conn, new.assignee.as_deref())?;
         let number = projects::take_issue_number(conn, project.id)?;
         let issue: Issue = diesel::insert_into(issues::table)
@@ -126,7 +135,7 @@ pub fn create(
                 issues::project_id.eq(project.id),
                 issues::number.eq(number),
                 issues::issue_type.eq(new.issue_type),
-                issues::status.eq(new.status),
+                issues::status_id.eq(status_id),
                 issues::priority.eq(new.priority),
                 issues::title.eq(&title),
                 issues::description.eq(&new.description),
@@ -143,7 +152,7 @@ pub fn create(
                 entity_type: "issue",
                 entity_id: issue.id,
                 before: None,
-                after: Some(audit_state(&issue, &project.key)),
+                after: Some(audit_state(&issue, &project.key, &workflow)),
             },
         )?;
         Ok(issue)
@@ -165,13 +174,22 @@ pub fn update(
     }
     conn.transaction(|conn| {
         let before: Issue = issues::table.find(issue_id).for_update().select(Issue::as_select()).first(conn)?;
+        let workflow = Workflow::load(conn, project.id)?;
+        let status_id = match changes.status.as_deref() {
+            None => None,
+            Some(name) => {
+                let target = workflow.find(name)?.id;
+                workflow.check_transition(&format!("{}-{}", project.key, before.number), before.status_id, target)?;
+                Some(target)
+            }
+        };
         let assignee_id = match &changes.assignee {
             None => None,
             Some(name) => Some(assignee_id(conn, name.as_deref())?),
         };
         let changeset = IssueChangeset {
             issue_type: changes.issue_type.filter(|v| *v != before.issue_type),
-            status: changes.status.filter(|v| *v != before.status),
+            status_id: status_id.filter(|v| *v != before.status_id),
             priority: changes.priority.filter(|v| *v != before.priority),
             title: title.filter(|v| *v != before.title),
             description: changes.description.filter(|v| *v != before.description),
@@ -179,7 +197,7 @@ pub fn update(
             updated_at: Utc::now(),
         };
         let nothing_changed = changeset.issue_type.is_none()
-            && changeset.status.is_none()
+            && changeset.status_id.is_none()
             && changeset.priority.is_none()
             && changeset.title.is_none()
             && changeset.description.is_none()
@@ -191,7 +209,10 @@ pub fn update(
             .set(&changeset)
             .returning(Issue::as_returning())
             .get_result(conn)?;
-        let (old, new) = changed_fields(&audit_state(&before, &project.key), &audit_state(&after, &project.key));
+        let (old, new) = changed_fields(
+            &audit_state(&before, &project.key, &workflow),
+            &audit_state(&after, &project.key, &workflow),
+        );
         audit::record(
             conn,
             actor,
@@ -207,12 +228,12 @@ pub fn update(
     })
 }
 
-/// The issue's state as the audit log and outbox carry it.
-fn audit_state(issue: &Issue, project_key: &str) -> Value {
+/// The issue's state as the audit log and outbox carry it (and its history shows it).
+fn audit_state(issue: &Issue, project_key: &str, workflow: &Workflow) -> Value {
     json!({
         "key": format!("{project_key}-{}", issue.number),
         "issue_type": issue.issue_type,
-        "status": issue.status,
+        "status": workflow.status(issue.status_id).map(|s| s.name.as_str()).unwrap_or("?"),
         "priority": issue.priority,
         "title": issue.title,
         "description": issue.description,

@@ -1,6 +1,7 @@
-//! The fixed vocabularies of an issue: its type, status and priority. Type and status are
-//! stored as their names, priority as a rank (1 = highest) so that sorting by it is an index
-//! scan. All three are parsed at the edge with an error that names the field.
+//! The fixed vocabularies of work: an issue's type and priority, and the category of a workflow
+//! status. Type and category are stored as their names, priority as a rank (1 = highest) so
+//! that sorting by it is an index scan. Each is parsed at the edge with an error that names
+//! the field. (The statuses themselves are per project: see `workflows`.)
 
 use diesel::deserialize::{self, FromSql};
 use diesel::pg::{Pg, PgValue};
@@ -79,13 +80,12 @@ vocabulary!(IssueType, Text, "issue_type", "issue type", {
 });
 stored_as_text!(IssueType);
 
-vocabulary!(Status, Text, "status", "status", {
+vocabulary!(StatusCategory, Text, "category", "status category", {
     Todo = ("todo", "To do"),
     InProgress = ("in_progress", "In progress"),
-    InReview = ("in_review", "In review"),
     Done = ("done", "Done"),
 });
-stored_as_text!(Status);
+stored_as_text!(StatusCategory);
 
 vocabulary!(Priority, Int2, "priority", "priority", {
     Highest = ("highest", "Highest"),
@@ -131,12 +131,12 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_unknown_names_are_refused_by_field() {
-        for status in Status::ALL {
-            assert_eq!(Status::parse(status.as_str()).unwrap(), *status);
+        for category in StatusCategory::ALL {
+            assert_eq!(StatusCategory::parse(category.as_str()).unwrap(), *category);
         }
-        let error = Status::parse("closed").unwrap_err();
-        assert_eq!(error.field(), Some("status"));
-        assert_eq!(error.to_string(), "Unknown status \"closed\"; use one of: todo, in_progress, in_review, done.");
+        let error = StatusCategory::parse("closed").unwrap_err();
+        assert_eq!(error.field(), Some("category"));
+        assert_eq!(error.to_string(), "Unknown status category \"closed\"; use one of: todo, in_progress, done.");
         assert_eq!(IssueType::parse("story").unwrap(), IssueType::Story);
         assert_eq!(Priority::parse("urgent").unwrap_err().field(), Some("priority"));
     }

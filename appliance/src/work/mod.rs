@@ -1,4 +1,5 @@
-//! Work management: projects, issues and comments, with their pages and API.
+//! Work management: projects, workflows, issues and comments, the OQL query language, with
+//! their pages and API.
 
 pub mod api;
 pub mod comments;
@@ -6,5 +7,8 @@ pub mod issue_list;
 pub mod issue_pages;
 pub mod issues;
 pub mod kinds;
+pub mod oql;
 pub mod project_pages;
 pub mod projects;
+pub mod workflow_pages;
+pub mod workflows;

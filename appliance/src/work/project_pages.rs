@@ -5,9 +5,10 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::issue_list::{self, IssueFilter, IssueQuery, ListedIssue, SortKey};
-use super::kinds::{IssueType, Status};
+use super::issue_list::{self, IssueFilter, IssueQuery, ListedIssue};
+use super::kinds::IssueType;
 use super::projects::{self, NewProject, Project};
+use super::workflows::{Workflow, WorkflowStatus};
 use crate::db;
 use crate::errors::AppError;
 use crate::identity::permissions::{authorize, Action};
@@ -112,14 +113,12 @@ struct IssueListPage {
     issues: Vec<ListedIssue>,
     has_more: bool,
     people: Vec<UserRef>,
+    statuses: Vec<WorkflowStatus>,
+    can_manage: bool,
     error: Option<AppError>,
 }
 
 impl IssueListPage {
-    fn statuses(&self) -> &'static [Status] {
-        Status::ALL
-    }
-
     fn types(&self) -> &'static [IssueType] {
         IssueType::ALL
     }
@@ -136,6 +135,7 @@ impl IssueListPage {
     fn link(&self, changes: &[(&str, String)]) -> String {
         let q = &self.query;
         let mut params: Vec<(&str, String)> = [
+            ("oql", q.oql.clone()),
             ("status", q.status.clone()),
             ("assignee", q.assignee.clone()),
             ("type", q.issue_type.clone()),
@@ -159,21 +159,19 @@ impl IssueListPage {
 
     /// Clicking a column sorts by it; clicking the current sort column flips the order.
     fn sort_link(&self, column: &str) -> String {
-        let (current, descending) = self.filter.as_ref().map_or((SortKey::Updated, true), |f| (f.sort, f.descending));
-        let order = if current.as_str() == column && descending { "asc" } else { "desc" };
+        let shown = self.filter.as_ref().and_then(IssueFilter::shown_sort);
+        let order = match shown {
+            Some((current, true)) if current.as_str() == column => "asc",
+            _ => "desc",
+        };
         self.link(&[("sort", column.to_owned()), ("order", order.to_owned()), ("page", String::new())])
     }
 
     /// `aria-sort` for a column header.
     fn aria_sort(&self, column: &str) -> &'static str {
-        match &self.filter {
-            Some(f) if f.sort.as_str() == column => {
-                if f.descending {
-                    "descending"
-                } else {
-                    "ascending"
-                }
-            }
+        match self.filter.as_ref().and_then(IssueFilter::shown_sort) {
+            Some((sort, true)) if sort.as_str() == column => "descending",
+            Some((sort, false)) if sort.as_str() == column => "ascending",
             _ => "none",
         }
     }
@@ -190,21 +188,24 @@ pub async fn issues(
     let me = signed_in.user().id;
     let user = signed_in.user().clone();
     let for_db = query.clone();
-    let (project, people, listed) = db::run(&state.pool, move |conn| {
+    let (project, people, workflow, listed) = db::run(&state.pool, move |conn| {
         let project = projects::find_by_key(conn, &key)?;
         authorize(&user, Action::ViewProject(&project))?;
         let people = users::active_refs(conn)?;
-        // A bad filter value shows the page with the problem, not an error page.
-        let listed = match IssueFilter::parse(conn, &for_db, me) {
-            Ok(filter) => {
-                let page = issue_list::list(conn, project.id, &filter)?;
-                Ok((filter, page))
-            }
-            Err(error) => Err(error),
-        };
-        Ok((project, people, listed))
+        let workflow = Workflow::load(conn, project.id)?;
+        // A bad filter value or query shows the page with the problem, not an error page.
+        let listed = IssueFilter::parse(conn, &for_db, me, &workflow).and_then(|filter| {
+            let page = issue_list::list(conn, project.id, &filter, me)?;
+            Ok((filter, page))
+        });
+        match listed {
+            Err(error @ AppError::Invalid { .. }) => Ok((project, people, workflow, Err(error))),
+            Err(other) => Err(other),
+            Ok(listed) => Ok((project, people, workflow, Ok(listed))),
+        }
     })
     .await?;
+    let can_manage = authorize(signed_in.user(), Action::ManageProject(&project)).is_ok();
     let (filter, issues, has_more, error, status) = match listed {
         Ok((filter, page)) => (Some(filter), page.issues, page.has_more, None, StatusCode::OK),
         Err(error) => {
@@ -220,7 +221,20 @@ pub async fn issues(
         issues,
         has_more,
         people,
+        statuses: workflow.statuses,
+        can_manage,
         error,
     };
     Ok(render_with_status(&page, status)?)
+}
+
+#[derive(Template)]
+#[template(path = "help/oql.html")]
+struct OqlHelpPage {
+    nav: Nav,
+}
+
+/// The OQL reference: grammar, fields, operators, functions and examples.
+pub async fn oql_help(signed_in: SignedIn) -> Result<HttpResponse, PageError> {
+    Ok(render(&OqlHelpPage { nav: Nav::for_user(&signed_in, "projects") })?)
 }

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::json;
 
+use super::workflows;
 use crate::audit::{self, Actor, Change};
 use crate::errors::AppError;
 use crate::schema::projects;
@@ -77,6 +78,7 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, lead_id: i64, new: NewProj
             ))
             .returning(Project::as_returning())
             .get_result(conn)?;
+        workflows::create_default(conn, project.id)?;
         audit::record(
             conn,
             actor,

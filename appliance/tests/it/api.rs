@@ -70,7 +70,9 @@ fn issues_are_created_with_defaults_and_consecutive_keys() {
     let body = created.json();
     assert_eq!(body["key"], "OPS-1");
     assert_eq!(body["issue_type"], "task");
-    assert_eq!(body["status"], "todo");
+    assert_eq!(body["status"], "To do", "the first status of the default workflow");
+    assert_eq!(body["status_category"], "todo");
+    assert_eq!(body["transitions"], serde_json::json!(["In progress", "Done"]));
     assert_eq!(body["priority"], "medium");
     assert_eq!(body["reporter"]["username"], "mia");
     assert_eq!(body["assignee"], serde_json::Value::Null);
@@ -206,14 +208,14 @@ fn patch_changes_only_what_is_given_and_refuses_without_writing() {
     let Api { app, mut client, member, .. } = setup();
     client.api("POST", "/api/v1/projects/OPS/issues", Some(&member), Some(r#"{"title":"Old","assignee":"mia"}"#));
     let patched =
-        client.api("PATCH", "/api/v1/issues/OPS-1", Some(&member), Some(r#"{"status":"in_review","assignee":null}"#));
+        client.api("PATCH", "/api/v1/issues/OPS-1", Some(&member), Some(r#"{"status":"in_progress","assignee":null}"#));
     assert_eq!(patched.status, 200, "{}", patched.body);
     let body = patched.json();
-    assert_eq!((body["status"].as_str(), body["title"].as_str()), (Some("in_review"), Some("Old")));
+    assert_eq!((body["status"].as_str(), body["title"].as_str()), (Some("In progress"), Some("Old")));
     assert_eq!(body["assignee"], serde_json::Value::Null);
 
     let before = app.footprint();
-    let same = client.api("PATCH", "/api/v1/issues/OPS-1", Some(&member), Some(r#"{"status":"in_review"}"#));
+    let same = client.api("PATCH", "/api/v1/issues/OPS-1", Some(&member), Some(r#"{"status":"In Progress"}"#));
     assert_eq!(same.status, 200);
     assert_eq!(app.footprint(), before, "a change to nothing records nothing");
     let bad =

@@ -100,7 +100,7 @@ fn migrate_create_user_and_generate_work_against_a_real_database() {
     let file = config_file(&format!("[database]\nurl = \"{}\"\n", db.url));
     let migrated = outpost(&["migrate", "--config", file.arg()], None);
     assert!(migrated.status.success(), "{}", text(&migrated));
-    assert!(text(&migrated).contains("1 migration(s) applied."));
+    assert!(text(&migrated).contains("2 migration(s) applied."));
 
     let weak = outpost(
         &[

@@ -142,8 +142,8 @@ fn an_issue_is_created_viewed_edited_and_commented_on() {
         .first(&mut conn)
         .unwrap();
     let (before, after) = (before.unwrap(), after.unwrap());
-    assert_eq!(before["status"], "todo");
-    assert_eq!(after["status"], "in_progress");
+    assert_eq!(before["status"], "To do");
+    assert_eq!(after["status"], "In progress");
     assert_eq!(after["assignee_id"], serde_json::Value::Null);
     assert!(after.get("priority").is_none(), "unchanged fields are left out: {after}");
 

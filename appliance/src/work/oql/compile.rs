@@ -1,0 +1,575 @@
+//! Compiles an OQL query into SQL over `issues i` (joined with `projects p` and
+//! `workflow_statuses s` by the caller). Field names, operators and functions are checked
+//! against the tables below; names of projects, people and statuses are resolved to ids here,
+//! so the SQL compares indexed id columns. Every value the user wrote becomes a bind parameter:
+//! the SQL text holds only column names and operators chosen by this file.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::sql_types::{Array, BigInt, SmallInt, Text, Timestamptz};
+
+use super::syntax::{CompareOp, DateUnit, Expr, Field, Query, Span, Value, ValueKind};
+use crate::errors::AppError;
+use crate::schema::{issues, projects, users, workflow_statuses};
+use crate::work::issues::parse_key;
+use crate::work::kinds::{IssueType, Priority, StatusCategory};
+use crate::work::workflows::normalized;
+
+/// A bind parameter, in the order its `$n` placeholder was written.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Bind {
+    Int8(i64),
+    Int8Array(Vec<i64>),
+    Int2(i16),
+    Text(String),
+    Timestamptz(DateTime<Utc>),
+}
+
+/// What OQL's functions and scope mean for this query.
+pub struct Context {
+    /// `currentUser()`.
+    pub me: i64,
+    /// Relative dates count from here.
+    pub now: DateTime<Utc>,
+    /// When set, status names resolve in this project's workflow only.
+    pub project_id: Option<i64>,
+}
+
+/// A statement's conditions, ORDER BY terms and binds, built by OQL and by the list page's
+/// simple filters alike, so both reach PostgreSQL the same parameterised way.
+#[derive(Default)]
+pub struct SqlBuilder {
+    conditions: Vec<String>,
+    order: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+/// The finished pieces: `condition` for WHERE, `order` for ORDER BY, and their binds.
+pub struct Compiled {
+    pub condition: String,
+    pub order: Vec<String>,
+    pub binds: Vec<Bind>,
+}
+
+impl SqlBuilder {
+    /// Adds a bind and returns its placeholder.
+    pub fn bind(&mut self, value: Bind) -> String {
+        self.binds.push(value);
+        format!("${}", self.binds.len())
+    }
+
+    pub fn and(&mut self, condition: String) {
+        self.conditions.push(condition);
+    }
+
+    pub fn has_order(&self) -> bool {
+        !self.order.is_empty()
+    }
+
+    pub fn order_by(&mut self, term: String) {
+        self.order.push(term);
+    }
+
+    pub fn finish(self) -> Compiled {
+        let condition = if self.conditions.is_empty() {
+            "TRUE".to_owned()
+        } else {
+            self.conditions.iter().map(|c| format!("({c})")).collect::<Vec<_>>().join(" AND ")
+        };
+        Compiled { condition, order: self.order, binds: self.binds }
+    }
+}
+
+impl Compiled {
+    /// Attaches the binds to a statement whose text used the placeholders handed out.
+    pub fn bind_to<'f>(&self, mut query: BoxedSqlQuery<'f, Pg, SqlQuery>) -> BoxedSqlQuery<'f, Pg, SqlQuery> {
+        for value in &self.binds {
+            query = match value.clone() {
+                Bind::Int8(v) => query.bind::<BigInt, _>(v),
+                Bind::Int8Array(v) => query.bind::<Array<BigInt>, _>(v),
+                Bind::Int2(v) => query.bind::<SmallInt, _>(v),
+                Bind::Text(v) => query.bind::<Text, _>(v),
+                Bind::Timestamptz(v) => query.bind::<Timestamptz, _>(v),
+            };
+        }
+        query
+    }
+}
+
+/// The fields OQL knows, by the names (and synonyms) users type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FieldKind {
+    Project,
+    Key,
+    Type,
+    Status,
+    Category,
+    Priority,
+    /// A user column.
+    Person(&'static str),
+    /// A text column searched with `~`.
+    Text(&'static str),
+    /// Title or description.
+    AnyText,
+    Date(&'static str),
+}
+
+const FIELDS: &[(&str, FieldKind)] = &[
+    ("project", FieldKind::Project),
+    ("key", FieldKind::Key),
+    ("issue", FieldKind::Key),
+    ("issuekey", FieldKind::Key),
+    ("type", FieldKind::Type),
+    ("issuetype", FieldKind::Type),
+    ("status", FieldKind::Status),
+    ("statuscategory", FieldKind::Category),
+    ("category", FieldKind::Category),
+    ("priority", FieldKind::Priority),
+    ("assignee", FieldKind::Person("i.assignee_id")),
+    ("reporter", FieldKind::Person("i.reporter_id")),
+    ("title", FieldKind::Text("i.title")),
+    ("summary", FieldKind::Text("i.title")),
+    ("description", FieldKind::Text("i.description")),
+    ("text", FieldKind::AnyText),
+    ("created", FieldKind::Date("i.created_at")),
+    ("updated", FieldKind::Date("i.updated_at")),
+];
+
+const FIELD_LIST: &str =
+    "project, key, type, status, statusCategory, priority, assignee, reporter, title, description, text, created, updated";
+
+fn field_kind(field: &Field) -> Result<FieldKind, AppError> {
+    let wanted = field.name.to_lowercase();
+    FIELDS
+        .iter()
+        .find(|(name, _)| *name == wanted)
+        .map(|(_, kind)| *kind)
+        .ok_or_else(|| oql_error(field.span, format!("Unknown field \"{}\"; OQL knows: {FIELD_LIST}", field.name)))
+}
+
+/// An error about the query, pointing at the column where the problem is.
+fn oql_error(span: Span, message: String) -> AppError {
+    AppError::invalid("oql", format!("{message} (at column {}).", span.start + 1))
+}
+
+/// `%`, `_` and `\` are wildcards to ILIKE; a user typing them means the characters.
+pub fn like_pattern(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// Adds `query`'s filter and ordering to `sql`.
+pub fn compile(
+    conn: &mut PgConnection,
+    query: &Query,
+    context: &Context,
+    sql: &mut SqlBuilder,
+) -> Result<(), AppError> {
+    let mut compiler = Compiler { conn, context, sql, statuses: None };
+    if let Some(filter) = &query.filter {
+        let condition = compiler.expr(filter)?;
+        compiler.sql.and(condition);
+    }
+    for term in &query.order_by {
+        let column = order_column(&term.field, context.project_id.is_some())?;
+        // Priority ranks run 1 (highest) to 5: "DESC" means most urgent first.
+        let descending = if column == "i.priority" { !term.descending } else { term.descending };
+        let direction = if descending { "DESC NULLS LAST" } else { "ASC NULLS FIRST" };
+        compiler.sql.order_by(format!("{column} {direction}"));
+    }
+    Ok(())
+}
+
+/// The column ORDER BY sorts a field by. Within one project, keys sort by number alone,
+/// which the `(project_id, number)` index answers in order.
+fn order_column(field: &Field, in_one_project: bool) -> Result<&'static str, AppError> {
+    Ok(match field_kind(field)? {
+        FieldKind::Key if in_one_project => "i.number",
+        FieldKind::Key | FieldKind::Project => "p.key",
+        FieldKind::Type => "i.issue_type",
+        FieldKind::Status | FieldKind::Category => "s.position",
+        FieldKind::Priority => "i.priority",
+        FieldKind::Person(column) => column,
+        FieldKind::Text(column) => column,
+        FieldKind::Date(column) => column,
+        FieldKind::AnyText => return Err(oql_error(field.span, "Issues cannot be sorted by \"text\"".to_owned())),
+    })
+}
+
+/// One status of some workflow, for resolving names.
+struct KnownStatus {
+    id: i64,
+    name: String,
+    category: StatusCategory,
+}
+
+struct Compiler<'c> {
+    conn: &'c mut PgConnection,
+    context: &'c Context,
+    sql: &'c mut SqlBuilder,
+    /// Loaded on first use: the statuses of the project in scope, or of every project.
+    statuses: Option<Vec<KnownStatus>>,
+}
+
+/// What a clause asks of its field.
+enum Predicate<'a> {
+    Compare(CompareOp, &'a Value),
+    In { negated: bool, values: &'a [Value] },
+    Empty { negated: bool },
+}
+
+impl Compiler<'_> {
+    fn expr(&mut self, expr: &Expr) -> Result<String, AppError> {
+        Ok(match expr {
+            Expr::And(left, right) => format!("({}) AND ({})", self.expr(left)?, self.expr(right)?),
+            Expr::Or(left, right) => format!("({}) OR ({})", self.expr(left)?, self.expr(right)?),
+            // A clause on an empty field is NULL, not false; NOT must still match that issue.
+            Expr::Not(inner) => format!("NOT coalesce(({}), FALSE)", self.expr(inner)?),
+            Expr::Compare { field, op, value } => self.clause(field, Predicate::Compare(*op, value))?,
+            Expr::In { field, negated, values } => self.clause(field, Predicate::In { negated: *negated, values })?,
+            Expr::Empty { field, negated } => self.clause(field, Predicate::Empty { negated: *negated })?,
+        })
+    }
+
+    fn clause(&mut self, field: &Field, predicate: Predicate<'_>) -> Result<String, AppError> {
+        let kind = field_kind(field)?;
+        match kind {
+            FieldKind::Project => self.id_clause(field, "i.project_id", predicate, |c, v| c.project_ids(v)),
+            FieldKind::Key => self.id_clause(field, "i.id", predicate, |c, v| c.issue_ids(v)),
+            FieldKind::Status => self.id_clause(field, "i.status_id", predicate, |c, v| c.status_ids(v)),
+            FieldKind::Category => self.id_clause(field, "i.status_id", predicate, |c, v| c.category_status_ids(v)),
+            FieldKind::Person(column) => self.id_clause(field, column, predicate, |c, v| c.user_ids(v)),
+            FieldKind::Type => self.type_clause(field, predicate),
+            FieldKind::Priority => self.priority_clause(field, predicate),
+            FieldKind::Text(column) => self.text_clause(field, &[column], predicate),
+            FieldKind::AnyText => self.text_clause(field, &["i.title", "i.description"], predicate),
+            FieldKind::Date(column) => self.date_clause(field, column, predicate),
+        }
+    }
+
+    /// `=`, `!=`, `IN`, `NOT IN` (and `IS EMPTY` on nullable columns) over an id column, with
+    /// the values resolved to ids by `resolve`.
+    fn id_clause(
+        &mut self,
+        field: &Field,
+        column: &str,
+        predicate: Predicate<'_>,
+        resolve: fn(&mut Self, &Value) -> Result<Vec<i64>, AppError>,
+    ) -> Result<String, AppError> {
+        let (negated, values): (bool, Vec<&Value>) = match predicate {
+            Predicate::Compare(CompareOp::Eq, value) => (false, vec![value]),
+            Predicate::Compare(CompareOp::Ne, value) => (true, vec![value]),
+            Predicate::In { negated, values } => (negated, values.iter().collect()),
+            Predicate::Empty { negated } => {
+                if !column.starts_with("i.assignee") {
+                    return Err(oql_error(field.span, format!("{} is never empty", field.name)));
+                }
+                return Ok(format!("{column} IS {}NULL", if negated { "NOT " } else { "" }));
+            }
+            Predicate::Compare(op, value) => {
+                return Err(oql_error(
+                    value.span,
+                    format!("{} can be compared with =, !=, IN or NOT IN, not {}", field.name, op.as_str()),
+                ))
+            }
+        };
+        let mut ids = Vec::new();
+        for value in values {
+            ids.extend(resolve(self, value)?);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let placeholder = self.sql.bind(Bind::Int8Array(ids));
+        Ok(if negated { format!("{column} <> ALL({placeholder})") } else { format!("{column} = ANY({placeholder})") })
+    }
+
+    fn type_clause(&mut self, field: &Field, predicate: Predicate<'_>) -> Result<String, AppError> {
+        let (negated, values): (bool, Vec<&Value>) = match predicate {
+            Predicate::Compare(CompareOp::Eq, value) => (false, vec![value]),
+            Predicate::Compare(CompareOp::Ne, value) => (true, vec![value]),
+            Predicate::In { negated, values } => (negated, values.iter().collect()),
+            Predicate::Empty { .. } => return Err(oql_error(field.span, "type is never empty".to_owned())),
+            Predicate::Compare(op, value) => {
+                return Err(oql_error(
+                    value.span,
+                    format!("type can be compared with =, !=, IN or NOT IN, not {}", op.as_str()),
+                ))
+            }
+        };
+        let mut names = Vec::new();
+        for value in values {
+            let text = literal(value)?;
+            let issue_type = IssueType::parse(&normalized(&text)).map_err(|_| {
+                oql_error(value.span, format!("Unknown issue type \"{text}\"; use epic, story, task, bug or subtask"))
+            })?;
+            names.push(issue_type.as_str().to_owned());
+        }
+        let list: Vec<String> = names.into_iter().map(|n| self.sql.bind(Bind::Text(n))).collect();
+        Ok(format!("i.issue_type {}IN ({})", if negated { "NOT " } else { "" }, list.join(", ")))
+    }
+
+    fn priority_clause(&mut self, field: &Field, predicate: Predicate<'_>) -> Result<String, AppError> {
+        let rank = |value: &Value| -> Result<i16, AppError> {
+            let text = literal(value)?;
+            Priority::parse(&text.to_lowercase()).map(Priority::rank).map_err(|_| {
+                oql_error(value.span, format!("Unknown priority \"{text}\"; use highest, high, medium, low or lowest"))
+            })
+        };
+        match predicate {
+            Predicate::Empty { .. } => Err(oql_error(field.span, "priority is never empty".to_owned())),
+            Predicate::In { negated, values } => {
+                let mut placeholders = Vec::new();
+                for value in values {
+                    let rank = rank(value)?;
+                    placeholders.push(self.sql.bind(Bind::Int2(rank)));
+                }
+                Ok(format!("i.priority {}IN ({})", if negated { "NOT " } else { "" }, placeholders.join(", ")))
+            }
+            Predicate::Compare(op, value) => {
+                // A higher priority has a lower rank, so the comparison flips.
+                let sql_op = match op {
+                    CompareOp::Eq => "=",
+                    CompareOp::Ne => "<>",
+                    CompareOp::Gt => "<",
+                    CompareOp::Ge => "<=",
+                    CompareOp::Lt => ">",
+                    CompareOp::Le => ">=",
+                    CompareOp::Contains | CompareOp::NotContains => {
+                        return Err(oql_error(value.span, format!("priority cannot be searched with {}", op.as_str())))
+                    }
+                };
+                let placeholder = self.sql.bind(Bind::Int2(rank(value)?));
+                Ok(format!("i.priority {sql_op} {placeholder}"))
+            }
+        }
+    }
+
+    fn text_clause(&mut self, field: &Field, columns: &[&str], predicate: Predicate<'_>) -> Result<String, AppError> {
+        match predicate {
+            Predicate::Compare(op @ (CompareOp::Contains | CompareOp::NotContains), value) => {
+                let text = literal(value)?;
+                if text.trim().is_empty() {
+                    return Err(oql_error(value.span, format!("Searching {} needs some text", field.name)));
+                }
+                let placeholder = self.sql.bind(Bind::Text(like_pattern(text.trim())));
+                let any = columns.iter().map(|c| format!("{c} ILIKE {placeholder}")).collect::<Vec<_>>().join(" OR ");
+                Ok(if op == CompareOp::Contains { any } else { format!("NOT ({any})") })
+            }
+            Predicate::Empty { negated } if columns == ["i.description"] => {
+                Ok(format!("i.description {} ''", if negated { "<>" } else { "=" }))
+            }
+            _ => Err(oql_error(
+                field.span,
+                format!("{} is searched with ~ (contains) or !~ (does not contain)", field.name),
+            )),
+        }
+    }
+
+    fn date_clause(&mut self, field: &Field, column: &str, predicate: Predicate<'_>) -> Result<String, AppError> {
+        let Predicate::Compare(op, value) = predicate else {
+            return Err(oql_error(field.span, format!("{} is compared with =, !=, <, >, <= or >=", field.name)));
+        };
+        let moment = self.moment(value)?;
+        // A plain date means the whole day: "= 2026-11-01" is that day, "> 2026-11-01" after it.
+        let (start, end) = match moment {
+            Moment::Day(start) => (start, Some(start + Duration::days(1))),
+            Moment::Instant(instant) => (instant, None),
+        };
+        let mut bound = |instant: DateTime<Utc>| self.sql.bind(Bind::Timestamptz(instant));
+        Ok(match (op, end) {
+            (CompareOp::Eq, Some(end)) => format!("{column} >= {} AND {column} < {}", bound(start), bound(end)),
+            (CompareOp::Ne, Some(end)) => format!("{column} < {} OR {column} >= {}", bound(start), bound(end)),
+            (CompareOp::Gt, Some(end)) => format!("{column} >= {}", bound(end)),
+            (CompareOp::Le, Some(end)) => format!("{column} < {}", bound(end)),
+            (CompareOp::Eq, None) => format!("{column} = {}", bound(start)),
+            (CompareOp::Ne, None) => format!("{column} <> {}", bound(start)),
+            (CompareOp::Gt, None) => format!("{column} > {}", bound(start)),
+            (CompareOp::Le, None) => format!("{column} <= {}", bound(start)),
+            (CompareOp::Lt, _) => format!("{column} < {}", bound(start)),
+            (CompareOp::Ge, _) => format!("{column} >= {}", bound(start)),
+            (CompareOp::Contains | CompareOp::NotContains, _) => {
+                return Err(oql_error(value.span, format!("{} cannot be searched with {}", field.name, op.as_str())))
+            }
+        })
+    }
+
+    /// A date value: `2026-11-01`, `2026-11-01T10:30`, a relative date (`-7d`), or `now()`,
+    /// `startOfDay()`, `startOfWeek()`, `startOfMonth()` with an optional relative offset.
+    fn moment(&self, value: &Value) -> Result<Moment, AppError> {
+        let now = self.context.now;
+        match &value.kind {
+            ValueKind::RelativeDate { amount, unit } => Ok(Moment::Instant(shift(now, *amount, *unit, value.span)?)),
+            ValueKind::Word(text) | ValueKind::Quoted(text) => parse_moment(text).ok_or_else(|| {
+                oql_error(
+                    value.span,
+                    format!("\"{text}\" is not a date; write 2026-11-01, 2026-11-01T14:30 or a relative date like -7d"),
+                )
+            }),
+            ValueKind::Function { name, args } => {
+                let offset = match args.as_slice() {
+                    [] => None,
+                    [Value { kind: ValueKind::RelativeDate { amount, unit }, span }] => Some((*amount, *unit, *span)),
+                    _ => {
+                        return Err(oql_error(
+                            value.span,
+                            format!("{name}() takes at most one relative date, like {name}(-1d)"),
+                        ))
+                    }
+                };
+                let today = now.date_naive();
+                let start = match name.to_lowercase().as_str() {
+                    "now" => now,
+                    "startofday" => midnight(today),
+                    "startofweek" => {
+                        midnight(today - Duration::days(i64::from(today.weekday().num_days_from_monday())))
+                    }
+                    "startofmonth" => midnight(today.with_day(1).unwrap_or(today)),
+                    _ => {
+                        return Err(oql_error(
+                            value.span,
+                            format!(
+                            "Unknown date function {name}(); use now(), startOfDay(), startOfWeek() or startOfMonth()"
+                        ),
+                        ))
+                    }
+                };
+                match offset {
+                    Some((amount, unit, span)) => Ok(Moment::Instant(shift(start, amount, unit, span)?)),
+                    None => Ok(Moment::Instant(start)),
+                }
+            }
+        }
+    }
+
+    fn project_ids(&mut self, value: &Value) -> Result<Vec<i64>, AppError> {
+        let key = literal(value)?.to_uppercase();
+        let id = projects::table
+            .filter(projects::key.eq(&key))
+            .select(projects::id)
+            .first::<i64>(self.conn)
+            .optional()?
+            .ok_or_else(|| oql_error(value.span, format!("There is no project {key}")))?;
+        Ok(vec![id])
+    }
+
+    fn issue_ids(&mut self, value: &Value) -> Result<Vec<i64>, AppError> {
+        let text = literal(value)?;
+        let (project_key, number) = parse_key(&text)
+            .map_err(|_| oql_error(value.span, format!("\"{text}\" is not an issue key like OPS-42")))?;
+        let id = issues::table
+            .inner_join(projects::table)
+            .filter(projects::key.eq(&project_key).and(issues::number.eq(number)))
+            .select(issues::id)
+            .first::<i64>(self.conn)
+            .optional()?
+            .ok_or_else(|| oql_error(value.span, format!("There is no issue {project_key}-{number}")))?;
+        Ok(vec![id])
+    }
+
+    fn user_ids(&mut self, value: &Value) -> Result<Vec<i64>, AppError> {
+        if let ValueKind::Function { name, args } = &value.kind {
+            if name.eq_ignore_ascii_case("currentuser") && args.is_empty() {
+                return Ok(vec![self.context.me]);
+            }
+            return Err(oql_error(value.span, format!("Unknown function {name}() for a person; use currentUser()")));
+        }
+        let name = literal(value)?;
+        let id = users::table
+            .filter(users::username.eq(name.to_lowercase()))
+            .select(users::id)
+            .first::<i64>(self.conn)
+            .optional()?
+            .ok_or_else(|| oql_error(value.span, format!("There is no user named {name}")))?;
+        Ok(vec![id])
+    }
+
+    fn known_statuses(&mut self) -> Result<&[KnownStatus], AppError> {
+        if self.statuses.is_none() {
+            let mut query = workflow_statuses::table
+                .select((workflow_statuses::id, workflow_statuses::name, workflow_statuses::category))
+                .into_boxed();
+            if let Some(project_id) = self.context.project_id {
+                query = query.filter(workflow_statuses::project_id.eq(project_id));
+            }
+            let rows: Vec<(i64, String, StatusCategory)> = query.load(self.conn)?;
+            self.statuses =
+                Some(rows.into_iter().map(|(id, name, category)| KnownStatus { id, name, category }).collect());
+        }
+        Ok(self.statuses.as_deref().unwrap_or_default())
+    }
+
+    /// A status name matches that status in every workflow in scope.
+    fn status_ids(&mut self, value: &Value) -> Result<Vec<i64>, AppError> {
+        let name = literal(value)?;
+        let wanted = normalized(&name);
+        let ids: Vec<i64> =
+            self.known_statuses()?.iter().filter(|s| normalized(&s.name) == wanted).map(|s| s.id).collect();
+        if ids.is_empty() {
+            let mut names: Vec<&str> = self.known_statuses()?.iter().map(|s| s.name.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            return Err(oql_error(
+                value.span,
+                format!("Unknown status \"{name}\"; statuses are: {}", names.join(", ")),
+            ));
+        }
+        Ok(ids)
+    }
+
+    fn category_status_ids(&mut self, value: &Value) -> Result<Vec<i64>, AppError> {
+        let name = literal(value)?;
+        let wanted = normalized(&name);
+        let category = StatusCategory::ALL
+            .iter()
+            .copied()
+            .find(|c| normalized(c.as_str()) == wanted || normalized(c.label()) == wanted)
+            .ok_or_else(|| {
+                oql_error(value.span, format!("Unknown status category \"{name}\"; use todo, in_progress or done"))
+            })?;
+        Ok(self.known_statuses()?.iter().filter(|s| s.category == category).map(|s| s.id).collect())
+    }
+}
+
+/// The text of a word or quoted value; functions and relative dates are not names.
+fn literal(value: &Value) -> Result<String, AppError> {
+    match &value.kind {
+        ValueKind::Word(text) | ValueKind::Quoted(text) => Ok(text.clone()),
+        ValueKind::Function { name, .. } => Err(oql_error(value.span, format!("{name}() cannot be used here"))),
+        ValueKind::RelativeDate { .. } => Err(oql_error(value.span, "A relative date cannot be used here".to_owned())),
+    }
+}
+
+enum Moment {
+    Day(DateTime<Utc>),
+    Instant(DateTime<Utc>),
+}
+
+fn midnight(day: NaiveDate) -> DateTime<Utc> {
+    Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN))
+}
+
+fn parse_moment(text: &str) -> Option<Moment> {
+    if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Some(Moment::Day(midnight(day)));
+    }
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+        .map(|instant| Moment::Instant(Utc.from_utc_datetime(&instant)))
+}
+
+fn shift(from: DateTime<Utc>, amount: i64, unit: DateUnit, span: Span) -> Result<DateTime<Utc>, AppError> {
+    let minutes = match unit {
+        DateUnit::Minutes => Some(amount),
+        DateUnit::Hours => amount.checked_mul(60),
+        DateUnit::Days => amount.checked_mul(24 * 60),
+        DateUnit::Weeks => amount.checked_mul(7 * 24 * 60),
+    };
+    minutes
+        .and_then(Duration::try_minutes)
+        .and_then(|d| from.checked_add_signed(d))
+        .filter(|instant| instant.year().abs() < 10_000)
+        .ok_or_else(|| oql_error(span, "That relative date is too far away".to_owned()))
+}
