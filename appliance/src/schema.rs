@@ -78,6 +78,90 @@ diesel::table! {
         reporter_id -> Int8,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        parent_id -> Nullable<Int8>,
+        due_date -> Nullable<Date>,
+        story_points -> Nullable<Float8>,
+        estimate_minutes -> Nullable<Int4>,
+        fix_version_id -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    versions (id) {
+        id -> Int8,
+        project_id -> Int8,
+        name -> Text,
+        release_date -> Nullable<Date>,
+        released -> Bool,
+    }
+}
+
+diesel::table! {
+    components (id) {
+        id -> Int8,
+        project_id -> Int8,
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    issue_labels (issue_id, label) {
+        issue_id -> Int8,
+        label -> Text,
+    }
+}
+
+diesel::table! {
+    issue_components (issue_id, component_id) {
+        issue_id -> Int8,
+        component_id -> Int8,
+    }
+}
+
+diesel::table! {
+    issue_watchers (issue_id, user_id) {
+        issue_id -> Int8,
+        user_id -> Int8,
+    }
+}
+
+diesel::table! {
+    work_logs (id) {
+        id -> Int8,
+        issue_id -> Int8,
+        author_id -> Int8,
+        minutes -> Int4,
+        note -> Text,
+        logged_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    issue_links (id) {
+        id -> Int8,
+        source_id -> Int8,
+        target_id -> Int8,
+        kind -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    custom_fields (id) {
+        id -> Int8,
+        project_id -> Int8,
+        name -> Text,
+        kind -> Text,
+        options -> Array<Text>,
+        position -> Int4,
+    }
+}
+
+diesel::table! {
+    custom_values (issue_id, field_id) {
+        issue_id -> Int8,
+        field_id -> Int8,
+        value -> Jsonb,
     }
 }
 
@@ -142,8 +226,17 @@ diesel::joinable!(projects -> users (lead_id));
 diesel::joinable!(issues -> projects (project_id));
 diesel::joinable!(issues -> workflow_statuses (status_id));
 diesel::joinable!(workflow_statuses -> projects (project_id));
+diesel::joinable!(versions -> projects (project_id));
+diesel::joinable!(components -> projects (project_id));
+diesel::joinable!(issue_labels -> issues (issue_id));
+diesel::joinable!(issue_components -> components (component_id));
+diesel::joinable!(issue_watchers -> users (user_id));
+diesel::joinable!(work_logs -> users (author_id));
+diesel::joinable!(custom_values -> custom_fields (field_id));
+diesel::joinable!(custom_fields -> projects (project_id));
 diesel::joinable!(comments -> issues (issue_id));
 diesel::joinable!(comments -> users (author_id));
+diesel::joinable!(audit_log -> users (actor_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -154,6 +247,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     issues,
     workflow_statuses,
     workflow_transitions,
+    versions,
+    components,
+    issue_labels,
+    issue_components,
+    issue_watchers,
+    work_logs,
+    issue_links,
+    custom_fields,
+    custom_values,
     comments,
     audit_log,
     outbox,

@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::db::DbPool;
 use crate::errors::AppError;
 use crate::identity::pages as identity_pages;
-use crate::work::{api as work_api, issue_pages, project_pages, workflow_pages};
+use crate::work::{api as work_api, issue_form, issue_pages, project_pages, workflow_pages};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -75,16 +75,20 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/projects/new", web::get().to(project_pages::new_form))
         .route("/projects/{key}", web::get().to(project_pages::show))
         .route("/projects/{key}/issues", web::get().to(project_pages::issues))
-        .route("/projects/{key}/issues", web::post().to(issue_pages::create))
-        .route("/projects/{key}/issues/new", web::get().to(issue_pages::new_form))
+        .route("/projects/{key}/issues", web::post().to(issue_form::create))
+        .route("/projects/{key}/issues/new", web::get().to(issue_form::new_form))
         .route("/projects/{key}/workflow", web::get().to(workflow_pages::edit))
         .route("/projects/{key}/workflow", web::post().to(workflow_pages::save))
         .route("/help/oql", web::get().to(project_pages::oql_help))
         .route("/issues/{key}", web::get().to(issue_pages::show))
-        .route("/issues/{key}/edit", web::get().to(issue_pages::edit_form))
-        .route("/issues/{key}/edit", web::post().to(issue_pages::update))
+        .route("/issues/{key}/edit", web::get().to(issue_form::edit_form))
+        .route("/issues/{key}/edit", web::post().to(issue_form::update))
         .route("/issues/{key}/comments", web::post().to(issue_pages::comment))
         .route("/issues/{key}/transition", web::post().to(issue_pages::transition))
+        .route("/issues/{key}/links", web::post().to(issue_pages::link))
+        .route("/issues/{key}/links/{id}/delete", web::post().to(issue_pages::unlink))
+        .route("/issues/{key}/watch", web::post().to(issue_pages::watch))
+        .route("/issues/{key}/work-log", web::post().to(issue_pages::log_work))
         // Work: REST API v1
         .service(
             web::scope("/api/v1")

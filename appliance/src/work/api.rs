@@ -1,17 +1,22 @@
 //! REST API v1 for projects, issues and comments. Callers authenticate with a personal API
 //! token; errors are `{ "error": { "code", "message", "field"? } }`.
 
+use std::collections::BTreeMap;
+
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::comments::{self, CommentWithAuthor};
+use super::fields::Catalogue;
+use super::issue_fields::{self, parse_date, DetailChanges, Details};
 use super::issue_list::{self, IssueFilter, IssueQuery};
 use super::issues::{self, Issue, IssueChanges, NewIssue};
 use super::kinds::{IssueType, Priority, StatusCategory};
 use super::oql;
 use super::projects::{self, NewProject, Project};
+use super::time_tracking::{self, parse_duration};
 use super::workflows::Workflow;
 use crate::db;
 use crate::identity::permissions::{authorize, Action};
@@ -35,6 +40,9 @@ struct IssueBody {
     transitions: Vec<String>,
     assignee: Option<UserRef>,
     reporter: UserRef,
+    #[serde(flatten)]
+    details: Details,
+    time_logged_minutes: i64,
 }
 
 fn issue_body(
@@ -45,7 +53,13 @@ fn issue_body(
     let (assignee, reporter) = issue_list::people_of(conn, &issue)?;
     let workflow = Workflow::load(conn, project.id)?;
     let status = workflow.status(issue.status_id)?;
+    let catalogue = Catalogue::load(conn, project.id)?;
+    let details = issue_fields::details_of(conn, project, &issue, &catalogue)?;
+    let time_logged_minutes =
+        time_tracking::logs_of(conn, issue.id)?.iter().map(|(log, _)| i64::from(log.minutes)).sum();
     Ok(IssueBody {
+        details,
+        time_logged_minutes,
         key: format!("{}-{}", project.key, issue.number),
         project: project.key.clone(),
         status: status.name.clone(),
@@ -132,6 +146,24 @@ pub struct NewIssueInput {
     description: String,
     #[serde(default)]
     assignee: Option<String>,
+    #[serde(default)]
+    parent: Option<String>,
+    #[serde(default)]
+    due_date: Option<String>,
+    #[serde(default)]
+    story_points: Option<f64>,
+    /// A duration like `2d 4h`.
+    #[serde(default)]
+    estimate: Option<String>,
+    #[serde(default)]
+    fix_version: Option<String>,
+    #[serde(default)]
+    labels: Vec<String>,
+    #[serde(default)]
+    components: Vec<String>,
+    /// Custom field name → a string, number, list of choices, or null.
+    #[serde(default)]
+    custom: BTreeMap<String, Value>,
 }
 
 /// `POST /api/v1/projects/{key}/issues`: type defaults to task, status to the workflow's
@@ -150,6 +182,16 @@ pub async fn create_issue(
         title: input.title,
         description: input.description,
         assignee: input.assignee,
+        details: DetailChanges {
+            parent: input.parent.map(Some),
+            due_date: input.due_date.as_deref().map(|d| parse_date("due_date", d)).transpose()?,
+            story_points: Some(input.story_points),
+            estimate_minutes: input.estimate.as_deref().map(|e| parse_duration("estimate", e).map(Some)).transpose()?,
+            fix_version: input.fix_version.map(Some),
+            labels: Some(input.labels),
+            components: Some(input.components),
+            custom: custom_inputs(input.custom),
+        },
     };
     let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     let created = db::run(&state.pool, move |conn| {
@@ -209,6 +251,41 @@ pub struct IssueChangesInput {
     /// A user name, or `null` to unassign.
     #[serde(default, deserialize_with = "explicit_null")]
     assignee: Option<Option<String>>,
+    #[serde(default, deserialize_with = "explicit_null")]
+    parent: Option<Option<String>>,
+    #[serde(default, deserialize_with = "explicit_null")]
+    due_date: Option<Option<String>>,
+    #[serde(default, deserialize_with = "explicit_null")]
+    story_points: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "explicit_null")]
+    estimate: Option<Option<String>>,
+    #[serde(default, deserialize_with = "explicit_null")]
+    fix_version: Option<Option<String>>,
+    #[serde(default)]
+    labels: Option<Vec<String>>,
+    #[serde(default)]
+    components: Option<Vec<String>>,
+    #[serde(default)]
+    custom: BTreeMap<String, Value>,
+}
+
+/// Custom values as JSON clients send them, as the text inputs the field checks.
+fn custom_inputs(custom: BTreeMap<String, Value>) -> Vec<(String, Vec<String>)> {
+    let text = |value: &Value| match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    custom
+        .into_iter()
+        .map(|(name, value)| {
+            let inputs = match &value {
+                Value::Null => Vec::new(),
+                Value::Array(items) => items.iter().map(text).collect(),
+                other => vec![text(other)],
+            };
+            (name, inputs)
+        })
+        .collect()
 }
 
 /// `PATCH /api/v1/issues/{key}`: changes the fields given; `"assignee": null` unassigns; a
@@ -227,6 +304,22 @@ pub async fn update_issue(
         title: input.title,
         description: input.description,
         assignee: input.assignee,
+        details: DetailChanges {
+            parent: input.parent,
+            due_date: input
+                .due_date
+                .map(|d| d.as_deref().map(|d| parse_date("due_date", d)).transpose().map(Option::flatten))
+                .transpose()?,
+            story_points: input.story_points,
+            estimate_minutes: input
+                .estimate
+                .map(|e| e.as_deref().map(|e| parse_duration("estimate", e)).transpose())
+                .transpose()?,
+            fix_version: input.fix_version,
+            labels: input.labels,
+            components: input.components,
+            custom: custom_inputs(input.custom),
+        },
     };
     let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     let updated = db::run(&state.pool, move |conn| {

@@ -222,6 +222,7 @@ fn load(conn: &mut PgConnection, mut sql: SqlBuilder, limit: i64, offset: i64) -
     let statement = format!(
         "SELECT i.id, i.project_id, i.number, i.issue_type, i.status_id, i.priority, i.title, i.description, \
                 i.assignee_id, i.reporter_id, i.created_at, i.updated_at, \
+                i.parent_id, i.due_date, i.story_points, i.estimate_minutes, i.fix_version_id, \
                 p.key AS project_key, s.name AS status_name, s.category AS status_category, \
                 a.username AS assignee_username, a.display_name AS assignee_display_name \
            FROM issues i \
@@ -318,6 +319,15 @@ pub fn recently_updated(conn: &mut PgConnection, limit: i64) -> Result<Vec<Liste
     let mut sql = SqlBuilder::default();
     sql.order_by("i.updated_at DESC".to_owned());
     load(conn, sql, limit, 0)
+}
+
+/// The issues directly below `issue_id` (an epic's stories, a story's sub-tasks), by key.
+pub fn children_of(conn: &mut PgConnection, issue_id: i64) -> Result<Vec<ListedIssue>, AppError> {
+    let mut sql = SqlBuilder::default();
+    let parent = sql.bind(Bind::Int8(issue_id));
+    sql.and(format!("i.parent_id = {parent}"));
+    sql.order_by("i.number ASC".to_owned());
+    load(conn, sql, 1000, 0)
 }
 
 /// Issues found by a whole OQL query across every project, for the API's search.

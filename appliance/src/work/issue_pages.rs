@@ -1,186 +1,34 @@
-//! Pages: an issue, creating and editing one, and commenting.
+//! The issue page: an issue with its fields, children, links, work log, history and
+//! comments, and the actions taken from it (transitions, comments).
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
 use super::comments::{self, CommentWithAuthor};
-use super::issue_list;
-use super::issues::{self, Issue, IssueChanges, NewIssue};
-use super::kinds::{IssueType, Priority};
-use super::projects::{self, Project};
+use super::fields::Catalogue;
+use super::history::{self, HistoryEntry};
+use super::issue_fields::{self, Details};
+use super::issue_list::{self, ListedIssue};
+use super::issues::{self, Issue, IssueChanges};
+use super::kinds::{IssueType, StatusCategory};
+use super::links::{self, LinkView};
+use super::projects::Project;
+use super::time_tracking::{self, format_duration, parse_duration, WorkLog};
+use super::watchers;
 use super::workflows::{Workflow, WorkflowStatus};
 use crate::db;
 use crate::errors::AppError;
 use crate::identity::permissions::{authorize, Action};
-use crate::identity::users::{self, UserRef};
+use crate::identity::users::UserRef;
 use crate::web::errors::PageError;
 use crate::web::extract::{CsrfForm, SignedIn};
 use crate::web::markdown;
 use crate::web::pages::{redirect, render_with_status, status_for, Nav};
 use crate::web::AppState;
 
-/// The create and edit form as submitted: every field a string, parsed by `to_new`/`to_changes`
-/// so that a bad value comes back to the user beside its field, with everything they typed.
-#[derive(Clone, Default, Deserialize)]
-pub struct IssueForm {
-    #[serde(default)]
-    title: String,
-    #[serde(default, rename = "type")]
-    issue_type: String,
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    priority: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    assignee: String,
-}
-
-impl IssueForm {
-    fn from_issue(issue: &Issue, status: &WorkflowStatus, assignee: Option<&UserRef>) -> Self {
-        Self {
-            title: issue.title.clone(),
-            issue_type: issue.issue_type.as_str().to_owned(),
-            status: status.name.clone(),
-            priority: issue.priority.as_str().to_owned(),
-            description: issue.description.clone(),
-            assignee: assignee.map(|a| a.username.clone()).unwrap_or_default(),
-        }
-    }
-
-    fn to_new(&self) -> Result<NewIssue, AppError> {
-        let or = |value: &str, default: &'static str| {
-            if value.trim().is_empty() {
-                default.to_owned()
-            } else {
-                value.to_owned()
-            }
-        };
-        Ok(NewIssue {
-            issue_type: IssueType::parse(&or(&self.issue_type, "task"))?,
-            status: Some(self.status.clone()).filter(|s| !s.trim().is_empty()),
-            priority: Priority::parse(&or(&self.priority, "medium"))?,
-            title: self.title.clone(),
-            description: self.description.clone(),
-            assignee: Some(self.assignee.clone()).filter(|a| !a.trim().is_empty()),
-        })
-    }
-
-    fn to_changes(&self) -> Result<IssueChanges, AppError> {
-        let new = self.to_new()?;
-        Ok(IssueChanges {
-            issue_type: Some(new.issue_type),
-            status: new.status,
-            priority: Some(new.priority),
-            title: Some(new.title),
-            description: Some(new.description),
-            assignee: Some(new.assignee),
-        })
-    }
-}
-
-#[derive(Template)]
-#[template(path = "issues/form.html")]
-struct IssueFormPage {
-    nav: Nav,
-    project: Project,
-    /// `None` when creating.
-    issue_key: Option<String>,
-    form: IssueForm,
-    people: Vec<UserRef>,
-    /// The statuses offered: all of them when creating, the current one and where the
-    /// workflow lets it move when editing.
-    statuses: Vec<WorkflowStatus>,
-    error: Option<AppError>,
-}
-
-impl IssueFormPage {
-    fn types(&self) -> &'static [IssueType] {
-        IssueType::ALL
-    }
-
-    fn initial_status(&self) -> &str {
-        self.statuses.first().map_or("", |s| s.name.as_str())
-    }
-
-    fn priorities(&self) -> &'static [Priority] {
-        Priority::ALL
-    }
-
-    fn is(&self, value: &str, option: &str, default: &str) -> bool {
-        if value.is_empty() {
-            option == default
-        } else {
-            value == option
-        }
-    }
-}
-
-/// The create form (`current` is `None`) or the edit form of an issue in status `current`.
-async fn form_page(
-    signed_in: &SignedIn,
-    state: &AppState,
-    project: Project,
-    issue: Option<(String, i64)>,
-    form: IssueForm,
-    error: Option<AppError>,
-) -> Result<HttpResponse, PageError> {
-    let project_id = project.id;
-    let current = issue.as_ref().map(|(_, status_id)| *status_id);
-    let (people, statuses) = db::run(&state.pool, move |conn| {
-        let workflow = Workflow::load(conn, project_id)?;
-        let statuses = match current {
-            None => workflow.statuses.clone(),
-            Some(from) => workflow.statuses.iter().filter(|s| workflow.allows(from, s.id)).cloned().collect(),
-        };
-        Ok((users::active_refs(conn)?, statuses))
-    })
-    .await?;
-    let status = status_for(error.as_ref());
-    let issue_key = issue.map(|(key, _)| key);
-    let page =
-        IssueFormPage { nav: Nav::for_user(signed_in, "projects"), project, issue_key, form, people, statuses, error };
-    Ok(render_with_status(&page, status)?)
-}
-
-pub async fn new_form(
-    signed_in: SignedIn,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
-    let key = path.into_inner();
-    let project = db::run(&state.pool, move |conn| projects::find_by_key(conn, &key)).await?;
-    authorize(signed_in.user(), Action::CreateIssue(&project))?;
-    form_page(&signed_in, &state, project, None, IssueForm::default(), None).await
-}
-
-pub async fn create(
-    form: CsrfForm<IssueForm>,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
-    let CsrfForm { signed_in, data } = form;
-    let key = path.into_inner();
-    let project = db::run(&state.pool, move |conn| projects::find_by_key(conn, &key)).await?;
-    authorize(signed_in.user(), Action::CreateIssue(&project))?;
-    let created = match data.to_new() {
-        Ok(new) => {
-            let (actor, reporter, target) = (signed_in.actor.clone(), signed_in.user().id, project.clone());
-            db::run(&state.pool, move |conn| issues::create(conn, &actor, &target, reporter, new)).await
-        }
-        Err(error) => Err(error),
-    };
-    match created {
-        Ok(issue) => Ok(redirect(&format!("/issues/{}-{}", project.key, issue.number))),
-        Err(error @ AppError::Invalid { .. }) => form_page(&signed_in, &state, project, None, data, Some(error)).await,
-        Err(other) => Err(other.into()),
-    }
-}
-
 /// The issue a URL names, once the user is allowed `action` on its project.
-async fn issue_for(
+pub(super) async fn issue_for(
     state: &AppState,
     signed_in: &SignedIn,
     key: &str,
@@ -192,10 +40,27 @@ async fn issue_for(
     Ok((project, issue))
 }
 
+/// Where on the issue page an action was refused, so its message shows beside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    Transition,
+    Comment,
+    Link,
+    WorkLog,
+}
+
+/// A refused action: where, why, and what the user had typed (a comment or work note).
+struct Refusal {
+    section: Section,
+    error: AppError,
+    draft: String,
+}
+
 #[derive(Template)]
 #[template(path = "issues/show.html")]
 struct IssuePage {
     nav: Nav,
+    me: i64,
     project: Project,
     key: String,
     issue: Issue,
@@ -205,43 +70,110 @@ struct IssuePage {
     description_html: String,
     assignee: Option<UserRef>,
     reporter: UserRef,
+    details: Details,
+    children: Vec<ListedIssue>,
+    links: Vec<LinkView>,
+    watchers: Vec<UserRef>,
+    work_logs: Vec<(WorkLog, UserRef)>,
+    history: Vec<HistoryEntry>,
     comments: Vec<(CommentWithAuthor, String)>,
-    comment_draft: String,
-    /// A refused comment or transition, shown where the user acted.
-    comment_error: Option<AppError>,
-    transition_error: Option<AppError>,
+    refusal: Option<Refusal>,
 }
 
-/// What the issue page shows after a refused action, beside the place it was refused.
-enum Refusal {
-    None,
-    Comment { draft: String, error: AppError },
-    Transition(AppError),
+impl IssuePage {
+    fn error_in(&self, section: Section) -> Option<&AppError> {
+        self.refusal.as_ref().filter(|r| r.section == section).map(|r| &r.error)
+    }
+
+    fn draft_in(&self, section: Section) -> &str {
+        self.refusal.as_ref().filter(|r| r.section == section).map_or("", |r| r.draft.as_str())
+    }
+
+    fn watching(&self) -> bool {
+        self.watchers.iter().any(|w| w.id == self.me)
+    }
+
+    fn time_logged(&self) -> i64 {
+        self.work_logs.iter().map(|(log, _)| i64::from(log.minutes)).sum()
+    }
+
+    fn duration(&self, minutes: i64) -> String {
+        format_duration(minutes)
+    }
+
+    fn estimate(&self) -> Option<String> {
+        self.issue.estimate_minutes.map(|m| format_duration(i64::from(m)))
+    }
+
+    /// Children done, of all; and story points done, of all.
+    fn progress(&self) -> (usize, usize, f64, f64) {
+        let done: Vec<&ListedIssue> =
+            self.children.iter().filter(|c| c.status_category == StatusCategory::Done).collect();
+        let points =
+            |issues: &mut dyn Iterator<Item = &ListedIssue>| issues.filter_map(|c| c.issue.story_points).sum::<f64>();
+        (done.len(), self.children.len(), points(&mut done.iter().copied()), points(&mut self.children.iter()))
+    }
+
+    fn percent_done(&self) -> usize {
+        let (done, total, _, _) = self.progress();
+        (done * 100).checked_div(total).unwrap_or(0)
+    }
+
+    fn link_choices(&self) -> &'static [(&'static str, &'static str, &'static str, bool)] {
+        &links::CHOICES
+    }
+
+    fn child_type(&self) -> &'static str {
+        if self.issue.issue_type == IssueType::Epic {
+            "story"
+        } else {
+            "subtask"
+        }
+    }
 }
 
 async fn issue_page(
     signed_in: &SignedIn,
     state: &AppState,
     key: String,
-    refusal: Refusal,
+    refusal: Option<Refusal>,
 ) -> Result<HttpResponse, PageError> {
     let user = signed_in.user().clone();
-    let (project, issue, workflow, assignee, reporter, comments) = db::run(&state.pool, move |conn| {
+    let loaded = db::run(&state.pool, move |conn| {
         let (project, issue) = issues::find_by_key(conn, &key)?;
         authorize(&user, Action::ViewProject(&project))?;
         let workflow = Workflow::load(conn, project.id)?;
         let (assignee, reporter) = issue_list::people_of(conn, &issue)?;
+        let catalogue = Catalogue::load(conn, project.id)?;
+        let details = issue_fields::details_of(conn, &project, &issue, &catalogue)?;
+        let children = issue_list::children_of(conn, issue.id)?;
+        let links = links::links_of(conn, issue.id)?;
+        let watchers = watchers::watchers_of(conn, issue.id)?;
+        let work_logs = time_tracking::logs_of(conn, issue.id)?;
+        let history = history::history_of(conn, issue.id)?;
         let comments = comments::list_for_issue(conn, issue.id)?;
-        Ok((project, issue, workflow, assignee, reporter, comments))
+        Ok((
+            project, issue, workflow, assignee, reporter, details, children, links, watchers, work_logs, history,
+            comments,
+        ))
     })
     .await?;
+    let (
+        project,
+        issue,
+        workflow,
+        assignee,
+        reporter,
+        details,
+        children,
+        links,
+        watchers,
+        work_logs,
+        history,
+        comments,
+    ) = loaded;
     let status = workflow.status(issue.status_id)?.clone();
     let transitions = workflow.targets(issue.status_id).cloned().collect();
-    let (comment_draft, comment_error, transition_error) = match refusal {
-        Refusal::None => (String::new(), None, None),
-        Refusal::Comment { draft, error } => (draft, Some(error), None),
-        Refusal::Transition(error) => (String::new(), None, Some(error)),
-    };
     let comments = comments
         .into_iter()
         .map(|c| {
@@ -249,9 +181,10 @@ async fn issue_page(
             (c, html)
         })
         .collect();
-    let http_status = status_for(comment_error.as_ref().or(transition_error.as_ref()));
+    let http_status = status_for(refusal.as_ref().map(|r| &r.error));
     let page = IssuePage {
         nav: Nav::for_user(signed_in, "projects"),
+        me: signed_in.user().id,
         key: format!("{}-{}", project.key, issue.number),
         description_html: markdown::to_html(&issue.description),
         project,
@@ -260,12 +193,34 @@ async fn issue_page(
         transitions,
         assignee,
         reporter,
+        details,
+        children,
+        links,
+        watchers,
+        work_logs,
+        history,
         comments,
-        comment_draft,
-        comment_error,
-        transition_error,
+        refusal,
     };
     Ok(render_with_status(&page, http_status)?)
+}
+
+/// After an action from the issue page: back to it, or the page with the refusal in place.
+async fn after_action(
+    signed_in: &SignedIn,
+    state: &AppState,
+    key: String,
+    section: Section,
+    draft: String,
+    outcome: Result<String, AppError>,
+) -> Result<HttpResponse, PageError> {
+    match outcome {
+        Ok(anchor) => Ok(redirect(&format!("/issues/{key}{anchor}"))),
+        Err(error @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
+            issue_page(signed_in, state, key, Some(Refusal { section, error, draft })).await
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 pub async fn show(
@@ -273,49 +228,7 @@ pub async fn show(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    issue_page(&signed_in, &state, path.into_inner(), Refusal::None).await
-}
-
-pub async fn edit_form(
-    signed_in: SignedIn,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
-    let (project, issue) = issue_for(&state, &signed_in, &path, |p| Action::EditIssue(p)).await?;
-    let (shown, project_id) = (issue.clone(), project.id);
-    let (assignee, status) = db::run(&state.pool, move |conn| {
-        let (assignee, _) = issue_list::people_of(conn, &shown)?;
-        let status = Workflow::load(conn, project_id)?.status(shown.status_id)?.clone();
-        Ok((assignee, status))
-    })
-    .await?;
-    let form = IssueForm::from_issue(&issue, &status, assignee.as_ref());
-    let key = format!("{}-{}", project.key, issue.number);
-    form_page(&signed_in, &state, project, Some((key, issue.status_id)), form, None).await
-}
-
-pub async fn update(
-    form: CsrfForm<IssueForm>,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, PageError> {
-    let CsrfForm { signed_in, data } = form;
-    let key = path.into_inner();
-    let (project, issue) = issue_for(&state, &signed_in, &key, |p| Action::EditIssue(p)).await?;
-    let updated = match data.to_changes() {
-        Ok(changes) => {
-            let (actor, target, issue_id) = (signed_in.actor.clone(), project.clone(), issue.id);
-            db::run(&state.pool, move |conn| issues::update(conn, &actor, &target, issue_id, changes)).await
-        }
-        Err(error) => Err(error),
-    };
-    match updated {
-        Ok(_) => Ok(redirect(&format!("/issues/{}-{}", project.key, issue.number))),
-        Err(error @ AppError::Invalid { .. }) => {
-            form_page(&signed_in, &state, project, Some((key, issue.status_id)), data, Some(error)).await
-        }
-        Err(other) => Err(other.into()),
-    }
+    issue_page(&signed_in, &state, path.into_inner(), None).await
 }
 
 #[derive(Deserialize)]
@@ -333,13 +246,9 @@ pub async fn comment(
     let key = path.into_inner();
     let (_, issue) = issue_for(&state, &signed_in, &key, |p| Action::Comment(p)).await?;
     let (actor, author, body) = (signed_in.actor.clone(), signed_in.user().id, data.body.clone());
-    match db::run(&state.pool, move |conn| comments::create(conn, &actor, &issue, author, &body)).await {
-        Ok(comment) => Ok(redirect(&format!("/issues/{key}#comment-{}", comment.id))),
-        Err(error @ AppError::Invalid { .. }) => {
-            issue_page(&signed_in, &state, key, Refusal::Comment { draft: data.body, error }).await
-        }
-        Err(other) => Err(other.into()),
-    }
+    let outcome = db::run(&state.pool, move |conn| comments::create(conn, &actor, &issue, author, &body)).await;
+    let outcome = outcome.map(|comment| format!("#comment-{}", comment.id));
+    after_action(&signed_in, &state, key, Section::Comment, data.body, outcome).await
 }
 
 #[derive(Deserialize)]
@@ -360,9 +269,87 @@ pub async fn transition(
     let (project, issue) = issue_for(&state, &signed_in, &key, |p| Action::EditIssue(p)).await?;
     let changes = IssueChanges { status: Some(data.status), ..IssueChanges::default() };
     let actor = signed_in.actor.clone();
-    match db::run(&state.pool, move |conn| issues::update(conn, &actor, &project, issue.id, changes)).await {
-        Ok(_) => Ok(redirect(&format!("/issues/{key}"))),
-        Err(error @ AppError::Invalid { .. }) => issue_page(&signed_in, &state, key, Refusal::Transition(error)).await,
-        Err(other) => Err(other.into()),
-    }
+    let outcome = db::run(&state.pool, move |conn| issues::update(conn, &actor, &project, issue.id, changes)).await;
+    after_action(&signed_in, &state, key, Section::Transition, String::new(), outcome.map(|_| String::new())).await
+}
+
+#[derive(Deserialize)]
+pub struct LinkForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    issue: String,
+}
+
+pub async fn link(
+    form: CsrfForm<LinkForm>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let CsrfForm { signed_in, data } = form;
+    let key = path.into_inner();
+    let (_, issue) = issue_for(&state, &signed_in, &key, |p| Action::EditIssue(p)).await?;
+    let (actor, issue_key, draft) = (signed_in.actor.clone(), key.clone(), data.issue.clone());
+    let outcome =
+        db::run(&state.pool, move |conn| links::link(conn, &actor, &issue, &issue_key, &data.kind, &data.issue)).await;
+    after_action(&signed_in, &state, key, Section::Link, draft, outcome.map(|()| "#links".to_owned())).await
+}
+
+pub async fn unlink(
+    form: CsrfForm<TransitionForm>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, i64)>,
+) -> Result<HttpResponse, PageError> {
+    let CsrfForm { signed_in, .. } = form;
+    let (key, link_id) = path.into_inner();
+    let (_, issue) = issue_for(&state, &signed_in, &key, |p| Action::EditIssue(p)).await?;
+    let actor = signed_in.actor.clone();
+    let outcome = db::run(&state.pool, move |conn| links::unlink(conn, &actor, &issue, link_id)).await;
+    after_action(&signed_in, &state, key, Section::Link, String::new(), outcome.map(|()| "#links".to_owned())).await
+}
+
+#[derive(Deserialize)]
+pub struct WatchForm {
+    #[serde(default)]
+    watching: String,
+}
+
+pub async fn watch(
+    form: CsrfForm<WatchForm>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let CsrfForm { signed_in, data } = form;
+    let key = path.into_inner();
+    let (_, issue) = issue_for(&state, &signed_in, &key, |p| Action::ViewProject(p)).await?;
+    let (actor, me, watching) = (signed_in.actor.clone(), signed_in.user().id, data.watching == "on");
+    db::run(&state.pool, move |conn| watchers::set_watching(conn, &actor, &issue, me, watching)).await?;
+    Ok(redirect(&format!("/issues/{key}")))
+}
+
+#[derive(Deserialize)]
+pub struct WorkLogForm {
+    #[serde(default)]
+    time_spent: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn log_work(
+    form: CsrfForm<WorkLogForm>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let CsrfForm { signed_in, data } = form;
+    let key = path.into_inner();
+    let (_, issue) = issue_for(&state, &signed_in, &key, |p| Action::EditIssue(p)).await?;
+    let (actor, me, draft) = (signed_in.actor.clone(), signed_in.user().id, data.time_spent.clone());
+    let outcome = match parse_duration("time_spent", &data.time_spent) {
+        Ok(minutes) => {
+            db::run(&state.pool, move |conn| time_tracking::log_work(conn, &actor, &issue, me, minutes, &data.note))
+                .await
+        }
+        Err(error) => Err(error),
+    };
+    after_action(&signed_in, &state, key, Section::WorkLog, draft, outcome.map(|_| "#work-log".to_owned())).await
 }

@@ -1,17 +1,20 @@
-//! Issues: the model, its rules (title and description limits, an assignee who exists), and
-//! the create/update/find queries. Listing and filtering live in `issue_list`.
+//! Issues: the model, its rules (title and description limits, an assignee who exists, a
+//! status move the workflow allows, the further fields of `issue_fields`), and the
+//! create/update/find queries. Listing and filtering live in `issue_list`.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
+use super::fields::Catalogue;
+use super::issue_fields::{self, DetailChanges};
 use super::kinds::{IssueType, Priority};
 use super::projects::{self, Project};
 use super::workflows::Workflow;
 use crate::audit::{self, Actor, Change};
 use crate::errors::AppError;
-use crate::schema::{issues, projects as projects_table, users};
+use crate::schema::{issue_watchers, issues, projects as projects_table, users};
 
 pub const TITLE_MAX: usize = 255;
 pub const DESCRIPTION_MAX: usize = 100_000;
@@ -36,10 +39,18 @@ pub struct Issue {
     pub reporter_id: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[serde(skip)]
+    pub parent_id: Option<i64>,
+    pub due_date: Option<NaiveDate>,
+    pub story_points: Option<f64>,
+    pub estimate_minutes: Option<i32>,
+    #[serde(skip)]
+    pub fix_version_id: Option<i64>,
 }
 
 /// A new issue, already parsed; `assignee` is a user name, `status` a status name of the
 /// project's workflow (`None`: its first status).
+#[derive(Clone, Debug)]
 pub struct NewIssue {
     pub issue_type: IssueType,
     pub status: Option<String>,
@@ -47,10 +58,11 @@ pub struct NewIssue {
     pub title: String,
     pub description: String,
     pub assignee: Option<String>,
+    pub details: DetailChanges,
 }
 
 /// Changes to an issue: `None` leaves a field as it is; `assignee: Some(None)` unassigns.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 pub struct IssueChanges {
     pub issue_type: Option<IssueType>,
     /// A status name; the move must be a transition the workflow allows.
@@ -59,6 +71,7 @@ pub struct IssueChanges {
     pub title: Option<String>,
     pub description: Option<String>,
     pub assignee: Option<Option<String>>,
+    pub details: DetailChanges,
 }
 
 #[derive(AsChangeset)]
@@ -70,6 +83,11 @@ struct IssueChangeset {
     title: Option<String>,
     description: Option<String>,
     assignee_id: Option<Option<i64>>,
+    parent_id: Option<Option<i64>>,
+    due_date: Option<Option<NaiveDate>>,
+    story_points: Option<Option<f64>>,
+    estimate_minutes: Option<Option<i32>>,
+    fix_version_id: Option<Option<i64>>,
     updated_at: DateTime<Utc>,
 }
 
@@ -129,6 +147,8 @@ pub fn create(
             None => workflow.initial()?.id,
         };
         let assignee_id = assignee_id(conn, new.assignee.as_deref())?;
+        let catalogue = Catalogue::load(conn, project.id)?;
+        let details = issue_fields::resolve(conn, project, &catalogue, None, new.issue_type, &new.details)?;
         let number = projects::take_issue_number(conn, project.id)?;
         let issue: Issue = diesel::insert_into(issues::table)
             .values((
@@ -141,9 +161,23 @@ pub fn create(
                 issues::description.eq(&new.description),
                 issues::assignee_id.eq(assignee_id),
                 issues::reporter_id.eq(reporter_id),
+                issues::parent_id.eq(details.parent_id.flatten()),
+                issues::due_date.eq(details.due_date.flatten()),
+                issues::story_points.eq(details.story_points.flatten()),
+                issues::estimate_minutes.eq(details.estimate_minutes.flatten()),
+                issues::fix_version_id.eq(details.fix_version_id.flatten()),
             ))
             .returning(Issue::as_returning())
             .get_result(conn)?;
+        issue_fields::write_sets(conn, issue.id, &details)?;
+        // The reporter and the assignee hear about changes from the start.
+        let watchers: Vec<_> = [Some(reporter_id), assignee_id]
+            .into_iter()
+            .flatten()
+            .map(|user| (issue_watchers::issue_id.eq(issue.id), issue_watchers::user_id.eq(user)))
+            .collect();
+        diesel::insert_into(issue_watchers::table).values(watchers).on_conflict_do_nothing().execute(conn)?;
+        let after = issue_fields::snapshot(conn, project, &issue, &workflow)?;
         audit::record(
             conn,
             actor,
@@ -152,11 +186,30 @@ pub fn create(
                 entity_type: "issue",
                 entity_id: issue.id,
                 before: None,
-                after: Some(audit_state(&issue, &project.key, &workflow)),
+                after: Some(after),
             },
         )?;
         Ok(issue)
     })
+}
+
+/// Why an update's transaction ended early: nothing changed (so it rolls back and records
+/// nothing), or a refusal.
+enum Attempt {
+    Unchanged,
+    Refused(AppError),
+}
+
+impl From<AppError> for Attempt {
+    fn from(error: AppError) -> Self {
+        Attempt::Refused(error)
+    }
+}
+
+impl From<diesel::result::Error> for Attempt {
+    fn from(error: diesel::result::Error) -> Self {
+        Attempt::Refused(error.into())
+    }
 }
 
 /// Applies `changes` and records the fields that really changed; a change to nothing writes
@@ -172,7 +225,7 @@ pub fn update(
     if let Some(description) = &changes.description {
         check_description(description)?;
     }
-    conn.transaction(|conn| {
+    let attempt = conn.transaction::<Issue, Attempt, _>(|conn| {
         let before: Issue = issues::table.find(issue_id).for_update().select(Issue::as_select()).first(conn)?;
         let workflow = Workflow::load(conn, project.id)?;
         let status_id = match changes.status.as_deref() {
@@ -187,32 +240,34 @@ pub fn update(
             None => None,
             Some(name) => Some(assignee_id(conn, name.as_deref())?),
         };
+        let issue_type = changes.issue_type.unwrap_or(before.issue_type);
+        let catalogue = Catalogue::load(conn, project.id)?;
+        let details = issue_fields::resolve(conn, project, &catalogue, Some(&before), issue_type, &changes.details)?;
+        let old = issue_fields::snapshot(conn, project, &before, &workflow)?;
         let changeset = IssueChangeset {
-            issue_type: changes.issue_type.filter(|v| *v != before.issue_type),
-            status_id: status_id.filter(|v| *v != before.status_id),
-            priority: changes.priority.filter(|v| *v != before.priority),
-            title: title.filter(|v| *v != before.title),
-            description: changes.description.filter(|v| *v != before.description),
-            assignee_id: assignee_id.filter(|v| *v != before.assignee_id),
+            issue_type: changes.issue_type,
+            status_id,
+            priority: changes.priority,
+            title,
+            description: changes.description.clone(),
+            assignee_id,
+            parent_id: details.parent_id,
+            due_date: details.due_date,
+            story_points: details.story_points,
+            estimate_minutes: details.estimate_minutes,
+            fix_version_id: details.fix_version_id,
             updated_at: Utc::now(),
         };
-        let nothing_changed = changeset.issue_type.is_none()
-            && changeset.status_id.is_none()
-            && changeset.priority.is_none()
-            && changeset.title.is_none()
-            && changeset.description.is_none()
-            && changeset.assignee_id.is_none();
-        if nothing_changed {
-            return Ok(before);
-        }
         let after: Issue = diesel::update(issues::table.find(issue_id))
             .set(&changeset)
             .returning(Issue::as_returning())
             .get_result(conn)?;
-        let (old, new) = changed_fields(
-            &audit_state(&before, &project.key, &workflow),
-            &audit_state(&after, &project.key, &workflow),
-        );
+        issue_fields::write_sets(conn, issue_id, &details)?;
+        let new = issue_fields::snapshot(conn, project, &after, &workflow)?;
+        let (old, new) = changed_fields(&old, &new);
+        if new.as_object().is_some_and(|fields| fields.len() <= 1) {
+            return Err(Attempt::Unchanged);
+        }
         audit::record(
             conn,
             actor,
@@ -225,21 +280,12 @@ pub fn update(
             },
         )?;
         Ok(after)
-    })
-}
-
-/// The issue's state as the audit log and outbox carry it (and its history shows it).
-fn audit_state(issue: &Issue, project_key: &str, workflow: &Workflow) -> Value {
-    json!({
-        "key": format!("{project_key}-{}", issue.number),
-        "issue_type": issue.issue_type,
-        "status": workflow.status(issue.status_id).map(|s| s.name.as_str()).unwrap_or("?"),
-        "priority": issue.priority,
-        "title": issue.title,
-        "description": issue.description,
-        "assignee_id": issue.assignee_id,
-        "reporter_id": issue.reporter_id,
-    })
+    });
+    match attempt {
+        Ok(issue) => Ok(issue),
+        Err(Attempt::Unchanged) => Ok(issues::table.find(issue_id).select(Issue::as_select()).first(conn)?),
+        Err(Attempt::Refused(error)) => Err(error),
+    }
 }
 
 /// Keeps only the fields whose values differ (plus the key, for the reader's sake).

@@ -3,12 +3,19 @@
 
 pub mod api;
 pub mod comments;
+pub mod fields;
+pub mod history;
+pub mod issue_fields;
+pub mod issue_form;
 pub mod issue_list;
 pub mod issue_pages;
 pub mod issues;
 pub mod kinds;
+pub mod links;
 pub mod oql;
 pub mod project_pages;
 pub mod projects;
+pub mod time_tracking;
+pub mod watchers;
 pub mod workflow_pages;
 pub mod workflows;

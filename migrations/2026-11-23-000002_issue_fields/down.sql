@@ -1,0 +1,16 @@
+DROP TABLE custom_values;
+DROP TABLE custom_fields;
+DROP TABLE issue_links;
+DROP TABLE work_logs;
+DROP TABLE issue_watchers;
+DROP TABLE issue_components;
+DROP TABLE issue_labels;
+ALTER TABLE issues
+    DROP CONSTRAINT issues_not_own_parent,
+    DROP COLUMN parent_id,
+    DROP COLUMN due_date,
+    DROP COLUMN story_points,
+    DROP COLUMN estimate_minutes,
+    DROP COLUMN fix_version_id;
+DROP TABLE components;
+DROP TABLE versions;
