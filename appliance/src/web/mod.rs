@@ -17,7 +17,9 @@ use crate::config::Config;
 use crate::db::DbPool;
 use crate::errors::AppError;
 use crate::identity::pages as identity_pages;
-use crate::work::{api as work_api, issue_form, issue_pages, project_pages, workflow_pages};
+use crate::work::{
+    api as work_api, issue_form, issue_pages, project_pages, settings_api, settings_pages, workflow_pages,
+};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -79,6 +81,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/projects/{key}/issues/new", web::get().to(issue_form::new_form))
         .route("/projects/{key}/workflow", web::get().to(workflow_pages::edit))
         .route("/projects/{key}/workflow", web::post().to(workflow_pages::save))
+        .route("/projects/{key}/settings", web::get().to(settings_pages::show))
+        .route("/projects/{key}/settings/{part}", web::post().to(settings_pages::save))
         .route("/help/oql", web::get().to(project_pages::oql_help))
         .route("/issues/{key}", web::get().to(issue_pages::show))
         .route("/issues/{key}/edit", web::get().to(issue_form::edit_form))
@@ -95,13 +99,16 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/projects", web::get().to(work_api::list_projects))
                 .route("/projects", web::post().to(work_api::create_project))
                 .route("/projects/{key}", web::get().to(work_api::get_project))
-                .route("/projects/{key}/workflow", web::get().to(work_api::get_workflow))
+                .route("/projects/{key}/workflow", web::get().to(settings_api::get_workflow))
+                .route("/projects/{key}/fields", web::get().to(settings_api::get_fields))
+                .route("/projects/{key}/{part:versions|components|fields}", web::post().to(settings_api::add_entry))
                 .route("/search", web::get().to(work_api::search))
                 .route("/projects/{key}/issues", web::get().to(work_api::list_issues))
                 .route("/projects/{key}/issues", web::post().to(work_api::create_issue))
                 .route("/projects/{key}/issues/{issue}", web::get().to(work_api::get_project_issue))
                 .route("/issues/{issue}", web::get().to(work_api::get_issue))
                 .route("/issues/{issue}", web::patch().to(work_api::update_issue))
+                .route("/issues/{issue}/history", web::get().to(work_api::get_history))
                 .route("/issues/{issue}/comments", web::get().to(work_api::list_comments))
                 .route("/issues/{issue}/comments", web::post().to(work_api::create_comment)),
         );

@@ -10,10 +10,12 @@ use serde_json::{json, Value};
 
 use super::comments::{self, CommentWithAuthor};
 use super::fields::Catalogue;
+use super::history;
 use super::issue_fields::{self, parse_date, DetailChanges, Details};
 use super::issue_list::{self, IssueFilter, IssueQuery};
 use super::issues::{self, Issue, IssueChanges, NewIssue};
 use super::kinds::{IssueType, Priority, StatusCategory};
+use super::links::{self, LinkView};
 use super::oql;
 use super::projects::{self, NewProject, Project};
 use super::time_tracking::{self, parse_duration};
@@ -43,6 +45,7 @@ struct IssueBody {
     #[serde(flatten)]
     details: Details,
     time_logged_minutes: i64,
+    links: Vec<LinkView>,
 }
 
 fn issue_body(
@@ -60,6 +63,7 @@ fn issue_body(
     Ok(IssueBody {
         details,
         time_logged_minutes,
+        links: links::links_of(conn, issue.id)?,
         key: format!("{}-{}", project.key, issue.number),
         project: project.key.clone(),
         status: status.name.clone(),
@@ -361,24 +365,16 @@ pub async fn search(caller: ApiCaller, state: web::Data<AppState>, query: web::Q
     })))
 }
 
-/// `GET /api/v1/projects/{key}/workflow`: the statuses in board order and where each may go.
-pub async fn get_workflow(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
+/// `GET /api/v1/issues/{key}/history`: every change, oldest first, field by field.
+pub async fn get_history(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
     let (key, user) = (path.into_inner(), caller.user.clone());
-    let workflow = db::run(&state.pool, move |conn| {
-        let project = projects::find_by_key(conn, &key)?;
+    let entries = db::run(&state.pool, move |conn| {
+        let (project, issue) = issues::find_by_key(conn, &key)?;
         authorize(&user, Action::ViewProject(&project))?;
-        Ok(Workflow::load(conn, project.id)?)
+        Ok(history::history_of(conn, issue.id)?)
     })
     .await?;
-    let statuses: Vec<_> = workflow
-        .statuses
-        .iter()
-        .map(|s| {
-            let targets: Vec<&str> = workflow.targets(s.id).map(|t| t.name.as_str()).collect();
-            json!({ "name": s.name, "category": s.category, "wip_limit": s.wip_limit, "transitions": targets })
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({ "statuses": statuses })))
+    Ok(HttpResponse::Ok().json(json!({ "history": entries })))
 }
 
 /// `GET /api/v1/issues/{key}/comments`: oldest first.

@@ -149,7 +149,12 @@ impl CustomField {
                 let number: f64 = one.parse().ok().filter(|n: &f64| n.is_finite()).ok_or_else(|| {
                     AppError::invalid(&field(), format!("{} must be a number, not \"{one}\".", self.name))
                 })?;
-                json!(number)
+                // Whole numbers stay whole: 3, not 3.0.
+                if number.fract() == 0.0 && number.abs() < 1e15 {
+                    json!(number as i64)
+                } else {
+                    json!(number)
+                }
             }
             FieldKind::Date => {
                 let date = NaiveDate::parse_from_str(one, "%Y-%m-%d").map_err(|_| {

@@ -144,12 +144,6 @@ pub fn resolve(
         return Err(AppError::invalid("parent", "A sub-task needs a parent: the story, task or bug it belongs to."));
     }
     if let (Some(issue), true) = (current, type_changed) {
-        if parent_id.is_none() {
-            if let Some(parent_id) = issue.parent_id {
-                let parent: Issue = issues_table::table.find(parent_id).select(Issue::as_select()).first(conn)?;
-                check_parent_type(issue_type, &parent, &format!("{}-{}", project.key, parent.number))?;
-            }
-        }
         let children: Vec<IssueType> = issues_table::table
             .filter(issues_table::parent_id.eq(issue.id))
             .select(issues_table::issue_type)
@@ -165,6 +159,12 @@ pub fn resolve(
                     noun(issue_type)
                 ),
             ));
+        }
+        if parent_id.is_none() {
+            if let Some(parent_id) = issue.parent_id {
+                let parent: Issue = issues_table::table.find(parent_id).select(Issue::as_select()).first(conn)?;
+                check_parent_type(issue_type, &parent, &format!("{}-{}", project.key, parent.number))?;
+            }
         }
     }
     let fix_version_id = match &changes.fix_version {

@@ -15,6 +15,8 @@ pub mod links;
 pub mod oql;
 pub mod project_pages;
 pub mod projects;
+pub mod settings_api;
+pub mod settings_pages;
 pub mod time_tracking;
 pub mod watchers;
 pub mod workflow_pages;

@@ -4,15 +4,17 @@
 //! so the SQL compares indexed id columns. Every value the user wrote becomes a bind parameter:
 //! the SQL text holds only column names and operators chosen by this file.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::sql_types::{Array, BigInt, SmallInt, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Double, SmallInt, Text, Timestamptz};
 
-use super::syntax::{CompareOp, DateUnit, Expr, Field, Query, Span, Value, ValueKind};
+use super::dates::{self, Moment};
+use super::syntax::{CompareOp, Expr, Field, Query, Span, Value, ValueKind};
 use crate::errors::AppError;
-use crate::schema::{issues, projects, users, workflow_statuses};
+use crate::schema::{custom_fields, issues, projects, users, workflow_statuses};
+use crate::work::fields::FieldKind;
 use crate::work::issues::parse_key;
 use crate::work::kinds::{IssueType, Priority, StatusCategory};
 use crate::work::workflows::normalized;
@@ -23,7 +25,9 @@ pub enum Bind {
     Int8(i64),
     Int8Array(Vec<i64>),
     Int2(i16),
+    Float8(f64),
     Text(String),
+    TextArray(Vec<String>),
     Timestamptz(DateTime<Utc>),
 }
 
@@ -90,7 +94,9 @@ impl Compiled {
                 Bind::Int8(v) => query.bind::<BigInt, _>(v),
                 Bind::Int8Array(v) => query.bind::<Array<BigInt>, _>(v),
                 Bind::Int2(v) => query.bind::<SmallInt, _>(v),
+                Bind::Float8(v) => query.bind::<Double, _>(v),
                 Bind::Text(v) => query.bind::<Text, _>(v),
+                Bind::TextArray(v) => query.bind::<Array<Text>, _>(v),
                 Bind::Timestamptz(v) => query.bind::<Timestamptz, _>(v),
             };
         }
@@ -98,59 +104,74 @@ impl Compiled {
     }
 }
 
-/// The fields OQL knows, by the names (and synonyms) users type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum FieldKind {
+/// The fields OQL knows, by the names (and synonyms) users type, and how each is queried.
+/// A name that is none of these is looked up among the projects' custom fields.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Known {
     Project,
     Key,
     Type,
     Status,
     Category,
     Priority,
-    /// A user column.
-    Person(&'static str),
+    /// A user column; the flag says whether it can be empty.
+    Person(&'static str, bool),
     /// A text column searched with `~`.
     Text(&'static str),
     /// Title or description.
     AnyText,
-    Date(&'static str),
+    /// A timestamp expression; the flag says whether it can be empty.
+    Date(&'static str, bool),
+    Labels,
+    Component,
+    FixVersion,
+    Parent,
+    Epic,
+    Points,
+    /// A custom field: its ids (one per project that has a field of that name) and kind.
+    Custom(Vec<i64>, FieldKind),
 }
 
-const FIELDS: &[(&str, FieldKind)] = &[
-    ("project", FieldKind::Project),
-    ("key", FieldKind::Key),
-    ("issue", FieldKind::Key),
-    ("issuekey", FieldKind::Key),
-    ("type", FieldKind::Type),
-    ("issuetype", FieldKind::Type),
-    ("status", FieldKind::Status),
-    ("statuscategory", FieldKind::Category),
-    ("category", FieldKind::Category),
-    ("priority", FieldKind::Priority),
-    ("assignee", FieldKind::Person("i.assignee_id")),
-    ("reporter", FieldKind::Person("i.reporter_id")),
-    ("title", FieldKind::Text("i.title")),
-    ("summary", FieldKind::Text("i.title")),
-    ("description", FieldKind::Text("i.description")),
-    ("text", FieldKind::AnyText),
-    ("created", FieldKind::Date("i.created_at")),
-    ("updated", FieldKind::Date("i.updated_at")),
+const FIELDS: &[(&str, Known)] = &[
+    ("project", Known::Project),
+    ("key", Known::Key),
+    ("issue", Known::Key),
+    ("issuekey", Known::Key),
+    ("type", Known::Type),
+    ("issuetype", Known::Type),
+    ("status", Known::Status),
+    ("statuscategory", Known::Category),
+    ("category", Known::Category),
+    ("priority", Known::Priority),
+    ("assignee", Known::Person("i.assignee_id", true)),
+    ("reporter", Known::Person("i.reporter_id", false)),
+    ("title", Known::Text("i.title")),
+    ("summary", Known::Text("i.title")),
+    ("description", Known::Text("i.description")),
+    ("text", Known::AnyText),
+    ("created", Known::Date("i.created_at", false)),
+    ("updated", Known::Date("i.updated_at", false)),
+    // A due date is a day; it compares as that day's start, in UTC.
+    ("due", Known::Date("(i.due_date::timestamp AT TIME ZONE 'UTC')", true)),
+    ("duedate", Known::Date("(i.due_date::timestamp AT TIME ZONE 'UTC')", true)),
+    ("labels", Known::Labels),
+    ("label", Known::Labels),
+    ("component", Known::Component),
+    ("components", Known::Component),
+    ("fixversion", Known::FixVersion),
+    ("version", Known::FixVersion),
+    ("parent", Known::Parent),
+    ("epic", Known::Epic),
+    ("points", Known::Points),
+    ("storypoints", Known::Points),
 ];
 
 const FIELD_LIST: &str =
-    "project, key, type, status, statusCategory, priority, assignee, reporter, title, description, text, created, updated";
-
-fn field_kind(field: &Field) -> Result<FieldKind, AppError> {
-    let wanted = field.name.to_lowercase();
-    FIELDS
-        .iter()
-        .find(|(name, _)| *name == wanted)
-        .map(|(_, kind)| *kind)
-        .ok_or_else(|| oql_error(field.span, format!("Unknown field \"{}\"; OQL knows: {FIELD_LIST}", field.name)))
-}
+    "project, key, type, status, statusCategory, priority, assignee, reporter, title, description, \
+     text, created, updated, due, labels, component, fixVersion, parent, epic, points, or a custom field's name";
 
 /// An error about the query, pointing at the column where the problem is.
-fn oql_error(span: Span, message: String) -> AppError {
+pub(super) fn oql_error(span: Span, message: String) -> AppError {
     AppError::invalid("oql", format!("{message} (at column {}).", span.start + 1))
 }
 
@@ -173,7 +194,8 @@ pub fn compile(
         compiler.sql.and(condition);
     }
     for term in &query.order_by {
-        let column = order_column(&term.field, context.project_id.is_some())?;
+        let known = compiler.known(&term.field)?;
+        let column = order_column(&term.field, &known, context.project_id.is_some())?;
         // Priority ranks run 1 (highest) to 5: "DESC" means most urgent first.
         let descending = if column == "i.priority" { !term.descending } else { term.descending };
         let direction = if descending { "DESC NULLS LAST" } else { "ASC NULLS FIRST" };
@@ -184,17 +206,20 @@ pub fn compile(
 
 /// The column ORDER BY sorts a field by. Within one project, keys sort by number alone,
 /// which the `(project_id, number)` index answers in order.
-fn order_column(field: &Field, in_one_project: bool) -> Result<&'static str, AppError> {
-    Ok(match field_kind(field)? {
-        FieldKind::Key if in_one_project => "i.number",
-        FieldKind::Key | FieldKind::Project => "p.key",
-        FieldKind::Type => "i.issue_type",
-        FieldKind::Status | FieldKind::Category => "s.position",
-        FieldKind::Priority => "i.priority",
-        FieldKind::Person(column) => column,
-        FieldKind::Text(column) => column,
-        FieldKind::Date(column) => column,
-        FieldKind::AnyText => return Err(oql_error(field.span, "Issues cannot be sorted by \"text\"".to_owned())),
+fn order_column(field: &Field, known: &Known, in_one_project: bool) -> Result<&'static str, AppError> {
+    Ok(match known {
+        Known::Key if in_one_project => "i.number",
+        Known::Key | Known::Project => "p.key",
+        Known::Type => "i.issue_type",
+        Known::Status | Known::Category => "s.position",
+        Known::Priority => "i.priority",
+        Known::Person(column, _) | Known::Text(column) | Known::Date(column, _) => column,
+        Known::FixVersion => "i.fix_version_id",
+        Known::Parent | Known::Epic => "i.parent_id",
+        Known::Points => "i.story_points",
+        Known::AnyText | Known::Labels | Known::Component | Known::Custom(..) => {
+            return Err(oql_error(field.span, format!("Issues cannot be sorted by \"{}\"", field.name)))
+        }
     })
 }
 
@@ -205,22 +230,47 @@ struct KnownStatus {
     category: StatusCategory,
 }
 
-struct Compiler<'c> {
-    conn: &'c mut PgConnection,
-    context: &'c Context,
-    sql: &'c mut SqlBuilder,
+pub(super) struct Compiler<'c> {
+    pub(super) conn: &'c mut PgConnection,
+    pub(super) context: &'c Context,
+    pub(super) sql: &'c mut SqlBuilder,
     /// Loaded on first use: the statuses of the project in scope, or of every project.
     statuses: Option<Vec<KnownStatus>>,
 }
 
 /// What a clause asks of its field.
-enum Predicate<'a> {
+pub(super) enum Predicate<'a> {
     Compare(CompareOp, &'a Value),
     In { negated: bool, values: &'a [Value] },
     Empty { negated: bool },
 }
 
 impl Compiler<'_> {
+    /// What `field` names: a built-in field, or a custom field of the projects in scope.
+    fn known(&mut self, field: &Field) -> Result<Known, AppError> {
+        let wanted = field.name.to_lowercase();
+        if let Some((_, known)) = FIELDS.iter().find(|(name, _)| *name == wanted) {
+            return Ok(known.clone());
+        }
+        let mut query = custom_fields::table
+            .filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>("lower(name) = ")
+                    .bind::<diesel::sql_types::Text, _>(wanted),
+            )
+            .select((custom_fields::id, custom_fields::kind))
+            .into_boxed();
+        if let Some(project_id) = self.context.project_id {
+            query = query.filter(custom_fields::project_id.eq(project_id));
+        }
+        let found: Vec<(i64, FieldKind)> = query.load(self.conn)?;
+        let Some(kind) = found.first().map(|(_, kind)| *kind) else {
+            return Err(oql_error(field.span, format!("Unknown field \"{}\"; OQL knows: {FIELD_LIST}", field.name)));
+        };
+        // Fields of one name but different kinds in different projects cannot be compared alike.
+        let ids = found.iter().filter(|(_, k)| *k == kind).map(|(id, _)| *id).collect();
+        Ok(Known::Custom(ids, kind))
+    }
+
     fn expr(&mut self, expr: &Expr) -> Result<String, AppError> {
         Ok(match expr {
             Expr::And(left, right) => format!("({}) AND ({})", self.expr(left)?, self.expr(right)?),
@@ -234,27 +284,34 @@ impl Compiler<'_> {
     }
 
     fn clause(&mut self, field: &Field, predicate: Predicate<'_>) -> Result<String, AppError> {
-        let kind = field_kind(field)?;
-        match kind {
-            FieldKind::Project => self.id_clause(field, "i.project_id", predicate, |c, v| c.project_ids(v)),
-            FieldKind::Key => self.id_clause(field, "i.id", predicate, |c, v| c.issue_ids(v)),
-            FieldKind::Status => self.id_clause(field, "i.status_id", predicate, |c, v| c.status_ids(v)),
-            FieldKind::Category => self.id_clause(field, "i.status_id", predicate, |c, v| c.category_status_ids(v)),
-            FieldKind::Person(column) => self.id_clause(field, column, predicate, |c, v| c.user_ids(v)),
-            FieldKind::Type => self.type_clause(field, predicate),
-            FieldKind::Priority => self.priority_clause(field, predicate),
-            FieldKind::Text(column) => self.text_clause(field, &[column], predicate),
-            FieldKind::AnyText => self.text_clause(field, &["i.title", "i.description"], predicate),
-            FieldKind::Date(column) => self.date_clause(field, column, predicate),
+        match self.known(field)? {
+            Known::Project => self.id_clause(field, "i.project_id", false, predicate, |c, v| c.project_ids(v)),
+            Known::Key => self.id_clause(field, "i.id", false, predicate, |c, v| c.issue_ids(v)),
+            Known::Status => self.id_clause(field, "i.status_id", false, predicate, |c, v| c.status_ids(v)),
+            Known::Category => self.id_clause(field, "i.status_id", false, predicate, |c, v| c.category_status_ids(v)),
+            Known::Person(column, nullable) => self.id_clause(field, column, nullable, predicate, |c, v| c.user_ids(v)),
+            Known::FixVersion => self.id_clause(field, "i.fix_version_id", true, predicate, |c, v| c.version_ids(v)),
+            Known::Parent => self.id_clause(field, "i.parent_id", true, predicate, |c, v| c.issue_ids(v)),
+            Known::Epic => self.epic_clause(field, predicate),
+            Known::Type => self.type_clause(field, predicate),
+            Known::Priority => self.priority_clause(field, predicate),
+            Known::Text(column) => self.text_clause(field, &[column], predicate),
+            Known::AnyText => self.text_clause(field, &["i.title", "i.description"], predicate),
+            Known::Date(column, nullable) => self.date_clause(field, column, nullable, predicate),
+            Known::Points => self.number_clause(field, "i.story_points", predicate),
+            Known::Labels => self.labels_clause(field, predicate),
+            Known::Component => self.component_clause(field, predicate),
+            Known::Custom(ids, kind) => self.custom_clause(field, &ids, kind, predicate),
         }
     }
 
     /// `=`, `!=`, `IN`, `NOT IN` (and `IS EMPTY` on nullable columns) over an id column, with
     /// the values resolved to ids by `resolve`.
-    fn id_clause(
+    pub(super) fn id_clause(
         &mut self,
         field: &Field,
         column: &str,
+        nullable: bool,
         predicate: Predicate<'_>,
         resolve: fn(&mut Self, &Value) -> Result<Vec<i64>, AppError>,
     ) -> Result<String, AppError> {
@@ -263,7 +320,7 @@ impl Compiler<'_> {
             Predicate::Compare(CompareOp::Ne, value) => (true, vec![value]),
             Predicate::In { negated, values } => (negated, values.iter().collect()),
             Predicate::Empty { negated } => {
-                if !column.starts_with("i.assignee") {
+                if !nullable {
                     return Err(oql_error(field.span, format!("{} is never empty", field.name)));
                 }
                 return Ok(format!("{column} IS {}NULL", if negated { "NOT " } else { "" }));
@@ -367,11 +424,20 @@ impl Compiler<'_> {
         }
     }
 
-    fn date_clause(&mut self, field: &Field, column: &str, predicate: Predicate<'_>) -> Result<String, AppError> {
+    pub(super) fn date_clause(
+        &mut self,
+        field: &Field,
+        column: &str,
+        nullable: bool,
+        predicate: Predicate<'_>,
+    ) -> Result<String, AppError> {
+        if let (Predicate::Empty { negated }, true) = (&predicate, nullable) {
+            return Ok(format!("{column} IS {}NULL", if *negated { "NOT " } else { "" }));
+        }
         let Predicate::Compare(op, value) = predicate else {
             return Err(oql_error(field.span, format!("{} is compared with =, !=, <, >, <= or >=", field.name)));
         };
-        let moment = self.moment(value)?;
+        let moment = dates::moment(self.context.now, value)?;
         // A plain date means the whole day: "= 2026-11-01" is that day, "> 2026-11-01" after it.
         let (start, end) = match moment {
             Moment::Day(start) => (start, Some(start + Duration::days(1))),
@@ -395,54 +461,6 @@ impl Compiler<'_> {
         })
     }
 
-    /// A date value: `2026-11-01`, `2026-11-01T10:30`, a relative date (`-7d`), or `now()`,
-    /// `startOfDay()`, `startOfWeek()`, `startOfMonth()` with an optional relative offset.
-    fn moment(&self, value: &Value) -> Result<Moment, AppError> {
-        let now = self.context.now;
-        match &value.kind {
-            ValueKind::RelativeDate { amount, unit } => Ok(Moment::Instant(shift(now, *amount, *unit, value.span)?)),
-            ValueKind::Word(text) | ValueKind::Quoted(text) => parse_moment(text).ok_or_else(|| {
-                oql_error(
-                    value.span,
-                    format!("\"{text}\" is not a date; write 2026-11-01, 2026-11-01T14:30 or a relative date like -7d"),
-                )
-            }),
-            ValueKind::Function { name, args } => {
-                let offset = match args.as_slice() {
-                    [] => None,
-                    [Value { kind: ValueKind::RelativeDate { amount, unit }, span }] => Some((*amount, *unit, *span)),
-                    _ => {
-                        return Err(oql_error(
-                            value.span,
-                            format!("{name}() takes at most one relative date, like {name}(-1d)"),
-                        ))
-                    }
-                };
-                let today = now.date_naive();
-                let start = match name.to_lowercase().as_str() {
-                    "now" => now,
-                    "startofday" => midnight(today),
-                    "startofweek" => {
-                        midnight(today - Duration::days(i64::from(today.weekday().num_days_from_monday())))
-                    }
-                    "startofmonth" => midnight(today.with_day(1).unwrap_or(today)),
-                    _ => {
-                        return Err(oql_error(
-                            value.span,
-                            format!(
-                            "Unknown date function {name}(); use now(), startOfDay(), startOfWeek() or startOfMonth()"
-                        ),
-                        ))
-                    }
-                };
-                match offset {
-                    Some((amount, unit, span)) => Ok(Moment::Instant(shift(start, amount, unit, span)?)),
-                    None => Ok(Moment::Instant(start)),
-                }
-            }
-        }
-    }
-
     fn project_ids(&mut self, value: &Value) -> Result<Vec<i64>, AppError> {
         let key = literal(value)?.to_uppercase();
         let id = projects::table
@@ -454,7 +472,7 @@ impl Compiler<'_> {
         Ok(vec![id])
     }
 
-    fn issue_ids(&mut self, value: &Value) -> Result<Vec<i64>, AppError> {
+    pub(super) fn issue_ids(&mut self, value: &Value) -> Result<Vec<i64>, AppError> {
         let text = literal(value)?;
         let (project_key, number) = parse_key(&text)
             .map_err(|_| oql_error(value.span, format!("\"{text}\" is not an issue key like OPS-42")))?;
@@ -468,7 +486,7 @@ impl Compiler<'_> {
         Ok(vec![id])
     }
 
-    fn user_ids(&mut self, value: &Value) -> Result<Vec<i64>, AppError> {
+    pub(super) fn user_ids(&mut self, value: &Value) -> Result<Vec<i64>, AppError> {
         if let ValueKind::Function { name, args } = &value.kind {
             if name.eq_ignore_ascii_case("currentuser") && args.is_empty() {
                 return Ok(vec![self.context.me]);
@@ -533,43 +551,10 @@ impl Compiler<'_> {
 }
 
 /// The text of a word or quoted value; functions and relative dates are not names.
-fn literal(value: &Value) -> Result<String, AppError> {
+pub(super) fn literal(value: &Value) -> Result<String, AppError> {
     match &value.kind {
         ValueKind::Word(text) | ValueKind::Quoted(text) => Ok(text.clone()),
         ValueKind::Function { name, .. } => Err(oql_error(value.span, format!("{name}() cannot be used here"))),
         ValueKind::RelativeDate { .. } => Err(oql_error(value.span, "A relative date cannot be used here".to_owned())),
     }
-}
-
-enum Moment {
-    Day(DateTime<Utc>),
-    Instant(DateTime<Utc>),
-}
-
-fn midnight(day: NaiveDate) -> DateTime<Utc> {
-    Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN))
-}
-
-fn parse_moment(text: &str) -> Option<Moment> {
-    if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Some(Moment::Day(midnight(day)));
-    }
-    ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
-        .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
-        .map(|instant| Moment::Instant(Utc.from_utc_datetime(&instant)))
-}
-
-fn shift(from: DateTime<Utc>, amount: i64, unit: DateUnit, span: Span) -> Result<DateTime<Utc>, AppError> {
-    let minutes = match unit {
-        DateUnit::Minutes => Some(amount),
-        DateUnit::Hours => amount.checked_mul(60),
-        DateUnit::Days => amount.checked_mul(24 * 60),
-        DateUnit::Weeks => amount.checked_mul(7 * 24 * 60),
-    };
-    minutes
-        .and_then(Duration::try_minutes)
-        .and_then(|d| from.checked_add_signed(d))
-        .filter(|instant| instant.year().abs() < 10_000)
-        .ok_or_else(|| oql_error(span, "That relative date is too far away".to_owned()))
 }

@@ -4,6 +4,8 @@
 //! User input only ever reaches PostgreSQL as bind parameters.
 
 pub mod compile;
+mod dates;
+mod related;
 pub mod syntax;
 
 pub use compile::{Bind, Compiled, Context, SqlBuilder};

@@ -1,0 +1,101 @@
+//! REST API v1 for a project's configuration: its workflow and its field catalogue
+//! (versions, components, custom fields).
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::fields::{self, Catalogue, FieldKind};
+use super::issue_fields::parse_date;
+use super::projects::{self, Project};
+use super::workflows::Workflow;
+use crate::db;
+use crate::errors::AppError;
+use crate::identity::permissions::{authorize, Action};
+use crate::identity::users::User;
+use crate::web::errors::ApiError;
+use crate::web::extract::{ApiCaller, ApiJson};
+use crate::web::AppState;
+
+type ApiResult = Result<HttpResponse, ApiError>;
+
+fn project_for(conn: &mut diesel::PgConnection, user: &User, key: &str, manage: bool) -> Result<Project, AppError> {
+    let project = projects::find_by_key(conn, key)?;
+    authorize(user, if manage { Action::ManageProject(&project) } else { Action::ViewProject(&project) })?;
+    Ok(project)
+}
+
+/// `GET /api/v1/projects/{key}/workflow`: the statuses in board order and where each may go.
+pub async fn get_workflow(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
+    let (key, user) = (path.into_inner(), caller.user.clone());
+    let workflow = db::run(&state.pool, move |conn| {
+        let project = project_for(conn, &user, &key, false)?;
+        Ok(Workflow::load(conn, project.id)?)
+    })
+    .await?;
+    let statuses: Vec<_> = workflow
+        .statuses
+        .iter()
+        .map(|s| {
+            let targets: Vec<&str> = workflow.targets(s.id).map(|t| t.name.as_str()).collect();
+            json!({ "name": s.name, "category": s.category, "wip_limit": s.wip_limit, "transitions": targets })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "statuses": statuses })))
+}
+
+/// `GET /api/v1/projects/{key}/fields`: versions, components and custom fields.
+pub async fn get_fields(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
+    let (key, user) = (path.into_inner(), caller.user.clone());
+    let catalogue = db::run(&state.pool, move |conn| {
+        let project = project_for(conn, &user, &key, false)?;
+        Ok(Catalogue::load(conn, project.id)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "versions": catalogue.versions,
+        "components": catalogue.components,
+        "custom_fields": catalogue.custom_fields,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogueInput {
+    name: String,
+    #[serde(default)]
+    release_date: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    /// Choices of a select or multi-select field.
+    #[serde(default)]
+    options: Vec<String>,
+}
+
+/// `POST /api/v1/projects/{key}/versions|components|fields`: adds one entry (project leads
+/// and administrators).
+pub async fn add_entry(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: ApiJson<CatalogueInput>,
+) -> ApiResult {
+    let ApiJson(input) = body;
+    let ((key, part), user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
+    db::run(&state.pool, move |conn| {
+        let project = project_for(conn, &user, &key, true)?;
+        match part.as_str() {
+            "versions" => {
+                let date = parse_date("release_date", input.release_date.as_deref().unwrap_or(""))?;
+                fields::add_version(conn, &actor, &project, &input.name, date)
+            }
+            "components" => fields::add_component(conn, &actor, &project, &input.name),
+            _ => {
+                let kind = FieldKind::parse(input.kind.as_deref().unwrap_or(""))?;
+                fields::add_custom_field(conn, &actor, &project, &input.name, kind, &input.options.join(","))
+            }
+        }
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(json!({ "created": true })))
+}
