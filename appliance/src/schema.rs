@@ -83,6 +83,35 @@ diesel::table! {
         story_points -> Nullable<Float8>,
         estimate_minutes -> Nullable<Int4>,
         fix_version_id -> Nullable<Int8>,
+        rank -> Int8,
+        sprint_id -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    sprints (id) {
+        id -> Int8,
+        project_id -> Int8,
+        name -> Text,
+        goal -> Text,
+        starts_on -> Nullable<Date>,
+        ends_on -> Nullable<Date>,
+        state -> Text,
+        started_at -> Nullable<Timestamptz>,
+        completed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    saved_filters (id) {
+        id -> Int8,
+        owner_id -> Int8,
+        project_id -> Int8,
+        name -> Text,
+        oql -> Text,
+        shared -> Bool,
+        created_at -> Timestamptz,
     }
 }
 
@@ -227,6 +256,8 @@ diesel::joinable!(issues -> projects (project_id));
 diesel::joinable!(issues -> workflow_statuses (status_id));
 diesel::joinable!(workflow_statuses -> projects (project_id));
 diesel::joinable!(versions -> projects (project_id));
+diesel::joinable!(sprints -> projects (project_id));
+diesel::joinable!(saved_filters -> users (owner_id));
 diesel::joinable!(components -> projects (project_id));
 diesel::joinable!(issue_labels -> issues (issue_id));
 diesel::joinable!(issue_components -> components (component_id));
@@ -248,6 +279,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     workflow_statuses,
     workflow_transitions,
     versions,
+    sprints,
+    saved_filters,
     components,
     issue_labels,
     issue_components,

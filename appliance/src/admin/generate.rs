@@ -15,6 +15,7 @@ use crate::errors::AppError;
 use crate::identity::passwords;
 use crate::schema::{issues, projects, users};
 use crate::work::kinds::StatusCategory;
+use crate::work::ranking;
 use crate::work::workflows::{self, Workflow};
 
 /// Every generated account's password, so that benchmarks can sign in as any of them.
@@ -189,6 +190,7 @@ pub fn run(conn: &mut PgConnection, plan: &Plan) -> Result<Summary, AppError> {
                     issues::reporter_id,
                     issues::created_at,
                     issues::updated_at,
+                    issues::rank,
                 ),
                 |out: &mut dyn Write| -> Result<(), AppError> {
                     let io = |e: std::io::Error| AppError::internal(format!("writing COPY data: {e}"));
@@ -223,12 +225,13 @@ pub fn run(conn: &mut PgConnection, plan: &Plan) -> Result<Summary, AppError> {
                         let updated = created + Duration::minutes(rng.gen_range(0..=(now - created).num_minutes()));
                         writeln!(
                             out,
-                            "{project_id},{},{issue_type},{status},{priority},{},{},{assignee},{reporter},{},{}",
+                            "{project_id},{},{issue_type},{status},{priority},{},{},{assignee},{reporter},{},{},{}",
                             first_number + offset,
                             csv(&title),
                             csv(&description),
                             created.to_rfc3339(),
-                            updated.to_rfc3339()
+                            updated.to_rfc3339(),
+                            (first_number + offset) * ranking::GAP
                         )
                         .map_err(io)?;
                     }

@@ -20,6 +20,11 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../../static/app.js"),
         content_type: "text/javascript; charset=utf-8",
     },
+    Asset {
+        name: "board.js",
+        body: include_bytes!("../../../static/board.js"),
+        content_type: "text/javascript; charset=utf-8",
+    },
     Asset { name: "icon.svg", body: include_bytes!("../../../static/icon.svg"), content_type: "image/svg+xml" },
 ];
 

@@ -18,7 +18,8 @@ use crate::db::DbPool;
 use crate::errors::AppError;
 use crate::identity::pages as identity_pages;
 use crate::work::{
-    api as work_api, issue_form, issue_pages, project_pages, settings_api, settings_pages, workflow_pages,
+    api as work_api, backlog_pages, board_pages, issue_form, issue_pages, list_pages, project_pages, settings_api,
+    settings_pages, workflow_pages,
 };
 
 #[derive(Clone)]
@@ -76,11 +77,19 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/projects", web::post().to(project_pages::create))
         .route("/projects/new", web::get().to(project_pages::new_form))
         .route("/projects/{key}", web::get().to(project_pages::show))
-        .route("/projects/{key}/issues", web::get().to(project_pages::issues))
+        .route("/projects/{key}/issues", web::get().to(list_pages::issues))
+        .route("/projects/{key}/filters", web::post().to(list_pages::save_filter))
+        .route("/projects/{key}/filters/{id}/delete", web::post().to(list_pages::delete_filter))
+        .route("/projects/{key}/bulk", web::post().to(list_pages::bulk_edit))
         .route("/projects/{key}/issues", web::post().to(issue_form::create))
         .route("/projects/{key}/issues/new", web::get().to(issue_form::new_form))
         .route("/projects/{key}/workflow", web::get().to(workflow_pages::edit))
         .route("/projects/{key}/workflow", web::post().to(workflow_pages::save))
+        .route("/projects/{key}/backlog", web::get().to(backlog_pages::show))
+        .route("/projects/{key}/sprints", web::post().to(backlog_pages::create_sprint))
+        .route("/projects/{key}/sprints/{id}/{action}", web::post().to(backlog_pages::sprint_action))
+        .route("/projects/{key}/board", web::get().to(board_pages::kanban))
+        .route("/projects/{key}/sprint-board", web::get().to(board_pages::scrum))
         .route("/projects/{key}/settings", web::get().to(settings_pages::show))
         .route("/projects/{key}/settings/{part}", web::post().to(settings_pages::save))
         .route("/help/oql", web::get().to(project_pages::oql_help))
@@ -89,6 +98,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/issues/{key}/edit", web::post().to(issue_form::update))
         .route("/issues/{key}/comments", web::post().to(issue_pages::comment))
         .route("/issues/{key}/transition", web::post().to(issue_pages::transition))
+        .route("/issues/{key}/move", web::post().to(board_pages::move_issue))
         .route("/issues/{key}/links", web::post().to(issue_pages::link))
         .route("/issues/{key}/links/{id}/delete", web::post().to(issue_pages::unlink))
         .route("/issues/{key}/watch", web::post().to(issue_pages::watch))

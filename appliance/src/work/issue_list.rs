@@ -213,7 +213,12 @@ impl From<ListedRow> for ListedIssue {
 
 /// Runs one statement for a list: the issues with their project key, status and assignee,
 /// filtered and ordered as `sql` says, `limit` rows from `offset`.
-fn load(conn: &mut PgConnection, mut sql: SqlBuilder, limit: i64, offset: i64) -> Result<Vec<ListedIssue>, AppError> {
+pub fn load(
+    conn: &mut PgConnection,
+    mut sql: SqlBuilder,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<ListedIssue>, AppError> {
     let (limit, offset) = (sql.bind(Bind::Int8(limit)), sql.bind(Bind::Int8(offset)));
     let compiled = sql.finish();
     let mut order = compiled.order.clone();
@@ -222,7 +227,7 @@ fn load(conn: &mut PgConnection, mut sql: SqlBuilder, limit: i64, offset: i64) -
     let statement = format!(
         "SELECT i.id, i.project_id, i.number, i.issue_type, i.status_id, i.priority, i.title, i.description, \
                 i.assignee_id, i.reporter_id, i.created_at, i.updated_at, \
-                i.parent_id, i.due_date, i.story_points, i.estimate_minutes, i.fix_version_id, \
+                i.parent_id, i.due_date, i.story_points, i.estimate_minutes, i.fix_version_id, i.rank, i.sprint_id, \
                 p.key AS project_key, s.name AS status_name, s.category AS status_category, \
                 a.username AS assignee_username, a.display_name AS assignee_display_name \
            FROM issues i \

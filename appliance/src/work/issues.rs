@@ -11,6 +11,7 @@ use super::fields::Catalogue;
 use super::issue_fields::{self, DetailChanges};
 use super::kinds::{IssueType, Priority};
 use super::projects::{self, Project};
+use super::ranking;
 use super::workflows::Workflow;
 use crate::audit::{self, Actor, Change};
 use crate::errors::AppError;
@@ -46,6 +47,10 @@ pub struct Issue {
     pub estimate_minutes: Option<i32>,
     #[serde(skip)]
     pub fix_version_id: Option<i64>,
+    #[serde(skip)]
+    pub rank: i64,
+    #[serde(skip)]
+    pub sprint_id: Option<i64>,
 }
 
 /// A new issue, already parsed; `assignee` is a user name, `status` a status name of the
@@ -150,6 +155,8 @@ pub fn create(
         let catalogue = Catalogue::load(conn, project.id)?;
         let details = issue_fields::resolve(conn, project, &catalogue, None, new.issue_type, &new.details)?;
         let number = projects::take_issue_number(conn, project.id)?;
+        // New work joins the bottom of the backlog.
+        let rank = ranking::bottom_rank(conn, project.id)?;
         let issue: Issue = diesel::insert_into(issues::table)
             .values((
                 issues::project_id.eq(project.id),
@@ -166,6 +173,7 @@ pub fn create(
                 issues::story_points.eq(details.story_points.flatten()),
                 issues::estimate_minutes.eq(details.estimate_minutes.flatten()),
                 issues::fix_version_id.eq(details.fix_version_id.flatten()),
+                issues::rank.eq(rank),
             ))
             .returning(Issue::as_returning())
             .get_result(conn)?;

@@ -2,6 +2,10 @@
 //! their pages and API.
 
 pub mod api;
+pub mod backlog_pages;
+pub mod board_pages;
+pub mod boards;
+pub mod bulk;
 pub mod comments;
 pub mod fields;
 pub mod history;
@@ -12,11 +16,15 @@ pub mod issue_pages;
 pub mod issues;
 pub mod kinds;
 pub mod links;
+pub mod list_pages;
 pub mod oql;
 pub mod project_pages;
 pub mod projects;
+pub mod ranking;
+pub mod saved_filters;
 pub mod settings_api;
 pub mod settings_pages;
+pub mod sprints;
 pub mod time_tracking;
 pub mod watchers;
 pub mod workflow_pages;

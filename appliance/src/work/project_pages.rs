@@ -1,18 +1,14 @@
-//! Pages: home, the project list, creating a project, and a project's issue list.
+//! Pages: home, the project list, creating a project, and the OQL reference.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::issue_list::{self, IssueFilter, IssueQuery, ListedIssue};
-use super::kinds::IssueType;
+use super::issue_list::{self, ListedIssue};
 use super::projects::{self, NewProject, Project};
-use super::workflows::{Workflow, WorkflowStatus};
 use crate::db;
 use crate::errors::AppError;
 use crate::identity::permissions::{authorize, Action};
-use crate::identity::users::{self, UserRef};
 use crate::web::errors::PageError;
 use crate::web::extract::{CsrfForm, SignedIn};
 use crate::web::pages::{redirect, render, render_with_status, url_encode, Nav};
@@ -101,131 +97,6 @@ pub async fn create(form: CsrfForm<ProjectForm>, state: web::Data<AppState>) -> 
 
 pub async fn show(path: web::Path<String>) -> HttpResponse {
     redirect(&format!("/projects/{}/issues", url_encode(&path)))
-}
-
-#[derive(Template)]
-#[template(path = "projects/issues.html")]
-struct IssueListPage {
-    nav: Nav,
-    project: Project,
-    query: IssueQuery,
-    filter: Option<IssueFilter>,
-    issues: Vec<ListedIssue>,
-    has_more: bool,
-    people: Vec<UserRef>,
-    statuses: Vec<WorkflowStatus>,
-    can_manage: bool,
-    error: Option<AppError>,
-}
-
-impl IssueListPage {
-    fn types(&self) -> &'static [IssueType] {
-        IssueType::ALL
-    }
-
-    fn chosen(&self, value: &Option<String>, option: &str) -> bool {
-        value.as_deref().unwrap_or("") == option
-    }
-
-    fn page(&self) -> i64 {
-        self.filter.as_ref().map_or(1, |f| f.page)
-    }
-
-    /// This list's URL with some parameters replaced: for sorting links and paging.
-    fn link(&self, changes: &[(&str, String)]) -> String {
-        let q = &self.query;
-        let mut params: Vec<(&str, String)> = [
-            ("oql", q.oql.clone()),
-            ("status", q.status.clone()),
-            ("assignee", q.assignee.clone()),
-            ("type", q.issue_type.clone()),
-            ("q", q.q.clone()),
-            ("sort", q.sort.clone()),
-            ("order", q.order.clone()),
-            ("page", q.page.clone()),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| value.filter(|v| !v.is_empty()).map(|v| (name, v)))
-        .filter(|(name, _)| !changes.iter().any(|(changed, _)| changed == name))
-        .collect();
-        params.extend(changes.iter().filter(|(_, v)| !v.is_empty()).cloned());
-        let query: Vec<String> = params.iter().map(|(name, value)| format!("{name}={}", url_encode(value))).collect();
-        format!("/projects/{}/issues?{}", self.project.key, query.join("&"))
-    }
-
-    fn page_link(&self, page: i64) -> String {
-        self.link(&[("page", page.to_string())])
-    }
-
-    /// Clicking a column sorts by it; clicking the current sort column flips the order.
-    fn sort_link(&self, column: &str) -> String {
-        let shown = self.filter.as_ref().and_then(IssueFilter::shown_sort);
-        let order = match shown {
-            Some((current, true)) if current.as_str() == column => "asc",
-            _ => "desc",
-        };
-        self.link(&[("sort", column.to_owned()), ("order", order.to_owned()), ("page", String::new())])
-    }
-
-    /// `aria-sort` for a column header.
-    fn aria_sort(&self, column: &str) -> &'static str {
-        match self.filter.as_ref().and_then(IssueFilter::shown_sort) {
-            Some((sort, true)) if sort.as_str() == column => "descending",
-            Some((sort, false)) if sort.as_str() == column => "ascending",
-            _ => "none",
-        }
-    }
-}
-
-pub async fn issues(
-    signed_in: SignedIn,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    query: web::Query<IssueQuery>,
-) -> Result<HttpResponse, PageError> {
-    let key = path.into_inner();
-    let query = query.into_inner();
-    let me = signed_in.user().id;
-    let user = signed_in.user().clone();
-    let for_db = query.clone();
-    let (project, people, workflow, listed) = db::run(&state.pool, move |conn| {
-        let project = projects::find_by_key(conn, &key)?;
-        authorize(&user, Action::ViewProject(&project))?;
-        let people = users::active_refs(conn)?;
-        let workflow = Workflow::load(conn, project.id)?;
-        // A bad filter value or query shows the page with the problem, not an error page.
-        let listed = IssueFilter::parse(conn, &for_db, me, &workflow).and_then(|filter| {
-            let page = issue_list::list(conn, project.id, &filter, me)?;
-            Ok((filter, page))
-        });
-        match listed {
-            Err(error @ AppError::Invalid { .. }) => Ok((project, people, workflow, Err(error))),
-            Err(other) => Err(other),
-            Ok(listed) => Ok((project, people, workflow, Ok(listed))),
-        }
-    })
-    .await?;
-    let can_manage = authorize(signed_in.user(), Action::ManageProject(&project)).is_ok();
-    let (filter, issues, has_more, error, status) = match listed {
-        Ok((filter, page)) => (Some(filter), page.issues, page.has_more, None, StatusCode::OK),
-        Err(error) => {
-            let status = error.status();
-            (None, Vec::new(), false, Some(error), status)
-        }
-    };
-    let page = IssueListPage {
-        nav: Nav::for_user(&signed_in, "projects"),
-        project,
-        query,
-        filter,
-        issues,
-        has_more,
-        people,
-        statuses: workflow.statuses,
-        can_manage,
-        error,
-    };
-    Ok(render_with_status(&page, status)?)
 }
 
 #[derive(Template)]

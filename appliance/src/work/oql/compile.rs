@@ -128,6 +128,7 @@ pub(super) enum Known {
     Parent,
     Epic,
     Points,
+    Sprint,
     /// A custom field: its ids (one per project that has a field of that name) and kind.
     Custom(Vec<i64>, FieldKind),
 }
@@ -164,11 +165,12 @@ const FIELDS: &[(&str, Known)] = &[
     ("epic", Known::Epic),
     ("points", Known::Points),
     ("storypoints", Known::Points),
+    ("sprint", Known::Sprint),
 ];
 
 const FIELD_LIST: &str =
     "project, key, type, status, statusCategory, priority, assignee, reporter, title, description, \
-     text, created, updated, due, labels, component, fixVersion, parent, epic, points, or a custom field's name";
+     text, created, updated, due, labels, component, fixVersion, parent, epic, points, sprint, or a custom field's name";
 
 /// An error about the query, pointing at the column where the problem is.
 pub(super) fn oql_error(span: Span, message: String) -> AppError {
@@ -215,6 +217,7 @@ fn order_column(field: &Field, known: &Known, in_one_project: bool) -> Result<&'
         Known::Priority => "i.priority",
         Known::Person(column, _) | Known::Text(column) | Known::Date(column, _) => column,
         Known::FixVersion => "i.fix_version_id",
+        Known::Sprint => "i.sprint_id",
         Known::Parent | Known::Epic => "i.parent_id",
         Known::Points => "i.story_points",
         Known::AnyText | Known::Labels | Known::Component | Known::Custom(..) => {
@@ -293,6 +296,7 @@ impl Compiler<'_> {
             Known::FixVersion => self.id_clause(field, "i.fix_version_id", true, predicate, |c, v| c.version_ids(v)),
             Known::Parent => self.id_clause(field, "i.parent_id", true, predicate, |c, v| c.issue_ids(v)),
             Known::Epic => self.epic_clause(field, predicate),
+            Known::Sprint => self.id_clause(field, "i.sprint_id", true, predicate, |c, v| c.sprint_ids(v)),
             Known::Type => self.type_clause(field, predicate),
             Known::Priority => self.priority_clause(field, predicate),
             Known::Text(column) => self.text_clause(field, &[column], predicate),

@@ -6,9 +6,9 @@ use diesel::prelude::*;
 
 use super::compile::{literal, oql_error, Bind, Compiler, Predicate};
 use super::dates::{self, Moment};
-use super::syntax::{CompareOp, Field, Value};
+use super::syntax::{CompareOp, Field, Value, ValueKind};
 use crate::errors::AppError;
-use crate::schema::{components, versions};
+use crate::schema::{components, sprints, versions};
 use crate::work::fields::FieldKind;
 
 /// `=`/`IN` (positive) or `!=`/`NOT IN` (negated) and their values; other operators are
@@ -103,6 +103,40 @@ impl Compiler<'_> {
             return Err(oql_error(value.span, format!("There is no version \"{name}\"")));
         }
         Ok(ids)
+    }
+
+    /// Sprints by name in the projects in scope, or `openSprints()` (active and planned) and
+    /// `closedSprints()`.
+    pub(super) fn sprint_ids(&mut self, value: &Value) -> Result<Vec<i64>, AppError> {
+        let mut query = sprints::table.select(sprints::id).into_boxed();
+        if let Some(project_id) = self.context.project_id {
+            query = query.filter(sprints::project_id.eq(project_id));
+        }
+        match &value.kind {
+            ValueKind::Function { name, args } if args.is_empty() && name.eq_ignore_ascii_case("opensprints") => {
+                Ok(query.filter(sprints::state.ne("closed")).load(self.conn)?)
+            }
+            ValueKind::Function { name, args } if args.is_empty() && name.eq_ignore_ascii_case("closedsprints") => {
+                Ok(query.filter(sprints::state.eq("closed")).load(self.conn)?)
+            }
+            ValueKind::Function { name, .. } => Err(oql_error(
+                value.span,
+                format!("Unknown function {name}() for a sprint; use openSprints() or closedSprints()"),
+            )),
+            _ => {
+                let name = literal(value)?;
+                let ids: Vec<i64> = query
+                    .filter(
+                        diesel::dsl::sql::<diesel::sql_types::Bool>("lower(name) = ")
+                            .bind::<diesel::sql_types::Text, _>(name.to_lowercase()),
+                    )
+                    .load(self.conn)?;
+                if ids.is_empty() {
+                    return Err(oql_error(value.span, format!("There is no sprint \"{name}\"")));
+                }
+                Ok(ids)
+            }
+        }
     }
 
     /// `epic = OPS-1`: the epic's own children, and the sub-tasks below them.
