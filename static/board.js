@@ -99,6 +99,11 @@
   root.addEventListener("pointerdown", function (event) {
     var card = event.target.closest(".card[data-key]");
     if (!card || event.button !== 0 || event.target.closest("a, button, select, input, label")) return;
+    // Otherwise the press starts a text selection, and the next press drags that text
+    // natively, which cancels the pointer events.
+    event.preventDefault();
+    var selection = window.getSelection && window.getSelection();
+    if (selection) selection.removeAllRanges();
     drag = { card: card, x: event.clientX, y: event.clientY, moving: false, ghost: null };
   });
 
@@ -129,6 +134,7 @@
       drag.card.classList.remove("dragging");
       drag.ghost.remove();
     }
+    document.querySelectorAll(".drop-target").forEach(function (l) { l.classList.remove("drop-target"); });
     drag = null;
   });
 })();

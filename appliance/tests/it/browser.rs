@@ -103,6 +103,43 @@ impl Browser {
         self.call("GET", "/url", None).as_str().unwrap_or_default().to_owned()
     }
 
+    /// Drags with a real pointer, as a person would: press on `from`, move in steps onto
+    /// `to`, release.
+    fn drag(&self, from: &str, to: &str) {
+        let (from, to) = (self.find(from), self.find(to));
+        let step = |x: i64, y: i64, duration: u64, element: &str| {
+            let mut origin = serde_json::Map::new();
+            origin.insert(ELEMENT.to_owned(), json!(element));
+            json!({ "type": "pointerMove", "duration": duration, "origin": origin, "x": x, "y": y })
+        };
+        let actions = json!({ "actions": [{
+            "type": "pointer", "id": "mouse", "parameters": { "pointerType": "mouse" },
+            "actions": [
+                step(0, 0, 0, &from),
+                { "type": "pointerDown", "button": 0 },
+                step(0, 20, 100, &from),
+                step(0, 0, 200, &to),
+                step(0, 10, 100, &to),
+                { "type": "pointerUp", "button": 0 }
+            ]
+        }]});
+        self.call("POST", "/actions", Some(actions));
+        self.call("DELETE", "/actions", None);
+    }
+
+    /// Waits until `css` matches an element, e.g. after a script moved it.
+    fn wait_for(&self, css: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let found = self.call("POST", "/elements", Some(json!({ "using": "css selector", "value": css })));
+            if found.as_array().is_some_and(|a| !a.is_empty()) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "nothing matches {css}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn text(&self, css: &str) -> String {
         let id = self.find(css);
         self.call("GET", &format!("/element/{id}/text"), None).as_str().unwrap_or_default().to_owned()
@@ -152,4 +189,50 @@ fn sign_in_create_a_project_and_an_issue_and_find_it_in_the_list() {
     browser.open(&format!("{}/projects/OPS/issues", app.base));
     assert_eq!(browser.text("table.issues td.key"), "OPS-1");
     assert!(browser.text("table.issues tbody").contains("Replace the failing disk in rack 4"));
+}
+
+#[test]
+fn dragging_a_card_across_the_board_performs_the_transition_and_it_persists() {
+    let app = TestApp::start();
+    let admin = app.user("admin", true);
+    let token = app.token(&admin);
+    let mut api = app.client();
+    api.api("POST", "/api/v1/projects", Some(&token), Some(r#"{"key":"OPS","name":"Operations"}"#));
+    api.api("POST", "/api/v1/projects/OPS/issues", Some(&token), Some(r#"{"title":"Rotate the keys"}"#));
+    api.api(
+        "POST",
+        "/api/v1/projects/OPS/issues",
+        Some(&token),
+        Some(r#"{"title":"Patch the hosts","status":"In progress"}"#),
+    );
+    let status = |api: &mut crate::support::Client| {
+        api.api("GET", "/api/v1/issues/OPS-1", Some(&token), None).json()["status"].as_str().unwrap().to_owned()
+    };
+
+    let browser = Browser::start();
+    browser.open(&format!("{}/login?next=/projects/OPS/board", app.base));
+    browser.type_into("#username", "admin");
+    browser.type_into("#password", PASSWORD);
+    browser.click("button[type=submit]");
+    browser.wait_for_url("/projects/OPS/board");
+    browser.wait_for(".board-cell[data-status='To do'] .card[data-key='OPS-1']");
+
+    // To do → In review is not a transition of the default workflow: refused where it happened.
+    browser.drag(".card[data-key='OPS-1'] .card-title", ".board-cell[data-status='In review']");
+    browser.wait_for("#board-message:not([hidden])");
+    assert!(browser.text("#board-message").contains("does not allow moving OPS-1 from To do to In review"));
+    browser.wait_for(".board-cell[data-status='To do'] .card[data-key='OPS-1']");
+    assert_eq!(status(&mut api), "To do");
+
+    browser.drag(".card[data-key='OPS-1'] .card-title", ".board-cell[data-status='In progress']");
+    browser.wait_for(".board-cell[data-status='In progress'] .card[data-key='OPS-1']");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status(&mut api) != "In progress" {
+        assert!(Instant::now() < deadline, "the move did not reach the server");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The page as the server renders it afresh shows the card in its new column.
+    browser.open(&format!("{}/projects/OPS/board", app.base));
+    browser.wait_for(".board-cell[data-status='In progress'] .card[data-key='OPS-1']");
+    assert_eq!(browser.text("[data-count='In progress']"), "2");
 }

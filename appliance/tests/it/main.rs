@@ -10,6 +10,7 @@ mod issue_fields;
 mod migrations;
 mod oql;
 mod pages;
+mod planning;
 mod quickstart;
 mod support;
 mod tls;

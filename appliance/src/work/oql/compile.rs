@@ -129,6 +129,8 @@ pub(super) enum Known {
     Epic,
     Points,
     Sprint,
+    /// The backlog order: for ORDER BY only.
+    Rank,
     /// A custom field: its ids (one per project that has a field of that name) and kind.
     Custom(Vec<i64>, FieldKind),
 }
@@ -166,6 +168,7 @@ const FIELDS: &[(&str, Known)] = &[
     ("points", Known::Points),
     ("storypoints", Known::Points),
     ("sprint", Known::Sprint),
+    ("rank", Known::Rank),
 ];
 
 const FIELD_LIST: &str =
@@ -218,6 +221,7 @@ fn order_column(field: &Field, known: &Known, in_one_project: bool) -> Result<&'
         Known::Person(column, _) | Known::Text(column) | Known::Date(column, _) => column,
         Known::FixVersion => "i.fix_version_id",
         Known::Sprint => "i.sprint_id",
+        Known::Rank => "i.rank",
         Known::Parent | Known::Epic => "i.parent_id",
         Known::Points => "i.story_points",
         Known::AnyText | Known::Labels | Known::Component | Known::Custom(..) => {
@@ -297,6 +301,9 @@ impl Compiler<'_> {
             Known::Parent => self.id_clause(field, "i.parent_id", true, predicate, |c, v| c.issue_ids(v)),
             Known::Epic => self.epic_clause(field, predicate),
             Known::Sprint => self.id_clause(field, "i.sprint_id", true, predicate, |c, v| c.sprint_ids(v)),
+            Known::Rank => {
+                Err(oql_error(field.span, "rank orders issues (ORDER BY rank) but cannot be compared".to_owned()))
+            }
             Known::Type => self.type_clause(field, predicate),
             Known::Priority => self.priority_clause(field, predicate),
             Known::Text(column) => self.text_clause(field, &[column], predicate),
