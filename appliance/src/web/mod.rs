@@ -18,8 +18,8 @@ use crate::db::DbPool;
 use crate::errors::AppError;
 use crate::identity::pages as identity_pages;
 use crate::work::{
-    api as work_api, backlog_pages, board_pages, issue_form, issue_pages, list_pages, project_pages, settings_api,
-    settings_pages, workflow_pages,
+    api as work_api, backlog_pages, board_pages, import_pages, issue_form, issue_pages, list_pages, planning_api,
+    project_pages, settings_api, settings_pages, workflow_pages,
 };
 
 #[derive(Clone)]
@@ -78,6 +78,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/projects/new", web::get().to(project_pages::new_form))
         .route("/projects/{key}", web::get().to(project_pages::show))
         .route("/projects/{key}/issues", web::get().to(list_pages::issues))
+        .route("/projects/{key}/issues.csv", web::get().to(import_pages::export))
+        .route("/projects/{key}/import", web::get().to(import_pages::show))
+        .route("/projects/{key}/import", web::post().to(import_pages::run))
+        .route("/projects/{key}/import/upload", web::post().to(import_pages::upload))
         .route("/projects/{key}/filters", web::post().to(list_pages::save_filter))
         .route("/projects/{key}/filters/{id}/delete", web::post().to(list_pages::delete_filter))
         .route("/projects/{key}/bulk", web::post().to(list_pages::bulk_edit))
@@ -113,6 +117,21 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/projects/{key}/fields", web::get().to(settings_api::get_fields))
                 .route("/projects/{key}/{part:versions|components|fields}", web::post().to(settings_api::add_entry))
                 .route("/search", web::get().to(work_api::search))
+                .route("/projects/{key}/issues.csv", web::get().to(planning_api::export))
+                .route("/projects/{key}/import", web::post().to(planning_api::import))
+                .route("/projects/{key}/sprints", web::get().to(planning_api::list_sprints))
+                .route("/projects/{key}/sprints", web::post().to(planning_api::create_sprint))
+                .route("/projects/{key}/sprints/{id}/{action}", web::post().to(planning_api::sprint_action))
+                .route("/projects/{key}/filters", web::get().to(planning_api::list_filters))
+                .route("/projects/{key}/filters", web::post().to(planning_api::create_filter))
+                .route("/projects/{key}/filters/{id}", web::delete().to(planning_api::delete_filter))
+                .route("/projects/{key}/bulk", web::post().to(planning_api::bulk_edit))
+                .route("/issues/{issue}/move", web::post().to(planning_api::move_issue))
+                .route("/issues/{issue}/links", web::post().to(planning_api::create_link))
+                .route("/issues/{issue}/links/{id}", web::delete().to(planning_api::delete_link))
+                .route("/issues/{issue}/work-log", web::post().to(planning_api::log_work))
+                .route("/issues/{issue}/watchers/me", web::put().to(planning_api::watch))
+                .route("/issues/{issue}/watchers/me", web::delete().to(planning_api::watch))
                 .route("/projects/{key}/issues", web::get().to(work_api::list_issues))
                 .route("/projects/{key}/issues", web::post().to(work_api::create_issue))
                 .route("/projects/{key}/issues/{issue}", web::get().to(work_api::get_project_issue))

@@ -5,23 +5,20 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use askama::Template;
-use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::backlog_pages;
 use super::boards::{self, Board, Source, Swimlanes};
 use super::issue_pages::issue_for;
-use super::issues::{self, Issue, IssueChanges};
 use super::projects::{self, Project};
-use super::ranking::{self, Placement};
+use super::ranking::Placement;
 use super::saved_filters::{self, SavedFilter};
 use super::sprints::{self, Sprint};
 use super::workflows::Workflow;
 use crate::db;
 use crate::errors::AppError;
 use crate::identity::permissions::{authorize, Action};
-use crate::schema::issues as issues_table;
 use crate::web::errors::{ApiError, PageError};
 use crate::web::extract::{CsrfForm, SignedIn};
 use crate::web::pages::{redirect, render_with_status, status_for, url_encode, Nav};
@@ -219,22 +216,8 @@ pub async fn move_issue(
         Err(error) => Err(error),
         Ok((placement, sprint)) => {
             db::run(&state.pool, move |conn| {
-                conn.transaction(|conn| {
-                    let status = Some(status.trim().to_owned()).filter(|s| !s.is_empty());
-                    let mut issue = issue;
-                    if status.is_some() {
-                        let changes = IssueChanges { status, ..IssueChanges::default() };
-                        issue = issues::update(conn, &actor, &target, issue.id, changes)?;
-                    }
-                    if let Some(sprint) = sprint {
-                        sprints::put(conn, &actor, &target, &issue, sprint)?;
-                    }
-                    if let Some(placement) = placement {
-                        ranking::place(conn, &actor, &target, &issue, &placement)?;
-                    }
-                    let now: Issue = issues_table::table.find(issue.id).select(Issue::as_select()).first(conn)?;
-                    Ok(Workflow::load(conn, target.id)?.status(now.status_id)?.name.clone())
-                })
+                let status = Some(status.trim().to_owned()).filter(|s| !s.is_empty());
+                boards::move_card(conn, &actor, &target, issue, status, sprint, placement)
             })
             .await
         }

@@ -10,9 +10,14 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Text};
 
 use super::issue_list::{self, ListedIssue};
+use super::issues::{self, Issue, IssueChanges};
 use super::kinds::StatusCategory;
 use super::oql::{self, Bind, Context, SqlBuilder};
+use super::projects::Project;
+use super::ranking::{self, Placement};
+use super::sprints;
 use super::workflows::{Workflow, WorkflowStatus};
+use crate::audit::Actor;
 use crate::errors::AppError;
 
 /// Cards a board shows at most; a bigger board says it was cut.
@@ -150,6 +155,33 @@ pub fn load(conn: &mut PgConnection, workflow: &Workflow, source: &Source<'_>) -
         (title == "Unassigned" || title == "No epic", title)
     });
     Ok(Board { statuses: workflow.statuses.clone(), lanes, counts, truncated })
+}
+
+/// Moves a card, as a board, the backlog or the API asks: a transition to `status`, a sprint
+/// (`Some(None)`: the backlog) and a place in the rank order, all in one transaction.
+/// Returns the status the issue is in afterwards.
+pub fn move_card(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    project: &Project,
+    issue: Issue,
+    status: Option<String>,
+    sprint: Option<Option<i64>>,
+    placement: Option<Placement>,
+) -> Result<String, AppError> {
+    conn.transaction(|conn| {
+        let mut issue = issue;
+        if status.is_some() {
+            issue = issues::update(conn, actor, project, issue.id, IssueChanges { status, ..IssueChanges::default() })?;
+        }
+        if let Some(sprint) = sprint {
+            sprints::put(conn, actor, project, &issue, sprint)?;
+        }
+        if let Some(placement) = placement {
+            ranking::place(conn, actor, project, &issue, &placement)?;
+        }
+        Ok(Workflow::load(conn, project.id)?.status(issue.status_id)?.name.clone())
+    })
 }
 
 #[derive(QueryableByName)]

@@ -254,6 +254,25 @@ pub fn load(
 /// "assigned to", and the trigram index on `title` answers `~` searches. Joins to projects,
 /// statuses and users are by primary key for the page's rows only.
 pub fn list(conn: &mut PgConnection, project_id: i64, filter: &IssueFilter, me: i64) -> Result<IssuePage, AppError> {
+    let sql = filtered(conn, project_id, filter, me)?;
+    page_of(conn, sql, filter.page, filter.per_page)
+}
+
+/// Every issue `filter` finds (its paging aside), up to `limit`; `None` when there are more.
+pub fn all_matching(
+    conn: &mut PgConnection,
+    project_id: i64,
+    filter: &IssueFilter,
+    me: i64,
+    limit: i64,
+) -> Result<Option<Vec<ListedIssue>>, AppError> {
+    let sql = filtered(conn, project_id, filter, me)?;
+    let issues = load(conn, sql, limit + 1, 0)?;
+    Ok(Some(issues).filter(|found| found.len() as i64 <= limit))
+}
+
+/// The statement for a project's issues as `filter` says: its conditions and order.
+fn filtered(conn: &mut PgConnection, project_id: i64, filter: &IssueFilter, me: i64) -> Result<SqlBuilder, AppError> {
     let mut sql = SqlBuilder::default();
     let project = sql.bind(Bind::Int8(project_id));
     sql.and(format!("i.project_id = {project}"));
@@ -287,7 +306,7 @@ pub fn list(conn: &mut PgConnection, project_id: i64, filter: &IssueFilter, me: 
     if !sql.has_order() {
         sql.order_by(sort_column(SortKey::Updated, true).to_owned());
     }
-    page_of(conn, sql, filter.page, filter.per_page)
+    Ok(sql)
 }
 
 /// Page `page` of `per_page` rows. One extra row says whether there is a next page, without

@@ -271,6 +271,13 @@ pub fn update(
             .returning(Issue::as_returning())
             .get_result(conn)?;
         issue_fields::write_sets(conn, issue_id, &details)?;
+        // A new assignee hears about the issue from now on, as the first one did.
+        if let Some(assignee) = after.assignee_id.filter(|id| Some(*id) != before.assignee_id) {
+            diesel::insert_into(issue_watchers::table)
+                .values((issue_watchers::issue_id.eq(issue_id), issue_watchers::user_id.eq(assignee)))
+                .on_conflict_do_nothing()
+                .execute(conn)?;
+        }
         let new = issue_fields::snapshot(conn, project, &after, &workflow)?;
         let (old, new) = changed_fields(&old, &new);
         if new.as_object().is_some_and(|fields| fields.len() <= 1) {

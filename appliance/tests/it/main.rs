@@ -6,6 +6,7 @@ mod auth;
 mod browser;
 mod cli;
 mod concurrency;
+mod csv;
 mod issue_fields;
 mod migrations;
 mod oql;

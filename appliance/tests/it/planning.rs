@@ -286,3 +286,92 @@ fn bulk_edit_writes_all_or_nothing_unless_told_to_skip() {
     let none = post(&mut page, "/projects/OPS/bulk", &[("status", "Done")]);
     assert!(none.body.contains("Select at least one issue."));
 }
+
+#[test]
+fn the_api_plans_moves_links_logs_and_edits_in_bulk() {
+    let Setup { app, mut api, token, .. } = setup();
+    let call = |api: &mut Client, method: &str, path: &str, body: Option<serde_json::Value>| {
+        api.api(method, path, Some(&token), body.map(|b| b.to_string()).as_deref())
+    };
+    let sprint = call(
+        &mut api,
+        "POST",
+        "/api/v1/projects/OPS/sprints",
+        Some(json!({"name": "Sprint 1", "ends_on": "2026-12-31"})),
+    );
+    assert_eq!(sprint.status, 201, "{}", sprint.body);
+    let id = sprint.json()["id"].as_i64().unwrap();
+    let bad =
+        call(&mut api, "POST", "/api/v1/projects/OPS/sprints", Some(json!({"name": "", "ends_on": "2026-12-31"})));
+    assert_eq!((bad.status, bad.json()["error"]["field"].as_str()), (422, Some("name")));
+
+    let moved = call(
+        &mut api,
+        "POST",
+        "/api/v1/issues/OPS-3/move",
+        Some(json!({"status": "In progress", "sprint": id, "direction": "top"})),
+    );
+    assert_eq!((moved.status, moved.json()["status"].as_str()), (200, Some("In progress")), "{}", moved.body);
+    assert_eq!(keys(&mut api, &token, "ORDER BY rank")[0], "OPS-3");
+    let before = app.footprint();
+    let refused =
+        call(&mut api, "POST", "/api/v1/issues/OPS-3/move", Some(json!({"status": "To do", "sprint": "nowhere"})));
+    assert_eq!((refused.status, refused.json()["error"]["field"].as_str()), (422, Some("sprint")));
+    let forbidden = call(
+        &mut api,
+        "POST",
+        "/api/v1/issues/OPS-1/move",
+        Some(json!({"status": "In review", "direction": "bottom"})),
+    );
+    assert_eq!(forbidden.status, 422, "a refused transition moves nothing either");
+    assert_eq!(app.footprint(), before);
+
+    assert_eq!(call(&mut api, "POST", &format!("/api/v1/projects/OPS/sprints/{id}/start"), None).status, 200);
+    let sprints = call(&mut api, "GET", "/api/v1/projects/OPS/sprints", None).json();
+    assert_eq!(sprints["sprints"][0]["state"], "active");
+    let completed = call(&mut api, "POST", &format!("/api/v1/projects/OPS/sprints/{id}/complete"), Some(json!({})));
+    assert_eq!(completed.json()["completed"]["moved"], 1);
+
+    let filter = call(
+        &mut api,
+        "POST",
+        "/api/v1/projects/OPS/filters",
+        Some(json!({"name": "Mine", "oql": "assignee = currentUser()"})),
+    );
+    assert_eq!(filter.status, 201);
+    assert_eq!(call(&mut api, "GET", "/api/v1/projects/OPS/filters", None).json()["filters"][0]["name"], "Mine");
+    let filter_id = filter.json()["id"].as_i64().unwrap();
+    assert_eq!(call(&mut api, "DELETE", &format!("/api/v1/projects/OPS/filters/{filter_id}"), None).status, 204);
+
+    let bulk = call(
+        &mut api,
+        "POST",
+        "/api/v1/projects/OPS/bulk",
+        Some(json!({"issues": ["OPS-1", "OPS-2"], "assignee": "mia", "add_labels": ["ops"]})),
+    );
+    assert_eq!(bulk.status, 200, "{}", bulk.body);
+    assert_eq!(bulk.json()["results"][1]["result"], "changed");
+    let stopped = call(
+        &mut api,
+        "POST",
+        "/api/v1/projects/OPS/bulk",
+        Some(json!({"issues": ["OPS-1", "OPS-9"], "status": "Done"})),
+    );
+    assert_eq!((stopped.status, stopped.json()["written"].as_bool()), (422, Some(false)));
+    assert_eq!(stopped.json()["results"][1]["message"], "There is no issue OPS-9.");
+
+    let linked =
+        call(&mut api, "POST", "/api/v1/issues/OPS-1/links", Some(json!({"kind": "duplicates", "issue": "OPS-2"})));
+    assert_eq!((linked.status, linked.json()["links"][0]["phrase"].as_str()), (201, Some("duplicates")));
+    let link_id = linked.json()["links"][0]["id"].as_i64().unwrap();
+    assert_eq!(call(&mut api, "GET", "/api/v1/issues/OPS-2", None).json()["links"][0]["phrase"], "is duplicated by");
+    assert_eq!(call(&mut api, "DELETE", &format!("/api/v1/issues/OPS-1/links/{link_id}"), None).status, 204);
+    let logged =
+        call(&mut api, "POST", "/api/v1/issues/OPS-1/work-log", Some(json!({"time_spent": "45m", "note": "Triage"})));
+    assert_eq!(logged.status, 201);
+    assert_eq!(call(&mut api, "GET", "/api/v1/issues/OPS-1", None).json()["time_logged_minutes"], 45);
+    let unwatched = call(&mut api, "DELETE", "/api/v1/issues/OPS-1/watchers/me", None);
+    let watchers = unwatched.json()["watchers"].clone();
+    let names: Vec<&str> = watchers.as_array().unwrap().iter().map(|w| w["username"].as_str().unwrap()).collect();
+    assert_eq!(names, ["mia"], "the reporter stopped watching; the new assignee watches");
+}

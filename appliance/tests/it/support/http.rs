@@ -95,6 +95,39 @@ impl Client {
         self.finish(result)
     }
 
+    /// Posts a multipart form, as a browser uploads a file: `fields` as text parts, then
+    /// `file` as the part named "file".
+    pub fn post_multipart(&mut self, path: &str, fields: &[(&str, &str)], file: &[u8]) -> Reply {
+        let boundary = "----outpost-test-boundary-7MA4YWxkTrZu0gW";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"issues.csv\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(file);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let result = self
+            .request("POST", path)
+            .set("Content-Type", &format!("multipart/form-data; boundary={boundary}"))
+            .send_bytes(&body);
+        self.finish(result)
+    }
+
+    /// Sends a raw body with a content type, for the API's CSV import.
+    pub fn api_raw(&mut self, path: &str, token: &str, content_type: &str, body: &[u8]) -> Reply {
+        let request = self
+            .agent
+            .request("POST", &format!("{}{path}", self.base))
+            .set("Authorization", &format!("Bearer {token}"));
+        let result = request.set("Content-Type", content_type).send_bytes(body);
+        self.finish(result)
+    }
+
     /// Signs in through the real form and returns the reply to the POST.
     pub fn sign_in(&mut self, username: &str, password: &str) -> Reply {
         let form = self.get("/login");
