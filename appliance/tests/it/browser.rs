@@ -127,6 +127,15 @@ impl Browser {
         self.call("DELETE", "/actions", None);
     }
 
+    /// Presses and releases a key, wherever the focus is.
+    fn press(&self, key: &str) {
+        let actions = json!({ "actions": [{
+            "type": "key", "id": "keyboard",
+            "actions": [{ "type": "keyDown", "value": key }, { "type": "keyUp", "value": key }]
+        }]});
+        self.call("POST", "/actions", Some(actions));
+    }
+
     /// Waits until `css` matches an element, e.g. after a script moved it.
     fn wait_for(&self, css: &str) {
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -235,4 +244,40 @@ fn dragging_a_card_across_the_board_performs_the_transition_and_it_persists() {
     browser.open(&format!("{}/projects/OPS/board", app.base));
     browser.wait_for(".board-cell[data-status='In progress'] .card[data-key='OPS-1']");
     assert_eq!(browser.text("[data-count='In progress']"), "2");
+}
+
+#[test]
+fn keyboard_j_k_and_o_walk_a_list_and_its_issues() {
+    let app = TestApp::start();
+    let admin = app.user("admin", true);
+    let token = app.token(&admin);
+    let mut api = app.client();
+    api.api("POST", "/api/v1/projects", Some(&token), Some(r#"{"key":"OPS","name":"Operations"}"#));
+    for title in ["First", "Second", "Third"] {
+        api.api("POST", "/api/v1/projects/OPS/issues", Some(&token), Some(&json!({ "title": title }).to_string()));
+    }
+    let browser = Browser::start();
+    browser.open(&format!("{}/login?next=/projects/OPS/issues%3Fsort%3Dkey%26order%3Dasc", app.base));
+    browser.type_into("#username", "admin");
+    browser.type_into("#password", PASSWORD);
+    browser.click("button[type=submit]");
+    browser.wait_for_url("/projects/OPS/issues?sort=key&order=asc");
+
+    browser.press("j");
+    browser.press("j");
+    browser.wait_for("tr.selected[data-key='OPS-2']");
+    browser.press("o");
+    browser.wait_for_url("/issues/OPS-2");
+    browser.wait_for("h1");
+    browser.press("j");
+    browser.wait_for_url("/issues/OPS-3");
+    browser.wait_for("h1");
+    browser.press("k");
+    browser.wait_for_url("/issues/OPS-2");
+    browser.wait_for("h1");
+    browser.press("k");
+    browser.wait_for_url("/issues/OPS-1");
+    browser.wait_for("h1");
+    browser.press("e");
+    browser.wait_for_url("/issues/OPS-1/edit");
 }
