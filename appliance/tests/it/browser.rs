@@ -127,6 +127,19 @@ impl Browser {
         self.call("DELETE", "/actions", None);
     }
 
+    /// Waits until the current page has loaded, deferred scripts included.
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let state = self.call("POST", "/execute/sync", Some(json!({ "script": "return document.readyState", "args": [] })));
+            if state == "complete" {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the page did not finish loading");
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+
     /// Presses and releases a key, wherever the focus is.
     fn press(&self, key: &str) {
         let actions = json!({ "actions": [{
@@ -262,22 +275,23 @@ fn keyboard_j_k_and_o_walk_a_list_and_its_issues() {
     browser.type_into("#password", PASSWORD);
     browser.click("button[type=submit]");
     browser.wait_for_url("/projects/OPS/issues?sort=key&order=asc");
+    browser.wait_ready();
 
     browser.press("j");
     browser.press("j");
     browser.wait_for("tr.selected[data-key='OPS-2']");
     browser.press("o");
     browser.wait_for_url("/issues/OPS-2");
-    browser.wait_for("h1");
+    browser.wait_ready();
     browser.press("j");
     browser.wait_for_url("/issues/OPS-3");
-    browser.wait_for("h1");
+    browser.wait_ready();
     browser.press("k");
     browser.wait_for_url("/issues/OPS-2");
-    browser.wait_for("h1");
+    browser.wait_ready();
     browser.press("k");
     browser.wait_for_url("/issues/OPS-1");
-    browser.wait_for("h1");
+    browser.wait_ready();
     browser.press("e");
     browser.wait_for_url("/issues/OPS-1/edit");
 }
