@@ -9,8 +9,10 @@ use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text};
 use serde::{Deserialize, Serialize};
 
+use super::fields::Catalogue;
 use super::issues::Issue;
 use super::kinds::{IssueType, StatusCategory};
+use super::list_columns::{self, Column};
 use super::oql::{self, Bind, Context, SqlBuilder};
 use super::workflows::Workflow;
 use crate::errors::AppError;
@@ -24,6 +26,8 @@ pub const MAX_PAGE_SIZE: i64 = 200;
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct IssueQuery {
     pub oql: Option<String>,
+    /// Extra columns, comma-separated: `points,labels,custom:Tier`.
+    pub columns: Option<String>,
     pub status: Option<String>,
     pub assignee: Option<String>,
     #[serde(rename = "type")]
@@ -76,6 +80,7 @@ pub struct IssueFilter {
     pub descending: bool,
     pub page: i64,
     pub per_page: i64,
+    pub columns: Vec<Column>,
 }
 
 fn given(value: &Option<String>) -> Option<&str> {
@@ -124,7 +129,11 @@ impl IssueFilter {
             }
         };
         let (page, per_page) = paging(query)?;
-        Ok(Self { oql, statuses, assignee, issue_type, text, sort, descending, page, per_page })
+        let columns = match given(&query.columns) {
+            None => Vec::new(),
+            Some(text) => Column::parse_list(text, &Catalogue::load(conn, workflow.project_id)?)?,
+        };
+        Ok(Self { oql, statuses, assignee, issue_type, text, sort, descending, page, per_page, columns })
     }
 
     /// The sort in effect, for column headers: an explicit sort, else "updated" unless the
@@ -172,6 +181,13 @@ pub struct ListedIssue {
     pub status: String,
     pub status_category: StatusCategory,
     pub assignee: Option<UserRef>,
+    /// The list's extra columns (header, value), when it asked for some.
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "columns_as_object")]
+    pub columns: Vec<(String, String)>,
+}
+
+fn columns_as_object<S: serde::Serializer>(columns: &[(String, String)], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(columns.iter().map(|(header, value)| (header, value)))
 }
 
 pub struct IssuePage {
@@ -207,6 +223,7 @@ impl From<ListedRow> for ListedIssue {
             status: row.status_name,
             status_category: row.status_category,
             assignee,
+            columns: Vec::new(),
         }
     }
 }
@@ -255,7 +272,9 @@ pub fn load(
 /// statuses and users are by primary key for the page's rows only.
 pub fn list(conn: &mut PgConnection, project_id: i64, filter: &IssueFilter, me: i64) -> Result<IssuePage, AppError> {
     let sql = filtered(conn, project_id, filter, me)?;
-    page_of(conn, sql, filter.page, filter.per_page)
+    let mut page = page_of(conn, sql, filter.page, filter.per_page)?;
+    list_columns::fill(conn, &mut page.issues, &filter.columns)?;
+    Ok(page)
 }
 
 /// Every issue `filter` finds (its paging aside), up to `limit`; `None` when there are more.

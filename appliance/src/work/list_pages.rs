@@ -2,13 +2,15 @@
 //! selected issues.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
 use super::bulk::{self, BulkChange};
+use super::fields::Catalogue;
 use super::issue_list::{self, IssueFilter, IssueQuery, ListedIssue};
 use super::kinds::IssueType;
+use super::list_columns;
 use super::projects::{self, Project};
 use super::saved_filters::{self, SavedFilter};
 use super::sprints::{self, Sprint};
@@ -53,6 +55,8 @@ struct IssueListPage {
     can_manage: bool,
     filters: Vec<SavedFilter>,
     sprints: Vec<Sprint>,
+    /// The project's custom field names, for the column picker.
+    custom_fields: Vec<String>,
     error: Option<AppError>,
     /// A refused "save this query" or bulk edit, shown in its form.
     action: Option<ListAction>,
@@ -80,6 +84,25 @@ impl IssueListPage {
         }
     }
 
+    /// The columns a list can add, with whether this list shows each.
+    fn column_choices(&self) -> Vec<(String, String, bool)> {
+        let chosen: Vec<&str> = self.query.columns.as_deref().unwrap_or("").split(',').map(str::trim).collect();
+        let mut choices: Vec<(String, String)> =
+            list_columns::BUILT_IN.iter().map(|(name, header)| ((*name).to_owned(), (*header).to_owned())).collect();
+        choices.extend(self.custom_fields.iter().map(|name| (format!("custom:{name}"), name.clone())));
+        choices
+            .into_iter()
+            .map(|(name, header)| {
+                let on = chosen.contains(&name.as_str());
+                (name, header, on)
+            })
+            .collect()
+    }
+
+    fn column_headers(&self) -> Vec<String> {
+        self.filter.as_ref().map(|f| f.columns.iter().map(|c| c.header()).collect()).unwrap_or_default()
+    }
+
     fn filter_link(&self, filter: &SavedFilter) -> String {
         format!("/projects/{}/issues?oql={}", self.project.key, url_encode(&filter.oql))
     }
@@ -101,6 +124,7 @@ impl IssueListPage {
         let q = &self.query;
         let mut params: Vec<(&str, String)> = [
             ("oql", q.oql.clone()),
+            ("columns", q.columns.clone()),
             ("status", q.status.clone()),
             ("assignee", q.assignee.clone()),
             ("type", q.issue_type.clone()),
@@ -146,9 +170,25 @@ pub async fn issues(
     signed_in: SignedIn,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    query: web::Query<IssueQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
-    list_page(&signed_in, &state, path.into_inner(), query.into_inner(), None).await
+    let query = list_query(req.query_string())?;
+    list_page(&signed_in, &state, path.into_inner(), query, None).await
+}
+
+/// The list's query string. The column picker's checkboxes repeat `columns`; they are joined
+/// into the one comma-separated value that links and the API use.
+fn list_query(text: &str) -> Result<IssueQuery, AppError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(text)
+        .map_err(|e| AppError::bad_request(None, format!("The address's query could not be read: {e}.")))?;
+    let columns: Vec<String> = pairs.iter().filter(|(n, _)| n == "columns").map(|(_, v)| v.clone()).collect();
+    let mut rest: Vec<(String, String)> = pairs.into_iter().filter(|(n, _)| n != "columns").collect();
+    if !columns.is_empty() {
+        rest.push(("columns".to_owned(), columns.join(",")));
+    }
+    let encoded = serde_urlencoded::to_string(&rest).map_err(|e| AppError::internal(format!("query: {e}")))?;
+    serde_urlencoded::from_str(&encoded)
+        .map_err(|e| AppError::bad_request(None, format!("The address's query could not be read: {e}.")))
 }
 
 /// Renders the list for `query`; `action` is a refused save or bulk edit to show.
@@ -162,22 +202,26 @@ async fn list_page(
     let me = signed_in.user().id;
     let user = signed_in.user().clone();
     let for_db = query.clone();
-    let (project, people, workflow, filters, sprints, listed) = db::run(&state.pool, move |conn| {
+    let (project, people, workflow, filters, sprints, custom_fields, listed) = db::run(&state.pool, move |conn| {
         let project = projects::find_by_key(conn, &key)?;
         authorize(&user, Action::ViewProject(&project))?;
         let people = users::active_refs(conn)?;
         let workflow = Workflow::load(conn, project.id)?;
         let filters = saved_filters::visible(conn, &user, project.id)?;
         let sprints = sprints::open_sprints(conn, project.id)?;
+        let custom_fields: Vec<String> =
+            Catalogue::load(conn, project.id)?.custom_fields.into_iter().map(|f| f.name).collect();
         // A bad filter value or query shows the page with the problem, not an error page.
         let listed = IssueFilter::parse(conn, &for_db, me, &workflow).and_then(|filter| {
             let page = issue_list::list(conn, project.id, &filter, me)?;
             Ok((filter, page))
         });
         match listed {
-            Err(error @ AppError::Invalid { .. }) => Ok((project, people, workflow, filters, sprints, Err(error))),
+            Err(error @ AppError::Invalid { .. }) => {
+                Ok((project, people, workflow, filters, sprints, custom_fields, Err(error)))
+            }
             Err(other) => Err(other),
-            Ok(listed) => Ok((project, people, workflow, filters, sprints, Ok(listed))),
+            Ok(listed) => Ok((project, people, workflow, filters, sprints, custom_fields, Ok(listed))),
         }
     })
     .await?;
@@ -204,6 +248,7 @@ async fn list_page(
         can_manage,
         filters,
         sprints,
+        custom_fields,
         error,
         action,
     };

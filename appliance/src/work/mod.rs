@@ -18,6 +18,7 @@ pub mod issue_pages;
 pub mod issues;
 pub mod kinds;
 pub mod links;
+pub mod list_columns;
 pub mod list_pages;
 pub mod oql;
 pub mod planning_api;

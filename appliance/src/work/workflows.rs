@@ -48,6 +48,7 @@ pub fn normalized(name: &str) -> String {
 
 #[derive(Clone, Debug)]
 pub struct Workflow {
+    pub project_id: i64,
     /// In board order; the first is where new issues start.
     pub statuses: Vec<WorkflowStatus>,
     transitions: HashSet<(i64, i64)>,
@@ -67,7 +68,7 @@ impl Workflow {
             .load::<(i64, i64)>(conn)?
             .into_iter()
             .collect();
-        Ok(Workflow { statuses, transitions })
+        Ok(Workflow { project_id, statuses, transitions })
     }
 
     pub fn initial(&self) -> Result<&WorkflowStatus, AppError> {
@@ -328,6 +329,7 @@ mod tests {
             wip_limit: None,
         };
         Workflow {
+            project_id: 1,
             statuses: vec![
                 status(1, "To do", StatusCategory::Todo),
                 status(2, "In progress", StatusCategory::InProgress),

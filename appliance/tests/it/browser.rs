@@ -131,7 +131,8 @@ impl Browser {
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            let state = self.call("POST", "/execute/sync", Some(json!({ "script": "return document.readyState", "args": [] })));
+            let state =
+                self.call("POST", "/execute/sync", Some(json!({ "script": "return document.readyState", "args": [] })));
             if state == "complete" {
                 return;
             }

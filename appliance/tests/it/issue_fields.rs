@@ -478,3 +478,34 @@ fn the_issue_form_carries_every_field_and_keeps_input_on_refusal() {
     assert!(refused.body.contains("value=\"Tune vacuum\""));
     assert_eq!(app.footprint(), before);
 }
+
+#[test]
+fn lists_show_the_columns_asked_for_custom_fields_included() {
+    let Setup { app, mut api, mia, .. } = setup();
+    let body = json!({"title": "Columned", "labels": ["db", "infra"], "story_points": 2, "fix_version": "2.4", "custom": {"Customer tier": "gold", "Owner": "mia", "Regions": ["eu", "us"]}});
+    assert_eq!(create(&mut api, &mia, body).status, 201);
+    let listed = api.api(
+        "GET",
+        "/api/v1/projects/OPS/issues?sort=key&order=asc&columns=labels,points,fix_version,custom:Customer%20tier,custom:Owner,custom:Regions",
+        Some(&mia),
+        None,
+    );
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(
+        listed.json()["issues"][1]["columns"],
+        json!({"Labels": "db, infra", "Points": "2", "Fix version": "2.4", "Customer tier": "gold", "Owner": "mia", "Regions": "eu, us"})
+    );
+    assert!(listed.json()["issues"][0].get("columns").is_some(), "every row has the columns, empty ones too");
+    let unknown = api.api("GET", "/api/v1/projects/OPS/issues?columns=colour", Some(&mia), None);
+    assert_eq!((unknown.status, unknown.json()["error"]["field"].as_str()), (422, Some("columns")));
+
+    let mut page = app.client();
+    assert_eq!(page.sign_in("mia", PASSWORD).status, 303);
+    let shown = page.get("/projects/OPS/issues?columns=labels&columns=custom:Customer%20tier&sort=key").body;
+    assert!(shown.contains("<th scope=\"col\">Labels</th><th scope=\"col\">Customer tier</th>"), "{shown}");
+    assert!(shown.contains("<td>db, infra</td><td>gold</td>"));
+    assert!(
+        shown.contains("columns=labels%2Ccustom%3ACustomer%20tier") || shown.contains("columns=labels,custom"),
+        "sort links keep the columns"
+    );
+}
