@@ -61,6 +61,14 @@ run "filtered issue list (status, assignee, sort by priority)" \
   "/projects/BENCH/issues?type=bug&sort=updated" \
   "/projects/BENCH/issues?status=in_progress&page=3"
 run "title search in the list (q=...)" "/projects/BENCH/issues?q=billing+export" "/projects/BENCH/issues?q=ldap"
+# OQL: statusCategory != done AND assignee = user0042 ORDER BY priority DESC
+#      type = bug AND updated >= -30d ORDER BY updated DESC
+#      priority >= high AND statusCategory = todo ORDER BY key
+run "OQL list (three queries)" \
+  "/projects/BENCH/issues?oql=statusCategory%20%21%3D%20done%20AND%20assignee%20%3D%20user0042%20ORDER%20BY%20priority%20DESC" \
+  "/projects/BENCH/issues?oql=type%20%3D%20bug%20AND%20updated%20%3E%3D%20-30d%20ORDER%20BY%20updated%20DESC" \
+  "/projects/BENCH/issues?oql=priority%20%3E%3D%20high%20AND%20statusCategory%20%3D%20todo%20ORDER%20BY%20key"
+run "Kanban board (done older than 14 days hidden, first 1000 cards)" "/projects/BENCH/board"
 echo "== server memory"
 SERVER_PID=$(pgrep -f "target/release/outpost quickstart --data $DATA" | head -1)
 echo "RSS $(( $(ps -o rss= -p "$SERVER_PID") / 1024 )) MiB (outpost process, after the runs)"

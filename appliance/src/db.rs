@@ -59,6 +59,25 @@ pub fn migrate(conn: &mut PgConnection) -> Result<Vec<String>, String> {
     Ok(done)
 }
 
+/// Ends a transaction early, so it rolls back: on purpose (an update that changed nothing,
+/// a dry run, refusals that stop a batch), carrying why, or because something failed.
+pub enum Abort<T = ()> {
+    Deliberately(T),
+    Failed(AppError),
+}
+
+impl<T> From<AppError> for Abort<T> {
+    fn from(error: AppError) -> Self {
+        Abort::Failed(error)
+    }
+}
+
+impl<T> From<diesel::result::Error> for Abort<T> {
+    fn from(error: diesel::result::Error) -> Self {
+        Abort::Failed(error.into())
+    }
+}
+
 /// Runs `work` with a pooled connection on the blocking thread pool: diesel is synchronous
 /// and must never block an actix worker. The wait for a connection is bounded by the pool's
 /// checkout timeout.

@@ -56,7 +56,7 @@ fn issue_body(
     let (assignee, reporter) = issue_list::people_of(conn, &issue)?;
     let workflow = Workflow::load(conn, project.id)?;
     let status = workflow.status(issue.status_id)?;
-    let catalogue = Catalogue::load(conn, project.id)?;
+    let catalogue = Catalogue::custom_fields_only(conn, project.id)?;
     let details = issue_fields::details_of(conn, project, &issue, &catalogue)?;
     let time_logged_minutes =
         time_tracking::logs_of(conn, issue.id)?.iter().map(|(log, _)| i64::from(log.minutes)).sum();

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::issue_fields::parse_date;
 use super::issue_list::{self, ListedIssue};
 use super::oql::{Bind, SqlBuilder};
+use super::project_pages::project_for;
 use super::projects::{self, Project};
 use super::sprints::{self, NewSprint, Sprint};
 use crate::db;
@@ -136,19 +137,13 @@ pub struct SprintForm {
     ends_on: String,
 }
 
-async fn managed(state: &AppState, signed_in: &SignedIn, key: String) -> Result<Project, AppError> {
-    let project = db::run(&state.pool, move |conn| projects::find_by_key(conn, &key)).await?;
-    authorize(signed_in.user(), Action::ManageProject(&project))?;
-    Ok(project)
-}
-
 pub async fn create_sprint(
     form: CsrfForm<SprintForm>,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let CsrfForm { signed_in, data } = form;
-    let project = managed(&state, &signed_in, path.into_inner()).await?;
+    let project = project_for(&state, &signed_in, path.into_inner(), |p| Action::ManageProject(p)).await?;
     let parsed = parse_date("starts_on", &data.starts_on).and_then(|starts_on| {
         Ok(NewSprint {
             name: data.name.clone(),
@@ -184,7 +179,7 @@ pub async fn sprint_action(
 ) -> Result<HttpResponse, PageError> {
     let CsrfForm { signed_in, data } = form;
     let (key, sprint_id, action) = path.into_inner();
-    let project = managed(&state, &signed_in, key).await?;
+    let project = project_for(&state, &signed_in, key, |p| Action::ManageProject(p)).await?;
     let (actor, target) = (signed_in.actor.clone(), project.clone());
     let done = match (action.as_str(), data.move_to.trim()) {
         ("start", _) => {

@@ -11,6 +11,7 @@ use super::issues::{self, IssueChanges};
 use super::projects::Project;
 use super::sprints;
 use crate::audit::Actor;
+use crate::db::Abort;
 use crate::errors::AppError;
 
 pub const ISSUES_MAX: usize = 500;
@@ -44,24 +45,6 @@ pub struct Outcome {
 #[derive(Debug)]
 pub struct Refused(pub Vec<Outcome>);
 
-/// Why the bulk transaction rolled back: some issues were refused, or something failed.
-enum Stop {
-    Refusals,
-    Failed(AppError),
-}
-
-impl From<AppError> for Stop {
-    fn from(error: AppError) -> Self {
-        Stop::Failed(error)
-    }
-}
-
-impl From<diesel::result::Error> for Stop {
-    fn from(error: diesel::result::Error) -> Self {
-        Stop::Failed(error.into())
-    }
-}
-
 /// Applies `change` to the issues `keys` of `project`.
 pub fn apply(
     conn: &mut PgConnection,
@@ -86,7 +69,7 @@ pub fn apply(
     let labels = issue_fields::clean_labels(&change.add_labels)?;
     let mut outcomes = Vec::with_capacity(keys.len());
     let mut refused = false;
-    let result = conn.transaction::<_, Stop, _>(|conn| {
+    let result = conn.transaction::<_, Abort, _>(|conn| {
         let catalogue = Catalogue::load(conn, project.id)?;
         for key in keys {
             // Each issue in a savepoint of its own, so that a refusal undoes only its part.
@@ -127,19 +110,19 @@ pub fn apply(
                     let result = if skip_refused { "skipped" } else { "refused" };
                     outcomes.push(Outcome { key, result, message: Some(error.to_string()) });
                 }
-                Err(other) => return Err(Stop::Failed(other)),
+                Err(other) => return Err(Abort::Failed(other)),
             }
         }
         if refused && !skip_refused {
             // Undo everything: nothing is written unless the caller chose to skip refusals.
-            return Err(Stop::Refusals);
+            return Err(Abort::Deliberately(()));
         }
         Ok(())
     });
     match result {
         Ok(()) => Ok(Ok(outcomes)),
-        Err(Stop::Refusals) => Ok(Err(Refused(outcomes))),
-        Err(Stop::Failed(error)) => Err(error),
+        Err(Abort::Deliberately(())) => Ok(Err(Refused(outcomes))),
+        Err(Abort::Failed(error)) => Err(error),
     }
 }
 

@@ -18,6 +18,7 @@ use super::projects::Project;
 use super::time_tracking::{format_duration, parse_duration};
 use super::workflows::normalized;
 use crate::audit::Actor;
+use crate::db::Abort;
 use crate::errors::AppError;
 use crate::schema::users;
 
@@ -277,24 +278,6 @@ fn to_new(row: &[String], mapping: &[Target], parent: Option<String>) -> Result<
     Ok((new, cell(&Target::Reporter).map(str::to_owned)))
 }
 
-/// Why the import transaction rolled back: by design (a dry run, refused rows), or a failure.
-enum Stop {
-    RolledBack,
-    Failed(AppError),
-}
-
-impl From<AppError> for Stop {
-    fn from(error: AppError) -> Self {
-        Stop::Failed(error)
-    }
-}
-
-impl From<diesel::result::Error> for Stop {
-    fn from(error: diesel::result::Error) -> Self {
-        Stop::Failed(error.into())
-    }
-}
-
 /// Imports `parsed` into `project` as `mapping` says, reported by `importer` unless a
 /// reporter column names someone else.
 #[allow(clippy::too_many_arguments)]
@@ -337,7 +320,7 @@ pub fn import(
 
     let mut outcomes: Vec<Option<RowOutcome>> = vec![None; parsed.rows.len()];
     let mut created_keys: HashMap<String, String> = HashMap::new();
-    let result = conn.transaction::<(), Stop, _>(|conn| {
+    let result = conn.transaction::<(), Abort, _>(|conn| {
         for index in order {
             let (line, row) = &parsed.rows[index];
             let parent = match parent_of(row) {
@@ -380,12 +363,12 @@ pub fn import(
                     let column = error.field().map(|f| format!("{f}: ")).unwrap_or_default();
                     RowOutcome { line: *line, key: None, error: Some(format!("{column}{error}")) }
                 }
-                Err(other) => return Err(Stop::Failed(other)),
+                Err(other) => return Err(Abort::Failed(other)),
             });
         }
         let failed = outcomes.iter().flatten().any(|o| o.error.is_some());
         if dry_run || (failed && !skip_bad_rows) {
-            return Err(Stop::RolledBack);
+            return Err(Abort::Deliberately(()));
         }
         Ok(())
     });
@@ -393,8 +376,8 @@ pub fn import(
     let failed = rows.iter().filter(|o| o.error.is_some()).count();
     let written = match result {
         Ok(()) => true,
-        Err(Stop::RolledBack) => false,
-        Err(Stop::Failed(error)) => return Err(error),
+        Err(Abort::Deliberately(())) => false,
+        Err(Abort::Failed(error)) => return Err(error),
     };
     Ok(ImportReport { created: rows.len() - failed, failed, written, rows })
 }

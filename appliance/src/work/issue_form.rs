@@ -10,12 +10,13 @@ use super::issue_fields::{self, parse_date, parse_points, DetailChanges, Details
 use super::issue_pages::issue_for;
 use super::issues::{self, Issue, IssueChanges, NewIssue};
 use super::kinds::{IssueType, Priority};
-use super::projects::{self, Project};
+use super::project_pages::project_for;
+use super::projects::Project;
 use super::time_tracking::{format_duration, parse_duration};
 use super::workflows::{Workflow, WorkflowStatus};
 use crate::db;
 use crate::errors::AppError;
-use crate::identity::permissions::{authorize, Action};
+use crate::identity::permissions::Action;
 use crate::identity::users::{self, UserRef};
 use crate::schema::issues as issues_table;
 use crate::web::errors::PageError;
@@ -271,9 +272,7 @@ pub async fn new_form(
     path: web::Path<String>,
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
-    let key = path.into_inner();
-    let project = db::run(&state.pool, move |conn| projects::find_by_key(conn, &key)).await?;
-    authorize(signed_in.user(), Action::CreateIssue(&project))?;
+    let project = project_for(&state, &signed_in, path.into_inner(), |p| Action::CreateIssue(p)).await?;
     // `?type=subtask&parent=OPS-4` pre-fills the form, e.g. from a parent's page.
     let form = IssueForm::from_pairs(&query);
     form_page(&signed_in, &state, project, None, form, None).await
@@ -286,9 +285,7 @@ pub async fn create(
 ) -> Result<HttpResponse, PageError> {
     let CsrfForm { signed_in, data } = form;
     let data = IssueForm::from_pairs(&data);
-    let key = path.into_inner();
-    let project = db::run(&state.pool, move |conn| projects::find_by_key(conn, &key)).await?;
-    authorize(signed_in.user(), Action::CreateIssue(&project))?;
+    let project = project_for(&state, &signed_in, path.into_inner(), |p| Action::CreateIssue(p)).await?;
     let created = match data.to_new() {
         Ok(new) => {
             let (actor, reporter, target) = (signed_in.actor.clone(), signed_in.user().id, project.clone());

@@ -144,7 +144,7 @@ async fn issue_page(
         authorize(&user, Action::ViewProject(&project))?;
         let workflow = Workflow::load(conn, project.id)?;
         let (assignee, reporter) = issue_list::people_of(conn, &issue)?;
-        let catalogue = Catalogue::load(conn, project.id)?;
+        let catalogue = Catalogue::custom_fields_only(conn, project.id)?;
         let details = issue_fields::details_of(conn, &project, &issue, &catalogue)?;
         let children = issue_list::children_of(conn, issue.id)?;
         let links = links::links_of(conn, issue.id)?;

@@ -14,6 +14,7 @@ use super::projects::{self, Project};
 use super::ranking;
 use super::workflows::Workflow;
 use crate::audit::{self, Actor, Change};
+use crate::db::Abort;
 use crate::errors::AppError;
 use crate::schema::{issue_watchers, issues, projects as projects_table, users};
 
@@ -201,25 +202,6 @@ pub fn create(
     })
 }
 
-/// Why an update's transaction ended early: nothing changed (so it rolls back and records
-/// nothing), or a refusal.
-enum Attempt {
-    Unchanged,
-    Refused(AppError),
-}
-
-impl From<AppError> for Attempt {
-    fn from(error: AppError) -> Self {
-        Attempt::Refused(error)
-    }
-}
-
-impl From<diesel::result::Error> for Attempt {
-    fn from(error: diesel::result::Error) -> Self {
-        Attempt::Refused(error.into())
-    }
-}
-
 /// Applies `changes` and records the fields that really changed; a change to nothing writes
 /// nothing.
 pub fn update(
@@ -233,7 +215,7 @@ pub fn update(
     if let Some(description) = &changes.description {
         check_description(description)?;
     }
-    let attempt = conn.transaction::<Issue, Attempt, _>(|conn| {
+    let attempt = conn.transaction::<Issue, Abort, _>(|conn| {
         let before: Issue = issues::table.find(issue_id).for_update().select(Issue::as_select()).first(conn)?;
         let workflow = Workflow::load(conn, project.id)?;
         let status_id = match changes.status.as_deref() {
@@ -281,7 +263,8 @@ pub fn update(
         let new = issue_fields::snapshot(conn, project, &after, &workflow)?;
         let (old, new) = changed_fields(&old, &new);
         if new.as_object().is_some_and(|fields| fields.len() <= 1) {
-            return Err(Attempt::Unchanged);
+            // Nothing changed: roll back, so that nothing is recorded either.
+            return Err(Abort::Deliberately(()));
         }
         audit::record(
             conn,
@@ -298,8 +281,8 @@ pub fn update(
     });
     match attempt {
         Ok(issue) => Ok(issue),
-        Err(Attempt::Unchanged) => Ok(issues::table.find(issue_id).select(Issue::as_select()).first(conn)?),
-        Err(Attempt::Refused(error)) => Err(error),
+        Err(Abort::Deliberately(())) => Ok(issues::table.find(issue_id).select(Issue::as_select()).first(conn)?),
+        Err(Abort::Failed(error)) => Err(error),
     }
 }
 

@@ -9,7 +9,7 @@ use super::issues::{self, Issue};
 use super::kinds::StatusCategory;
 use crate::audit::{self, Actor, Change};
 use crate::errors::AppError;
-use crate::schema::{issue_links, issues as issues_table, projects, workflow_statuses};
+use crate::schema::issue_links;
 
 /// What a user picks: the stored kind, and whether this issue is the link's target.
 pub const CHOICES: [(&str, &str, &str, bool); 5] = [
@@ -127,37 +127,50 @@ pub fn unlink(conn: &mut PgConnection, actor: &Actor, issue: &Issue, link_id: i6
     })
 }
 
-/// Every link of an issue, from its side, outgoing first.
+#[derive(QueryableByName)]
+struct LinkRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    kind: String,
+    /// Whether the issue is the link's target (so it reads the inverse way).
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    inverse: bool,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    other_key: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    title: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    status: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    category: StatusCategory,
+}
+
+/// Every link of an issue, from its side, in one query.
 pub fn links_of(conn: &mut PgConnection, issue_id: i64) -> QueryResult<Vec<LinkView>> {
-    let rows: Vec<(i64, i64, i64, String)> = issue_links::table
-        .filter(issue_links::source_id.eq(issue_id).or(issue_links::target_id.eq(issue_id)))
-        .order(issue_links::id)
-        .select((issue_links::id, issue_links::source_id, issue_links::target_id, issue_links::kind))
-        .load(conn)?;
-    let mut views = Vec::with_capacity(rows.len());
-    for (id, source, target, kind) in rows {
-        let (other, from_target) = if source == issue_id { (target, false) } else { (source, true) };
-        let (key, number, title, status, category): (String, i64, String, String, StatusCategory) = issues_table::table
-            .inner_join(projects::table)
-            .inner_join(workflow_statuses::table)
-            .filter(issues_table::id.eq(other))
-            .select((
-                projects::key,
-                issues_table::number,
-                issues_table::title,
-                workflow_statuses::name,
-                workflow_statuses::category,
-            ))
-            .first(conn)?;
-        views.push(LinkView {
-            id,
-            phrase: phrase(&kind, from_target),
-            key: format!("{key}-{number}"),
-            title,
-            status,
-            status_category: category,
-        });
-    }
+    let rows: Vec<LinkRow> = diesel::sql_query(
+        "SELECT l.id, l.kind, l.target_id = $1 AS inverse, p.key || '-' || o.number AS other_key, o.title, \
+                s.name AS status, s.category \
+           FROM issue_links l \
+           JOIN issues o ON o.id = CASE WHEN l.source_id = $1 THEN l.target_id ELSE l.source_id END \
+           JOIN projects p ON p.id = o.project_id \
+           JOIN workflow_statuses s ON s.id = o.status_id \
+          WHERE l.source_id = $1 OR l.target_id = $1 \
+          ORDER BY l.id",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(issue_id)
+    .load(conn)?;
+    let mut views: Vec<LinkView> = rows
+        .into_iter()
+        .map(|row| LinkView {
+            id: row.id,
+            phrase: phrase(&row.kind, row.inverse),
+            key: row.other_key,
+            title: row.title,
+            status: row.status,
+            status_category: row.category,
+        })
+        .collect();
     views.sort_by_key(|v| (v.phrase, v.id));
     Ok(views)
 }

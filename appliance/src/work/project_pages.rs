@@ -14,6 +14,18 @@ use crate::web::extract::{CsrfForm, SignedIn};
 use crate::web::pages::{redirect, render, render_with_status, url_encode, Nav};
 use crate::web::AppState;
 
+/// The project a URL names, once the user is allowed `action` on it.
+pub(super) async fn project_for(
+    state: &AppState,
+    signed_in: &SignedIn,
+    key: String,
+    action: for<'a> fn(&'a Project) -> Action<'a>,
+) -> Result<Project, AppError> {
+    let project = db::run(&state.pool, move |conn| projects::find_by_key(conn, &key)).await?;
+    authorize(signed_in.user(), action(&project))?;
+    Ok(project)
+}
+
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {

@@ -7,10 +7,11 @@ use serde::Deserialize;
 
 use super::fields::{self, Catalogue, FieldKind};
 use super::issue_fields::parse_date;
-use super::projects::{self, Project};
+use super::project_pages::project_for;
+use super::projects::Project;
 use crate::db;
 use crate::errors::AppError;
-use crate::identity::permissions::{authorize, Action};
+use crate::identity::permissions::Action;
 use crate::web::errors::PageError;
 use crate::web::extract::{CsrfForm, SignedIn};
 use crate::web::pages::{redirect, render_with_status, status_for, Nav};
@@ -62,12 +63,6 @@ impl SettingsPage {
     }
 }
 
-async fn managed_project(state: &AppState, signed_in: &SignedIn, key: String) -> Result<Project, AppError> {
-    let project = db::run(&state.pool, move |conn| projects::find_by_key(conn, &key)).await?;
-    authorize(signed_in.user(), Action::ManageProject(&project))?;
-    Ok(project)
-}
-
 async fn page(
     signed_in: &SignedIn,
     state: &AppState,
@@ -88,7 +83,7 @@ pub async fn show(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    let project = managed_project(&state, &signed_in, path.into_inner()).await?;
+    let project = project_for(&state, &signed_in, path.into_inner(), |p| Action::ManageProject(p)).await?;
     page(&signed_in, &state, project, None).await
 }
 
@@ -100,7 +95,7 @@ pub async fn save(
 ) -> Result<HttpResponse, PageError> {
     let CsrfForm { signed_in, data } = form;
     let (key, part_name) = path.into_inner();
-    let project = managed_project(&state, &signed_in, key).await?;
+    let project = project_for(&state, &signed_in, key, |p| Action::ManageProject(p)).await?;
     let part = match part_name.as_str() {
         "versions" | "release" => Part::Versions,
         "components" => Part::Components,

@@ -7,11 +7,12 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::kinds::StatusCategory;
-use super::projects::{self, Project};
+use super::project_pages::project_for;
+use super::projects::Project;
 use super::workflows::{self, StatusDraft, Workflow, WorkflowDraft};
 use crate::db;
 use crate::errors::AppError;
-use crate::identity::permissions::{authorize, Action};
+use crate::identity::permissions::Action;
 use crate::web::errors::PageError;
 use crate::web::extract::{CsrfForm, SignedIn};
 use crate::web::pages::{redirect, render, render_with_status, status_for, Nav};
@@ -81,19 +82,13 @@ fn rows_of(workflow: &Workflow) -> (Vec<EditorRow>, HashSet<(usize, usize)>) {
     (rows, allowed)
 }
 
-async fn project_to_manage(state: &AppState, signed_in: &SignedIn, key: String) -> Result<Project, AppError> {
-    let project = db::run(&state.pool, move |conn| projects::find_by_key(conn, &key)).await?;
-    authorize(signed_in.user(), Action::ManageProject(&project))?;
-    Ok(project)
-}
-
 pub async fn edit(
     signed_in: SignedIn,
     state: web::Data<AppState>,
     path: web::Path<String>,
     query: web::Query<BTreeMap<String, String>>,
 ) -> Result<HttpResponse, PageError> {
-    let project = project_to_manage(&state, &signed_in, path.into_inner()).await?;
+    let project = project_for(&state, &signed_in, path.into_inner(), |p| Action::ManageProject(p)).await?;
     let project_id = project.id;
     let workflow = db::run(&state.pool, move |conn| Ok(Workflow::load(conn, project_id)?)).await?;
     let (rows, allowed) = rows_of(&workflow);
@@ -198,7 +193,7 @@ pub async fn save(
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let CsrfForm { signed_in, data } = form;
-    let project = project_to_manage(&state, &signed_in, path.into_inner()).await?;
+    let project = project_for(&state, &signed_in, path.into_inner(), |p| Action::ManageProject(p)).await?;
     let (rows, allowed) = read_form(&data);
     let saved = match to_draft(&rows, &allowed) {
         Ok(draft) => {

@@ -135,6 +135,17 @@ pub(super) enum Known {
     Custom(Vec<i64>, FieldKind),
 }
 
+impl Known {
+    /// Whether the field's column can be empty.
+    fn nullable(&self) -> bool {
+        match self {
+            Known::Person(_, nullable) | Known::Date(_, nullable) => *nullable,
+            Known::FixVersion | Known::Parent | Known::Epic | Known::Points | Known::Sprint => true,
+            _ => false,
+        }
+    }
+}
+
 const FIELDS: &[(&str, Known)] = &[
     ("project", Known::Project),
     ("key", Known::Key),
@@ -203,7 +214,14 @@ pub fn compile(
         let column = order_column(&term.field, &known, context.project_id.is_some())?;
         // Priority ranks run 1 (highest) to 5: "DESC" means most urgent first.
         let descending = if column == "i.priority" { !term.descending } else { term.descending };
-        let direction = if descending { "DESC NULLS LAST" } else { "ASC NULLS FIRST" };
+        // Plain ASC/DESC keep PostgreSQL's default null order, which is the indexes' order, so
+        // an index on the column can deliver the rows sorted; only columns that can be empty
+        // put their empties last.
+        let direction = match (descending, known.nullable()) {
+            (false, _) => "ASC",
+            (true, false) => "DESC",
+            (true, true) => "DESC NULLS LAST",
+        };
         compiler.sql.order_by(format!("{column} {direction}"));
     }
     Ok(())
