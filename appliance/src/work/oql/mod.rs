@@ -5,6 +5,9 @@
 
 pub mod compile;
 mod dates;
+mod lexer;
+mod parser;
+mod print;
 mod related;
 pub mod syntax;
 
