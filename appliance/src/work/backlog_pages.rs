@@ -47,7 +47,8 @@ impl BacklogPage {
     }
 
     fn points(&self, issues: &[ListedIssue]) -> f64 {
-        issues.iter().filter_map(|i| i.issue.story_points).sum()
+        // A fold from +0.0: an empty float sum is -0.0, which would print as "-0".
+        issues.iter().filter_map(|i| i.issue.story_points).fold(0.0, |total, points| total + points)
     }
 }
 

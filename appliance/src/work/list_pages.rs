@@ -142,6 +142,11 @@ impl IssueListPage {
         format!("/projects/{}/issues?{}", self.project.key, query.join("&"))
     }
 
+    /// This list as CSV: the same filters and query, every page.
+    fn export_link(&self) -> String {
+        self.link(&[("page", String::new())]).replacen("/issues?", "/issues.csv?", 1)
+    }
+
     fn page_link(&self, page: i64) -> String {
         self.link(&[("page", page.to_string())])
     }
