@@ -114,6 +114,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/projects", web::post().to(work_api::create_project))
                 .route("/projects/{key}", web::get().to(work_api::get_project))
                 .route("/projects/{key}/workflow", web::get().to(settings_api::get_workflow))
+                .route("/projects/{key}/workflow", web::put().to(settings_api::put_workflow))
+                .route("/projects/{key}/board", web::get().to(planning_api::board))
                 .route("/projects/{key}/fields", web::get().to(settings_api::get_fields))
                 .route("/projects/{key}/{part:versions|components|fields}", web::post().to(settings_api::add_entry))
                 .route("/search", web::get().to(work_api::search))

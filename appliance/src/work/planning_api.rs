@@ -171,6 +171,72 @@ pub async fn move_issue(
     Ok(HttpResponse::Ok().json(json!({ "status": status })))
 }
 
+#[derive(Deserialize)]
+pub struct BoardInput {
+    /// A saved filter's id, as the Kanban board's source.
+    #[serde(default)]
+    filter: Option<i64>,
+    /// `true` for the Scrum board of the active sprint.
+    #[serde(default)]
+    sprint: bool,
+    #[serde(default)]
+    swimlanes: Option<String>,
+}
+
+/// `GET /api/v1/projects/{key}/board?filter=&sprint=&swimlanes=`: columns (statuses with their
+/// WIP limits and counts) and lanes of card keys, in rank order, as the board page shows them.
+pub async fn board(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<BoardInput>,
+) -> ApiResult {
+    let (key, user, input) = (path.into_inner(), caller.user.clone(), query.into_inner());
+    let swimlanes = boards::Swimlanes::parse(input.swimlanes.as_deref())?;
+    let body = db::run(&state.pool, move |conn| {
+        let project = project_for(conn, &user, &key, |p| Action::ViewProject(p))?;
+        let source_query = match input.filter {
+            Some(id) => {
+                let filter = saved_filters::find_visible(conn, &user, project.id, id)?;
+                Some(saved_filters::check_query(conn, &project, user.id, &filter.oql)?)
+            }
+            None => None,
+        };
+        let sprint = if input.sprint {
+            let active = sprints::open_sprints(conn, project.id)?.into_iter().find(sprints::Sprint::is_active);
+            Some(active.ok_or_else(|| AppError::not_found(format!("No sprint of {} is active.", project.key)))?)
+        } else {
+            None
+        };
+        let workflow = Workflow::load(conn, project.id)?;
+        let source = boards::Source {
+            project_id: project.id,
+            filter: source_query.as_ref(),
+            sprint: sprint.as_ref().map(|s| s.id),
+            swimlanes,
+            me: user.id,
+        };
+        let board = boards::load(conn, &workflow, &source)?;
+        let columns: Vec<_> = board
+            .statuses
+            .iter()
+            .enumerate()
+            .map(|(i, s)| json!({ "status": s.name, "wip_limit": s.wip_limit, "count": board.counts[i], "over_limit": board.over_limit(&i) }))
+            .collect();
+        let lanes: Vec<_> = board
+            .lanes
+            .iter()
+            .map(|lane| {
+                let cells: Vec<Vec<&str>> = lane.cells.iter().map(|cell| cell.iter().map(|c| c.key.as_str()).collect()).collect();
+                json!({ "title": lane.title, "cards": cells })
+            })
+            .collect();
+        Ok(json!({ "sprint": sprint, "columns": columns, "lanes": lanes, "truncated": board.truncated }))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
 /// `GET /api/v1/projects/{key}/filters`: the caller's and the shared saved filters.
 pub async fn list_filters(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
     let (key, user) = (path.into_inner(), caller.user.clone());

@@ -7,8 +7,9 @@ use serde_json::json;
 
 use super::fields::{self, Catalogue, FieldKind};
 use super::issue_fields::parse_date;
+use super::kinds::StatusCategory;
 use super::projects::{self, Project};
-use super::workflows::Workflow;
+use super::workflows::{self, normalized, StatusDraft, Workflow, WorkflowDraft};
 use crate::db;
 use crate::errors::AppError;
 use crate::identity::permissions::{authorize, Action};
@@ -33,15 +34,100 @@ pub async fn get_workflow(caller: ApiCaller, state: web::Data<AppState>, path: w
         Ok(Workflow::load(conn, project.id)?)
     })
     .await?;
+    Ok(HttpResponse::Ok().json(workflow_json(&workflow)))
+}
+
+/// A workflow as the API shows it: statuses in board order, each with where it may go.
+fn workflow_json(workflow: &Workflow) -> serde_json::Value {
     let statuses: Vec<_> = workflow
         .statuses
         .iter()
         .map(|s| {
             let targets: Vec<&str> = workflow.targets(s.id).map(|t| t.name.as_str()).collect();
-            json!({ "name": s.name, "category": s.category, "wip_limit": s.wip_limit, "transitions": targets })
+            json!({ "id": s.id, "name": s.name, "category": s.category, "wip_limit": s.wip_limit, "transitions": targets })
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "statuses": statuses })))
+    json!({ "statuses": statuses })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusInput {
+    /// An existing status's id, to rename it; without one a status is matched by name.
+    #[serde(default)]
+    id: Option<i64>,
+    name: String,
+    category: String,
+    #[serde(default)]
+    wip_limit: Option<i32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowInput {
+    /// In board order; the first is where new issues start.
+    statuses: Vec<StatusInput>,
+    /// Allowed moves as `[from, to]` status names.
+    transitions: Vec<(String, String)>,
+}
+
+/// `PUT /api/v1/projects/{key}/workflow`: replaces the workflow. A listed status keeps its
+/// issues when it gives an existing status's `id` (to rename it) or its name (ignoring case,
+/// spaces, `_` and `-`); statuses left out are removed, which is refused while they hold issues.
+pub async fn put_workflow(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: ApiJson<WorkflowInput>,
+) -> ApiResult {
+    let ApiJson(input) = body;
+    let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
+    let saved = db::run(&state.pool, move |conn| {
+        let project = project_for(conn, &user, &key, true)?;
+        let current = Workflow::load(conn, project.id)?;
+        let mut statuses = Vec::with_capacity(input.statuses.len());
+        for status in &input.statuses {
+            let existing = match status.id {
+                Some(id) => Some(current.status(id).map_err(|_| {
+                    AppError::invalid("statuses", format!("Status {id} is not part of this project's workflow."))
+                })?),
+                None => current.statuses.iter().find(|s| normalized(&s.name) == normalized(&status.name)),
+            };
+            statuses.push(StatusDraft {
+                id: existing.map(|s| s.id),
+                name: status.name.clone(),
+                category: StatusCategory::parse(&status.category)?,
+                wip_limit: status.wip_limit,
+                remove: false,
+            });
+        }
+        for old in &current.statuses {
+            if !statuses.iter().any(|s| s.id == Some(old.id)) {
+                statuses.push(StatusDraft {
+                    id: Some(old.id),
+                    name: old.name.clone(),
+                    category: old.category,
+                    wip_limit: None,
+                    remove: true,
+                });
+            }
+        }
+        let index = |name: &str| {
+            input.statuses.iter().position(|s| normalized(&s.name) == normalized(name)).ok_or_else(|| {
+                AppError::invalid(
+                    "transitions",
+                    format!("The transition names \"{name}\", which is not one of the statuses given."),
+                )
+            })
+        };
+        let mut transitions = Vec::with_capacity(input.transitions.len());
+        for (from, to) in &input.transitions {
+            transitions.push((index(from)?, index(to)?));
+        }
+        workflows::save(conn, &actor, &project, WorkflowDraft { statuses, transitions })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(workflow_json(&saved)))
 }
 
 /// `GET /api/v1/projects/{key}/fields`: versions, components and custom fields.

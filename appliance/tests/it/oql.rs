@@ -34,6 +34,8 @@ fn setup() -> Setup {
         let reply = api.api("POST", &format!("/api/v1/projects/{project}/issues"), Some(&mia), Some(body));
         assert_eq!(reply.status, 201, "{}", reply.body);
     }
+    let field = r#"{"name":"Customer tier","kind":"select","options":["gold"]}"#;
+    assert_eq!(api.api("POST", "/api/v1/projects/OPS/fields", Some(&admin), Some(field)).status, 201);
     // OPS-2 has not moved for a month.
     app.sql("UPDATE issues SET updated_at = now() - interval '30 days', created_at = now() - interval '40 days' WHERE number = 2 AND project_id = (SELECT id FROM projects WHERE key = 'OPS')");
     Setup { app, api, mia }
@@ -204,4 +206,57 @@ fn the_list_page_filters_with_oql_and_keeps_it_in_sort_links() {
         "sorting keeps the query"
     );
     assert!(page.get("/help/oql").body.contains("startOfDay(-1d)"));
+}
+
+/// Compiles `oql` for project OPS as mia, returning the condition, ORDER BY and binds.
+fn compiled(app: &TestApp, oql: &str) -> (String, Vec<String>, Vec<outpost::work::oql::Bind>) {
+    use diesel::prelude::*;
+    use outpost::schema::{projects, users};
+    use outpost::work::oql::{self, Context, SqlBuilder};
+    let mut conn = app.conn();
+    let project: i64 = projects::table.filter(projects::key.eq("OPS")).select(projects::id).first(&mut conn).unwrap();
+    let me: i64 = users::table.filter(users::username.eq("mia")).select(users::id).first(&mut conn).unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z").unwrap().with_timezone(&chrono::Utc);
+    let mut sql = SqlBuilder::default();
+    let query = oql::parse(oql).unwrap();
+    oql::compile::compile(&mut conn, &query, &Context { me, now, project_id: Some(project) }, &mut sql).unwrap();
+    let done = sql.finish();
+    (done.condition, done.order, done.binds)
+}
+
+#[test]
+fn oql_compiles_to_parameterised_sql_over_ids() {
+    use outpost::work::oql::Bind;
+    let Setup { app, .. } = setup();
+    let (condition, order, binds) =
+        compiled(&app, r#"title ~ "50%_off'; --" AND assignee = currentUser() ORDER BY priority DESC, key"#);
+    assert_eq!(condition, "((i.title ILIKE $1) AND (i.assignee_id = ANY($2)))");
+    assert_eq!(order, ["i.priority ASC", "i.number ASC"], "most urgent first; keys by number within a project");
+    assert_eq!(binds[0], Bind::Text("%50\\%\\_off'; --%".to_owned()), "the text travels as a bind, wildcards escaped");
+    assert!(matches!(&binds[1], Bind::Int8Array(ids) if ids.len() == 1));
+
+    let (condition, _, binds) = compiled(&app, "NOT status IN (Done, \"In review\") OR priority >= high");
+    assert_eq!(condition, "((NOT coalesce((i.status_id = ANY($1)), FALSE)) OR (i.priority <= $2))");
+    assert_eq!(binds[1], Bind::Int2(2), "higher priority is a lower rank");
+    assert!(matches!(&binds[0], Bind::Int8Array(ids) if ids.len() == 2));
+
+    let (condition, _, binds) = compiled(&app, "updated = 2026-11-01 AND created >= -7d");
+    assert_eq!(condition, "((i.updated_at >= $1 AND i.updated_at < $2) AND (i.created_at >= $3))");
+    let at =
+        |text: &str| Bind::Timestamptz(chrono::DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&chrono::Utc));
+    assert_eq!(binds, [at("2026-11-01T00:00:00Z"), at("2026-11-02T00:00:00Z"), at("2026-11-16T12:00:00Z")]);
+
+    let (condition, _, binds) =
+        compiled(&app, "labels IN (DB, infra) AND \"Customer tier\" IS EMPTY AND assignee IS NOT EMPTY");
+    assert!(
+        condition
+            .starts_with("(((EXISTS (SELECT 1 FROM issue_labels l WHERE l.issue_id = i.id AND l.label = ANY($1)))"),
+        "{condition}"
+    );
+    assert_eq!(binds[0], Bind::TextArray(vec!["db".to_owned(), "infra".to_owned()]));
+    assert!(
+        condition.contains("NOT EXISTS (SELECT 1 FROM custom_values v")
+            && condition.ends_with("(i.assignee_id IS NOT NULL))"),
+        "{condition}"
+    );
 }

@@ -244,3 +244,40 @@ fn only_the_lead_or_an_administrator_edits_a_workflow() {
     assert!(refused.body.contains("Only the lead of OPS or an administrator can change its settings."));
     assert_eq!((app.footprint(), app.count("workflow_statuses")), before);
 }
+
+#[test]
+fn the_api_replaces_a_workflow_and_refuses_what_the_page_refuses() {
+    let Setup { app, mut api, member } = setup();
+    let admin = app.token(&app.user("chief", true));
+    let workflow = api.api("GET", "/api/v1/projects/OPS/workflow", Some(&admin), None).json();
+    let todo_id = workflow["statuses"][0]["id"].as_i64().unwrap();
+    let body = serde_json::json!({
+        "statuses": [
+            { "id": todo_id, "name": "Open", "category": "todo" },
+            { "name": "in-progress", "category": "in_progress", "wip_limit": 4 },
+            { "name": "Shipped", "category": "done" },
+            { "name": "Done", "category": "done" }
+        ],
+        "transitions": [["Open", "In progress"], ["In progress", "Shipped"], ["In progress", "Done"], ["Shipped", "Open"]]
+    });
+    let before = (app.footprint(), app.count("workflow_statuses"));
+    let forbidden = api.api("PUT", "/api/v1/projects/OPS/workflow", Some(&member), Some(&body.to_string()));
+    assert_eq!(forbidden.status, 403);
+    let bad_transition = serde_json::json!({ "statuses": body["statuses"], "transitions": [["Open", "Nowhere"]] });
+    let refused = api.api("PUT", "/api/v1/projects/OPS/workflow", Some(&admin), Some(&bad_transition.to_string()));
+    assert_eq!((refused.status, refused.json()["error"]["field"].as_str()), (422, Some("transitions")));
+    let dropping_todo = serde_json::json!({ "statuses": [{ "name": "Done", "category": "done" }], "transitions": [] });
+    let holds_issues = api.api("PUT", "/api/v1/projects/OPS/workflow", Some(&admin), Some(&dropping_todo.to_string()));
+    assert!(holds_issues.error_message().contains("\"To do\" still holds 1 issue(s)"), "{}", holds_issues.body);
+    assert_eq!((app.footprint(), app.count("workflow_statuses")), before);
+
+    let saved = api.api("PUT", "/api/v1/projects/OPS/workflow", Some(&admin), Some(&body.to_string()));
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let saved = saved.json();
+    let names: Vec<&str> = saved["statuses"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Open", "in-progress", "Shipped", "Done"], "In review is gone, To do renamed");
+    assert_eq!(status_of(&mut api, &member, "OPS-1"), "Open", "the renamed status kept its issue");
+    let board = api.api("GET", "/api/v1/projects/OPS/board", Some(&member), None).json();
+    assert_eq!(board["columns"][1]["wip_limit"], 4);
+    assert_eq!(board["lanes"][0]["cards"][0], serde_json::json!(["OPS-1"]));
+}

@@ -85,3 +85,57 @@ fn shift(from: DateTime<Utc>, amount: i64, unit: DateUnit, span: Span) -> Result
         .filter(|instant| instant.year().abs() < 10_000)
         .ok_or_else(|| oql_error(span, "That relative date is too far away".to_owned()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::work::oql::syntax::parse;
+
+    fn value(text: &str) -> Value {
+        match parse(&format!("updated = {text}")).unwrap().filter {
+            Some(crate::work::oql::syntax::Expr::Compare { value, .. }) => value,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn instant(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn dates_days_and_functions_resolve_against_now() {
+        // A Wednesday afternoon.
+        let now = instant("2026-11-25T15:30:00Z");
+        let at = |text: &str| match moment(now, &value(text)).unwrap() {
+            Moment::Instant(at) => ("instant", at),
+            Moment::Day(at) => ("day", at),
+        };
+        assert_eq!(at("2026-11-01"), ("day", instant("2026-11-01T00:00:00Z")));
+        assert_eq!(at("2026-11-01T10:15"), ("instant", instant("2026-11-01T10:15:00Z")));
+        assert_eq!(at("-7d"), ("instant", instant("2026-11-18T15:30:00Z")));
+        assert_eq!(at("2w"), ("instant", instant("2026-12-09T15:30:00Z")));
+        assert_eq!(at("startOfDay(-1d)"), ("instant", instant("2026-11-24T00:00:00Z")));
+        assert_eq!(at("startOfWeek()"), ("instant", instant("2026-11-23T00:00:00Z")));
+        assert_eq!(at("startOfMonth()"), ("instant", instant("2026-11-01T00:00:00Z")));
+        assert_eq!(at("now()"), ("instant", now));
+    }
+
+    #[test]
+    fn impossible_dates_are_refused_by_column() {
+        let now = instant("2026-11-25T15:30:00Z");
+        for (text, message) in [
+            ("yesterday", "\"yesterday\" is not a date"),
+            ("2026-02-30", "is not a date"),
+            ("lastWeek()", "Unknown date function lastWeek()"),
+            ("startOfDay(1d, 2d)", "takes at most one relative date"),
+            ("-99999999999w", "too far away"),
+        ] {
+            let error = moment(now, &value(text)).err().unwrap_or_else(|| panic!("{text} should be refused"));
+            assert_eq!(error.field(), Some("oql"), "{text}");
+            assert!(
+                error.to_string().contains(message) && error.to_string().contains("(at column 11)"),
+                "{text}: {error}"
+            );
+        }
+    }
+}
