@@ -57,7 +57,7 @@ fn issue_body(
     let workflow = Workflow::load(conn, project.id)?;
     let status = workflow.status(issue.status_id)?;
     let catalogue = Catalogue::custom_fields_only(conn, project.id)?;
-    let details = issue_fields::details_of(conn, project, &issue, &catalogue)?;
+    let details = issue_fields::details_of(conn, &issue, &catalogue)?;
     let time_logged_minutes =
         time_tracking::logs_of(conn, issue.id)?.iter().map(|(log, _)| i64::from(log.minutes)).sum();
     Ok(IssueBody {

@@ -81,8 +81,7 @@ pub fn apply(
                 let before = issue.updated_at;
                 let mut details = DetailChanges::default();
                 if !labels.is_empty() {
-                    let Details { labels: mut current, .. } =
-                        issue_fields::details_of(conn, project, &issue, &catalogue)?;
+                    let Details { labels: mut current, .. } = issue_fields::details_of(conn, &issue, &catalogue)?;
                     current.extend(labels.iter().cloned());
                     details.labels = Some(current);
                 }

@@ -4,22 +4,19 @@
 //! catalogue and the hierarchy rules before anything is written; `write_sets` stores the
 //! multi-valued parts; `snapshot` is what the audit log (and so the history) records.
 
-use std::collections::HashMap;
-
 use chrono::NaiveDate;
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text};
 use serde_json::{json, Map, Value};
 
-use super::fields::{Catalogue, CustomField, FieldKind};
+use super::fields::Catalogue;
 use super::issues::{self, Issue};
 use super::kinds::IssueType;
 use super::projects::Project;
 use super::time_tracking::format_duration;
 use super::workflows::Workflow;
 use crate::errors::AppError;
-use crate::schema::{
-    components, custom_values, issue_components, issue_labels, issues as issues_table, users, versions,
-};
+use crate::schema::{custom_values, issue_components, issue_labels, issues as issues_table, users};
 
 pub const LABELS_MAX: usize = 20;
 pub const LABEL_MAX: usize = 50;
@@ -332,68 +329,60 @@ fn as_object<S: serde::Serializer>(pairs: &[(String, Option<String>)], serialize
     serializer.collect_map(pairs.iter().map(|(name, value)| (name, value)))
 }
 
-pub fn details_of(
-    conn: &mut PgConnection,
-    project: &Project,
-    issue: &Issue,
-    catalogue: &Catalogue,
-) -> QueryResult<Details> {
-    let parent = match issue.parent_id {
-        Some(id) => Some(format!(
-            "{}-{}",
-            project.key,
-            issues_table::table.find(id).select(issues_table::number).first::<i64>(conn)?
-        )),
-        None => None,
-    };
-    let fix_version = match issue.fix_version_id {
-        Some(id) => Some(versions::table.find(id).select(versions::name).first(conn)?),
-        None => None,
-    };
-    let labels = issue_labels::table
-        .filter(issue_labels::issue_id.eq(issue.id))
-        .order(issue_labels::label)
-        .select(issue_labels::label)
-        .load(conn)?;
-    let components = issue_components::table
-        .inner_join(components::table)
-        .filter(issue_components::issue_id.eq(issue.id))
-        .order(components::name)
-        .select(components::name)
-        .load(conn)?;
-    let values: HashMap<i64, Value> = custom_values::table
-        .filter(custom_values::issue_id.eq(issue.id))
-        .select((custom_values::field_id, custom_values::value))
-        .load::<(i64, Value)>(conn)?
-        .into_iter()
-        .collect();
-    let mut custom = Vec::new();
-    for field in &catalogue.custom_fields {
-        let shown = match values.get(&field.id) {
-            Some(value) => Some(display(conn, field, value)?),
-            None => None,
-        };
-        custom.push((field.name.clone(), shown));
-    }
-    Ok(Details { parent, fix_version, labels, components, custom })
+#[derive(QueryableByName)]
+struct DetailRow {
+    #[diesel(sql_type = Nullable<Text>)]
+    parent: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    fix_version: Option<String>,
+    #[diesel(sql_type = Array<Text>)]
+    labels: Vec<String>,
+    #[diesel(sql_type = Array<Text>)]
+    components: Vec<String>,
+    /// Field id → stored value; a user field's value is already the user's name.
+    #[diesel(sql_type = Jsonb)]
+    custom: Value,
 }
 
-/// A stored custom value as text: choices joined, a user by name.
-fn display(conn: &mut PgConnection, field: &CustomField, value: &Value) -> QueryResult<String> {
-    Ok(match (field.kind, value) {
-        (FieldKind::User, Value::Number(id)) => {
-            let id = id.as_i64().unwrap_or_default();
-            users::table
-                .find(id)
-                .select(users::username)
-                .first::<String>(conn)
-                .optional()?
-                .unwrap_or_else(|| "(removed user)".to_owned())
-        }
-        (_, Value::String(text)) => text.clone(),
-        (_, Value::Array(items)) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
-        (_, other) => other.to_string(),
+/// The further fields of `issue`, read in one statement.
+pub fn details_of(conn: &mut PgConnection, issue: &Issue, catalogue: &Catalogue) -> QueryResult<Details> {
+    let row: DetailRow = diesel::sql_query(
+        "SELECT (SELECT p.key || '-' || pi.number FROM issues pi JOIN projects p ON p.id = pi.project_id \
+                  WHERE pi.id = i.parent_id) AS parent, \
+                (SELECT name FROM versions WHERE id = i.fix_version_id) AS fix_version, \
+                ARRAY(SELECT label FROM issue_labels WHERE issue_id = i.id ORDER BY label) AS labels, \
+                ARRAY(SELECT c.name FROM issue_components ic JOIN components c ON c.id = ic.component_id \
+                       WHERE ic.issue_id = i.id ORDER BY c.name) AS components, \
+                coalesce((SELECT jsonb_object_agg(v.field_id::text, \
+                                   CASE WHEN f.kind = 'user' THEN coalesce(to_jsonb(u.username), '\"(removed user)\"') ELSE v.value END) \
+                            FROM custom_values v JOIN custom_fields f ON f.id = v.field_id \
+                            LEFT JOIN users u ON u.id = CASE WHEN f.kind = 'user' THEN (v.value #>> '{}')::bigint END \
+                           WHERE v.issue_id = i.id), '{}'::jsonb) AS custom \
+           FROM issues i WHERE i.id = $1",
+    )
+    .bind::<BigInt, _>(issue.id)
+    .get_result(conn)?;
+    let custom = catalogue
+        .custom_fields
+        .iter()
+        .map(|field| (field.name.clone(), row.custom.get(field.id.to_string()).map(shown)))
+        .collect();
+    Ok(Details {
+        parent: row.parent,
+        fix_version: row.fix_version,
+        labels: row.labels,
+        components: row.components,
+        custom,
     })
+}
+
+/// A stored custom value as text: choices joined, numbers as written.
+pub fn shown(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Array(items) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
 }
 
 /// The issue's whole state as the audit log records it: every field by name, so the
@@ -405,7 +394,7 @@ pub fn snapshot(
     workflow: &Workflow,
 ) -> Result<Value, AppError> {
     let catalogue = Catalogue::load(conn, project.id)?;
-    let details = details_of(conn, project, issue, &catalogue)?;
+    let details = details_of(conn, issue, &catalogue)?;
     let assignee = match issue.assignee_id {
         Some(id) => Some(users::table.find(id).select(users::username).first::<String>(conn)?),
         None => None,

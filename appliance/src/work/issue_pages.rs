@@ -145,7 +145,7 @@ async fn issue_page(
         let workflow = Workflow::load(conn, project.id)?;
         let (assignee, reporter) = issue_list::people_of(conn, &issue)?;
         let catalogue = Catalogue::custom_fields_only(conn, project.id)?;
-        let details = issue_fields::details_of(conn, &project, &issue, &catalogue)?;
+        let details = issue_fields::details_of(conn, &issue, &catalogue)?;
         let children = issue_list::children_of(conn, issue.id)?;
         let links = links::links_of(conn, issue.id)?;
         let watchers = watchers::watchers_of(conn, issue.id)?;

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use serde_json::Value;
 
 use super::fields::{Catalogue, FieldKind};
+use super::issue_fields::shown;
 use super::issue_list::ListedIssue;
 use super::time_tracking::format_duration;
 use crate::errors::AppError;
@@ -172,15 +173,9 @@ pub fn fill(conn: &mut PgConnection, issues: &mut [ListedIssue], columns: &[Colu
                 stored
                     .into_iter()
                     .map(|(issue, value)| {
-                        let text = match value {
-                            Value::String(text) => text,
-                            Value::Array(items) => {
-                                items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")
-                            }
-                            Value::Number(n) if *kind == FieldKind::User => {
-                                n.as_i64().and_then(|id| people.get(&id).cloned()).unwrap_or_default()
-                            }
-                            other => other.to_string(),
+                        let text = match value.as_i64() {
+                            Some(id) if *kind == FieldKind::User => people.get(&id).cloned().unwrap_or_default(),
+                            _ => shown(&value),
                         };
                         (issue, text)
                     })

@@ -210,11 +210,30 @@ pub fn complete(
             .filter(issues::sprint_id.eq(sprint.id).and(issues::status_id.eq_any(&done_statuses)))
             .count()
             .get_result(conn)?;
-        let unfinished = issues::table
+        let unfinished: Vec<i64> = issues::table
             .filter(issues::sprint_id.eq(sprint.id))
-            .filter(diesel::dsl::not(issues::status_id.eq_any(&done_statuses)));
-        let moved =
-            diesel::update(unfinished).set(issues::sprint_id.eq(target.as_ref().map(|t| t.id))).execute(conn)? as i64;
+            .filter(diesel::dsl::not(issues::status_id.eq_any(&done_statuses)))
+            .select(issues::id)
+            .load(conn)?;
+        diesel::update(issues::table.filter(issues::id.eq_any(&unfinished)))
+            .set((issues::sprint_id.eq(target.as_ref().map(|t| t.id)), issues::updated_at.eq(Utc::now())))
+            .execute(conn)?;
+        // Each moved issue's history says where it went.
+        let destination = target.as_ref().map_or("the backlog".to_owned(), |t| t.name.clone());
+        for issue_id in &unfinished {
+            audit::record(
+                conn,
+                actor,
+                Change {
+                    action: "issue.sprint_changed",
+                    entity_type: "issue",
+                    entity_id: *issue_id,
+                    before: Some(json!({ "sprint": sprint.name })),
+                    after: Some(json!({ "sprint": destination })),
+                },
+            )?;
+        }
+        let moved = unfinished.len() as i64;
         let closed: Sprint = diesel::update(sprints::table.find(sprint.id))
             .set((sprints::state.eq("closed"), sprints::completed_at.eq(Utc::now())))
             .returning(Sprint::as_returning())

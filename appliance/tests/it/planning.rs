@@ -141,6 +141,8 @@ fn sprints_are_planned_started_and_completed() {
         ["OPS-2", "OPS-3"],
         "unfinished work moved on"
     );
+    let history = api.api("GET", "/api/v1/issues/OPS-2/history", Some(&token), None).json();
+    assert_eq!(history["history"].as_array().unwrap().last().unwrap()["summary"], "moved it to Sprint 2");
     assert_eq!(keys(&mut api, &token, "sprint IN (closedSprints())"), ["OPS-1"], "finished work stays with its sprint");
     let closed = move_issue(&mut page, "OPS-4", &[("sprint", "1")]);
     assert_eq!(closed.status, 422);
