@@ -278,19 +278,27 @@ fn to_new(row: &[String], mapping: &[Target], parent: Option<String>) -> Result<
     Ok((new, cell(&Target::Reporter).map(str::to_owned)))
 }
 
+/// How an import runs (also the API's query string: `?dry_run=true&skip_bad_rows=true`).
+#[derive(Clone, Copy, Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct ImportOptions {
+    /// Check every row as the import would, then roll back.
+    pub dry_run: bool,
+    /// Import the good rows even when some are bad (otherwise one bad row stops it all).
+    pub skip_bad_rows: bool,
+}
+
 /// Imports `parsed` into `project` as `mapping` says, reported by `importer` unless a
 /// reporter column names someone else.
-#[allow(clippy::too_many_arguments)]
 pub fn import(
     conn: &mut PgConnection,
     actor: &Actor,
     project: &Project,
     importer: i64,
-    parsed: &Parsed,
-    mapping: &[Target],
-    dry_run: bool,
-    skip_bad_rows: bool,
+    (parsed, mapping): (&Parsed, &[Target]),
+    options: ImportOptions,
 ) -> Result<ImportReport, AppError> {
+    let ImportOptions { dry_run, skip_bad_rows } = options;
     let catalogue = Catalogue::load(conn, project.id)?;
     check_mapping(mapping, &parsed.headers, &catalogue)?;
     let key_column = mapping.iter().position(|t| *t == Target::Key);

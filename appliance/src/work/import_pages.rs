@@ -7,7 +7,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use futures_util::StreamExt;
 
-use super::csv_io::{self, ImportReport, Parsed, Target};
+use super::csv_io::{self, ImportOptions, ImportReport, Parsed, Target};
 use super::fields::Catalogue;
 use super::issue_list::{self, IssueFilter, IssueQuery};
 use super::projects::{self, Project};
@@ -77,29 +77,27 @@ async fn project_to_import(
     .await
 }
 
-#[allow(clippy::too_many_arguments)]
-fn page(
-    signed_in: &SignedIn,
-    project: Project,
-    catalogue: &Catalogue,
+/// Where the import stands: the file and its mapping once uploaded, and the last run.
+#[derive(Default)]
+struct ImportState {
     file: Option<(String, Parsed)>,
     mapping: Vec<String>,
     skip_bad_rows: bool,
     report: Option<ImportReport>,
     error: Option<AppError>,
+}
+
+fn page(
+    signed_in: &SignedIn,
+    project: Project,
+    catalogue: &Catalogue,
+    state: ImportState,
 ) -> Result<HttpResponse, PageError> {
+    let ImportState { file, mapping, skip_bad_rows, report, error } = state;
     let status = status_for(error.as_ref());
     let choices = Target::choices(catalogue);
-    let page = ImportPage {
-        nav: Nav::for_user(signed_in, "projects"),
-        project,
-        file,
-        mapping,
-        choices,
-        skip_bad_rows,
-        report,
-        error,
-    };
+    let nav = Nav::for_user(signed_in, "projects");
+    let page = ImportPage { nav, project, file, mapping, choices, skip_bad_rows, report, error };
     Ok(render_with_status(&page, status)?)
 }
 
@@ -109,7 +107,7 @@ pub async fn show(
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let (project, catalogue) = project_to_import(&state, &signed_in, path.into_inner()).await?;
-    page(&signed_in, project, &catalogue, None, Vec::new(), false, None, None)
+    page(&signed_in, project, &catalogue, ImportState::default())
 }
 
 /// Reads the upload form: its CSRF token and the file, within `FILE_MAX`.
@@ -156,9 +154,16 @@ pub async fn upload(
         Ok(parsed) => {
             let mapping = parsed.headers.iter().map(|h| Target::guess(h, &catalogue).value()).collect();
             let text = String::from_utf8_lossy(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes)).into_owned();
-            page(&signed_in, project, &catalogue, Some((text, parsed)), mapping, false, None, None)
+            page(
+                &signed_in,
+                project,
+                &catalogue,
+                ImportState { file: Some((text, parsed)), mapping, ..ImportState::default() },
+            )
         }
-        Err(error) => page(&signed_in, project, &catalogue, None, Vec::new(), false, None, Some(error)),
+        Err(error) => {
+            page(&signed_in, project, &catalogue, ImportState { error: Some(error), ..ImportState::default() })
+        }
     }
 }
 
@@ -176,7 +181,14 @@ pub async fn run(
     let dry_run = value("action") != "import";
     let parsed = match csv_io::parse(text.as_bytes()) {
         Ok(parsed) => parsed,
-        Err(error) => return page(&signed_in, project, &catalogue, None, Vec::new(), skip_bad_rows, None, Some(error)),
+        Err(error) => {
+            return page(
+                &signed_in,
+                project,
+                &catalogue,
+                ImportState { skip_bad_rows, error: Some(error), ..ImportState::default() },
+            )
+        }
     };
     let mapping: Vec<String> = (0..parsed.headers.len()).map(|i| value(&format!("map_{i}"))).collect();
     let targets: Result<Vec<Target>, AppError> = mapping.iter().map(|m| Target::parse(m)).collect();
@@ -185,7 +197,8 @@ pub async fn run(
     let outcome = match targets {
         Ok(targets) => {
             db::run(&state.pool, move |conn| {
-                csv_io::import(conn, &actor, &target_project, importer, &for_db, &targets, dry_run, skip_bad_rows)
+                let options = ImportOptions { dry_run, skip_bad_rows };
+                csv_io::import(conn, &actor, &target_project, importer, (&for_db, &targets), options)
             })
             .await
         }
@@ -206,7 +219,12 @@ pub async fn run(
         Err(error @ AppError::Invalid { .. }) => (None, Some(error)),
         Err(other) => return Err(other.into()),
     };
-    page(&signed_in, project, &catalogue, Some((text, parsed)), mapping, skip_bad_rows, report, error)
+    page(
+        &signed_in,
+        project,
+        &catalogue,
+        ImportState { file: Some((text, parsed)), mapping, skip_bad_rows, report, error },
+    )
 }
 
 /// `GET /projects/{key}/issues.csv?…`: the list's issues (same filters and OQL) as CSV.

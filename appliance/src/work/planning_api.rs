@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::boards;
 use super::bulk::{self, BulkChange};
-use super::csv_io::{self, Target};
+use super::csv_io::{self, ImportOptions, Target};
 use super::fields::Catalogue;
 use super::import_pages::EXPORT_MAX;
 use super::issue_fields::parse_date;
@@ -441,14 +441,6 @@ pub async fn export(
         .body(body))
 }
 
-#[derive(Deserialize)]
-pub struct ImportQuery {
-    #[serde(default)]
-    dry_run: bool,
-    #[serde(default)]
-    skip_bad_rows: bool,
-}
-
 /// `POST /api/v1/projects/{key}/import?dry_run=&skip_bad_rows=` with a CSV body: columns are
 /// mapped by their header names (the export's names round-trip); unknown ones are ignored and
 /// listed. 200 with a result per row, or 422 with them when bad rows stopped the import.
@@ -456,7 +448,7 @@ pub async fn import(
     caller: ApiCaller,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    query: web::Query<ImportQuery>,
+    query: web::Query<ImportOptions>,
     body: web::Bytes,
 ) -> ApiResult {
     let parsed = csv_io::parse(&body)?;
@@ -473,8 +465,7 @@ pub async fn import(
             .filter(|(_, t)| **t == Target::Ignore)
             .map(|(h, _)| h.clone())
             .collect();
-        let report =
-            csv_io::import(conn, &actor, &project, user.id, &parsed, &mapping, options.dry_run, options.skip_bad_rows)?;
+        let report = csv_io::import(conn, &actor, &project, user.id, (&parsed, &mapping), options)?;
         Ok((report, ignored))
     })
     .await?;
