@@ -126,6 +126,11 @@ fn sprints_are_planned_started_and_completed() {
     assert_eq!(second.status, 422);
     assert!(second.body.contains("Sprint 1 is still active; complete it before starting Sprint 2."));
     assert_eq!(keys(&mut api, &token, "sprint IN (openSprints()) ORDER BY key"), ["OPS-1", "OPS-2", "OPS-3"]);
+    assert_eq!(
+        keys(&mut api, &token, "sprint in openSprints() ORDER BY key"),
+        ["OPS-1", "OPS-2", "OPS-3"],
+        "as JQL writes it"
+    );
     let board = page.get("/projects/OPS/sprint-board").body;
     assert!(
         board.contains("Keys rotated") && board.contains("data-key=\"OPS-1\"") && !board.contains("data-key=\"OPS-4\"")

@@ -173,7 +173,13 @@ impl Parser {
         Ok(Field { name, span })
     }
 
+    /// `IN (a, b)`, or `IN f()` as other trackers write list functions (`sprint IN openSprints()`).
     fn in_list(&mut self) -> Result<Vec<Value>, ParseError> {
+        let function_next = self.peek_is(|t| matches!(t, Tok::Word))
+            && self.tokens.get(self.pos + 1).is_some_and(|next| matches!(next.tok, Tok::LParen));
+        if function_next {
+            return Ok(vec![self.function()?]);
+        }
         if !self.peek_is(|t| matches!(t, Tok::LParen)) {
             return Err(self.error("\"(\" after IN"));
         }

@@ -16,7 +16,7 @@
 //! not_expr   := NOT not_expr | primary
 //! primary    := "(" or_expr ")" | clause
 //! clause     := field ( cmp_op value
-//!                     | [NOT] IN "(" value { "," value } ")"
+//!                     | [NOT] IN ( "(" value { "," value } ")" | function )
 //!                     | IS [NOT] ( EMPTY | NULL ) )
 //! cmp_op     := "=" | "!=" | "<" | ">" | "<=" | ">=" | "~" | "!~"      ("~" = text contains)
 //! value      := quoted string | bare word | relative date | function

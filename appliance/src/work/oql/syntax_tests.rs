@@ -435,3 +435,18 @@ fn adversarial_inputs_fail_fast() {
     assert!(fail(&format!("a = \"{}", "\\\"".repeat(4_000))).to_string().starts_with("Unclosed quoted string"));
     assert!(start.elapsed() < std::time::Duration::from_secs(5));
 }
+
+#[test]
+fn in_takes_a_list_function_without_parentheses() {
+    let query = parse("sprint in openSprints() AND key NOT IN issuesOf(OPS-1)").unwrap().without_spans();
+    let Some(Expr::And(left, right)) = query.filter else { panic!("{query:?}") };
+    let Expr::In { values, negated: false, .. } = *left else { panic!() };
+    assert!(
+        matches!(&values[..], [Value { kind: ValueKind::Function { name, args }, .. }] if name == "openSprints" && args.is_empty())
+    );
+    let Expr::In { values, negated: true, .. } = *right else { panic!() };
+    assert_eq!(values.len(), 1);
+    // Printed canonically with parentheses, it reads back the same.
+    let again = parse(&parse("sprint in openSprints()").unwrap().to_string()).unwrap().without_spans();
+    assert_eq!(again, parse("sprint IN (openSprints())").unwrap().without_spans());
+}
