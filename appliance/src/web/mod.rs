@@ -118,6 +118,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/projects/{key}/board", web::get().to(planning_api::board))
                 .route("/projects/{key}/fields", web::get().to(settings_api::get_fields))
                 .route("/projects/{key}/{part:versions|components|fields}", web::post().to(settings_api::add_entry))
+                .route(
+                    "/projects/{key}/{part:versions|components|fields}/{name}",
+                    web::delete().to(settings_api::remove_entry),
+                )
+                .route("/projects/{key}/fields/{name}", web::put().to(settings_api::set_choices))
                 .route("/search", web::get().to(work_api::search))
                 .route("/projects/{key}/issues.csv", web::get().to(planning_api::export))
                 .route("/projects/{key}/import", web::post().to(planning_api::import))

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::projects::Project;
 use crate::audit::{self, Actor, Change};
 use crate::errors::AppError;
-use crate::schema::{components, custom_fields, users, versions};
+use crate::schema::{components, custom_fields, custom_values, issue_components, issues, users, versions};
 
 pub const NAME_MAX: usize = 60;
 pub const OPTIONS_MAX: usize = 50;
@@ -350,23 +350,12 @@ pub fn add_custom_field(
     options: &str,
 ) -> Result<(), AppError> {
     let name = check_name("name", "Field", name, 40)?;
-    let mut choices: Vec<String> = Vec::new();
-    for option in options.split(',').map(str::trim).filter(|o| !o.is_empty()) {
-        if option.chars().count() > NAME_MAX {
-            return Err(AppError::invalid("options", format!("Choices must be at most {NAME_MAX} characters.")));
-        }
-        if !choices.iter().any(|c| c.eq_ignore_ascii_case(option)) {
-            choices.push(option.to_owned());
-        }
-    }
+    let choices = clean_choices(options)?;
     if kind.has_options() && choices.is_empty() {
         return Err(AppError::invalid("options", "A select field needs its choices, separated by commas."));
     }
     if !kind.has_options() && !choices.is_empty() {
         return Err(AppError::invalid("options", "Only select and multi-select fields have choices."));
-    }
-    if choices.len() > OPTIONS_MAX {
-        return Err(AppError::invalid("options", format!("A field can have at most {OPTIONS_MAX} choices.")));
     }
     conn.transaction(|conn| {
         let catalogue = Catalogue::load(conn, project.id)?;
@@ -391,6 +380,124 @@ pub fn add_custom_field(
             json!({ "name": name, "kind": kind, "options": choices }),
         )?)
     })
+}
+
+/// Removes a version or component, refused while issues use it; or a custom field, whose
+/// values go with it (the audit log keeps them in each issue's history).
+pub fn remove(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    project: &Project,
+    part: Part,
+    name: &str,
+) -> Result<(), AppError> {
+    conn.transaction(|conn| {
+        let catalogue = Catalogue::load(conn, project.id)?;
+        let (action, removed) = match part {
+            Part::Version => {
+                let version = catalogue.version(name)?;
+                let used: i64 = issues::table.filter(issues::fix_version_id.eq(version.id)).count().get_result(conn)?;
+                if used > 0 {
+                    return Err(AppError::invalid(
+                        "name",
+                        format!("Version {} is the fix version of {used} issue(s); change them first.", version.name),
+                    ));
+                }
+                diesel::delete(versions::table.find(version.id)).execute(conn)?;
+                ("version.deleted", version.name.clone())
+            }
+            Part::Component => {
+                let component = catalogue.component(name)?;
+                let used: i64 = issue_components::table
+                    .filter(issue_components::component_id.eq(component.id))
+                    .count()
+                    .get_result(conn)?;
+                if used > 0 {
+                    return Err(AppError::invalid(
+                        "name",
+                        format!("Component {} is on {used} issue(s); take it off them first.", component.name),
+                    ));
+                }
+                diesel::delete(components::table.find(component.id)).execute(conn)?;
+                ("component.deleted", component.name.clone())
+            }
+            Part::CustomField => {
+                let field = catalogue.custom_field(name)?;
+                diesel::delete(custom_fields::table.find(field.id)).execute(conn)?;
+                ("custom_field.deleted", field.name.clone())
+            }
+        };
+        Ok(record(conn, actor, project, action, json!({ "name": removed }))?)
+    })
+}
+
+/// Which part of the catalogue an entry belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    Version,
+    Component,
+    CustomField,
+}
+
+/// Replaces a select field's choices; a choice that issues still hold cannot be dropped.
+pub fn set_choices(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    project: &Project,
+    name: &str,
+    options: &str,
+) -> Result<(), AppError> {
+    conn.transaction(|conn| {
+        let field = Catalogue::load(conn, project.id)?.custom_field(name)?.clone();
+        if !field.kind.has_options() {
+            return Err(AppError::invalid(
+                "options",
+                format!("{} is not a select field; it has no choices.", field.name),
+            ));
+        }
+        let choices = clean_choices(options)?;
+        if choices.is_empty() {
+            return Err(AppError::invalid("options", "A select field needs its choices, separated by commas."));
+        }
+        let values: Vec<Value> = custom_values::table
+            .filter(custom_values::field_id.eq(field.id))
+            .select(custom_values::value)
+            .load(conn)?;
+        let held = |choice: &String| {
+            values.iter().any(|v| match v {
+                Value::String(s) => s.eq_ignore_ascii_case(choice),
+                Value::Array(items) => items.iter().any(|i| i.as_str().is_some_and(|s| s.eq_ignore_ascii_case(choice))),
+                _ => false,
+            })
+        };
+        if let Some(dropped) =
+            field.options.iter().find(|o| !choices.iter().any(|c| c.eq_ignore_ascii_case(o)) && held(o))
+        {
+            return Err(AppError::invalid(
+                "options",
+                format!("Issues still have \"{dropped}\" in {}; change them before dropping the choice.", field.name),
+            ));
+        }
+        diesel::update(custom_fields::table.find(field.id)).set(custom_fields::options.eq(&choices)).execute(conn)?;
+        Ok(record(conn, actor, project, "custom_field.updated", json!({ "name": field.name, "options": choices }))?)
+    })
+}
+
+/// Choices as typed, comma-separated: trimmed, without repeats, within the limits.
+fn clean_choices(options: &str) -> Result<Vec<String>, AppError> {
+    let mut choices: Vec<String> = Vec::new();
+    for option in options.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        if option.chars().count() > NAME_MAX {
+            return Err(AppError::invalid("options", format!("Choices must be at most {NAME_MAX} characters.")));
+        }
+        if !choices.iter().any(|c| c.eq_ignore_ascii_case(option)) {
+            choices.push(option.to_owned());
+        }
+    }
+    if choices.len() > OPTIONS_MAX {
+        return Err(AppError::invalid("options", format!("A field can have at most {OPTIONS_MAX} choices.")));
+    }
+    Ok(choices)
 }
 
 #[cfg(test)]

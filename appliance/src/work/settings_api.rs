@@ -50,6 +50,51 @@ fn workflow_json(workflow: &Workflow) -> serde_json::Value {
     json!({ "statuses": statuses })
 }
 
+/// `DELETE /api/v1/projects/{key}/versions|components|fields/{name}`: a version or component
+/// only while no issue uses it; a custom field with its values.
+pub async fn remove_entry(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+) -> ApiResult {
+    let ((key, part, name), user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
+    let part = match part.as_str() {
+        "versions" => fields::Part::Version,
+        "components" => fields::Part::Component,
+        _ => fields::Part::CustomField,
+    };
+    db::run(&state.pool, move |conn| {
+        let project = project_for(conn, &user, &key, true)?;
+        fields::remove(conn, &actor, &project, part, &name)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChoicesInput {
+    options: Vec<String>,
+}
+
+/// `PUT /api/v1/projects/{key}/fields/{name}`: a select field's choices.
+pub async fn set_choices(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: ApiJson<ChoicesInput>,
+) -> ApiResult {
+    let ApiJson(input) = body;
+    let ((key, name), user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
+    let catalogue = db::run(&state.pool, move |conn| {
+        let project = project_for(conn, &user, &key, true)?;
+        fields::set_choices(conn, &actor, &project, &name, &input.options.join(","))?;
+        Ok(Catalogue::load(conn, project.id)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({ "custom_fields": catalogue.custom_fields })))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatusInput {

@@ -97,9 +97,9 @@ pub async fn save(
     let (key, part_name) = path.into_inner();
     let project = project_for(&state, &signed_in, key, |p| Action::ManageProject(p)).await?;
     let part = match part_name.as_str() {
-        "versions" | "release" => Part::Versions,
-        "components" => Part::Components,
-        "fields" => Part::Fields,
+        "versions" | "release" | "remove-version" => Part::Versions,
+        "components" | "remove-component" => Part::Components,
+        "fields" | "choices" | "remove-field" => Part::Fields,
         other => return Err(AppError::not_found(format!("There is no settings section \"{other}\".")).into()),
     };
     let (actor, target, input) = (signed_in.actor.clone(), project.clone(), data.clone());
@@ -110,6 +110,10 @@ pub async fn save(
         }
         "release" => fields::set_released(conn, &actor, &target, &input.name, input.released == "on"),
         "components" => fields::add_component(conn, &actor, &target, &input.name),
+        "remove-version" => fields::remove(conn, &actor, &target, fields::Part::Version, &input.name),
+        "remove-component" => fields::remove(conn, &actor, &target, fields::Part::Component, &input.name),
+        "remove-field" => fields::remove(conn, &actor, &target, fields::Part::CustomField, &input.name),
+        "choices" => fields::set_choices(conn, &actor, &target, &input.name, &input.options),
         _ => {
             let kind = FieldKind::parse(&input.kind)?;
             fields::add_custom_field(conn, &actor, &target, &input.name, kind, &input.options)

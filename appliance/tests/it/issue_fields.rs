@@ -509,3 +509,57 @@ fn lists_show_the_columns_asked_for_custom_fields_included() {
         "sort links keep the columns"
     );
 }
+
+#[test]
+fn catalogue_entries_are_removed_when_unused_and_choices_edited_safely() {
+    let Setup { app, mut api, admin, mia } = setup();
+    assert_eq!(create(&mut api, &mia, json!({"title": "Tiered", "fix_version": "2.4", "components": ["API"], "custom": {"Customer tier": "silver", "Impact": 3}})).status, 201);
+    let before = (app.footprint(), app.count("versions"), app.count("components"), app.count("custom_fields"));
+    let used_version = api.api("DELETE", "/api/v1/projects/OPS/versions/2.4", Some(&admin), None);
+    assert_eq!(
+        (used_version.status, used_version.error_message().as_str()),
+        (422, "Version 2.4 is the fix version of 1 issue(s); change them first.")
+    );
+    let used_component = api.api("DELETE", "/api/v1/projects/OPS/components/api", Some(&admin), None);
+    assert_eq!(used_component.error_message(), "Component API is on 1 issue(s); take it off them first.");
+    let dropping = api.api(
+        "PUT",
+        "/api/v1/projects/OPS/fields/Customer%20tier",
+        Some(&admin),
+        Some(r#"{"options":["gold","platinum"]}"#),
+    );
+    assert_eq!(
+        dropping.error_message(),
+        "Issues still have \"silver\" in Customer tier; change them before dropping the choice."
+    );
+    let not_select = api.api("PUT", "/api/v1/projects/OPS/fields/Impact", Some(&admin), Some(r#"{"options":["1"]}"#));
+    assert_eq!(not_select.error_message(), "Impact is not a select field; it has no choices.");
+    let member = api.api("DELETE", "/api/v1/projects/OPS/versions/2.5", Some(&mia), None);
+    assert_eq!(member.status, 403);
+    assert_eq!((app.footprint(), app.count("versions"), app.count("components"), app.count("custom_fields")), before);
+
+    let widened = api.api(
+        "PUT",
+        "/api/v1/projects/OPS/fields/Customer%20tier",
+        Some(&admin),
+        Some(r#"{"options":["gold","silver","platinum"]}"#),
+    );
+    assert_eq!(widened.status, 200, "{}", widened.body);
+    assert_eq!(api.api("DELETE", "/api/v1/projects/OPS/versions/2.5", Some(&admin), None).status, 204);
+    assert_eq!(api.api("DELETE", "/api/v1/projects/OPS/fields/Impact", Some(&admin), None).status, 204);
+    let issue = api.api("GET", "/api/v1/issues/OPS-2", Some(&mia), None).json();
+    assert!(issue["custom"].get("Impact").is_none(), "the field and its values are gone");
+    let history = api.api("GET", "/api/v1/issues/OPS-2/history", Some(&mia), None).json();
+    assert!(history.to_string().contains("created the issue"), "the history keeps what was");
+
+    let mut page = app.client();
+    assert_eq!(page.sign_in("root", PASSWORD).status, 303);
+    let token = page.get("/projects/OPS/settings").csrf_token();
+    let refused = page.post_form("/projects/OPS/settings/remove-component", &[("csrf_token", &token), ("name", "API")]);
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("Component API is on 1 issue(s)"));
+    let removed =
+        page.post_form("/projects/OPS/settings/remove-component", &[("csrf_token", &token), ("name", "Database")]);
+    assert_eq!(removed.status, 303);
+    assert_eq!(app.count("components WHERE name = 'Database'"), 0);
+}
