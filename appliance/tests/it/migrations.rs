@@ -1,6 +1,7 @@
 //! The migrations run up, down and up again to the same schema, and every foreign key has an
 //! index (PostgreSQL does not make one, and deletes and joins crawl without it).
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_migrations::MigrationHarness;
@@ -72,4 +73,40 @@ fn the_audit_log_refuses_updates_and_deletes() {
     assert!(update.unwrap_err().to_string().contains("append-only"));
     let delete = diesel::sql_query("DELETE FROM audit_log").execute(&mut conn);
     assert!(delete.unwrap_err().to_string().contains("append-only"));
+}
+
+#[test]
+fn an_existing_installation_keeps_its_issues_through_the_workflow_migration() {
+    let db = TestDb::empty();
+    let mut conn = db.connect();
+    // Migrate as far as the foundation, as an installation from 2026-11-22 was.
+    conn.run_next_migration(MIGRATIONS).unwrap();
+    conn.batch_execute(
+        "INSERT INTO users (username, display_name, email, password_hash) VALUES ('ann', 'Ann', 'ann@example.test', 'x');
+         INSERT INTO projects (key, name, lead_id, next_issue_number) VALUES ('OLD', 'Old', 1, 5);
+         INSERT INTO issues (project_id, number, issue_type, status, priority, title, reporter_id) VALUES
+            (1, 1, 'task', 'todo', 3, 'a', 1), (1, 2, 'bug', 'in_progress', 1, 'b', 1),
+            (1, 3, 'story', 'in_review', 2, 'c', 1), (1, 4, 'epic', 'done', 5, 'd', 1);",
+    )
+    .unwrap();
+    db::migrate(&mut conn).unwrap();
+    let statuses = diesel::sql_query(
+        "SELECT i.number || ' ' || s.name || ' ' || s.category || ' ' || i.rank AS line
+           FROM issues i JOIN workflow_statuses s ON s.id = i.status_id ORDER BY i.number",
+    )
+    .load::<Line>(&mut conn)
+    .unwrap();
+    let lines: Vec<&str> = statuses.iter().map(|l| l.line.as_str()).collect();
+    assert_eq!(
+        lines,
+        [
+            "1 To do todo 1048576",
+            "2 In progress in_progress 2097152",
+            "3 In review in_progress 3145728",
+            "4 Done done 4194304"
+        ]
+    );
+    let transitions =
+        diesel::sql_query("SELECT count(*)::text AS line FROM workflow_transitions").load::<Line>(&mut conn).unwrap();
+    assert_eq!(transitions[0].line, "8", "the default workflow's moves");
 }
