@@ -204,17 +204,6 @@ pub fn place(
     Ok(())
 }
 
-/// `place` in a transaction of its own.
-pub fn rank(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    project: &Project,
-    issue: &Issue,
-    placement: &Placement,
-) -> Result<(), AppError> {
-    conn.transaction(|conn| place(conn, actor, project, issue, placement))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
