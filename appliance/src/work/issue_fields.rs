@@ -392,9 +392,9 @@ pub fn snapshot(
     project: &Project,
     issue: &Issue,
     workflow: &Workflow,
+    catalogue: &Catalogue,
 ) -> Result<Value, AppError> {
-    let catalogue = Catalogue::load(conn, project.id)?;
-    let details = details_of(conn, issue, &catalogue)?;
+    let details = details_of(conn, issue, catalogue)?;
     let assignee = match issue.assignee_id {
         Some(id) => Some(users::table.find(id).select(users::username).first::<String>(conn)?),
         None => None,

@@ -186,7 +186,7 @@ pub fn create(
             .map(|user| (issue_watchers::issue_id.eq(issue.id), issue_watchers::user_id.eq(user)))
             .collect();
         diesel::insert_into(issue_watchers::table).values(watchers).on_conflict_do_nothing().execute(conn)?;
-        let after = issue_fields::snapshot(conn, project, &issue, &workflow)?;
+        let after = issue_fields::snapshot(conn, project, &issue, &workflow, &catalogue)?;
         audit::record(
             conn,
             actor,
@@ -233,7 +233,7 @@ pub fn update(
         let issue_type = changes.issue_type.unwrap_or(before.issue_type);
         let catalogue = Catalogue::load(conn, project.id)?;
         let details = issue_fields::resolve(conn, project, &catalogue, Some(&before), issue_type, &changes.details)?;
-        let old = issue_fields::snapshot(conn, project, &before, &workflow)?;
+        let old = issue_fields::snapshot(conn, project, &before, &workflow, &catalogue)?;
         let changeset = IssueChangeset {
             issue_type: changes.issue_type,
             status_id,
@@ -260,7 +260,7 @@ pub fn update(
                 .on_conflict_do_nothing()
                 .execute(conn)?;
         }
-        let new = issue_fields::snapshot(conn, project, &after, &workflow)?;
+        let new = issue_fields::snapshot(conn, project, &after, &workflow, &catalogue)?;
         let (old, new) = changed_fields(&old, &new);
         if new.as_object().is_some_and(|fields| fields.len() <= 1) {
             // Nothing changed: roll back, so that nothing is recorded either.
