@@ -59,6 +59,27 @@ pub fn migrate(conn: &mut PgConnection) -> Result<Vec<String>, String> {
     Ok(done)
 }
 
+/// Takes transaction-scoped advisory lock `key` if nobody holds it; it is released when the
+/// transaction ends. Returns whether this transaction now holds it.
+pub fn try_transaction_lock(conn: &mut PgConnection, key: i64) -> diesel::QueryResult<bool> {
+    #[derive(diesel::QueryableByName)]
+    struct Locked {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        locked: bool,
+    }
+    let lock: Locked = sql_query("SELECT pg_try_advisory_xact_lock($1) AS locked")
+        .bind::<diesel::sql_types::BigInt, _>(key)
+        .get_result(conn)?;
+    Ok(lock.locked)
+}
+
+/// A lock key for `name`, the same on every node and every version.
+pub fn lock_key(name: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(name.as_bytes());
+    i64::from_be_bytes([digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7]])
+}
+
 /// Ends a transaction early, so it rolls back: on purpose (an update that changed nothing,
 /// a dry run, refusals that stop a batch), carrying why, or because something failed.
 pub enum Abort<T = ()> {

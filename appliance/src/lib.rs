@@ -2,7 +2,8 @@
 //!
 //! Domains, each with its models/queries, rules and handlers: `identity` (accounts, sessions,
 //! tokens, permissions), `work` (projects, issues, comments), `audit` (the audit trail),
-//! `jobs` (the outbox), `admin` (host-side commands). Plumbing beside them: `config`, `db`,
+//! `jobs` (outbox, queue, workers, scheduler), `notify` (notifications and mail), `admin`
+//! (host-side commands). Plumbing beside them: `config`, `db`,
 //! `errors`, `pgcluster`, `server`, `telemetry`, `tls`, `web`.
 
 pub mod admin;
@@ -12,6 +13,7 @@ pub mod db;
 pub mod errors;
 pub mod identity;
 pub mod jobs;
+pub mod notify;
 pub mod pgcluster;
 pub mod schema;
 pub mod server;

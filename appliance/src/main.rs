@@ -12,6 +12,7 @@ use outpost::audit::Actor;
 use outpost::config::{Config, KEYS};
 use outpost::identity::passwords;
 use outpost::identity::users::{self, NewUser};
+use outpost::notify::mail;
 use outpost::{db, server, telemetry};
 
 #[derive(Parser)]
@@ -55,9 +56,23 @@ enum Command {
     /// Administrator tasks.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Mail settings.
+    #[command(subcommand)]
+    Mail(MailCommand),
     /// Tools for development and benchmarking.
     #[command(subcommand)]
     Dev(DevCommand),
+}
+
+#[derive(Subcommand)]
+enum MailCommand {
+    /// Send a test mail now with the configured mail.* settings and report what happened.
+    Test {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Where to send it.
+        address: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -215,6 +230,11 @@ fn run(cli: Cli) -> Result<(), String> {
             if generated {
                 println!("Password (shown this once): {password}");
             }
+            Ok(())
+        }
+        Command::Mail(MailCommand::Test { config, address }) => {
+            let config = load(&config.config)?;
+            println!("{}", mail::send_test(&config, &address)?);
             Ok(())
         }
         Command::Dev(DevCommand::Generate { config, issues, users, project, seed }) => {

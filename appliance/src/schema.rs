@@ -249,6 +249,74 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    jobs (id) {
+        id -> Int8,
+        kind -> Text,
+        payload -> Jsonb,
+        priority -> Int2,
+        state -> Text,
+        run_at -> Timestamptz,
+        attempts -> Int4,
+        max_attempts -> Int4,
+        idempotency_key -> Nullable<Text>,
+        ordering_key -> Nullable<Text>,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    installation_secrets (name) {
+        name -> Text,
+        value -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Int8,
+        user_id -> Int8,
+        event_id -> Int8,
+        reason -> Text,
+        actor_id -> Nullable<Int8>,
+        subject -> Text,
+        summary -> Text,
+        link -> Text,
+        created_at -> Timestamptz,
+        read_at -> Nullable<Timestamptz>,
+        emailed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    notification_preferences (user_id, reason) {
+        user_id -> Int8,
+        reason -> Text,
+        email -> Text,
+    }
+}
+
+diesel::table! {
+    mail_messages (id) {
+        id -> Int8,
+        user_id -> Nullable<Int8>,
+        to_address -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        state -> Text,
+        attempts -> Int4,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(projects -> users (lead_id));
@@ -292,4 +360,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     comments,
     audit_log,
     outbox,
+    jobs,
+    installation_secrets,
+    notifications,
+    notification_preferences,
+    mail_messages,
 );

@@ -8,6 +8,7 @@ use actix_web::HttpServer;
 
 use crate::config::Config;
 use crate::db::DbPool;
+use crate::jobs::worker::{Context, Runtime};
 use crate::tls;
 use crate::web::{self, AppState};
 
@@ -37,8 +38,13 @@ pub fn bind(config: Config, pool: DbPool) -> Result<(Server, SocketAddr), String
     Ok((server.run(), address))
 }
 
-/// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
+/// Serves (with this node's background jobs) until SIGINT or SIGTERM, then lets in-flight
+/// requests and jobs finish.
 pub async fn serve(config: Config, pool: DbPool) -> Result<(), String> {
+    let context = Context { pool: pool.clone(), config: Arc::new(config.clone()) };
+    let jobs = Runtime::start(context).map_err(|e| format!("cannot start the background jobs: {e}"))?;
     let (server, _) = bind(config, pool)?;
-    server.await.map_err(|e| format!("the HTTP server stopped: {e}"))
+    let served = server.await.map_err(|e| format!("the HTTP server stopped: {e}"));
+    actix_web::rt::task::spawn_blocking(move || jobs.stop()).await.map_err(|e| e.to_string())?;
+    served
 }

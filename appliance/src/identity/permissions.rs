@@ -16,6 +16,9 @@ pub enum Action<'a> {
     EditIssue(&'a Project),
     Comment(&'a Project),
     ManageOwnTokens,
+    ManageOwnNotifications,
+    /// Installation-wide administration: the job queue, global settings.
+    Administer,
 }
 
 /// Until permission schemes arrive, every active user may read and work in every project, only
@@ -26,6 +29,7 @@ pub fn authorize(user: &User, action: Action<'_>) -> Result<(), AppError> {
     }
     match action {
         Action::CreateProject if !user.is_admin => Err(AppError::forbidden("Only administrators can create projects.")),
+        Action::Administer if !user.is_admin => Err(AppError::forbidden("Only administrators can do this.")),
         Action::ManageProject(project) if !user.is_admin && project.lead_id != user.id => Err(AppError::forbidden(
             format!("Only the lead of {} or an administrator can change its settings.", project.key),
         )),
@@ -36,7 +40,9 @@ pub fn authorize(user: &User, action: Action<'_>) -> Result<(), AppError> {
         | Action::CreateIssue(_)
         | Action::EditIssue(_)
         | Action::Comment(_)
-        | Action::ManageOwnTokens => Ok(()),
+        | Action::ManageOwnTokens
+        | Action::ManageOwnNotifications
+        | Action::Administer => Ok(()),
     }
 }
 
@@ -83,12 +89,14 @@ mod tests {
             Action::EditIssue(&project),
             Action::Comment(&project),
             Action::ManageOwnTokens,
+            Action::ManageOwnNotifications,
+            Action::Administer,
         ];
         for action in actions {
             assert!(authorize(&user(true, true), action).is_ok(), "admin may {action:?}");
             assert!(authorize(&user(true, false), action).is_err(), "deactivated may not {action:?}");
             let member = authorize(&user(false, true), action);
-            let admin_only = matches!(action, Action::CreateProject | Action::ManageProject(_));
+            let admin_only = matches!(action, Action::CreateProject | Action::ManageProject(_) | Action::Administer);
             assert_eq!(member.is_ok(), !admin_only, "member and {action:?}");
         }
         let mut lead = user(false, true);

@@ -19,6 +19,8 @@ pub struct Session {
     pub id: i64,
     pub user: User,
     pub csrf_token: String,
+    /// For the bell in the top bar, read with the session so that no page pays a query for it.
+    pub unread_notifications: i64,
 }
 
 /// What the browser is handed at sign-in: the cookie value (only its digest is stored).
@@ -162,7 +164,7 @@ struct SessionTimes {
     last_seen_at: chrono::DateTime<Utc>,
 }
 
-type SessionRow = (SessionTimes, User);
+type SessionRow = (SessionTimes, User, i64);
 
 /// The session a cookie belongs to, if it is still alive. Expired sessions are deleted here.
 pub fn find_alive(
@@ -170,13 +172,18 @@ pub fn find_alive(
     limits: &SessionConfig,
     cookie_token: &str,
 ) -> Result<Option<Session>, AppError> {
+    let unread = diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM notifications n WHERE n.user_id = users.id AND n.read_at IS NULL)",
+    );
     let found: Option<SessionRow> = sessions::table
         .inner_join(users_table::table)
         .filter(sessions::token_hash.eq(digest(cookie_token)))
-        .select((SessionTimes::as_select(), User::as_select()))
+        .select((SessionTimes::as_select(), User::as_select(), unread))
         .first(conn)
         .optional()?;
-    let Some((SessionTimes { id, csrf_token, created_at, last_seen_at }, user)) = found else { return Ok(None) };
+    let Some((SessionTimes { id, csrf_token, created_at, last_seen_at }, user, unread_notifications)) = found else {
+        return Ok(None);
+    };
     let now = Utc::now();
     let idle = now - last_seen_at > Duration::minutes(limits.idle_timeout_minutes);
     let too_old = now - created_at > Duration::hours(limits.absolute_timeout_hours);
@@ -208,7 +215,7 @@ pub fn find_alive(
     if now - last_seen_at > Duration::seconds(60) {
         diesel::update(sessions::table.find(id)).set(sessions::last_seen_at.eq(now)).execute(conn)?;
     }
-    Ok(Some(Session { id, user, csrf_token }))
+    Ok(Some(Session { id, user, csrf_token, unread_notifications }))
 }
 
 pub fn sign_out(conn: &mut PgConnection, actor: &Actor, session_id: i64) -> Result<(), AppError> {

@@ -1,9 +1,17 @@
 //! The transactional outbox: events written in the same transaction as the change they
 //! describe, so that whatever is derived from them can never miss one or see a rolled-back one.
+//!
+//! The dispatcher turns committed events into jobs, one per interested consumer, in event
+//! order. Each job's idempotency key is its event, so dispatching an event twice (a crash
+//! between queuing and marking) queues nothing new, and each job's ordering key is its
+//! object, so a consumer sees one object's events in the order they happened.
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 
+use super::queue::{self, NewJob};
+use crate::db;
 use crate::schema::outbox;
 
 pub fn enqueue(
@@ -22,4 +30,67 @@ pub fn enqueue(
         ))
         .execute(conn)
         .map(|_| ())
+}
+
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = outbox)]
+struct Event {
+    id: i64,
+    created_at: DateTime<Utc>,
+    topic: String,
+    entity_type: String,
+    entity_id: i64,
+    payload: Value,
+}
+
+/// Events handed to the queue per transaction.
+pub const BATCH: i64 = 500;
+
+/// The job kinds fed by events of `topic`.
+pub fn consumers(topic: &str) -> &'static [&'static str] {
+    match topic {
+        "issue.created" | "issue.updated" | "comment.created" | "issue.linked" | "sprint.started"
+        | "sprint.completed" => &["notify"],
+        _ => &[],
+    }
+}
+
+/// Queues jobs for up to `limit` undispatched events and marks them dispatched, in one
+/// transaction. Returns how many events it took (0 when another node is dispatching: only one
+/// dispatcher runs at a time, whichever node it is on, as two would race on event order).
+pub fn dispatch(conn: &mut PgConnection, limit: i64) -> QueryResult<usize> {
+    conn.transaction(|conn| {
+        if !db::try_transaction_lock(conn, db::lock_key("outpost.outbox.dispatch"))? {
+            return Ok(0);
+        }
+        let events: Vec<Event> = outbox::table
+            .filter(outbox::processed_at.is_null())
+            .order(outbox::id)
+            .limit(limit)
+            .select(Event::as_select())
+            .load(conn)?;
+        for event in &events {
+            for kind in consumers(&event.topic) {
+                let job = NewJob::new(
+                    kind,
+                    json!({
+                        "event_id": event.id,
+                        "topic": event.topic,
+                        "entity_type": event.entity_type,
+                        "entity_id": event.entity_id,
+                        "occurred_at": event.created_at,
+                        "data": event.payload,
+                    }),
+                )
+                .with_idempotency_key(format!("outbox:{}", event.id))
+                .with_ordering_key(format!("{kind}:{}:{}", event.entity_type, event.entity_id));
+                queue::enqueue(conn, &job)?;
+            }
+        }
+        let ids: Vec<i64> = events.iter().map(|event| event.id).collect();
+        diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
+            .set(outbox::processed_at.eq(diesel::dsl::now))
+            .execute(conn)?;
+        Ok(events.len())
+    })
 }

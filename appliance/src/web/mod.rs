@@ -17,6 +17,8 @@ use crate::config::Config;
 use crate::db::DbPool;
 use crate::errors::AppError;
 use crate::identity::pages as identity_pages;
+use crate::jobs::pages as job_pages;
+use crate::notify::pages as notification_pages;
 use crate::work::{
     api as work_api, backlog_pages, board_pages, import_pages, issue_form, issue_pages, list_pages, planning_api,
     project_pages, settings_api, settings_pages, workflow_pages,
@@ -71,6 +73,15 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/settings/tokens", web::get().to(identity_pages::tokens))
         .route("/settings/tokens", web::post().to(identity_pages::create_token))
         .route("/settings/tokens/{id}/revoke", web::post().to(identity_pages::revoke_token))
+        // Notifications and administration
+        .route("/notifications", web::get().to(notification_pages::list))
+        .route("/notifications/read", web::post().to(notification_pages::mark_read))
+        .route("/notifications/preferences", web::get().to(notification_pages::show_preferences))
+        .route("/notifications/preferences", web::post().to(notification_pages::save_preferences))
+        .route("/notifications/unsubscribe", web::get().to(notification_pages::unsubscribe_form))
+        .route("/notifications/unsubscribe", web::post().to(notification_pages::unsubscribe))
+        .route("/admin/jobs", web::get().to(job_pages::list))
+        .route("/admin/jobs/{id}/{action}", web::post().to(job_pages::act))
         // Work: pages
         .route("/", web::get().to(project_pages::home))
         .route("/projects", web::get().to(project_pages::list))
@@ -110,6 +121,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         // Work: REST API v1
         .service(
             web::scope("/api/v1")
+                .route("/notifications", web::get().to(notification_pages::api_list))
+                .route("/notifications/read", web::post().to(notification_pages::api_mark_read))
                 .route("/projects", web::get().to(work_api::list_projects))
                 .route("/projects", web::post().to(work_api::create_project))
                 .route("/projects/{key}", web::get().to(work_api::get_project))

@@ -13,11 +13,12 @@ pub struct Nav {
     pub user_name: Option<String>,
     pub csrf_token: String,
     pub section: &'static str,
+    pub unread: i64,
 }
 
 impl Nav {
     pub fn anonymous() -> Self {
-        Self { user_name: None, csrf_token: String::new(), section: "" }
+        Self { user_name: None, csrf_token: String::new(), section: "", unread: 0 }
     }
 
     pub fn for_user(signed_in: &SignedIn, section: &'static str) -> Self {
@@ -25,6 +26,7 @@ impl Nav {
             user_name: Some(signed_in.user().display_name.clone()),
             csrf_token: signed_in.session.csrf_token.clone(),
             section,
+            unread: signed_in.session.unread_notifications,
         }
     }
 }

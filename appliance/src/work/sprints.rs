@@ -210,6 +210,13 @@ pub fn complete(
             .filter(issues::sprint_id.eq(sprint.id).and(issues::status_id.eq_any(&done_statuses)))
             .count()
             .get_result(conn)?;
+        // Whoever had work in the sprint hears that it completed, moved issues included.
+        let assignees: Vec<i64> = issues::table
+            .filter(issues::sprint_id.eq(sprint.id))
+            .filter(issues::assignee_id.is_not_null())
+            .select(issues::assignee_id.assume_not_null())
+            .distinct()
+            .load(conn)?;
         let unfinished: Vec<i64> = issues::table
             .filter(issues::sprint_id.eq(sprint.id))
             .filter(diesel::dsl::not(issues::status_id.eq_any(&done_statuses)))
@@ -239,7 +246,13 @@ pub fn complete(
             .returning(Sprint::as_returning())
             .get_result(conn)?;
         let completion = Completion { done, moved, moved_to: target.map(|t| t.name) };
-        record(conn, actor, &closed, "sprint.completed", json!({ "name": closed.name, "result": completion }))?;
+        record(
+            conn,
+            actor,
+            &closed,
+            "sprint.completed",
+            json!({ "name": closed.name, "result": completion, "assignees": assignees }),
+        )?;
         Ok(completion)
     })
 }

@@ -3,8 +3,9 @@
 
 pub mod cluster;
 pub mod http;
+pub mod smtp;
 
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
 use actix_web::dev::ServerHandle;
@@ -15,6 +16,7 @@ use outpost::config::Config;
 use outpost::db::{self, DbPool};
 use outpost::identity::tokens;
 use outpost::identity::users::{self, NewUser, User};
+use outpost::jobs::worker::Context;
 
 pub use cluster::TestDb;
 pub use http::{Client, Reply};
@@ -24,6 +26,7 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub struct TestApp {
     pub base: String,
     pub pool: DbPool,
+    pub config: Arc<Config>,
     handle: ServerHandle,
     thread: Option<JoinHandle<()>>,
     // Dropped last: the server's connections go before the database does.
@@ -48,6 +51,7 @@ impl TestApp {
         let config = Config::load(None, env).expect("test configuration");
         let scheme = if config.server.tls.is_some() { "https" } else { "http" };
         let pool = db::pool(&config.database);
+        let shared = Arc::new(config.clone());
         let (sender, receiver) = mpsc::channel();
         let server_pool = pool.clone();
         let thread = std::thread::spawn(move || {
@@ -58,7 +62,15 @@ impl TestApp {
             });
         });
         let (address, handle) = receiver.recv().expect("the test server started");
-        TestApp { base: format!("{scheme}://{address}"), pool, handle, thread: Some(thread), _db: db }
+        TestApp { base: format!("{scheme}://{address}"), pool, config: shared, handle, thread: Some(thread), _db: db }
+    }
+
+    /// What the background workers would do, done now in this thread: dispatch the outbox and
+    /// run every ready job. (The test server runs no background workers, so tests decide
+    /// when jobs run.) Returns how many ran.
+    pub fn run_jobs(&self) -> usize {
+        let context = Context { pool: self.pool.clone(), config: self.config.clone() };
+        outpost::jobs::worker::drain(&context).expect("run the jobs")
     }
 
     pub fn client(&self) -> Client {

@@ -1,0 +1,240 @@
+//! Outpost's configuration: a TOML file (`/etc/outpost/outpost.toml` on a host) whose every key
+//! can be overridden by an environment variable `OUTPOST_<SECTION>_<KEY>`, e.g.
+//! `OUTPOST_DATABASE_URL` or `OUTPOST_SESSION_IDLE_TIMEOUT_MINUTES`.
+//!
+//! Loading collects *every* problem, each named by its key, instead of stopping at the first,
+//! so that `outpost check-config` can list them all at once.
+
+mod reader;
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use toml::Table;
+
+use crate::tls::TlsFiles;
+use reader::Reader;
+
+/// Every key Outpost understands, with its meaning; unknown keys are reported as problems.
+pub const KEYS: &[(&str, &str)] = &[
+    ("server.bind", "address and port to listen on (default 127.0.0.1:8080: loopback only)"),
+    ("server.public_url", "the URL users reach Outpost at; https:// marks session cookies Secure"),
+    ("server.workers", "HTTP worker threads (default: one per core)"),
+    (
+        "server.tls_certificate",
+        "PEM certificate chain; with tls_private_key, Outpost serves HTTPS (default: plain HTTP)",
+    ),
+    ("server.tls_private_key", "PEM private key of tls_certificate"),
+    ("server.trusted_proxies", "addresses of reverse proxies whose X-Forwarded-For is believed (default none)"),
+    ("database.url", "PostgreSQL connection string (URL or key=value form); required"),
+    ("database.pool_size", "connections kept open to PostgreSQL (default 16)"),
+    ("database.checkout_timeout_secs", "how long a request waits for a free connection (default 5)"),
+    ("session.idle_timeout_minutes", "a session ends after this long without a request (default 480)"),
+    ("session.absolute_timeout_hours", "a session ends this long after sign-in, whatever happens (default 168)"),
+    ("login.max_failures", "failed sign-ins per account before it is locked out for a while (default 5)"),
+    ("login.lockout_minutes", "how long failed sign-ins are counted and an account stays locked (default 15)"),
+    ("log.level", "log filter: error, warn, info, debug, trace, or a tracing directive (default info)"),
+    ("jobs.workers", "background job workers on this node (default 2; 0 leaves the work to other nodes)"),
+    ("jobs.lease_seconds", "how long a job may run before another worker takes it over (default 300)"),
+    ("jobs.keep_finished_days", "finished jobs stay listed this many days (default 7)"),
+    (
+        "schedule.cleanup",
+        "cron (sec min hour day month weekday, UTC) removing expired sessions and tokens and old jobs (default every 10 minutes)",
+    ),
+    ("schedule.digest", "cron for the notification digest mails (default 07:00 UTC daily)"),
+    ("schedule.reminders", "cron for due-date reminders (default 08:00 UTC daily)"),
+    ("mail.smtp_host", "SMTP server for notification mail (default: none, no mail is sent)"),
+    ("mail.smtp_port", "SMTP port (default 587; 465 with security = tls, 25 with security = none)"),
+    ("mail.security", "starttls (default: required, never plain), tls (implicit TLS), or none (trusted local relay only)"),
+    ("mail.username", "SMTP user name, if the server wants authentication"),
+    ("mail.password", "SMTP password of mail.username"),
+    ("mail.ca_file", "PEM file of the certificate authority that signed the SMTP server's certificate"),
+    ("mail.from", "the sender of Outpost's mail (default outpost@localhost)"),
+];
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub session: SessionConfig,
+    pub login: LoginConfig,
+    pub log_level: String,
+    pub jobs: JobsConfig,
+    pub mail: MailConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct JobsConfig {
+    pub workers: usize,
+    pub lease_seconds: u64,
+    pub keep_finished_days: u64,
+    /// (job kind, cron expression with seconds), each checked when the config loads.
+    pub schedules: Vec<(&'static str, String)>,
+}
+
+/// The scheduled jobs and their default times.
+pub const SCHEDULES: &[(&str, &str)] =
+    &[("cleanup", "0 */10 * * * *"), ("digest", "0 0 7 * * *"), ("reminders", "0 0 8 * * *")];
+
+#[derive(Clone, Debug)]
+pub struct MailConfig {
+    /// `None`: mail is off; notifications stay in the app.
+    pub smtp: Option<SmtpConfig>,
+    pub from: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    StartTls,
+    Tls,
+    None,
+}
+
+#[derive(Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub ca_file: Option<PathBuf>,
+}
+
+// The password must never reach a log line.
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
+            .field("ca_file", &self.ca_file)
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub bind: SocketAddr,
+    pub public_url: Option<String>,
+    pub workers: usize,
+    pub trusted_proxies: Vec<IpAddr>,
+    pub tls: Option<TlsFiles>,
+}
+
+#[derive(Clone)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub pool_size: u32,
+    pub checkout_timeout_secs: u64,
+}
+
+// The URL may carry a password: never print it.
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &"[redacted]")
+            .field("pool_size", &self.pool_size)
+            .field("checkout_timeout_secs", &self.checkout_timeout_secs)
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    pub idle_timeout_minutes: i64,
+    pub absolute_timeout_hours: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct LoginConfig {
+    pub max_failures: i64,
+    pub lockout_minutes: i64,
+}
+
+impl ServerConfig {
+    /// Cookies get the Secure flag when users reach Outpost over HTTPS: served here, or by a
+    /// proxy in front (an https public URL).
+    pub fn secure_cookies(&self) -> bool {
+        self.tls.is_some() || self.public_url.as_deref().is_some_and(|url| url.starts_with("https://"))
+    }
+}
+
+impl Config {
+    /// Reads the file (if any), applies `OUTPOST_*` overrides from `env`, and validates.
+    pub fn load(path: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, Vec<String>> {
+        let table = match path {
+            None => Table::new(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| vec![format!("{}: cannot be read: {e}", path.display())])?;
+                toml::from_str::<Table>(&text)
+                    .map_err(|e| vec![format!("{}: is not valid TOML: {e}", path.display())])?
+            }
+        };
+        let mut reader = Reader { table, problems: Vec::new(), read: BTreeSet::new() };
+        reader.apply_env(env);
+        let config = Config {
+            server: ServerConfig {
+                bind: reader.socket_addr("server.bind", "127.0.0.1:8080"),
+                public_url: reader.public_url("server.public_url"),
+                workers: reader.integer("server.workers", default_workers(), 1..=256) as usize,
+                trusted_proxies: reader.addresses("server.trusted_proxies"),
+                tls: reader.tls_files(),
+            },
+            database: DatabaseConfig {
+                url: reader.required_string("database.url"),
+                pool_size: reader.integer("database.pool_size", 16, 1..=512) as u32,
+                checkout_timeout_secs: reader.integer("database.checkout_timeout_secs", 5, 1..=60) as u64,
+            },
+            session: SessionConfig {
+                idle_timeout_minutes: reader.integer("session.idle_timeout_minutes", 480, 5..=10_080),
+                absolute_timeout_hours: reader.integer("session.absolute_timeout_hours", 168, 1..=8_760),
+            },
+            login: LoginConfig {
+                max_failures: reader.integer("login.max_failures", 5, 1..=100),
+                lockout_minutes: reader.integer("login.lockout_minutes", 15, 1..=1_440),
+            },
+            log_level: reader.string("log.level", "info"),
+            jobs: JobsConfig {
+                workers: reader.integer("jobs.workers", 2, 0..=64) as usize,
+                lease_seconds: reader.integer("jobs.lease_seconds", 300, 5..=86_400) as u64,
+                keep_finished_days: reader.integer("jobs.keep_finished_days", 7, 1..=365) as u64,
+                schedules: SCHEDULES
+                    .iter()
+                    .map(|(name, default)| (*name, reader.cron(&format!("schedule.{name}"), default)))
+                    .collect(),
+            },
+            mail: reader.mail(),
+        };
+        reader.report_unknown_keys();
+        if reader.problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(reader.problems)
+        }
+    }
+
+    /// The configuration quickstart runs with: defaults and `env`'s `OUTPOST_*` overrides,
+    /// except the database (its private cluster) and the address (loopback, `port`).
+    pub fn quickstart(
+        database_url: String,
+        port: u16,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, Vec<String>> {
+        let fixed = [
+            ("OUTPOST_DATABASE_URL".to_owned(), database_url),
+            ("OUTPOST_SERVER_BIND".to_owned(), format!("127.0.0.1:{port}")),
+        ];
+        Config::load(None, env.into_iter().chain(fixed))
+    }
+}
+
+fn default_workers() -> i64 {
+    std::thread::available_parallelism().map_or(2, |n| n.get() as i64)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,231 @@
+//! Reading settings out of the TOML table, collecting every problem by key.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+
+use toml::{Table, Value};
+
+use super::{MailConfig, SmtpConfig, SmtpSecurity, KEYS};
+use crate::tls::{self, TlsFiles};
+
+pub(super) struct Reader {
+    pub(super) table: Table,
+    pub(super) problems: Vec<String>,
+    pub(super) read: BTreeSet<String>,
+}
+
+impl Reader {
+    /// `OUTPOST_DATABASE_POOL_SIZE=8` becomes `database.pool_size = "8"`; section names have no
+    /// underscore, so the first one after the prefix separates section from key.
+    pub(super) fn apply_env(&mut self, env: impl IntoIterator<Item = (String, String)>) {
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix("OUTPOST_") else {
+                continue;
+            };
+            let Some((section, key)) = rest.split_once('_') else {
+                self.problems.push(format!("{name}: environment overrides look like OUTPOST_<SECTION>_<KEY>"));
+                continue;
+            };
+            let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+            if !KEYS.iter().any(|(known, _)| *known == format!("{section}.{key}")) {
+                self.problems.push(format!("{name}: no such setting ({section}.{key})"));
+                continue;
+            }
+            let entry = self.table.entry(section).or_insert_with(|| Value::Table(Table::new()));
+            if let Value::Table(section_table) = entry {
+                section_table.insert(key, Value::String(value));
+            }
+        }
+    }
+
+    pub(super) fn value(&mut self, key: &str) -> Option<Value> {
+        self.read.insert(key.to_owned());
+        let (section, name) = key.split_once('.')?;
+        self.table.get(section)?.as_table()?.get(name).cloned()
+    }
+
+    pub(super) fn string(&mut self, key: &str, default: &str) -> String {
+        self.optional_string(key).unwrap_or_else(|| default.to_owned())
+    }
+
+    pub(super) fn optional_string(&mut self, key: &str) -> Option<String> {
+        match self.value(key)? {
+            Value::String(s) => Some(s),
+            other => {
+                self.problems.push(format!("{key}: must be a string, not {}", other.type_str()));
+                None
+            }
+        }
+    }
+
+    pub(super) fn required_string(&mut self, key: &str) -> String {
+        match self.optional_string(key) {
+            Some(value) if !value.trim().is_empty() => value,
+            _ => {
+                self.problems.push(format!("{key}: is required"));
+                String::new()
+            }
+        }
+    }
+
+    pub(super) fn integer(&mut self, key: &str, default: i64, range: RangeInclusive<i64>) -> i64 {
+        let parsed = match self.value(key) {
+            None => return default,
+            Some(Value::Integer(n)) => Some(n),
+            Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
+            Some(_) => None,
+        };
+        match parsed {
+            Some(n) if range.contains(&n) => n,
+            Some(n) => {
+                self.problems.push(format!("{key}: {n} is out of range ({} to {})", range.start(), range.end()));
+                default
+            }
+            None => {
+                self.problems.push(format!("{key}: must be a whole number"));
+                default
+            }
+        }
+    }
+
+    pub(super) fn socket_addr(&mut self, key: &str, default: &str) -> SocketAddr {
+        let text = self.string(key, default);
+        text.parse().unwrap_or_else(|_| {
+            self.problems.push(format!("{key}: \"{text}\" is not an address:port such as 127.0.0.1:8080"));
+            SocketAddr::from(([127, 0, 0, 1], 8080))
+        })
+    }
+
+    /// Both TLS files or neither; when both, they must load.
+    pub(super) fn tls_files(&mut self) -> Option<TlsFiles> {
+        let certificate = self.optional_string("server.tls_certificate");
+        let private_key = self.optional_string("server.tls_private_key");
+        let files = match (certificate, private_key) {
+            (None, None) => return None,
+            (Some(certificate), Some(private_key)) => {
+                TlsFiles { certificate: PathBuf::from(certificate), private_key: PathBuf::from(private_key) }
+            }
+            (Some(_), None) => {
+                self.problems.push("server.tls_private_key: is required when server.tls_certificate is set".to_owned());
+                return None;
+            }
+            (None, Some(_)) => {
+                self.problems.push("server.tls_certificate: is required when server.tls_private_key is set".to_owned());
+                return None;
+            }
+        };
+        match tls::server_config(&files) {
+            Ok(_) => Some(files),
+            Err(problems) => {
+                self.problems.extend(problems);
+                None
+            }
+        }
+    }
+
+    /// A TOML array of addresses, or one string of them separated by commas (for the
+    /// environment); each bad entry is its own problem.
+    pub(super) fn addresses(&mut self, key: &str) -> Vec<IpAddr> {
+        let entries: Vec<String> = match self.value(key) {
+            None => return Vec::new(),
+            Some(Value::String(text)) => {
+                text.split(',').map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()).collect()
+            }
+            Some(Value::Array(items)) => {
+                items.iter().map(|item| item.as_str().unwrap_or_default().to_owned()).collect()
+            }
+            Some(other) => {
+                self.problems.push(format!("{key}: must be a list of addresses, not {}", other.type_str()));
+                return Vec::new();
+            }
+        };
+        entries
+            .into_iter()
+            .filter_map(|entry| match entry.parse::<IpAddr>() {
+                Ok(address) => Some(address),
+                Err(_) => {
+                    self.problems.push(format!("{key}: \"{entry}\" is not an IP address"));
+                    None
+                }
+            })
+            .collect()
+    }
+
+    pub(super) fn public_url(&mut self, key: &str) -> Option<String> {
+        let url = self.optional_string(key)?;
+        if url.starts_with("http://") || url.starts_with("https://") {
+            Some(url.trim_end_matches('/').to_owned())
+        } else {
+            self.problems.push(format!("{key}: \"{url}\" must start with http:// or https://"));
+            None
+        }
+    }
+
+    pub(super) fn report_unknown_keys(&mut self) {
+        for (section, value) in &self.table {
+            let Some(entries) = value.as_table() else {
+                self.problems.push(format!("{section}: must be a [section] of settings"));
+                continue;
+            };
+            for name in entries.keys() {
+                let key = format!("{section}.{name}");
+                if !self.read.contains(&key) {
+                    self.problems.push(format!("{key}: no such setting"));
+                }
+            }
+        }
+    }
+}
+
+impl Reader {
+    /// A cron expression with a seconds field, as the scheduler reads them.
+    pub(super) fn cron(&mut self, key: &str, default: &str) -> String {
+        let text = self.string(key, default);
+        match crate::jobs::schedule::parse_cron(&text) {
+            Ok(_) => text,
+            Err(problem) => {
+                self.problems.push(format!("{key}: \"{text}\" {problem}"));
+                default.to_owned()
+            }
+        }
+    }
+
+    pub(super) fn mail(&mut self) -> MailConfig {
+        let from = self.string("mail.from", "outpost@localhost");
+        if from.parse::<lettre::message::Mailbox>().is_err() {
+            self.problems
+                .push(format!("mail.from: \"{from}\" is not a mail address such as Outpost <outpost@example.com>"));
+        }
+        let security = match self.string("mail.security", "starttls").as_str() {
+            "starttls" => SmtpSecurity::StartTls,
+            "tls" => SmtpSecurity::Tls,
+            "none" => SmtpSecurity::None,
+            other => {
+                self.problems.push(format!("mail.security: \"{other}\" must be starttls, tls or none"));
+                SmtpSecurity::StartTls
+            }
+        };
+        let default_port = match security {
+            SmtpSecurity::StartTls => 587,
+            SmtpSecurity::Tls => 465,
+            SmtpSecurity::None => 25,
+        };
+        let port = self.integer("mail.smtp_port", default_port, 1..=65_535) as u16;
+        let username = self.optional_string("mail.username");
+        let password = self.optional_string("mail.password");
+        if username.is_some() != password.is_some() {
+            self.problems.push("mail.password: mail.username and mail.password go together".to_owned());
+        }
+        let ca_file = self.optional_string("mail.ca_file").map(PathBuf::from);
+        if let Some(path) = &ca_file {
+            if let Err(e) = std::fs::read(path) {
+                self.problems.push(format!("mail.ca_file: {} cannot be read: {e}", path.display()));
+            }
+        }
+        let host = self.optional_string("mail.smtp_host").filter(|host| !host.trim().is_empty());
+        let smtp = host.map(|host| SmtpConfig { host, port, security, username, password, ca_file });
+        MailConfig { smtp, from }
+    }
+}

@@ -1,0 +1,60 @@
+//! The `cleanup` scheduled job: removes what has expired, in one transaction with one audit
+//! row that counts what went.
+
+use chrono::{Duration as ChronoDuration, Utc};
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::queue::{self, Failure};
+use super::worker::Context;
+use crate::audit::{self, Actor, Change};
+use crate::schema::{api_tokens, login_failures, sessions};
+
+/// Revoked and expired API tokens stay listed (greyed) this long, then go.
+const KEEP_DEAD_TOKENS_DAYS: i64 = 30;
+
+pub fn run(context: &Context) -> Result<(), Failure> {
+    let config = &context.config;
+    let now = Utc::now();
+    let idle_cutoff = now - ChronoDuration::minutes(config.session.idle_timeout_minutes);
+    let age_cutoff = now - ChronoDuration::hours(config.session.absolute_timeout_hours);
+    let failures_cutoff = now - ChronoDuration::minutes(config.login.lockout_minutes);
+    let tokens_cutoff = now - ChronoDuration::days(KEEP_DEAD_TOKENS_DAYS);
+    let keep_jobs = std::time::Duration::from_secs(config.jobs.keep_finished_days * 86_400);
+    let mut conn = context.conn()?;
+    conn.transaction::<_, Failure, _>(|conn| {
+        let sessions_removed = diesel::delete(
+            sessions::table.filter(sessions::last_seen_at.lt(idle_cutoff).or(sessions::created_at.lt(age_cutoff))),
+        )
+        .execute(conn)?;
+        let tokens_removed = diesel::delete(
+            api_tokens::table
+                .filter(api_tokens::expires_at.lt(tokens_cutoff).or(api_tokens::revoked_at.lt(tokens_cutoff))),
+        )
+        .execute(conn)?;
+        let failures_removed =
+            diesel::delete(login_failures::table.filter(login_failures::failed_at.lt(failures_cutoff)))
+                .execute(conn)?;
+        let jobs_removed = queue::remove_finished(conn, keep_jobs)?;
+        let removed = sessions_removed + tokens_removed + failures_removed + jobs_removed;
+        if removed > 0 {
+            audit::record(
+                conn,
+                &Actor::system(),
+                Change {
+                    action: "maintenance.cleaned_up",
+                    entity_type: "installation",
+                    entity_id: 0,
+                    before: None,
+                    after: Some(json!({
+                        "sessions": sessions_removed,
+                        "api_tokens": tokens_removed,
+                        "login_failures": failures_removed,
+                        "jobs": jobs_removed,
+                    })),
+                },
+            )?;
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,18 @@
+//! Which code runs a job of each kind. A kind nobody handles is dead-lettered at once, so a
+//! job queued by a newer node during a rolling upgrade waits visibly instead of vanishing.
+
+use super::cleanup;
+use super::queue::{Failure, Job};
+use super::worker::Context;
+use crate::notify;
+
+pub fn perform(context: &Context, job: &Job) -> Result<(), Failure> {
+    match job.kind.as_str() {
+        "notify" => notify::events::handle(context, job),
+        "mail.send" => notify::mail::deliver(context, job),
+        "digest" => notify::digest::run(context),
+        "reminders" => notify::reminders::run(context, job),
+        "cleanup" => cleanup::run(context),
+        other => Err(Failure::permanent(format!("no handler for jobs of kind \"{other}\" on this node"))),
+    }
+}
