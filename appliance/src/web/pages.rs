@@ -14,11 +14,12 @@ pub struct Nav {
     pub csrf_token: String,
     pub section: &'static str,
     pub unread: i64,
+    pub is_admin: bool,
 }
 
 impl Nav {
     pub fn anonymous() -> Self {
-        Self { user_name: None, csrf_token: String::new(), section: "", unread: 0 }
+        Self { user_name: None, csrf_token: String::new(), section: "", unread: 0, is_admin: false }
     }
 
     pub fn for_user(signed_in: &SignedIn, section: &'static str) -> Self {
@@ -27,6 +28,7 @@ impl Nav {
             csrf_token: signed_in.session.csrf_token.clone(),
             section,
             unread: signed_in.session.unread_notifications,
+            is_admin: signed_in.user().is_admin,
         }
     }
 }

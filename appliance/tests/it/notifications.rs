@@ -98,7 +98,7 @@ fn the_bell_counts_unread_and_the_list_marks_them_read() {
     let mut page = s.app.client();
     page.sign_in("ann", PASSWORD);
     let home = page.get("/");
-    assert!(home.body.contains(r#"<span class="badge">2</span>"#), "{}", home.body);
+    assert!(home.body.contains(r#"<span class="bell-count">2</span>"#), "{}", home.body);
 
     // Opening one marks it read and goes to the issue.
     let list = page.get("/notifications");
@@ -115,7 +115,7 @@ fn the_bell_counts_unread_and_the_list_marks_them_read() {
     );
     assert_eq!(opened.status, 303);
     assert_eq!(opened.header("location"), Some(format!("/issues/{one}").as_str()));
-    assert!(page.get("/").body.contains(r#"<span class="badge">1</span>"#));
+    assert!(page.get("/").body.contains(r#"<span class="bell-count">1</span>"#));
 
     // The API shows the same, and marks the rest read; another user's ids are not theirs to touch.
     let listed = s.api.api("GET", "/api/v1/notifications?unread=1", Some(&s.ann_token), None);
@@ -128,7 +128,7 @@ fn the_bell_counts_unread_and_the_list_marks_them_read() {
     assert!(bad.error_message().contains("ids"), "{}", bad.body);
     let marked = s.api.api("POST", "/api/v1/notifications/read", Some(&s.ann_token), Some(r#"{}"#));
     assert_eq!(marked.json()["marked"], 1);
-    assert!(!page.get("/").body.contains(r#"class="badge""#));
+    assert!(!page.get("/").body.contains(r#"class="bell-count""#));
 }
 
 #[test]
