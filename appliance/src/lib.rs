@@ -2,7 +2,7 @@
 //!
 //! Domains, each with its models/queries, rules and handlers: `identity` (accounts, sessions,
 //! tokens, permissions), `work` (projects, issues, comments), `audit` (the audit trail),
-//! `jobs` (outbox, queue, workers, scheduler), `notify` (notifications and mail), `admin`
+//! `jobs` (outbox, queue, workers, scheduler), `notify` (notifications and mail), `integrations` (webhooks), `admin`
 //! (host-side commands). Plumbing beside them: `config`, `db`,
 //! `errors`, `pgcluster`, `server`, `telemetry`, `tls`, `web`.
 
@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod errors;
 pub mod identity;
+pub mod integrations;
 pub mod jobs;
 pub mod notify;
 pub mod pgcluster;

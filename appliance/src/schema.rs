@@ -317,6 +317,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhooks (id) {
+        id -> Int8,
+        project_id -> Nullable<Int8>,
+        name -> Text,
+        url -> Text,
+        secret -> Text,
+        events -> Array<Text>,
+        active -> Bool,
+        created_by -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Int8,
+        webhook_id -> Int8,
+        event_id -> Int8,
+        topic -> Text,
+        payload -> Jsonb,
+        state -> Text,
+        attempts -> Int4,
+        response_status -> Nullable<Int4>,
+        response_excerpt -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(projects -> users (lead_id));
@@ -336,6 +368,8 @@ diesel::joinable!(custom_fields -> projects (project_id));
 diesel::joinable!(comments -> issues (issue_id));
 diesel::joinable!(comments -> users (author_id));
 diesel::joinable!(audit_log -> users (actor_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::joinable!(webhooks -> projects (project_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -365,4 +399,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications,
     notification_preferences,
     mail_messages,
+    webhooks,
+    webhook_deliveries,
 );

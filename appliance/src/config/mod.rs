@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use toml::Table;
 
+use crate::integrations::networks::{TargetPolicy, DEFAULT_DENIED};
 use crate::tls::TlsFiles;
 use reader::Reader;
 
@@ -51,6 +52,15 @@ pub const KEYS: &[(&str, &str)] = &[
     ("mail.password", "SMTP password of mail.username"),
     ("mail.ca_file", "PEM file of the certificate authority that signed the SMTP server's certificate"),
     ("mail.from", "the sender of Outpost's mail (default outpost@localhost)"),
+    (
+        "webhooks.allowed_networks",
+        "CIDR ranges webhooks may connect to (default: any not denied)",
+    ),
+    (
+        "webhooks.denied_networks",
+        "CIDR ranges webhooks never connect to (default: loopback, link-local, multicast, unspecified)",
+    ),
+    ("webhooks.timeout_seconds", "how long one webhook delivery may take (default 10)"),
 ];
 
 #[derive(Clone, Debug)]
@@ -62,6 +72,13 @@ pub struct Config {
     pub log_level: String,
     pub jobs: JobsConfig,
     pub mail: MailConfig,
+    pub webhooks: WebhookConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    pub targets: TargetPolicy,
+    pub timeout_seconds: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -208,6 +225,13 @@ impl Config {
                     .collect(),
             },
             mail: reader.mail(),
+            webhooks: WebhookConfig {
+                targets: TargetPolicy {
+                    allowed: reader.networks("webhooks.allowed_networks", &[]),
+                    denied: reader.networks("webhooks.denied_networks", DEFAULT_DENIED),
+                },
+                timeout_seconds: reader.integer("webhooks.timeout_seconds", 10, 1..=120) as u64,
+            },
         };
         reader.report_unknown_keys();
         if reader.problems.is_empty() {

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use toml::{Table, Value};
 
 use super::{MailConfig, SmtpConfig, SmtpSecurity, KEYS};
+use crate::integrations::networks::Network;
 use crate::tls::{self, TlsFiles};
 
 pub(super) struct Reader {
@@ -128,20 +129,7 @@ impl Reader {
     /// A TOML array of addresses, or one string of them separated by commas (for the
     /// environment); each bad entry is its own problem.
     pub(super) fn addresses(&mut self, key: &str) -> Vec<IpAddr> {
-        let entries: Vec<String> = match self.value(key) {
-            None => return Vec::new(),
-            Some(Value::String(text)) => {
-                text.split(',').map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()).collect()
-            }
-            Some(Value::Array(items)) => {
-                items.iter().map(|item| item.as_str().unwrap_or_default().to_owned()).collect()
-            }
-            Some(other) => {
-                self.problems.push(format!("{key}: must be a list of addresses, not {}", other.type_str()));
-                return Vec::new();
-            }
-        };
-        entries
+        self.list(key, "addresses", &[])
             .into_iter()
             .filter_map(|entry| match entry.parse::<IpAddr>() {
                 Ok(address) => Some(address),
@@ -151,6 +139,36 @@ impl Reader {
                 }
             })
             .collect()
+    }
+
+    /// Address ranges in CIDR form, as a list like `addresses`; an empty string means none.
+    pub(super) fn networks(&mut self, key: &str, default: &[&str]) -> Vec<Network> {
+        self.list(key, "address ranges", default)
+            .into_iter()
+            .filter_map(|entry| match entry.parse::<Network>() {
+                Ok(network) => Some(network),
+                Err(problem) => {
+                    self.problems.push(format!("{key}: {problem}"));
+                    None
+                }
+            })
+            .collect()
+    }
+
+    fn list(&mut self, key: &str, what: &str, default: &[&str]) -> Vec<String> {
+        match self.value(key) {
+            None => default.iter().map(|entry| (*entry).to_owned()).collect(),
+            Some(Value::String(text)) => {
+                text.split(',').map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()).collect()
+            }
+            Some(Value::Array(items)) => {
+                items.iter().map(|item| item.as_str().unwrap_or_default().to_owned()).collect()
+            }
+            Some(other) => {
+                self.problems.push(format!("{key}: must be a list of {what}, not {}", other.type_str()));
+                Vec::new()
+            }
+        }
     }
 
     pub(super) fn public_url(&mut self, key: &str) -> Option<String> {

@@ -4,6 +4,7 @@
 use super::cleanup;
 use super::queue::{Failure, Job};
 use super::worker::Context;
+use crate::integrations::{delivery, webhooks};
 use crate::notify;
 
 pub fn perform(context: &Context, job: &Job) -> Result<(), Failure> {
@@ -13,6 +14,8 @@ pub fn perform(context: &Context, job: &Job) -> Result<(), Failure> {
         "digest" => notify::digest::run(context),
         "reminders" => notify::reminders::run(context, job),
         "cleanup" => cleanup::run(context),
+        "webhooks" => webhooks::fan_out(context, job),
+        "webhook.deliver" => delivery::deliver(context, job),
         other => Err(Failure::permanent(format!("no handler for jobs of kind \"{other}\" on this node"))),
     }
 }

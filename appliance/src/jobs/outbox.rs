@@ -12,7 +12,9 @@ use serde_json::{json, Value};
 
 use super::queue::{self, NewJob};
 use crate::db;
+use crate::integrations::webhooks;
 use crate::schema::outbox;
+use crate::schema::webhooks as webhooks_table;
 
 pub fn enqueue(
     conn: &mut PgConnection,
@@ -47,12 +49,18 @@ struct Event {
 pub const BATCH: i64 = 500;
 
 /// The job kinds fed by events of `topic`.
-pub fn consumers(topic: &str) -> &'static [&'static str] {
-    match topic {
-        "issue.created" | "issue.updated" | "comment.created" | "issue.linked" | "sprint.started"
-        | "sprint.completed" => &["notify"],
-        _ => &[],
+pub fn consumers(topic: &str) -> Vec<&'static str> {
+    let mut kinds = Vec::new();
+    if matches!(
+        topic,
+        "issue.created" | "issue.updated" | "comment.created" | "issue.linked" | "sprint.started" | "sprint.completed"
+    ) {
+        kinds.push("notify");
     }
+    if webhooks::is_webhook_event(topic) {
+        kinds.push("webhooks");
+    }
+    kinds
 }
 
 /// Queues jobs for up to `limit` undispatched events and marks them dispatched, in one
@@ -69,8 +77,12 @@ pub fn dispatch(conn: &mut PgConnection, limit: i64) -> QueryResult<usize> {
             .limit(limit)
             .select(Event::as_select())
             .load(conn)?;
+        // Most installations have few hooks or none: skip the fan-out job when there is none.
+        let any_hook =
+            diesel::select(diesel::dsl::exists(webhooks_table::table.filter(webhooks_table::active.eq(true))))
+                .get_result::<bool>(conn)?;
         for event in &events {
-            for kind in consumers(&event.topic) {
+            for kind in consumers(&event.topic).into_iter().filter(|kind| any_hook || *kind != "webhooks") {
                 let job = NewJob::new(
                     kind,
                     json!({

@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::db::DbPool;
 use crate::errors::AppError;
 use crate::identity::pages as identity_pages;
+use crate::integrations::pages as webhook_pages;
 use crate::jobs::pages as job_pages;
 use crate::notify::pages as notification_pages;
 use crate::work::{
@@ -82,6 +83,19 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/notifications/unsubscribe", web::post().to(notification_pages::unsubscribe))
         .route("/admin/jobs", web::get().to(job_pages::list))
         .route("/admin/jobs/{id}/{action}", web::post().to(job_pages::act))
+        .route("/admin/webhooks", web::get().to(webhook_pages::list))
+        .route("/admin/webhooks", web::post().to(webhook_pages::create))
+        .route("/admin/webhooks/{id}", web::get().to(webhook_pages::show))
+        .route("/admin/webhooks/{id}/deliveries/{delivery}/redeliver", web::post().to(webhook_pages::redeliver))
+        .route("/admin/webhooks/{id}/{action:enable|disable|delete}", web::post().to(webhook_pages::change))
+        .route("/projects/{key}/webhooks", web::get().to(webhook_pages::list))
+        .route("/projects/{key}/webhooks", web::post().to(webhook_pages::create))
+        .route("/projects/{key}/webhooks/{id}", web::get().to(webhook_pages::show))
+        .route(
+            "/projects/{key}/webhooks/{id}/deliveries/{delivery}/redeliver",
+            web::post().to(webhook_pages::redeliver),
+        )
+        .route("/projects/{key}/webhooks/{id}/{action:enable|disable|delete}", web::post().to(webhook_pages::change))
         // Work: pages
         .route("/", web::get().to(project_pages::home))
         .route("/projects", web::get().to(project_pages::list))

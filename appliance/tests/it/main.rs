@@ -17,4 +17,5 @@ mod planning;
 mod quickstart;
 mod support;
 mod tls;
+mod webhooks;
 mod workflows;

@@ -1,0 +1,198 @@
+//! Webhook pages, for one project (`/projects/KEY/webhooks`, its managers) or the whole
+//! installation (`/admin/webhooks`, administrators): the hooks with their secrets, a form to
+//! add one, and each hook's delivery log with a redeliver button.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::webhooks::{self, Delivery, NewWebhook, Webhook, EVENTS};
+use crate::db;
+use crate::errors::AppError;
+use crate::identity::permissions::{authorize, Action};
+use crate::web::errors::PageError;
+use crate::web::extract::{CsrfForm, SignedIn};
+use crate::web::pages::{redirect, render_with_status, status_for, Nav};
+use crate::web::AppState;
+use crate::work::projects::{self, Project};
+
+/// Whose hooks a page shows.
+struct Scope {
+    project: Option<Project>,
+}
+
+impl Scope {
+    /// From the route: with a `{key}`, that project (its managers only); without, global
+    /// (administrators only).
+    async fn of(req: &HttpRequest, state: &AppState, signed_in: &SignedIn) -> Result<Scope, AppError> {
+        match req.match_info().get("key").map(str::to_owned) {
+            Some(key) => {
+                let project = db::run(&state.pool, move |conn| projects::find_by_key(conn, &key)).await?;
+                authorize(signed_in.user(), Action::ManageProject(&project))?;
+                Ok(Scope { project: Some(project) })
+            }
+            None => {
+                authorize(signed_in.user(), Action::Administer)?;
+                Ok(Scope { project: None })
+            }
+        }
+    }
+
+    fn project_id(&self) -> Option<i64> {
+        self.project.as_ref().map(|p| p.id)
+    }
+
+    pub fn base(&self) -> String {
+        match &self.project {
+            Some(project) => format!("/projects/{}/webhooks", project.key),
+            None => "/admin/webhooks".to_owned(),
+        }
+    }
+
+    pub fn title(&self) -> String {
+        match &self.project {
+            Some(project) => format!("Webhooks of {}", project.key),
+            None => "Global webhooks (every project)".to_owned(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "integrations/webhooks.html")]
+struct HooksPage {
+    nav: Nav,
+    scope: Scope,
+    hooks: Vec<Webhook>,
+    events: &'static [&'static str],
+    form: HookForm,
+    error: Option<AppError>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct HookForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    url: String,
+    /// Comma- or space-separated topics, or `*`.
+    #[serde(default)]
+    events: String,
+}
+
+impl HookForm {
+    fn event_list(&self) -> Vec<String> {
+        self.events.split([',', ' ', '\n']).map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned).collect()
+    }
+}
+
+async fn hooks_page(
+    signed_in: &SignedIn,
+    state: &AppState,
+    scope: Scope,
+    form: HookForm,
+    error: Option<AppError>,
+) -> Result<HttpResponse, PageError> {
+    let project_id = scope.project_id();
+    let hooks = db::run(&state.pool, move |conn| Ok(webhooks::list(conn, project_id)?)).await?;
+    let section = if scope.project.is_some() { "projects" } else { "admin" };
+    let status = status_for(error.as_ref());
+    let page = HooksPage { nav: Nav::for_user(signed_in, section), scope, hooks, events: EVENTS, form, error };
+    Ok(render_with_status(&page, status)?)
+}
+
+pub async fn list(
+    req: HttpRequest,
+    signed_in: SignedIn,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let scope = Scope::of(&req, &state, &signed_in).await?;
+    let form = HookForm { events: "issue.created, issue.updated, comment.created".to_owned(), ..HookForm::default() };
+    hooks_page(&signed_in, &state, scope, form, None).await
+}
+
+pub async fn create(
+    req: HttpRequest,
+    form: CsrfForm<HookForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let CsrfForm { signed_in, data } = form;
+    let scope = Scope::of(&req, &state, &signed_in).await?;
+    let new = NewWebhook { name: data.name.clone(), url: data.url.clone(), events: data.event_list() };
+    let (actor, project_id) = (signed_in.actor.clone(), scope.project_id());
+    match db::run(&state.pool, move |conn| webhooks::create(conn, &actor, project_id, new)).await {
+        Ok(hook) => Ok(redirect(&format!("{}/{}", scope.base(), hook.id))),
+        Err(error) => hooks_page(&signed_in, &state, scope, data, Some(error)).await,
+    }
+}
+
+/// Enable, disable or delete.
+pub async fn change(
+    req: HttpRequest,
+    form: CsrfForm<std::collections::HashMap<String, String>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let signed_in = form.signed_in;
+    let scope = Scope::of(&req, &state, &signed_in).await?;
+    let id: i64 = req
+        .match_info()
+        .get("id")
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| AppError::not_found("No such webhook."))?;
+    let action = req.match_info().get("action").unwrap_or_default().to_owned();
+    let (actor, project_id) = (signed_in.actor.clone(), scope.project_id());
+    let deleted = action == "delete";
+    db::run(&state.pool, move |conn| webhooks::change(conn, &actor, project_id, id, &action)).await?;
+    Ok(redirect(&if deleted { scope.base() } else { format!("{}/{id}", scope.base()) }))
+}
+
+#[derive(Template)]
+#[template(path = "integrations/webhook.html")]
+struct HookPage {
+    nav: Nav,
+    scope: Scope,
+    hook: Webhook,
+    deliveries: Vec<Delivery>,
+}
+
+pub async fn show(
+    req: HttpRequest,
+    signed_in: SignedIn,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let scope = Scope::of(&req, &state, &signed_in).await?;
+    let id: i64 = req
+        .match_info()
+        .get("id")
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| AppError::not_found("No such webhook."))?;
+    let project_id = scope.project_id();
+    let (hook, deliveries) = db::run(&state.pool, move |conn| {
+        let hook = webhooks::find(conn, project_id, id)?;
+        let deliveries = webhooks::deliveries(conn, id, 100)?;
+        Ok((hook, deliveries))
+    })
+    .await?;
+    let section = if scope.project.is_some() { "projects" } else { "admin" };
+    let page = HookPage { nav: Nav::for_user(&signed_in, section), scope, hook, deliveries };
+    Ok(render_with_status(&page, actix_web::http::StatusCode::OK)?)
+}
+
+pub async fn redeliver(
+    req: HttpRequest,
+    form: CsrfForm<std::collections::HashMap<String, String>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let signed_in = form.signed_in;
+    let scope = Scope::of(&req, &state, &signed_in).await?;
+    let parse = |name: &str| req.match_info().get(name).and_then(|v| v.parse::<i64>().ok());
+    let (Some(id), Some(delivery)) = (parse("id"), parse("delivery")) else {
+        return Err(AppError::not_found("No such delivery.").into());
+    };
+    let (actor, project_id) = (signed_in.actor.clone(), scope.project_id());
+    db::run(&state.pool, move |conn| {
+        let hook = webhooks::find(conn, project_id, id)?;
+        webhooks::redeliver(conn, &actor, &hook, delivery)
+    })
+    .await?;
+    Ok(redirect(&format!("{}/{id}", scope.base())))
+}

@@ -1,0 +1,259 @@
+//! Outgoing webhooks against a real HTTP receiver (a Python stdlib server) that checks the
+//! signature with its own HMAC implementation: signed, retried, logged, redeliverable, and
+//! kept away from addresses the policy forbids.
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::support::smtp::free_port;
+use crate::support::{Client, TestApp};
+
+const RECEIVER: &str = r#"
+import hashlib, hmac, json, sys, time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+secret_file, log_path, port, fail_first = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+seen = 0
+class Hook(BaseHTTPRequestHandler):
+    def do_POST(self):
+        global seen
+        seen += 1
+        body = self.rfile.read(int(self.headers['Content-Length']))
+        parts = dict(p.split('=', 1) for p in self.headers.get('X-Outpost-Signature', '').split(',') if '=' in p)
+        secret = open(secret_file).read().strip().encode()
+        expected = hmac.new(secret, parts.get('t', '').encode() + b'.' + body, hashlib.sha256).hexdigest()
+        fresh = parts.get('t', '').isdigit() and abs(time.time() - int(parts['t'])) < 300
+        valid = hmac.compare_digest(expected, parts.get('v1', '')) and fresh
+        with open(log_path, 'a') as log:
+            log.write(json.dumps({'valid': valid, 'event': self.headers.get('X-Outpost-Event'), 'path': self.path, 'body': json.loads(body)}) + '\n')
+        if self.path == '/redirect':
+            self.send_response(302); self.send_header('Location', 'http://169.254.169.254/latest/meta-data'); self.end_headers(); return
+        status = 503 if seen <= fail_first else (200 if valid else 401)
+        self.send_response(status); self.end_headers(); self.wfile.write(b'busy' if status == 503 else b'thanks')
+    def log_message(self, *args): pass
+HTTPServer(('127.0.0.1', port), Hook).serve_forever()
+"#;
+
+struct Receiver {
+    port: u16,
+    dir: PathBuf,
+    child: Child,
+}
+
+impl Receiver {
+    /// Answers 503 to the first `fail_first` requests, then 200 to correctly signed ones.
+    fn start(fail_first: u32) -> Receiver {
+        let dir = std::env::temp_dir().join(format!("outpost-hook-{}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("receiver.py"), RECEIVER).unwrap();
+        std::fs::write(dir.join("secret"), "not yet").unwrap();
+        let port = free_port();
+        let child = Command::new("/usr/bin/python3")
+            .arg(dir.join("receiver.py"))
+            .arg(dir.join("secret"))
+            .arg(dir.join("log.jsonl"))
+            .arg(port.to_string())
+            .arg(fail_first.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 must be installed");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the receiver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Receiver { port, dir, child }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn trust(&self, secret: &str) {
+        std::fs::write(self.dir.join("secret"), secret).unwrap();
+    }
+
+    fn received(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.join("log.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+const LOOPBACK_ALLOWED: &[(&str, &str)] =
+    &[("OUTPOST_WEBHOOKS_DENIED_NETWORKS", ""), ("OUTPOST_WEBHOOKS_ALLOWED_NETWORKS", "127.0.0.1/32")];
+
+struct Setup {
+    app: TestApp,
+    api: Client,
+    token: String,
+    page: Client,
+}
+
+fn setup(overrides: &[(&str, &str)]) -> Setup {
+    let app = TestApp::start_with(overrides);
+    let (page, root) = app.signed_in("root", true);
+    let token = app.token(&root);
+    let mut api = app.client();
+    api.api("POST", "/api/v1/projects", Some(&token), Some(r#"{"key":"OPS","name":"Operations"}"#));
+    Setup { app, api, token, page }
+}
+
+fn add_hook(s: &mut Setup, base: &str, url: &str, events: &str) -> (i64, String) {
+    let csrf = s.page.session_csrf();
+    let reply = s.page.post_form(base, &[("csrf_token", &csrf), ("name", "CI"), ("url", url), ("events", events)]);
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    use diesel::prelude::*;
+    use outpost::schema::webhooks;
+    webhooks::table
+        .order(webhooks::id.desc())
+        .select((webhooks::id, webhooks::secret))
+        .first(&mut s.app.conn())
+        .unwrap()
+}
+
+fn create_issue(s: &mut Setup, title: &str) -> String {
+    let body = json!({ "title": title }).to_string();
+    let reply = s.api.api("POST", "/api/v1/projects/OPS/issues", Some(&s.token), Some(&body));
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    reply.json()["key"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn deliveries_are_signed_retried_logged_and_redeliverable() {
+    let receiver = Receiver::start(1);
+    let mut s = setup(LOOPBACK_ALLOWED);
+    let (hook, secret) =
+        add_hook(&mut s, "/projects/OPS/webhooks", &receiver.url("/hook"), "issue.created, comment.created");
+    receiver.trust(&secret);
+    let key = create_issue(&mut s, "Deploy 1.4.2");
+    let comment = json!({ "body": "shipped" }).to_string();
+    s.api.api("POST", &format!("/api/v1/issues/{key}/comments"), Some(&s.token), Some(&comment));
+    let patch = json!({ "title": "Deploy 1.4.3" }).to_string();
+    s.api.api("PATCH", &format!("/api/v1/issues/{key}"), Some(&s.token), Some(&patch));
+    s.app.run_jobs();
+    // The first request met a 503: that delivery waits for its retry; the comment went through.
+    assert_eq!(s.app.count("webhook_deliveries WHERE state = 'pending' AND response_status = 503"), 1);
+    s.app.sql("UPDATE jobs SET run_at = now() WHERE state = 'queued'");
+    s.app.run_jobs();
+    assert_eq!(s.app.count("webhook_deliveries WHERE state = 'delivered'"), 2);
+
+    let received = receiver.received();
+    assert!(received.iter().all(|r| r["valid"] == true), "every signature verifies independently: {received:?}");
+    let events: Vec<&str> = received.iter().map(|r| r["event"].as_str().unwrap()).collect();
+    assert_eq!(events.iter().filter(|e| **e == "issue.created").count(), 2, "503, then the retry");
+    assert_eq!(events.iter().filter(|e| **e == "comment.created").count(), 1);
+    assert!(!events.contains(&"issue.updated"), "only the chosen events");
+    let created = &received.iter().rev().find(|r| r["event"] == "issue.created").unwrap()["body"];
+    assert_eq!(created["schema"], "outpost.webhook.v1");
+    assert_eq!(created["project"], "OPS");
+    assert_eq!(created["actor"], "root");
+    assert_eq!(created["after"]["key"], key.as_str());
+
+    // The log shows both attempts' outcome; redeliver sends it again.
+    let log = s.page.get(&format!("/projects/OPS/webhooks/{hook}"));
+    assert!(log.body.contains("HTTP 200") && log.body.contains("comment.created"), "{}", log.body);
+    let delivery: i64 = {
+        use diesel::prelude::*;
+        use outpost::schema::webhook_deliveries as d;
+        d::table.filter(d::topic.eq("issue.created")).select(d::id).first(&mut s.app.conn()).unwrap()
+    };
+    let csrf = s.page.session_csrf();
+    let again = s
+        .page
+        .post_form(&format!("/projects/OPS/webhooks/{hook}/deliveries/{delivery}/redeliver"), &[("csrf_token", &csrf)]);
+    assert_eq!(again.status, 303);
+    s.app.run_jobs();
+    assert_eq!(receiver.received().len(), 4);
+
+    // A disabled hook gets nothing.
+    s.page.post_form(&format!("/projects/OPS/webhooks/{hook}/disable"), &[("csrf_token", &csrf)]);
+    create_issue(&mut s, "Quiet");
+    s.app.run_jobs();
+    assert_eq!(receiver.received().len(), 4);
+    assert_eq!(
+        s.app.count("audit_log WHERE action IN ('webhook.created', 'webhook.redelivered', 'webhook.disabled')"),
+        3
+    );
+}
+
+#[test]
+fn forbidden_targets_and_redirects_are_refused_and_logged() {
+    let receiver = Receiver::start(0);
+    // The default policy: this host is off limits.
+    let mut s = setup(&[]);
+    let (hook, secret) = add_hook(&mut s, "/admin/webhooks", &receiver.url("/hook"), "*");
+    receiver.trust(&secret);
+    create_issue(&mut s, "Should not leave");
+    s.app.run_jobs();
+    assert!(receiver.received().is_empty(), "nothing reached the forbidden address");
+    let error: Option<String> = {
+        use diesel::prelude::*;
+        use outpost::schema::webhook_deliveries as d;
+        d::table.filter(d::webhook_id.eq(hook)).select(d::last_error).first(&mut s.app.conn()).unwrap()
+    };
+    let error = error.unwrap();
+    assert!(error.contains("127.0.0.1 is in 127.0.0.0/8"), "{error}");
+    assert_eq!(s.app.count("webhook_deliveries WHERE state = 'failed'"), 1, "a refused target is not retried");
+
+    // Allowed, but the target redirects to the metadata address: not followed.
+    let mut s = setup(LOOPBACK_ALLOWED);
+    let (_, secret) = add_hook(&mut s, "/admin/webhooks", &receiver.url("/redirect"), "issue.created");
+    receiver.trust(&secret);
+    create_issue(&mut s, "Bounce");
+    s.app.run_jobs();
+    assert_eq!(receiver.received().len(), 1);
+    assert_eq!(
+        s.app
+            .count("webhook_deliveries WHERE response_status = 302 AND last_error LIKE '%redirects are not followed%'"),
+        1
+    );
+}
+
+#[test]
+fn bad_hooks_are_refused_by_field_and_only_managers_see_them() {
+    let mut s = setup(&[]);
+    let csrf = s.page.session_csrf();
+    let audit = s.app.count("audit_log");
+    for (url, events, expected) in [
+        ("ftp://example.com/x", "*", "must start with https:// or http://"),
+        ("https://user:pw@example.com/", "*", "no user name, password"),
+        ("https://example.com/", "issue.deleted", "&quot;issue.deleted&quot; is not an event"),
+        ("https://example.com/", " ", "Choose at least one event"),
+    ] {
+        let reply = s.page.post_form(
+            "/projects/OPS/webhooks",
+            &[("csrf_token", &csrf), ("name", "x"), ("url", url), ("events", events)],
+        );
+        assert_eq!(reply.status, 422, "{url} {events}");
+        assert!(reply.body.contains(expected), "{expected}: {}", reply.body);
+        assert!(
+            reply.body.contains(&format!("value=\"{}\"", url.replace('&', "&amp;"))) || url.contains('@'),
+            "the form keeps what was typed"
+        );
+    }
+    assert_eq!(s.app.count("webhooks"), 0);
+    assert_eq!(s.app.count("audit_log"), audit, "nothing written");
+
+    let (hook, _) = add_hook(&mut s, "/projects/OPS/webhooks", "https://ci.example.com/hook", "*");
+    let (mut member, _) = s.app.signed_in("mia", false);
+    assert_eq!(member.get("/projects/OPS/webhooks").status, 403);
+    assert_eq!(member.get("/admin/webhooks").status, 403);
+    // The project's hook is not a global one.
+    assert_eq!(s.page.get(&format!("/admin/webhooks/{hook}")).status, 404);
+    assert_eq!(s.page.get(&format!("/projects/OPS/webhooks/{hook}")).status, 200);
+}
