@@ -349,6 +349,43 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    incoming_hooks (id) {
+        id -> Int8,
+        project_id -> Int8,
+        name -> Text,
+        token_hash -> Bytea,
+        token_prefix -> Text,
+        created_by -> Int8,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    deployments (id) {
+        id -> Int8,
+        project_id -> Int8,
+        environment -> Text,
+        version -> Text,
+        commit_sha -> Nullable<Text>,
+        status -> Text,
+        url -> Nullable<Text>,
+        notes -> Text,
+        hook_id -> Nullable<Int8>,
+        started_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    deployment_issues (deployment_id, issue_id) {
+        deployment_id -> Int8,
+        issue_id -> Int8,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(projects -> users (lead_id));
@@ -370,6 +407,10 @@ diesel::joinable!(comments -> users (author_id));
 diesel::joinable!(audit_log -> users (actor_id));
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(webhooks -> projects (project_id));
+diesel::joinable!(deployment_issues -> deployments (deployment_id));
+diesel::joinable!(deployment_issues -> issues (issue_id));
+diesel::joinable!(deployments -> projects (project_id));
+diesel::joinable!(incoming_hooks -> projects (project_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -401,4 +442,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     mail_messages,
     webhooks,
     webhook_deliveries,
+    incoming_hooks,
+    deployments,
+    deployment_issues,
 );

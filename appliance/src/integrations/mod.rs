@@ -1,7 +1,9 @@
 //! Integrations with other systems: outgoing webhooks (signed, retried, logged, and kept away
-//! from addresses they must not reach).
+//! from addresses they must not reach), and deployments that CI reports to incoming hooks.
 
 pub mod delivery;
+pub mod deployment_pages;
+pub mod deployments;
 pub mod networks;
 pub mod pages;
 pub mod webhooks;

@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::db::DbPool;
 use crate::errors::AppError;
 use crate::identity::pages as identity_pages;
-use crate::integrations::pages as webhook_pages;
+use crate::integrations::{deployment_pages, pages as webhook_pages};
 use crate::jobs::pages as job_pages;
 use crate::notify::pages as notification_pages;
 use crate::work::{
@@ -83,6 +83,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/notifications/unsubscribe", web::post().to(notification_pages::unsubscribe))
         .route("/admin/jobs", web::get().to(job_pages::list))
         .route("/admin/jobs/{id}/{action}", web::post().to(job_pages::act))
+        .route("/hooks/deployments/{token}", web::post().to(deployment_pages::receive))
+        .route("/projects/{key}/deployments", web::get().to(deployment_pages::show))
+        .route("/projects/{key}/deployments/hooks", web::post().to(deployment_pages::create_hook))
+        .route("/projects/{key}/deployments/hooks/{id}/revoke", web::post().to(deployment_pages::revoke_hook))
         .route("/admin/webhooks", web::get().to(webhook_pages::list))
         .route("/admin/webhooks", web::post().to(webhook_pages::create))
         .route("/admin/webhooks/{id}", web::get().to(webhook_pages::show))
@@ -136,6 +140,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1")
                 .route("/notifications", web::get().to(notification_pages::api_list))
+                .route("/projects/{key}/deployments", web::get().to(deployment_pages::api_list))
                 .route("/notifications/read", web::post().to(notification_pages::api_mark_read))
                 .route("/projects", web::get().to(work_api::list_projects))
                 .route("/projects", web::post().to(work_api::create_project))

@@ -21,6 +21,7 @@ use crate::db;
 use crate::errors::AppError;
 use crate::identity::permissions::{authorize, Action};
 use crate::identity::users::UserRef;
+use crate::integrations::deployments::{self, Deployment};
 use crate::web::errors::PageError;
 use crate::web::extract::{CsrfForm, SignedIn};
 use crate::web::markdown;
@@ -77,6 +78,8 @@ struct IssuePage {
     work_logs: Vec<(WorkLog, UserRef)>,
     history: Vec<HistoryEntry>,
     comments: Vec<(CommentWithAuthor, String)>,
+    /// The latest deployment per environment that shipped this issue.
+    deployments: Vec<Deployment>,
     refusal: Option<Refusal>,
 }
 
@@ -152,9 +155,21 @@ async fn issue_page(
         let work_logs = time_tracking::logs_of(conn, issue.id)?;
         let history = history::history_of(conn, issue.id)?;
         let comments = comments::list_for_issue(conn, issue.id)?;
+        let deployments = deployments::latest_for_issue(conn, issue.id)?;
         Ok((
-            project, issue, workflow, assignee, reporter, details, children, links, watchers, work_logs, history,
+            project,
+            issue,
+            workflow,
+            assignee,
+            reporter,
+            details,
+            children,
+            links,
+            watchers,
+            work_logs,
+            history,
             comments,
+            deployments,
         ))
     })
     .await?;
@@ -171,6 +186,7 @@ async fn issue_page(
         work_logs,
         history,
         comments,
+        deployments,
     ) = loaded;
     let status = workflow.status(issue.status_id)?.clone();
     let transitions = workflow.targets(issue.status_id).cloned().collect();
@@ -200,6 +216,7 @@ async fn issue_page(
         work_logs,
         history,
         comments,
+        deployments,
         refusal,
     };
     Ok(render_with_status(&page, http_status)?)

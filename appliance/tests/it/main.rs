@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod concurrency;
 mod csv;
+mod deployments;
 mod issue_fields;
 mod jobs;
 mod migrations;

@@ -1,0 +1,3 @@
+DROP TABLE deployment_issues;
+DROP TABLE deployments;
+DROP TABLE incoming_hooks;
