@@ -131,7 +131,9 @@ pub fn run_one(context: &Context, worker: &str, lease: Duration) -> Result<bool,
     };
     let Some(job) = claimed else { return Ok(false) };
     let started = Instant::now();
-    let outcome = handlers::perform(context, &job);
+    // A handler that panics fails its attempt instead of taking the worker thread with it.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handlers::perform(context, &job)))
+        .unwrap_or_else(|_| Err(Failure::retry(format!("the {} handler panicked; see the log", job.kind))));
     let mut conn = context.pool.get().map_err(|e| e.to_string())?;
     let elapsed_ms = started.elapsed().as_millis() as u64;
     match outcome {
