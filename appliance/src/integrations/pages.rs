@@ -10,35 +10,36 @@ use super::webhooks::{self, Delivery, NewWebhook, Webhook, EVENTS};
 use crate::db;
 use crate::errors::AppError;
 use crate::identity::permissions::{authorize, Action};
+use crate::identity::users::User;
 use crate::web::errors::PageError;
 use crate::web::extract::{CsrfForm, SignedIn};
 use crate::web::pages::{redirect, render_with_status, status_for, Nav};
 use crate::web::AppState;
 use crate::work::projects::{self, Project};
 
-/// Whose hooks a page shows.
-struct Scope {
+/// Whose hooks a page or API call is about.
+pub(super) struct Scope {
     project: Option<Project>,
 }
 
 impl Scope {
     /// From the route: with a `{key}`, that project (its managers only); without, global
     /// (administrators only).
-    async fn of(req: &HttpRequest, state: &AppState, signed_in: &SignedIn) -> Result<Scope, AppError> {
+    pub(super) async fn of(req: &HttpRequest, state: &AppState, user: &User) -> Result<Scope, AppError> {
         match req.match_info().get("key").map(str::to_owned) {
             Some(key) => {
                 let project = db::run(&state.pool, move |conn| projects::find_by_key(conn, &key)).await?;
-                authorize(signed_in.user(), Action::ManageProject(&project))?;
+                authorize(user, Action::ManageProject(&project))?;
                 Ok(Scope { project: Some(project) })
             }
             None => {
-                authorize(signed_in.user(), Action::Administer)?;
+                authorize(user, Action::Administer)?;
                 Ok(Scope { project: None })
             }
         }
     }
 
-    fn project_id(&self) -> Option<i64> {
+    pub(super) fn project_id(&self) -> Option<i64> {
         self.project.as_ref().map(|p| p.id)
     }
 
@@ -55,6 +56,14 @@ impl Scope {
             None => "Global webhooks (every project)".to_owned(),
         }
     }
+}
+
+/// A numeric route segment; anything else is "not found".
+pub(super) fn path_id(req: &HttpRequest, name: &str) -> Result<i64, AppError> {
+    req.match_info()
+        .get(name)
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| AppError::not_found(format!("There is no such {name}.")))
 }
 
 #[derive(Template)]
@@ -105,7 +114,7 @@ pub async fn list(
     signed_in: SignedIn,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let scope = Scope::of(&req, &state, &signed_in).await?;
+    let scope = Scope::of(&req, &state, signed_in.user()).await?;
     let form = HookForm { events: "issue.created, issue.updated, comment.created".to_owned(), ..HookForm::default() };
     hooks_page(&signed_in, &state, scope, form, None).await
 }
@@ -116,7 +125,7 @@ pub async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     let CsrfForm { signed_in, data } = form;
-    let scope = Scope::of(&req, &state, &signed_in).await?;
+    let scope = Scope::of(&req, &state, signed_in.user()).await?;
     let new = NewWebhook { name: data.name.clone(), url: data.url.clone(), events: data.event_list() };
     let (actor, project_id) = (signed_in.actor.clone(), scope.project_id());
     match db::run(&state.pool, move |conn| webhooks::create(conn, &actor, project_id, new)).await {
@@ -132,12 +141,8 @@ pub async fn change(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     let signed_in = form.signed_in;
-    let scope = Scope::of(&req, &state, &signed_in).await?;
-    let id: i64 = req
-        .match_info()
-        .get("id")
-        .and_then(|id| id.parse().ok())
-        .ok_or_else(|| AppError::not_found("No such webhook."))?;
+    let scope = Scope::of(&req, &state, signed_in.user()).await?;
+    let id = path_id(&req, "id")?;
     let action = req.match_info().get("action").unwrap_or_default().to_owned();
     let (actor, project_id) = (signed_in.actor.clone(), scope.project_id());
     let deleted = action == "delete";
@@ -159,12 +164,8 @@ pub async fn show(
     signed_in: SignedIn,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let scope = Scope::of(&req, &state, &signed_in).await?;
-    let id: i64 = req
-        .match_info()
-        .get("id")
-        .and_then(|id| id.parse().ok())
-        .ok_or_else(|| AppError::not_found("No such webhook."))?;
+    let scope = Scope::of(&req, &state, signed_in.user()).await?;
+    let id = path_id(&req, "id")?;
     let project_id = scope.project_id();
     let (hook, deliveries) = db::run(&state.pool, move |conn| {
         let hook = webhooks::find(conn, project_id, id)?;
@@ -183,11 +184,8 @@ pub async fn redeliver(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     let signed_in = form.signed_in;
-    let scope = Scope::of(&req, &state, &signed_in).await?;
-    let parse = |name: &str| req.match_info().get(name).and_then(|v| v.parse::<i64>().ok());
-    let (Some(id), Some(delivery)) = (parse("id"), parse("delivery")) else {
-        return Err(AppError::not_found("No such delivery.").into());
-    };
+    let scope = Scope::of(&req, &state, signed_in.user()).await?;
+    let (id, delivery) = (path_id(&req, "id")?, path_id(&req, "delivery")?);
     let (actor, project_id) = (signed_in.actor.clone(), scope.project_id());
     db::run(&state.pool, move |conn| {
         let hook = webhooks::find(conn, project_id, id)?;

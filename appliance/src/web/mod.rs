@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::db::DbPool;
 use crate::errors::AppError;
 use crate::identity::pages as identity_pages;
-use crate::integrations::{deployment_pages, pages as webhook_pages};
+use crate::integrations::{api as webhook_api, deployment_pages, pages as webhook_pages};
 use crate::jobs::pages as job_pages;
 use crate::notify::pages as notification_pages;
 use crate::work::{
@@ -141,6 +141,21 @@ fn routes(cfg: &mut web::ServiceConfig) {
             web::scope("/api/v1")
                 .route("/notifications", web::get().to(notification_pages::api_list))
                 .route("/projects/{key}/deployments", web::get().to(deployment_pages::api_list))
+                .route("/webhooks", web::get().to(webhook_api::list))
+                .route("/webhooks", web::post().to(webhook_api::create))
+                .route("/webhooks/{id}", web::delete().to(webhook_api::change))
+                .route("/webhooks/{id}/{action:enable|disable}", web::post().to(webhook_api::change))
+                .route("/webhooks/{id}/deliveries", web::get().to(webhook_api::deliveries))
+                .route("/webhooks/{id}/deliveries/{delivery}/redeliver", web::post().to(webhook_api::redeliver))
+                .route("/projects/{key}/webhooks", web::get().to(webhook_api::list))
+                .route("/projects/{key}/webhooks", web::post().to(webhook_api::create))
+                .route("/projects/{key}/webhooks/{id}", web::delete().to(webhook_api::change))
+                .route("/projects/{key}/webhooks/{id}/{action:enable|disable}", web::post().to(webhook_api::change))
+                .route("/projects/{key}/webhooks/{id}/deliveries", web::get().to(webhook_api::deliveries))
+                .route(
+                    "/projects/{key}/webhooks/{id}/deliveries/{delivery}/redeliver",
+                    web::post().to(webhook_api::redeliver),
+                )
                 .route("/notifications/read", web::post().to(notification_pages::api_mark_read))
                 .route("/projects", web::get().to(work_api::list_projects))
                 .route("/projects", web::post().to(work_api::create_project))

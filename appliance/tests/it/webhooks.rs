@@ -257,3 +257,38 @@ fn bad_hooks_are_refused_by_field_and_only_managers_see_them() {
     assert_eq!(s.page.get(&format!("/admin/webhooks/{hook}")).status, 404);
     assert_eq!(s.page.get(&format!("/projects/OPS/webhooks/{hook}")).status, 200);
 }
+
+#[test]
+fn the_api_manages_hooks_and_shows_their_deliveries() {
+    let mut s = setup(LOOPBACK_ALLOWED);
+    let receiver = Receiver::start(0);
+    let body = json!({ "name": "CI", "url": receiver.url("/hook"), "events": ["issue.created"] }).to_string();
+    let created = s.api.api("POST", "/api/v1/projects/OPS/webhooks", Some(&s.token), Some(&body));
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.json()["webhook"]["id"].as_i64().unwrap();
+    let secret = created.json()["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"));
+    receiver.trust(&secret);
+    let listed = s.api.api("GET", "/api/v1/projects/OPS/webhooks", Some(&s.token), None);
+    assert_eq!(listed.json()["webhooks"][0]["name"], "CI");
+    assert!(!listed.body.contains(&secret), "the secret is shown on creation only, over the API");
+
+    let bad = json!({ "name": "x", "url": "gopher://old", "events": ["*"] }).to_string();
+    let refused = s.api.api("POST", "/api/v1/projects/OPS/webhooks", Some(&s.token), Some(&bad));
+    assert_eq!(refused.status, 422);
+    assert_eq!(refused.json()["error"]["field"], "url");
+
+    create_issue(&mut s, "Over the API");
+    s.app.run_jobs();
+    let deliveries = s.api.api("GET", &format!("/api/v1/projects/OPS/webhooks/{id}/deliveries"), Some(&s.token), None);
+    assert_eq!(deliveries.json()["deliveries"][0]["state"], "delivered", "{}", deliveries.body);
+    assert!(receiver.received()[0]["valid"] == true);
+
+    // A project's hook is not reachable as a global one, and members cannot manage hooks.
+    assert_eq!(s.api.api("GET", &format!("/api/v1/webhooks/{id}/deliveries"), Some(&s.token), None).status, 404);
+    let mia = s.app.user("mia", false);
+    let mia_token = s.app.token(&mia);
+    assert_eq!(s.api.api("GET", "/api/v1/projects/OPS/webhooks", Some(&mia_token), None).status, 403);
+    assert_eq!(s.api.api("DELETE", &format!("/api/v1/projects/OPS/webhooks/{id}"), Some(&s.token), None).status, 204);
+    assert_eq!(s.app.count("webhooks"), 0);
+}
