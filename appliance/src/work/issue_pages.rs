@@ -142,83 +142,45 @@ async fn issue_page(
     refusal: Option<Refusal>,
 ) -> Result<HttpResponse, PageError> {
     let user = signed_in.user().clone();
-    let loaded = db::run(&state.pool, move |conn| {
+    let (nav, me) = (Nav::for_user(signed_in, "projects"), signed_in.user().id);
+    // Everything, Markdown rendering included, happens on the blocking pool.
+    let page = db::run(&state.pool, move |conn| {
         let (project, issue) = issues::find_by_key(conn, &key)?;
         authorize(&user, Action::ViewProject(&project))?;
         let workflow = Workflow::load(conn, project.id)?;
         let (assignee, reporter) = issue_list::people_of(conn, &issue)?;
         let catalogue = Catalogue::custom_fields_only(conn, project.id)?;
-        let details = issue_fields::details_of(conn, &issue, &catalogue)?;
-        let children = issue_list::children_of(conn, issue.id)?;
-        let links = links::links_of(conn, issue.id)?;
-        let watchers = watchers::watchers_of(conn, issue.id)?;
-        let work_logs = time_tracking::logs_of(conn, issue.id)?;
-        let history = history::history_of(conn, issue.id)?;
-        let comments = comments::list_for_issue(conn, issue.id)?;
-        let deployments = deployments::latest_for_issue(conn, issue.id)?;
-        Ok((
-            project,
-            issue,
-            workflow,
+        let comments = comments::list_for_issue(conn, issue.id)?
+            .into_iter()
+            .map(|c| {
+                let html = markdown::to_html(&c.comment.body);
+                (c, html)
+            })
+            .collect();
+        Ok(IssuePage {
+            nav,
+            me,
+            key: format!("{}-{}", project.key, issue.number),
+            description_html: markdown::to_html(&issue.description),
+            status: workflow.status(issue.status_id)?.clone(),
+            transitions: workflow.targets(issue.status_id).cloned().collect(),
             assignee,
             reporter,
-            details,
-            children,
-            links,
-            watchers,
-            work_logs,
-            history,
+            details: issue_fields::details_of(conn, &issue, &catalogue)?,
+            children: issue_list::children_of(conn, issue.id)?,
+            links: links::links_of(conn, issue.id)?,
+            watchers: watchers::watchers_of(conn, issue.id)?,
+            work_logs: time_tracking::logs_of(conn, issue.id)?,
+            history: history::history_of(conn, issue.id)?,
             comments,
-            deployments,
-        ))
+            deployments: deployments::latest_for_issue(conn, issue.id)?,
+            project,
+            issue,
+            refusal,
+        })
     })
     .await?;
-    let (
-        project,
-        issue,
-        workflow,
-        assignee,
-        reporter,
-        details,
-        children,
-        links,
-        watchers,
-        work_logs,
-        history,
-        comments,
-        deployments,
-    ) = loaded;
-    let status = workflow.status(issue.status_id)?.clone();
-    let transitions = workflow.targets(issue.status_id).cloned().collect();
-    let comments = comments
-        .into_iter()
-        .map(|c| {
-            let html = markdown::to_html(&c.comment.body);
-            (c, html)
-        })
-        .collect();
-    let http_status = status_for(refusal.as_ref().map(|r| &r.error));
-    let page = IssuePage {
-        nav: Nav::for_user(signed_in, "projects"),
-        me: signed_in.user().id,
-        key: format!("{}-{}", project.key, issue.number),
-        description_html: markdown::to_html(&issue.description),
-        project,
-        issue,
-        status,
-        transitions,
-        assignee,
-        reporter,
-        details,
-        children,
-        links,
-        watchers,
-        work_logs,
-        history,
-        comments,
-        deployments,
-        refusal,
-    };
+    let http_status = status_for(page.refusal.as_ref().map(|r| &r.error));
     Ok(render_with_status(&page, http_status)?)
 }
 
