@@ -13,7 +13,7 @@ use crate::identity::permissions::{authorize, Action};
 use crate::identity::users::User;
 use crate::web::errors::PageError;
 use crate::web::extract::{CsrfForm, SignedIn};
-use crate::web::pages::{redirect, render_with_status, status_for, Nav};
+use crate::web::pages::{redirect, render, render_with_status, status_for, Nav};
 use crate::web::AppState;
 use crate::work::projects::{self, Project};
 
@@ -47,6 +47,15 @@ impl Scope {
         match &self.project {
             Some(project) => format!("/projects/{}/webhooks", project.key),
             None => "/admin/webhooks".to_owned(),
+        }
+    }
+
+    /// The top-bar section the page belongs to.
+    fn section(&self) -> &'static str {
+        if self.project.is_some() {
+            "projects"
+        } else {
+            "admin"
         }
     }
 
@@ -103,9 +112,8 @@ async fn hooks_page(
 ) -> Result<HttpResponse, PageError> {
     let project_id = scope.project_id();
     let hooks = db::run(&state.pool, move |conn| Ok(webhooks::list(conn, project_id)?)).await?;
-    let section = if scope.project.is_some() { "projects" } else { "admin" };
     let status = status_for(error.as_ref());
-    let page = HooksPage { nav: Nav::for_user(signed_in, section), scope, hooks, events: EVENTS, form, error };
+    let page = HooksPage { nav: Nav::for_user(signed_in, scope.section()), scope, hooks, events: EVENTS, form, error };
     Ok(render_with_status(&page, status)?)
 }
 
@@ -173,9 +181,8 @@ pub async fn show(
         Ok((hook, deliveries))
     })
     .await?;
-    let section = if scope.project.is_some() { "projects" } else { "admin" };
-    let page = HookPage { nav: Nav::for_user(&signed_in, section), scope, hook, deliveries };
-    Ok(render_with_status(&page, actix_web::http::StatusCode::OK)?)
+    let page = HookPage { nav: Nav::for_user(&signed_in, scope.section()), scope, hook, deliveries };
+    Ok(render(&page)?)
 }
 
 pub async fn redeliver(
