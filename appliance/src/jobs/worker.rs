@@ -108,11 +108,7 @@ fn work_until_stopped(context: &Context, worker: &str, stop: &Stop) {
 
 fn dispatch_until_stopped(context: &Context, stop: &Stop) {
     while !stop.requested() {
-        let dispatched = context.pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
-            queue::release_expired(&mut conn).map_err(|e| e.to_string())?;
-            outbox::dispatch(&mut conn, outbox::BATCH).map_err(|e| e.to_string())
-        });
-        match dispatched {
+        match dispatch_batch(context) {
             Ok(n) if n > 0 => {}
             Ok(_) => stop.sleep(IDLE_POLL),
             Err(e) => {
@@ -121,6 +117,14 @@ fn dispatch_until_stopped(context: &Context, stop: &Stop) {
             }
         }
     }
+}
+
+/// Returns jobs of dead workers to the queue, then turns one batch of outbox events into jobs.
+/// Returns how many events it dispatched.
+fn dispatch_batch(context: &Context) -> Result<usize, String> {
+    let mut conn = context.pool.get().map_err(|e| e.to_string())?;
+    queue::release_expired(&mut conn).map_err(|e| e.to_string())?;
+    outbox::dispatch(&mut conn, outbox::BATCH).map_err(|e| e.to_string())
 }
 
 /// Claims and runs one job. Returns whether there was one.
@@ -171,11 +175,7 @@ fn record_failure(
 pub fn drain(context: &Context) -> Result<usize, String> {
     let mut ran = 0;
     loop {
-        {
-            let mut conn = context.pool.get().map_err(|e| e.to_string())?;
-            queue::release_expired(&mut conn).map_err(|e| e.to_string())?;
-            while outbox::dispatch(&mut conn, outbox::BATCH).map_err(|e| e.to_string())? > 0 {}
-        }
+        while dispatch_batch(context)? > 0 {}
         let lease = Duration::from_secs(context.config.jobs.lease_seconds);
         if !run_one(context, "drain", lease)? {
             return Ok(ran);

@@ -21,20 +21,23 @@ pub struct Item {
     pub url: String,
 }
 
-#[derive(Template)]
-#[template(path = "emails/digest.txt")]
-struct DigestText<'a> {
+/// What a digest says, in both its forms.
+struct DigestMail<'a> {
     name: &'a str,
     items: &'a [Item],
     preferences: &'a str,
 }
 
 #[derive(Template)]
+#[template(path = "emails/digest.txt")]
+struct DigestText<'a> {
+    mail: &'a DigestMail<'a>,
+}
+
+#[derive(Template)]
 #[template(path = "emails/digest.html")]
 struct DigestHtml<'a> {
-    name: &'a str,
-    items: &'a [Item],
-    preferences: &'a str,
+    mail: &'a DigestMail<'a>,
 }
 
 pub fn run(context: &Context) -> Result<(), Failure> {
@@ -76,20 +79,19 @@ fn digest_for(conn: &mut PgConnection, context: &Context, user_id: i64) -> Resul
     if pending.is_empty() {
         return Ok(());
     }
-    let (name, address): (String, String) =
-        users::table.find(user_id).select((users::display_name, users::email)).first(conn)?;
+    let (name, to) = mail::recipient(conn, user_id)?;
     let base = base_url(&context.config);
     let items: Vec<Item> = pending
         .iter()
         .map(|n| Item { summary: n.summary.clone(), subject: n.subject.clone(), url: format!("{base}{}", n.link) })
         .collect();
     let preferences = format!("{base}/notifications/preferences");
-    let render = |result: askama::Result<String>| result.map_err(|e| Failure::permanent(format!("mail template: {e}")));
-    let text = render(DigestText { name: &name, items: &items, preferences: &preferences }.render())?;
-    let html = render(DigestHtml { name: &name, items: &items, preferences: &preferences }.render())?;
+    let digest = DigestMail { name: &name, items: &items, preferences: &preferences };
+    let text = mail::render(&DigestText { mail: &digest })?;
+    let html = mail::render(&DigestHtml { mail: &digest })?;
     let composed = Composed {
         user_id: Some(user_id),
-        to: format!("\"{}\" <{address}>", name.replace(['"', '\\', '\r', '\n'], "")),
+        to,
         subject: format!("[Outpost] Your digest: {} notification(s)", items.len()),
         text,
         html,

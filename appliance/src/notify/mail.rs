@@ -75,7 +75,7 @@ pub struct Composed {
     pub html: String,
 }
 
-fn render(template: &impl Template) -> Result<String, Failure> {
+pub(super) fn render(template: &impl Template) -> Result<String, Failure> {
     template.render().map_err(|e| Failure::permanent(format!("mail template: {e}")))
 }
 
@@ -85,8 +85,7 @@ pub fn queue_notification(
     config: &Config,
     notification: &Notification,
 ) -> Result<(), Failure> {
-    let (name, address): (String, String) =
-        users::table.find(notification.user_id).select((users::display_name, users::email)).first(conn)?;
+    let (name, to) = recipient(conn, notification.user_id)?;
     let reason = Reason::parse(&notification.reason).unwrap_or(Reason::Watching);
     let unsubscribe = unsubscribe_url(conn, config, notification.user_id, reason)?;
     let url = format!("{}{}", base_url(config), notification.link);
@@ -101,20 +100,19 @@ pub fn queue_notification(
     };
     let text = render(&NotificationText { mail: &mail })?;
     let html = render(&NotificationHtml { mail: &mail })?;
-    let composed = Composed {
-        user_id: Some(notification.user_id),
-        to: mailbox(&name, &address),
-        subject: format!("[Outpost] {summary}"),
-        text,
-        html,
-    };
+    let composed =
+        Composed { user_id: Some(notification.user_id), to, subject: format!("[Outpost] {summary}"), text, html };
     queue(conn, &composed)?;
     Ok(())
 }
 
-fn mailbox(name: &str, address: &str) -> String {
-    // Quoting keeps a display name with commas or brackets from becoming extra recipients.
-    format!("\"{}\" <{address}>", name.replace(['"', '\\', '\r', '\n'], ""))
+/// The user's display name, and the mailbox to write to. Quoting keeps a display name with
+/// commas or brackets from becoming extra recipients.
+pub(super) fn recipient(conn: &mut PgConnection, user_id: i64) -> QueryResult<(String, String)> {
+    let (name, address): (String, String) =
+        users::table.find(user_id).select((users::display_name, users::email)).first(conn)?;
+    let mailbox = format!("\"{}\" <{address}>", name.replace(['"', '\\', '\r', '\n'], ""));
+    Ok((name, mailbox))
 }
 
 /// Stores the mail and queues its delivery, in the caller's transaction. Returns its id.
