@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod automation;
 pub mod config;
 pub mod db;
 pub mod errors;

@@ -234,6 +234,7 @@ diesel::table! {
         entity_id -> Int8,
         before_state -> Nullable<Jsonb>,
         after_state -> Nullable<Jsonb>,
+        via_rule_id -> Nullable<Int8>,
     }
 }
 
@@ -412,6 +413,45 @@ diesel::joinable!(deployment_issues -> issues (issue_id));
 diesel::joinable!(deployments -> projects (project_id));
 diesel::joinable!(incoming_hooks -> projects (project_id));
 
+diesel::table! {
+    automation_rules (id) {
+        id -> Int8,
+        project_id -> Int8,
+        name -> Text,
+        owner_id -> Int8,
+        trigger_kind -> Text,
+        trigger_value -> Text,
+        condition -> Text,
+        actions -> Jsonb,
+        enabled -> Bool,
+        hook_token_hash -> Nullable<Bytea>,
+        hook_token_prefix -> Nullable<Text>,
+        last_fired_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    automation_runs (id) {
+        id -> Int8,
+        rule_id -> Int8,
+        source -> Text,
+        issue_id -> Nullable<Int8>,
+        depth -> Int4,
+        outcome -> Text,
+        changes -> Jsonb,
+        error -> Nullable<Text>,
+        started_at -> Timestamptz,
+        duration_ms -> Int4,
+    }
+}
+
+diesel::joinable!(automation_rules -> projects (project_id));
+diesel::joinable!(automation_rules -> users (owner_id));
+diesel::joinable!(automation_runs -> automation_rules (rule_id));
+diesel::joinable!(automation_runs -> issues (issue_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
@@ -445,4 +485,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     incoming_hooks,
     deployments,
     deployment_issues,
+    automation_rules,
+    automation_runs,
 );

@@ -14,16 +14,37 @@ use crate::schema::audit_log;
 pub struct Actor {
     pub user_id: Option<i64>,
     pub ip: Option<String>,
+    /// Set when an automation rule acts on its owner's behalf.
+    pub via_rule: Option<RuleCause>,
+}
+
+/// The automation rule behind a change, and how deep in a chain of rules it ran: a human's
+/// change is depth 0, a rule it sets off runs at 1, a rule that one's change sets off at 2.
+/// Events carry it, so the loop guard can stop a chain however it loops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RuleCause {
+    pub rule_id: i64,
+    pub depth: i32,
 }
 
 impl Actor {
     pub fn user(user_id: i64, ip: Option<String>) -> Self {
-        Self { user_id: Some(user_id), ip }
+        Self { user_id: Some(user_id), ip, via_rule: None }
+    }
+
+    /// Someone without an account: a CI system calling a hook, a failed sign-in.
+    pub fn anonymous(ip: Option<String>) -> Self {
+        Self { user_id: None, ip, via_rule: None }
     }
 
     /// For changes made from the command line on the host itself.
     pub fn system() -> Self {
-        Self { user_id: None, ip: Some("local".to_owned()) }
+        Self::anonymous(Some("local".to_owned()))
+    }
+
+    /// A rule acting for its owner.
+    pub fn rule(owner_id: i64, cause: RuleCause) -> Self {
+        Self { user_id: Some(owner_id), ip: None, via_rule: Some(cause) }
     }
 }
 
@@ -46,6 +67,7 @@ struct NewAuditRow<'a> {
     entity_id: i64,
     before_state: Option<&'a Value>,
     after_state: Option<&'a Value>,
+    via_rule_id: Option<i64>,
 }
 
 /// Writes the audit row and the outbox event for `change`. Call it inside the change's
@@ -60,8 +82,12 @@ pub fn record(conn: &mut PgConnection, actor: &Actor, change: Change<'_>) -> Que
             entity_id: change.entity_id,
             before_state: change.before.as_ref(),
             after_state: change.after.as_ref(),
+            via_rule_id: actor.via_rule.map(|cause| cause.rule_id),
         })
         .execute(conn)?;
-    let payload = json!({ "actor_id": actor.user_id, "before": change.before, "after": change.after });
+    let mut payload = json!({ "actor_id": actor.user_id, "before": change.before, "after": change.after });
+    if let Some(cause) = actor.via_rule {
+        payload["automation"] = json!({ "rule_id": cause.rule_id, "depth": cause.depth });
+    }
     outbox::enqueue(conn, change.action, change.entity_type, change.entity_id, &payload)
 }

@@ -45,6 +45,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     ("schedule.digest", "cron for the notification digest mails (default 07:00 UTC daily)"),
     ("schedule.reminders", "cron for due-date reminders (default 08:00 UTC daily)"),
+    ("schedule.automation", "cron for checking which scheduled automation rules are due (default every minute)"),
     ("mail.smtp_host", "SMTP server for notification mail (default: none, no mail is sent)"),
     ("mail.smtp_port", "SMTP port (default 587; 465 with security = tls, 25 with security = none)"),
     ("mail.security", "starttls (default: required, never plain), tls (implicit TLS), or none (trusted local relay only)"),
@@ -91,8 +92,12 @@ pub struct JobsConfig {
 }
 
 /// The scheduled jobs and their default times.
-pub const SCHEDULES: &[(&str, &str)] =
-    &[("cleanup", "0 */10 * * * *"), ("digest", "0 0 7 * * *"), ("reminders", "0 0 8 * * *")];
+pub const SCHEDULES: &[(&str, &str)] = &[
+    ("cleanup", "0 */10 * * * *"),
+    ("digest", "0 0 7 * * *"),
+    ("reminders", "0 0 8 * * *"),
+    ("automation", "0 * * * * *"),
+];
 
 #[derive(Clone, Debug)]
 pub struct MailConfig {

@@ -97,7 +97,7 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     }
     let form: LoginForm = decode_form(&body, &expected)?;
     let next = local_path(form.next.as_deref());
-    let actor = Actor { user_id: None, ip: client_ip(&req) };
+    let actor = Actor::anonymous(client_ip(&req));
     let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let previous_cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
     let limits = state.config.login.clone();

@@ -319,7 +319,7 @@ pub fn report(
             .execute(conn)?;
         audit::record(
             conn,
-            &Actor { user_id: None, ip },
+            &Actor::anonymous(ip),
             Change {
                 action: "deployment.reported",
                 entity_type: "deployment",

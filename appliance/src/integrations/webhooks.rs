@@ -28,6 +28,10 @@ pub const EVENTS: &[&str] = &[
     "sprint.completed",
 ];
 
+/// The event an automation rule's "call webhook" action writes: delivered to the hook the
+/// rule names, whatever events that hook chose.
+pub const CALLED_BY_RULE: &str = "automation.webhook_called";
+
 pub fn is_webhook_event(topic: &str) -> bool {
     EVENTS.contains(&topic)
 }
@@ -301,13 +305,17 @@ pub fn fan_out(context: &Context, job: &Job) -> Result<(), Failure> {
         Some(id) => users::table.find(id).select(users::username).first(&mut conn).optional()?,
         None => None,
     };
+    let chosen_by_rule = (topic == CALLED_BY_RULE).then(|| after.get("webhook_id").and_then(Value::as_i64));
     let hooks: Vec<Webhook> = webhooks::table
         .filter(webhooks::active.eq(true))
         .filter(webhooks::project_id.is_null().or(webhooks::project_id.nullable().eq(project.as_ref().map(|p| p.0))))
         .select(Webhook::as_select())
         .load(&mut conn)?
         .into_iter()
-        .filter(|hook| hook.events.iter().any(|e| e == "*" || *e == topic))
+        .filter(|hook| match chosen_by_rule {
+            Some(chosen) => chosen == Some(hook.id),
+            None => hook.events.iter().any(|e| e == "*" || *e == topic),
+        })
         .collect();
     if hooks.is_empty() {
         return Ok(());

@@ -8,10 +8,13 @@ use serde_json::json;
 use super::queue::{self, Failure};
 use super::worker::Context;
 use crate::audit::{self, Actor, Change};
-use crate::schema::{api_tokens, login_failures, sessions};
+use crate::schema::{api_tokens, automation_runs, login_failures, sessions};
 
 /// Revoked and expired API tokens stay listed (greyed) this long, then go.
 const KEEP_DEAD_TOKENS_DAYS: i64 = 30;
+
+/// Automation rules' execution logs reach back this far.
+pub const KEEP_RULE_RUNS_DAYS: i64 = 30;
 
 pub fn run(context: &Context) -> Result<(), Failure> {
     let config = &context.config;
@@ -20,6 +23,7 @@ pub fn run(context: &Context) -> Result<(), Failure> {
     let age_cutoff = now - ChronoDuration::hours(config.session.absolute_timeout_hours);
     let failures_cutoff = now - ChronoDuration::minutes(config.login.lockout_minutes);
     let tokens_cutoff = now - ChronoDuration::days(KEEP_DEAD_TOKENS_DAYS);
+    let runs_cutoff = now - ChronoDuration::days(KEEP_RULE_RUNS_DAYS);
     let keep_jobs = std::time::Duration::from_secs(config.jobs.keep_finished_days * 86_400);
     let mut conn = context.conn()?;
     conn.transaction::<_, Failure, _>(|conn| {
@@ -36,7 +40,9 @@ pub fn run(context: &Context) -> Result<(), Failure> {
             diesel::delete(login_failures::table.filter(login_failures::failed_at.lt(failures_cutoff)))
                 .execute(conn)?;
         let jobs_removed = queue::remove_finished(conn, keep_jobs)?;
-        let removed = sessions_removed + tokens_removed + failures_removed + jobs_removed;
+        let runs_removed =
+            diesel::delete(automation_runs::table.filter(automation_runs::started_at.lt(runs_cutoff))).execute(conn)?;
+        let removed = sessions_removed + tokens_removed + failures_removed + jobs_removed + runs_removed;
         if removed > 0 {
             audit::record(
                 conn,
@@ -51,6 +57,7 @@ pub fn run(context: &Context) -> Result<(), Failure> {
                         "api_tokens": tokens_removed,
                         "login_failures": failures_removed,
                         "jobs": jobs_removed,
+                        "automation_runs": runs_removed,
                     })),
                 },
             )?;

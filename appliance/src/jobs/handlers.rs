@@ -4,6 +4,7 @@
 use super::cleanup;
 use super::queue::{Failure, Job};
 use super::worker::Context;
+use crate::automation::engine as automation;
 use crate::integrations::{delivery, webhooks};
 use crate::notify;
 
@@ -16,6 +17,9 @@ pub fn perform(context: &Context, job: &Job) -> Result<(), Failure> {
         "cleanup" => cleanup::run(context),
         "webhooks" => webhooks::fan_out(context, job),
         "webhook.deliver" => delivery::deliver(context, job),
+        "automation" => automation::fire_due(context),
+        "automation.event" => automation::on_event(context, job),
+        "automation.run" => automation::on_firing(context, job),
         other => Err(Failure::permanent(format!("no handler for jobs of kind \"{other}\" on this node"))),
     }
 }

@@ -11,10 +11,11 @@ use diesel::prelude::*;
 use serde_json::{json, Value};
 
 use super::queue::{self, NewJob};
+use crate::automation::engine as automation;
 use crate::db;
 use crate::integrations::webhooks;
-use crate::schema::outbox;
 use crate::schema::webhooks as webhooks_table;
+use crate::schema::{automation_rules, outbox};
 
 pub fn enqueue(
     conn: &mut PgConnection,
@@ -48,17 +49,49 @@ struct Event {
 /// Events handed to the queue per transaction.
 pub const BATCH: i64 = 500;
 
+/// Which optional consumers have anything to do: most installations have few webhooks and
+/// rules or none, and then their fan-out jobs are skipped.
+#[derive(Clone, Copy, Debug)]
+pub struct Listeners {
+    pub webhooks: bool,
+    pub rules: bool,
+}
+
+impl Listeners {
+    fn load(conn: &mut PgConnection) -> QueryResult<Listeners> {
+        let webhooks =
+            diesel::select(diesel::dsl::exists(webhooks_table::table.filter(webhooks_table::active.eq(true))))
+                .get_result(conn)?;
+        let rules = diesel::select(diesel::dsl::exists(
+            automation_rules::table
+                .filter(automation_rules::enabled.eq(true))
+                .filter(automation_rules::trigger_kind.ne_all(["scheduled", "incoming_webhook"])),
+        ))
+        .get_result(conn)?;
+        Ok(Listeners { webhooks, rules })
+    }
+}
+
 /// The job kinds fed by events of `topic`.
-pub fn consumers(topic: &str) -> Vec<&'static str> {
+pub fn consumers(topic: &str, listeners: Listeners) -> Vec<&'static str> {
     let mut kinds = Vec::new();
     if matches!(
         topic,
-        "issue.created" | "issue.updated" | "comment.created" | "issue.linked" | "sprint.started" | "sprint.completed"
+        "issue.created"
+            | "issue.updated"
+            | "comment.created"
+            | "issue.linked"
+            | "sprint.started"
+            | "sprint.completed"
+            | "automation.notified"
     ) {
         kinds.push("notify");
     }
-    if webhooks::is_webhook_event(topic) {
+    if listeners.webhooks && (webhooks::is_webhook_event(topic) || topic == webhooks::CALLED_BY_RULE) {
         kinds.push("webhooks");
+    }
+    if listeners.rules && automation::listens_to(topic) {
+        kinds.push("automation.event");
     }
     kinds
 }
@@ -77,12 +110,9 @@ pub fn dispatch(conn: &mut PgConnection, limit: i64) -> QueryResult<usize> {
             .limit(limit)
             .select(Event::as_select())
             .load(conn)?;
-        // Most installations have few hooks or none: skip the fan-out job when there is none.
-        let any_hook =
-            diesel::select(diesel::dsl::exists(webhooks_table::table.filter(webhooks_table::active.eq(true))))
-                .get_result::<bool>(conn)?;
+        let listeners = Listeners::load(conn)?;
         for event in &events {
-            for kind in consumers(&event.topic).into_iter().filter(|kind| any_hook || *kind != "webhooks") {
+            for kind in consumers(&event.topic, listeners) {
                 let job = NewJob::new(
                     kind,
                     json!({

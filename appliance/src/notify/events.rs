@@ -63,6 +63,14 @@ pub fn handle(context: &Context, job: &Job) -> Result<(), Failure> {
         "issue.created" | "issue.updated" | "issue.linked" => issue_changed(&mut conn, &event)?,
         "comment.created" => commented(&mut conn, &event)?,
         "sprint.started" | "sprint.completed" => sprint_changed(&mut conn, &event)?,
+        "automation.notified" => {
+            // A rule's message goes to everyone it names, its owner included: the owner did
+            // not act just now, the rule did.
+            return match rule_message(&mut conn, &event)? {
+                Some(plan) => deliver(&mut conn, context, event.event_id, None, plan),
+                None => Ok(()),
+            };
+        }
         _ => None,
     };
     match plan {
@@ -151,6 +159,19 @@ fn issue_changed(conn: &mut PgConnection, event: &Event) -> Result<Option<Plan>,
         for user in watchers(conn, event.entity_id)? {
             plan.add(user, Reason::Watching, &what);
         }
+    }
+    Ok(Some(plan))
+}
+
+/// What an automation rule's "send a notification" action says, to whom it names.
+fn rule_message(conn: &mut PgConnection, event: &Event) -> Result<Option<Plan>, Failure> {
+    let Some(issue) = issue_facts(conn, event.entity_id)? else { return Ok(None) };
+    let after = &event.data.after;
+    let mut plan = Plan::new(format!("{} {}", issue.key, issue.title), format!("/issues/{}", issue.key));
+    let summary = format!("Rule {}: {}", text(after, "rule"), text(after, "message"));
+    let recipients = after.get("recipients").and_then(Value::as_array).into_iter().flatten();
+    for user in recipients.filter_map(Value::as_i64) {
+        plan.add(user, Reason::Automation, &summary);
     }
     Ok(Some(plan))
 }

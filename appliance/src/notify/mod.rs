@@ -22,6 +22,8 @@ pub enum Reason {
     MyIssueCommented,
     Watching,
     Sprint,
+    /// A project's automation rule names the user in its "send a notification" action.
+    Automation,
 }
 
 /// How a kind of notification reaches a user's mailbox.
@@ -33,13 +35,14 @@ pub enum Delivery {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 6] = [
+    pub const ALL: [Reason; 7] = [
         Reason::Assigned,
         Reason::Mentioned,
         Reason::DueSoon,
         Reason::MyIssueCommented,
         Reason::Watching,
         Reason::Sprint,
+        Reason::Automation,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +53,7 @@ impl Reason {
             Reason::MyIssueCommented => "my_issue_commented",
             Reason::Watching => "watching",
             Reason::Sprint => "sprint",
+            Reason::Automation => "automation",
         }
     }
 
@@ -66,6 +70,7 @@ impl Reason {
             Reason::MyIssueCommented => "Someone comments on an issue I reported or am assigned",
             Reason::Watching => "An issue I watch changes",
             Reason::Sprint => "A sprint with my issues starts or completes",
+            Reason::Automation => "A project's automation rule sends me a message",
         }
     }
 
@@ -73,7 +78,9 @@ impl Reason {
     /// in the digest.
     pub fn default_delivery(self) -> Delivery {
         match self {
-            Reason::Assigned | Reason::Mentioned | Reason::DueSoon | Reason::MyIssueCommented => Delivery::Immediate,
+            Reason::Assigned | Reason::Mentioned | Reason::DueSoon | Reason::MyIssueCommented | Reason::Automation => {
+                Delivery::Immediate
+            }
             Reason::Watching | Reason::Sprint => Delivery::Digest,
         }
     }

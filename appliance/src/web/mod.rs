@@ -13,6 +13,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{middleware, web, App, HttpRequest, HttpResponse};
 
+use crate::automation::{api as automation_api, pages as automation_pages};
 use crate::config::Config;
 use crate::db::DbPool;
 use crate::errors::AppError;
@@ -84,6 +85,15 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/jobs", web::get().to(job_pages::list))
         .route("/admin/jobs/{id}/{action}", web::post().to(job_pages::act))
         .route("/hooks/deployments/{token}", web::post().to(deployment_pages::receive))
+        .route("/hooks/automation/{token}", web::post().to(automation_pages::receive))
+        .route("/projects/{key}/automation", web::get().to(automation_pages::list))
+        .route("/projects/{key}/automation", web::post().to(automation_pages::create))
+        .route("/projects/{key}/automation/{id}", web::get().to(automation_pages::show))
+        .route("/projects/{key}/automation/{id}", web::post().to(automation_pages::update))
+        .route(
+            "/projects/{key}/automation/{id}/{action:enable|disable|delete}",
+            web::post().to(automation_pages::change),
+        )
         .route("/projects/{key}/deployments", web::get().to(deployment_pages::show))
         .route("/projects/{key}/deployments/hooks", web::post().to(deployment_pages::create_hook))
         .route("/projects/{key}/deployments/hooks/{id}/revoke", web::post().to(deployment_pages::revoke_hook))
@@ -141,6 +151,16 @@ fn routes(cfg: &mut web::ServiceConfig) {
             web::scope("/api/v1")
                 .route("/notifications", web::get().to(notification_pages::api_list))
                 .route("/projects/{key}/deployments", web::get().to(deployment_pages::api_list))
+                .route("/projects/{key}/automation-rules", web::get().to(automation_api::list))
+                .route("/projects/{key}/automation-rules", web::post().to(automation_api::create))
+                .route("/projects/{key}/automation-rules/{id}", web::get().to(automation_api::get))
+                .route("/projects/{key}/automation-rules/{id}", web::put().to(automation_api::update))
+                .route("/projects/{key}/automation-rules/{id}", web::delete().to(automation_api::delete))
+                .route("/projects/{key}/automation-rules/{id}/runs", web::get().to(automation_api::runs))
+                .route(
+                    "/projects/{key}/automation-rules/{id}/{action:enable|disable}",
+                    web::post().to(automation_api::switch),
+                )
                 .route("/webhooks", web::get().to(webhook_api::list))
                 .route("/webhooks", web::post().to(webhook_api::create))
                 .route("/webhooks/{id}", web::delete().to(webhook_api::change))

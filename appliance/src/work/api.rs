@@ -292,6 +292,36 @@ fn custom_inputs(custom: BTreeMap<String, Value>) -> Vec<(String, Vec<String>)> 
         .collect()
 }
 
+impl IssueChangesInput {
+    /// The changes, with the values parsed; a value that does not parse names its field.
+    pub fn into_changes(self) -> Result<IssueChanges, crate::errors::AppError> {
+        Ok(IssueChanges {
+            issue_type: self.issue_type.as_deref().map(IssueType::parse).transpose()?,
+            status: self.status,
+            priority: self.priority.as_deref().map(Priority::parse).transpose()?,
+            title: self.title,
+            description: self.description,
+            assignee: self.assignee,
+            details: DetailChanges {
+                parent: self.parent,
+                due_date: self
+                    .due_date
+                    .map(|d| d.as_deref().map(|d| parse_date("due_date", d)).transpose().map(Option::flatten))
+                    .transpose()?,
+                story_points: self.story_points,
+                estimate_minutes: self
+                    .estimate
+                    .map(|e| e.as_deref().map(|e| parse_duration("estimate", e)).transpose())
+                    .transpose()?,
+                fix_version: self.fix_version,
+                labels: self.labels,
+                components: self.components,
+                custom: custom_inputs(self.custom),
+            },
+        })
+    }
+}
+
 /// `PATCH /api/v1/issues/{key}`: changes the fields given; `"assignee": null` unassigns; a
 /// new `status` must be a transition the workflow allows.
 pub async fn update_issue(
@@ -300,31 +330,7 @@ pub async fn update_issue(
     path: web::Path<String>,
     body: ApiJson<IssueChangesInput>,
 ) -> ApiResult {
-    let ApiJson(input) = body;
-    let changes = IssueChanges {
-        issue_type: input.issue_type.as_deref().map(IssueType::parse).transpose()?,
-        status: input.status,
-        priority: input.priority.as_deref().map(Priority::parse).transpose()?,
-        title: input.title,
-        description: input.description,
-        assignee: input.assignee,
-        details: DetailChanges {
-            parent: input.parent,
-            due_date: input
-                .due_date
-                .map(|d| d.as_deref().map(|d| parse_date("due_date", d)).transpose().map(Option::flatten))
-                .transpose()?,
-            story_points: input.story_points,
-            estimate_minutes: input
-                .estimate
-                .map(|e| e.as_deref().map(|e| parse_duration("estimate", e)).transpose())
-                .transpose()?,
-            fix_version: input.fix_version,
-            labels: input.labels,
-            components: input.components,
-            custom: custom_inputs(input.custom),
-        },
-    };
+    let changes = body.0.into_changes()?;
     let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     let updated = db::run(&state.pool, move |conn| {
         let (project, issue) = issues::find_by_key(conn, &key)?;

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::schema::{audit_log, users};
+use crate::schema::{audit_log, automation_rules, users};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct FieldChange {
@@ -21,6 +21,8 @@ pub struct HistoryEntry {
     pub at: DateTime<Utc>,
     /// The person's display name; `None` for changes made on the host (`outpost admin`).
     pub actor: Option<String>,
+    /// The automation rule that acted for `actor`, by name.
+    pub via_rule: Option<String>,
     /// What happened, in words: "created the issue", "changed", "logged 2h", …
     pub summary: String,
     pub changes: Vec<FieldChange>,
@@ -95,22 +97,27 @@ fn summary(action: &str, before: Option<&Value>, after: Option<&Value>) -> Strin
         "issue.unwatched" => "stopped watching".to_owned(),
         "issue.ranked" => "ranked the issue".to_owned(),
         "issue.sprint_changed" => format!("moved it to {}", said(after, "sprint")),
+        "automation.notified" => format!("sent a notification: {}", said(after, "message")),
+        "automation.webhook_called" => "called a webhook".to_owned(),
         other => other.trim_start_matches("issue.").replace('_', " "),
     }
 }
 
-/// One audit record of an issue: when, by whom, what, and the state before and after.
-type AuditRow = (DateTime<Utc>, Option<String>, String, Option<Value>, Option<Value>);
+/// One audit record of an issue: when, by whom (and which rule), what, and the state before and
+/// after.
+type AuditRow = (DateTime<Utc>, Option<String>, Option<String>, String, Option<Value>, Option<Value>);
 
 /// The history of issue `issue_id`, oldest first.
 pub fn history_of(conn: &mut PgConnection, issue_id: i64) -> QueryResult<Vec<HistoryEntry>> {
     let rows: Vec<AuditRow> = audit_log::table
         .left_join(users::table)
+        .left_join(automation_rules::table.on(audit_log::via_rule_id.eq(automation_rules::id.nullable())))
         .filter(audit_log::entity_type.eq("issue").and(audit_log::entity_id.eq(issue_id)))
         .order((audit_log::occurred_at.asc(), audit_log::id.asc()))
         .select((
             audit_log::occurred_at,
             users::display_name.nullable(),
+            automation_rules::name.nullable(),
             audit_log::action,
             audit_log::before_state,
             audit_log::after_state,
@@ -118,9 +125,10 @@ pub fn history_of(conn: &mut PgConnection, issue_id: i64) -> QueryResult<Vec<His
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(at, actor, action, before, after)| HistoryEntry {
+        .map(|(at, actor, via_rule, action, before, after)| HistoryEntry {
             at,
             actor,
+            via_rule,
             summary: summary(&action, before.as_ref(), after.as_ref()),
             changes: if action == "issue.updated" {
                 field_changes(before.as_ref(), after.as_ref())

@@ -3,6 +3,7 @@
 
 mod api;
 mod auth;
+mod automation;
 mod browser;
 mod cli;
 mod concurrency;

@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod http;
+pub mod receiver;
 pub mod smtp;
 
 use std::sync::{mpsc, Arc};
