@@ -281,6 +281,36 @@ fn new_hook_token() -> String {
     format!("oph_{}", secrets::random_hex(24))
 }
 
+/// The columns a save writes, from a checked draft.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = automation_rules)]
+struct Definition<'a> {
+    name: &'a str,
+    owner_id: i64,
+    trigger_kind: &'a str,
+    trigger_value: &'a str,
+    condition: &'a str,
+    actions: Value,
+}
+
+impl<'a> Definition<'a> {
+    fn of(draft: &'a Draft, trigger: &'a Trigger, owner_id: i64) -> Result<Self, AppError> {
+        Ok(Definition {
+            name: draft.name.trim(),
+            owner_id,
+            trigger_kind: trigger.kind(),
+            trigger_value: trigger.value(),
+            condition: draft.condition.trim(),
+            actions: serde_json::to_value(&draft.actions).map_err(AppError::internal)?,
+        })
+    }
+}
+
+/// The stored form of a webhook URL's token: its digest, and a prefix to recognise it by.
+fn hook_columns(token: Option<&str>) -> (Option<Vec<u8>>, Option<String>) {
+    (token.map(secrets::digest), token.map(|t| t[..10].to_owned()))
+}
+
 /// Saves a new rule owned by the actor. Returns it, and for an incoming-webhook rule the URL
 /// token, which is shown this once.
 pub fn create(
@@ -293,17 +323,13 @@ pub fn create(
     conn.transaction(|conn| {
         let trigger = check(conn, project, owner_id, draft)?;
         let token = (trigger == Trigger::IncomingWebhook).then(new_hook_token);
+        let (hash, prefix) = hook_columns(token.as_deref());
         let id: i64 = diesel::insert_into(automation_rules::table)
             .values((
+                Definition::of(draft, &trigger, owner_id)?,
                 automation_rules::project_id.eq(project.id),
-                automation_rules::name.eq(draft.name.trim()),
-                automation_rules::owner_id.eq(owner_id),
-                automation_rules::trigger_kind.eq(trigger.kind()),
-                automation_rules::trigger_value.eq(trigger.value()),
-                automation_rules::condition.eq(draft.condition.trim()),
-                automation_rules::actions.eq(serde_json::to_value(&draft.actions).map_err(AppError::internal)?),
-                automation_rules::hook_token_hash.eq(token.as_deref().map(secrets::digest)),
-                automation_rules::hook_token_prefix.eq(token.as_deref().map(|t| t[..10].to_owned())),
+                automation_rules::hook_token_hash.eq(hash),
+                automation_rules::hook_token_prefix.eq(prefix),
             ))
             .returning(automation_rules::id)
             .get_result(conn)?;
@@ -314,7 +340,8 @@ pub fn create(
 }
 
 /// Replaces a rule's definition; whoever saves it becomes its owner, since from now on it does
-/// what they approved. A webhook rule keeps its URL; one that becomes a webhook rule gets one.
+/// what they approved. A webhook rule keeps its URL; one that becomes a webhook rule gets one,
+/// and one that stops being a webhook rule loses it.
 pub fn update(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -326,34 +353,20 @@ pub fn update(
     conn.transaction(|conn| {
         let before = find(conn, project, rule_id)?;
         let trigger = check(conn, project, owner_id, draft)?;
-        let token = (trigger == Trigger::IncomingWebhook && before.hook_token_prefix.is_none()).then(new_hook_token);
-        let keeps_hook = trigger == Trigger::IncomingWebhook;
+        let is_hook = trigger == Trigger::IncomingWebhook;
+        let token = (is_hook && before.hook_token_prefix.is_none()).then(new_hook_token);
         diesel::update(automation_rules::table.find(rule_id))
             .set((
-                automation_rules::name.eq(draft.name.trim()),
-                automation_rules::owner_id.eq(owner_id),
-                automation_rules::trigger_kind.eq(trigger.kind()),
-                automation_rules::trigger_value.eq(trigger.value()),
-                automation_rules::condition.eq(draft.condition.trim()),
-                automation_rules::actions.eq(serde_json::to_value(&draft.actions).map_err(AppError::internal)?),
+                Definition::of(draft, &trigger, owner_id)?,
                 automation_rules::updated_at.eq(Utc::now()),
                 // A schedule counts from its (new) definition, not from an old firing.
                 automation_rules::last_fired_at.eq(None::<DateTime<Utc>>),
             ))
             .execute(conn)?;
-        if let Some(token) = &token {
+        if token.is_some() || !is_hook {
+            let (hash, prefix) = hook_columns(token.as_deref());
             diesel::update(automation_rules::table.find(rule_id))
-                .set((
-                    automation_rules::hook_token_hash.eq(secrets::digest(token)),
-                    automation_rules::hook_token_prefix.eq(&token[..10]),
-                ))
-                .execute(conn)?;
-        } else if !keeps_hook {
-            diesel::update(automation_rules::table.find(rule_id))
-                .set((
-                    automation_rules::hook_token_hash.eq(None::<Vec<u8>>),
-                    automation_rules::hook_token_prefix.eq(None::<String>),
-                ))
+                .set((automation_rules::hook_token_hash.eq(hash), automation_rules::hook_token_prefix.eq(prefix)))
                 .execute(conn)?;
         }
         let rule = find(conn, project, rule_id)?;
