@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::deployments::{self, Deployment, IncomingHook, Report};
+use super::releases::{self, Release};
 use crate::db;
 use crate::errors::AppError;
 use crate::identity::permissions::{authorize, Action};
@@ -42,6 +43,7 @@ struct DeploymentsPage {
     /// The newest deployment of each environment, then everything newest first.
     latest: Vec<(Deployment, Vec<String>)>,
     all: Vec<(Deployment, Vec<String>)>,
+    releases: Vec<Release>,
     can_manage: bool,
     hooks: Vec<IncomingHook>,
     new_url: Option<String>,
@@ -56,13 +58,14 @@ async fn deployments_page(
     error: Option<AppError>,
 ) -> Result<HttpResponse, PageError> {
     let user = signed_in.user().clone();
-    let (project, all, hooks, can_manage) = db::run(&state.pool, move |conn| {
+    let (project, all, releases, hooks, can_manage) = db::run(&state.pool, move |conn| {
         let project = projects::find_by_key(conn, &key)?;
         authorize(&user, Action::ViewProject(&project))?;
         let can_manage = authorize(&user, Action::ManageProject(&project)).is_ok();
         let all = deployments::recent(conn, &project, SHOWN)?;
+        let releases = releases::of_project(conn, &project)?;
         let hooks = if can_manage { deployments::hooks_of(conn, project.id)? } else { Vec::new() };
-        Ok((project, all, hooks, can_manage))
+        Ok((project, all, releases, hooks, can_manage))
     })
     .await?;
     let mut seen = std::collections::BTreeSet::new();
@@ -75,6 +78,7 @@ async fn deployments_page(
         project,
         latest,
         all,
+        releases,
         can_manage,
         hooks,
         new_url,
@@ -152,4 +156,21 @@ pub async fn api_list(
     .await?;
     let items: Vec<_> = all.into_iter().map(|(d, issues)| json!({ "deployment": d, "issues": issues })).collect();
     Ok(HttpResponse::Ok().json(json!({ "deployments": items })))
+}
+
+/// `GET /api/v1/projects/{key}/releases`: every version with its issues and where it went.
+pub async fn api_releases(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let key = path.into_inner();
+    let user = caller.user.clone();
+    let list = db::run(&state.pool, move |conn| {
+        let project = projects::find_by_key(conn, &key)?;
+        authorize(&user, Action::ViewProject(&project))?;
+        Ok(releases::of_project(conn, &project)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({ "releases": list })))
 }

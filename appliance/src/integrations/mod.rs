@@ -7,4 +7,5 @@ pub mod deployment_pages;
 pub mod deployments;
 pub mod networks;
 pub mod pages;
+pub mod releases;
 pub mod webhooks;

@@ -151,6 +151,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
             web::scope("/api/v1")
                 .route("/notifications", web::get().to(notification_pages::api_list))
                 .route("/projects/{key}/deployments", web::get().to(deployment_pages::api_list))
+                .route("/projects/{key}/releases", web::get().to(deployment_pages::api_releases))
                 .route("/projects/{key}/automation-rules", web::get().to(automation_api::list))
                 .route("/projects/{key}/automation-rules", web::post().to(automation_api::create))
                 .route("/projects/{key}/automation-rules/{id}", web::get().to(automation_api::get))

@@ -8,6 +8,7 @@ use crate::support::{Client, TestApp};
 struct Setup {
     app: TestApp,
     page: Client,
+    token: String,
     url_path: String,
 }
 
@@ -28,7 +29,7 @@ fn setup() -> Setup {
     let start = created.body.find("/hooks/deployments/oph_").expect("the URL is shown once");
     let url_path: String = created.body[start..].chars().take_while(|c| *c != '<').collect();
     assert!(!page.get("/projects/OPS/deployments").body.contains(&url_path), "and never again");
-    Setup { app, page, url_path }
+    Setup { app, page, token, url_path }
 }
 
 fn report(s: &Setup, path: &str, body: &str) -> crate::support::Reply {
@@ -143,4 +144,47 @@ fn bad_reports_and_wrong_or_revoked_urls_are_refused_and_write_nothing() {
         303
     );
     assert_eq!(report(&s, &s.url_path, &good.to_string()).status, 404);
+}
+
+#[test]
+fn releases_show_each_version_with_its_issues_and_where_it_went() {
+    let mut s = setup();
+    let mut api = s.app.client();
+    for body in [r#"{"name":"1.4.2","release_date":"2026-12-01"}"#, r#"{"name":"1.5"}"#] {
+        let reply = api.api("POST", "/api/v1/projects/OPS/versions", Some(&s.token), Some(body));
+        assert!(reply.status < 300, "{}", reply.body);
+    }
+    for (key, change) in [
+        ("OPS-1", r#"{"fix_version":"1.4.2","status":"Done"}"#),
+        ("OPS-2", r#"{"fix_version":"1.4.2"}"#),
+        ("OPS-3", r#"{"fix_version":"1.5"}"#),
+    ] {
+        let reply = api.api("PATCH", &format!("/api/v1/issues/{key}"), Some(&s.token), Some(change));
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    for (environment, status) in [("staging", "succeeded"), ("production", "started")] {
+        let body = json!({ "environment": environment, "version": "v1.4.2", "status": status });
+        assert_eq!(report(&s, &s.url_path, &body.to_string()).status, 201);
+    }
+
+    let releases = api.api("GET", "/api/v1/projects/OPS/releases", Some(&s.token), None).json();
+    let releases = releases["releases"].as_array().unwrap();
+    let names: Vec<&str> = releases.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["1.5", "1.4.2"], "unreleased versions, newest first");
+    let shipped = &releases[1];
+    let keys: Vec<&str> = shipped["issues"].as_array().unwrap().iter().map(|i| i["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["OPS-1", "OPS-2"]);
+    assert_eq!(shipped["issues"][0]["done"], true);
+    let environments: Vec<(&str, &str)> = shipped["deployed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["environment"].as_str().unwrap(), d["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(environments, [("production", "started"), ("staging", "succeeded")], "v1.4.2 is release 1.4.2");
+    assert_eq!(releases[0]["deployed"], json!([]));
+
+    let page = s.page.get("/projects/OPS/deployments");
+    assert!(page.body.contains("1 of 2 issues done"), "{}", page.body);
+    assert!(page.body.contains("not deployed yet"), "{}", page.body);
 }
