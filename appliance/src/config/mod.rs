@@ -62,6 +62,7 @@ pub const KEYS: &[(&str, &str)] = &[
         "CIDR ranges webhooks never connect to (default: loopback, link-local, multicast, unspecified)",
     ),
     ("webhooks.timeout_seconds", "how long one webhook delivery may take (default 10)"),
+    ("webhooks.ca_file", "PEM file of certificate authorities trusted for https webhook targets, besides the public ones"),
 ];
 
 #[derive(Clone, Debug)]
@@ -80,6 +81,8 @@ pub struct Config {
 pub struct WebhookConfig {
     pub targets: TargetPolicy,
     pub timeout_seconds: u64,
+    /// Certificate authorities trusted for https targets besides the public ones.
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug)]
@@ -236,6 +239,7 @@ impl Config {
                     denied: reader.networks("webhooks.denied_networks", DEFAULT_DENIED),
                 },
                 timeout_seconds: reader.integer("webhooks.timeout_seconds", 10, 1..=120) as u64,
+                ca_file: reader.certificate_file("webhooks.ca_file"),
             },
         };
         reader.report_unknown_keys();

@@ -61,6 +61,20 @@ impl Reader {
         }
     }
 
+    /// A PEM file of CA certificates: one that cannot be read, or holds no certificate, is a
+    /// problem now rather than a failed delivery later.
+    pub(super) fn certificate_file(&mut self, key: &str) -> Option<PathBuf> {
+        let path = PathBuf::from(self.optional_string(key)?);
+        match std::fs::read_to_string(&path) {
+            Err(e) => self.problems.push(format!("{key}: {} cannot be read: {e}", path.display())),
+            Ok(text) if !text.contains("-----BEGIN CERTIFICATE-----") => {
+                self.problems.push(format!("{key}: {} holds no PEM certificate", path.display()))
+            }
+            Ok(_) => {}
+        }
+        Some(path)
+    }
+
     pub(super) fn required_string(&mut self, key: &str) -> String {
         match self.optional_string(key) {
             Some(value) if !value.trim().is_empty() => value,
@@ -236,12 +250,7 @@ impl Reader {
         if username.is_some() != password.is_some() {
             self.problems.push("mail.password: mail.username and mail.password go together".to_owned());
         }
-        let ca_file = self.optional_string("mail.ca_file").map(PathBuf::from);
-        if let Some(path) = &ca_file {
-            if let Err(e) = std::fs::read(path) {
-                self.problems.push(format!("mail.ca_file: {} cannot be read: {e}", path.display()));
-            }
-        }
+        let ca_file = self.certificate_file("mail.ca_file");
         let host = self.optional_string("mail.smtp_host").filter(|host| !host.trim().is_empty());
         let smtp = host.map(|host| SmtpConfig { host, port, security, username, password, ca_file });
         MailConfig { smtp, from }

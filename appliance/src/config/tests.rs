@@ -131,3 +131,18 @@ fn the_shipped_config_documents_every_key_and_loads() {
     }
     assert!(load(shipped, &[]).is_ok(), "{:?}", load(shipped, &[]).err());
 }
+
+#[test]
+fn certificate_files_must_exist_and_hold_a_certificate() {
+    let not_pem = std::env::temp_dir().join(format!("outpost-not-pem-{}", rand::random::<u64>()));
+    std::fs::write(&not_pem, "hello").unwrap();
+    let problems = load(
+        "[database]\nurl = \"x\"\n",
+        &[("OUTPOST_WEBHOOKS_CA_FILE", "/nonexistent/ca.pem"), ("OUTPOST_MAIL_CA_FILE", not_pem.to_str().unwrap())],
+    )
+    .unwrap_err();
+    let _ = std::fs::remove_file(&not_pem);
+    let text = problems.join("\n");
+    assert!(text.contains("webhooks.ca_file: /nonexistent/ca.pem cannot be read"), "{text}");
+    assert!(text.contains("mail.ca_file:") && text.contains("holds no PEM certificate"), "{text}");
+}

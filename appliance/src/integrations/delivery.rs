@@ -11,13 +11,19 @@
 
 use std::io::Read;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use diesel::prelude::*;
 
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+
 use super::networks::TargetPolicy;
 use super::webhooks::{Delivery, Webhook};
+use crate::config::WebhookConfig;
 use crate::identity::secrets;
 use crate::jobs::queue::{Failure, Job};
 use crate::jobs::worker::Context;
@@ -65,8 +71,7 @@ pub fn deliver(context: &Context, job: &Job) -> Result<(), Failure> {
         return Ok(());
     }
     let body = serde_json::to_vec(&delivery.payload).map_err(|e| Failure::permanent(e.to_string()))?;
-    let outcome =
-        post(&context.config.webhooks.targets, context.config.webhooks.timeout_seconds, &hook, &delivery, &body);
+    let outcome = post(&context.config.webhooks, &hook, &delivery, &body);
     let (status, excerpt, result) = match outcome {
         Ok((status, excerpt)) if (200..300).contains(&status) => (Some(status), Some(excerpt), Ok(())),
         Ok((status, excerpt)) if (300..400).contains(&status) => {
@@ -93,22 +98,40 @@ pub fn deliver(context: &Context, job: &Job) -> Result<(), Failure> {
     result
 }
 
+/// The TLS settings for https targets: the public roots, plus the CAs in `ca_file`.
+fn tls_config(ca_file: &Path) -> Result<Arc<rustls::ClientConfig>, Failure> {
+    let not_usable = |why: String| Failure::permanent(format!("webhooks.ca_file {}: {why}", ca_file.display()));
+    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let certificates = CertificateDer::pem_file_iter(ca_file)
+        .map_err(|e| not_usable(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| not_usable(e.to_string()))?;
+    let (added, _) = roots.add_parsable_certificates(certificates);
+    if added == 0 {
+        return Err(not_usable("holds no usable CA certificate".to_owned()));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Failure::permanent(format!("TLS settings: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 /// POSTs `body`; returns the status and the start of the response body.
-fn post(
-    policy: &TargetPolicy,
-    timeout_seconds: u64,
-    hook: &Webhook,
-    delivery: &Delivery,
-    body: &[u8],
-) -> Result<(u16, String), Failure> {
-    let policy = policy.clone();
-    let agent = ureq::AgentBuilder::new()
+fn post(settings: &WebhookConfig, hook: &Webhook, delivery: &Delivery, body: &[u8]) -> Result<(u16, String), Failure> {
+    let policy: TargetPolicy = settings.targets.clone();
+    let timeout_seconds = settings.timeout_seconds;
+    let mut builder = ureq::AgentBuilder::new()
         .resolver(move |netloc: &str| resolve(&policy, netloc))
         .redirects(0)
         .timeout_connect(Duration::from_secs(timeout_seconds.min(5)))
         .timeout(Duration::from_secs(timeout_seconds))
-        .user_agent("Outpost-Webhooks/1")
-        .build();
+        .user_agent("Outpost-Webhooks/1");
+    if let Some(ca_file) = &settings.ca_file {
+        builder = builder.tls_config(tls_config(ca_file)?);
+    }
+    let agent = builder.build();
     let timestamp = Utc::now().timestamp();
     let response = agent
         .post(&hook.url)

@@ -205,3 +205,35 @@ fn the_api_manages_hooks_and_shows_their_deliveries() {
     assert_eq!(s.api.api("DELETE", &format!("/api/v1/projects/OPS/webhooks/{id}"), Some(&s.token), None).status, 204);
     assert_eq!(s.app.count("webhooks"), 0);
 }
+
+#[test]
+fn https_targets_signed_by_a_private_ca_are_trusted_only_once_it_is_configured() {
+    let certificates = crate::support::smtp::Certificates::make();
+    let receiver = Receiver::start_tls(&certificates.path("server.pem"), &certificates.path("server.key"));
+    let ca_file = certificates.path("ca.pem");
+    for trusted in [false, true] {
+        let mut overrides = LOOPBACK_ALLOWED.to_vec();
+        if trusted {
+            overrides.push(("OUTPOST_WEBHOOKS_CA_FILE", &ca_file));
+        }
+        let mut s = setup(&overrides);
+        let (_, secret) = add_hook(&mut s, "/projects/OPS/webhooks", &receiver.url("/tls"), "issue.created");
+        receiver.trust(&secret);
+        create_issue(&mut s, "Over TLS");
+        s.app.run_jobs();
+        let (state, error): (String, Option<String>) = {
+            use diesel::prelude::*;
+            use outpost::schema::webhook_deliveries as d;
+            d::table.select((d::state, d::last_error)).first(&mut s.app.conn()).unwrap()
+        };
+        if trusted {
+            assert_eq!(state, "delivered", "{error:?}");
+        } else {
+            assert_eq!(state, "pending", "retried later");
+            assert!(error.as_deref().unwrap_or("").contains("certificate"), "{error:?}");
+        }
+    }
+    let received = receiver.received();
+    assert_eq!(received.len(), 1, "only the trusted connection got through: {received:?}");
+    assert_eq!(received[0]["valid"], true);
+}

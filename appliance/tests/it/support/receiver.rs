@@ -11,9 +11,10 @@ use serde_json::Value;
 use super::smtp::free_port;
 
 const RECEIVER: &str = r#"
-import hashlib, hmac, json, sys, time
+import hashlib, hmac, json, ssl, sys, time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 secret_file, log_path, port, fail_first = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+tls = sys.argv[5:7]
 seen = 0
 class Hook(BaseHTTPRequestHandler):
     def do_POST(self):
@@ -32,10 +33,16 @@ class Hook(BaseHTTPRequestHandler):
         status = 503 if seen <= fail_first else (200 if valid else 401)
         self.send_response(status); self.end_headers(); self.wfile.write(b'busy' if status == 503 else b'thanks')
     def log_message(self, *args): pass
-HTTPServer(('127.0.0.1', port), Hook).serve_forever()
+server = HTTPServer(('127.0.0.1', port), Hook)
+if tls:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tls[0], tls[1])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
 "#;
 
 pub struct Receiver {
+    scheme: &'static str,
     port: u16,
     dir: PathBuf,
     child: Child,
@@ -44,6 +51,15 @@ pub struct Receiver {
 impl Receiver {
     /// Answers 503 to the first `fail_first` requests, then 200 to correctly signed ones.
     pub fn start(fail_first: u32) -> Receiver {
+        Self::spawn(fail_first, None)
+    }
+
+    /// The same over HTTPS with `certificate` and `key` (PEM files).
+    pub fn start_tls(certificate: &str, key: &str) -> Receiver {
+        Self::spawn(0, Some((certificate, key)))
+    }
+
+    fn spawn(fail_first: u32, tls: Option<(&str, &str)>) -> Receiver {
         let dir = std::env::temp_dir().join(format!("outpost-hook-{}", rand::random::<u64>()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("receiver.py"), RECEIVER).unwrap();
@@ -55,6 +71,7 @@ impl Receiver {
             .arg(dir.join("log.jsonl"))
             .arg(port.to_string())
             .arg(fail_first.to_string())
+            .args(tls.map(|(certificate, key)| [certificate, key]).into_iter().flatten())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -64,11 +81,11 @@ impl Receiver {
             assert!(Instant::now() < deadline, "the receiver did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Receiver { port, dir, child }
+        Receiver { scheme: if tls.is_some() { "https" } else { "http" }, port, dir, child }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        format!("{}://127.0.0.1:{}{path}", self.scheme, self.port)
     }
 
     pub fn trust(&self, secret: &str) {
