@@ -25,7 +25,7 @@ use crate::work::workflows::Workflow;
 /// Longest text a rule writes (a comment body uses the comment limit).
 pub const MESSAGE_MAX: usize = 1000;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
     /// Sets one field (as the API names it, or a custom field by name); an empty value clears it.
@@ -56,8 +56,16 @@ pub enum Action {
     },
     /// One of the project's (or the installation's) outgoing webhooks, by id.
     CallWebhook {
+        #[serde(deserialize_with = "whole_number")]
         webhook_id: i64,
     },
+}
+
+/// An integer as JSON Schema counts them: `4.0` is one too, though serde would refuse it.
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    let whole = number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18).map(|f| f as i64);
+    number.as_i64().or(whole).ok_or_else(|| serde::de::Error::custom(format!("{number} is not a whole number")))
 }
 
 /// The kinds the rule form offers, with what its two inputs mean for each.

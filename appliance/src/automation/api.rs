@@ -4,15 +4,16 @@
 //! condition and actions (`{"type": "transition", "status": "Done"}`, …).
 
 use actix_web::{web, HttpResponse};
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
-use super::rules::{self, Draft};
+use super::rules::{self, Draft, LoggedRun, Rule};
 use crate::db;
 use crate::errors::AppError;
 use crate::identity::permissions::{authorize, Action as Permission};
 use crate::identity::users::User;
 use crate::web::errors::ApiError;
 use crate::web::extract::{ApiCaller, ApiJson};
+use crate::web::openapi::{ProjectItemPath, ProjectPath};
 use crate::web::AppState;
 use crate::work::projects::{self, Project};
 
@@ -27,81 +28,117 @@ fn project_for(conn: &mut diesel::PgConnection, user: &User, key: &str, manage: 
     Ok(project)
 }
 
-/// `GET /api/v1/projects/{key}/automation-rules`
-pub async fn list(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
-    let (key, user) = (path.into_inner(), caller.user.clone());
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RuleList {
+    rules: Vec<Rule>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RuleBody {
+    rule: Rule,
+    /// An incoming-webhook rule's URL secret (`POST /hooks/automation/{hook_token}`), in the
+    /// answer that made it only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hook_token: Option<String>,
+}
+
+/// A project's rules, oldest first.
+#[utoipa::path(get, path = "/api/v1/projects/{key}/automation-rules", tag = "automation", params(ProjectPath),
+    responses((status = 200, body = RuleList)))]
+pub async fn list(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<ProjectPath>) -> ApiResult {
+    let (key, user) = (path.into_inner().key, caller.user.clone());
     let rules = db::run(&state.pool, move |conn| {
         let project = project_for(conn, &user, &key, false)?;
         rules::list(conn, &project)
     })
     .await?;
-    let rules: Vec<_> = rules.iter().map(rules::Rule::to_json).collect();
-    Ok(HttpResponse::Ok().json(json!({ "rules": rules })))
+    Ok(HttpResponse::Ok().json(RuleList { rules }))
 }
 
-/// `POST /api/v1/projects/{key}/automation-rules`: answers 201 with the rule, and for an
-/// incoming-webhook rule its URL's secret token (shown this once).
+/// Saves a new rule owned by the caller (the project's managers only). An incoming-webhook
+/// rule's answer carries its URL secret, this once.
+#[utoipa::path(post, path = "/api/v1/projects/{key}/automation-rules", tag = "automation", params(ProjectPath),
+    request_body = Draft, responses((status = 201, body = RuleBody)))]
 pub async fn create(
     caller: ApiCaller,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<ProjectPath>,
     body: ApiJson<Draft>,
 ) -> ApiResult {
-    let (key, user, actor, draft) = (path.into_inner(), caller.user.clone(), caller.actor.clone(), body.0);
-    let (rule, token) = db::run(&state.pool, move |conn| {
+    let (key, user, actor, draft) = (path.into_inner().key, caller.user.clone(), caller.actor.clone(), body.0);
+    let (rule, hook_token) = db::run(&state.pool, move |conn| {
         let project = project_for(conn, &user, &key, true)?;
         rules::create(conn, &actor, &project, &draft)
     })
     .await?;
-    Ok(HttpResponse::Created().json(json!({ "rule": rule.to_json(), "hook_token": token })))
+    Ok(HttpResponse::Created().json(RuleBody { rule, hook_token }))
 }
 
-/// `GET /api/v1/projects/{key}/automation-rules/{id}`
-pub async fn get(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<(String, i64)>) -> ApiResult {
-    let ((key, id), user) = (path.into_inner(), caller.user.clone());
+/// One rule.
+#[utoipa::path(get, path = "/api/v1/projects/{key}/automation-rules/{id}", tag = "automation",
+    params(ProjectItemPath), responses((status = 200, body = RuleBody)))]
+pub async fn get(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<ProjectItemPath>) -> ApiResult {
+    let (ProjectItemPath { key, id }, user) = (path.into_inner(), caller.user.clone());
     let rule = db::run(&state.pool, move |conn| {
         let project = project_for(conn, &user, &key, false)?;
         rules::find(conn, &project, id)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({ "rule": rule.to_json() })))
+    Ok(HttpResponse::Ok().json(RuleBody { rule, hook_token: None }))
 }
 
-/// `PUT /api/v1/projects/{key}/automation-rules/{id}`: replaces the definition; the caller
-/// becomes the owner.
+/// Replaces a rule's definition; the caller becomes its owner.
+#[utoipa::path(put, path = "/api/v1/projects/{key}/automation-rules/{id}", tag = "automation",
+    params(ProjectItemPath), request_body = Draft, responses((status = 200, body = RuleBody)))]
 pub async fn update(
     caller: ApiCaller,
     state: web::Data<AppState>,
-    path: web::Path<(String, i64)>,
+    path: web::Path<ProjectItemPath>,
     body: ApiJson<Draft>,
 ) -> ApiResult {
-    let ((key, id), user, actor, draft) = (path.into_inner(), caller.user.clone(), caller.actor.clone(), body.0);
-    let (rule, token) = db::run(&state.pool, move |conn| {
+    let (ProjectItemPath { key, id }, user, actor, draft) =
+        (path.into_inner(), caller.user.clone(), caller.actor.clone(), body.0);
+    let (rule, hook_token) = db::run(&state.pool, move |conn| {
         let project = project_for(conn, &user, &key, true)?;
         rules::update(conn, &actor, &project, id, &draft)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({ "rule": rule.to_json(), "hook_token": token })))
+    Ok(HttpResponse::Ok().json(RuleBody { rule, hook_token }))
 }
 
-/// `POST …/automation-rules/{id}/enable|disable`
-pub async fn switch(
-    caller: ApiCaller,
-    state: web::Data<AppState>,
-    path: web::Path<(String, i64, String)>,
-) -> ApiResult {
-    let ((key, id, verb), user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
+/// `POST …/automation-rules/{id}/{action}`: which rule, and what to do with it.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SwitchPath {
+    /// The project's key.
+    #[param(example = "OPS")]
+    key: String,
+    /// The rule's id.
+    #[param(example = 1)]
+    id: i64,
+    /// `enable` or `disable`.
+    #[param(pattern = "^(enable|disable)$", example = "disable")]
+    action: String,
+}
+
+/// Turns a rule on or off.
+#[utoipa::path(post, path = "/api/v1/projects/{key}/automation-rules/{id}/{action}", tag = "automation",
+    params(SwitchPath), responses((status = 204, description = "Done")))]
+pub async fn switch(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<SwitchPath>) -> ApiResult {
+    let (SwitchPath { key, id, action }, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     db::run(&state.pool, move |conn| {
         let project = project_for(conn, &user, &key, true)?;
-        rules::set_enabled(conn, &actor, &project, id, verb == "enable")
+        rules::set_enabled(conn, &actor, &project, id, action == "enable")
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `DELETE …/automation-rules/{id}`
-pub async fn delete(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<(String, i64)>) -> ApiResult {
-    let ((key, id), user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
+/// Deletes a rule and its log (the audit log keeps what it was).
+#[utoipa::path(delete, path = "/api/v1/projects/{key}/automation-rules/{id}", tag = "automation",
+    params(ProjectItemPath), responses((status = 204, description = "Deleted")))]
+pub async fn delete(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<ProjectItemPath>) -> ApiResult {
+    let (ProjectItemPath { key, id }, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     db::run(&state.pool, move |conn| {
         let project = project_for(conn, &user, &key, true)?;
         rules::delete(conn, &actor, &project, id)
@@ -110,14 +147,21 @@ pub async fn delete(caller: ApiCaller, state: web::Data<AppState>, path: web::Pa
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `GET /api/v1/projects/{key}/automation-rules/{id}/runs`: the newest 100 log entries.
-pub async fn runs(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<(String, i64)>) -> ApiResult {
-    let ((key, id), user) = (path.into_inner(), caller.user.clone());
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RunList {
+    runs: Vec<LoggedRun>,
+}
+
+/// A rule's execution log: the newest 100 runs, newest first.
+#[utoipa::path(get, path = "/api/v1/projects/{key}/automation-rules/{id}/runs", tag = "automation",
+    params(ProjectItemPath), responses((status = 200, body = RunList)))]
+pub async fn runs(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<ProjectItemPath>) -> ApiResult {
+    let (ProjectItemPath { key, id }, user) = (path.into_inner(), caller.user.clone());
     let runs = db::run(&state.pool, move |conn| {
         let project = project_for(conn, &user, &key, false)?;
         let rule = rules::find(conn, &project, id)?;
         Ok(rules::runs(conn, rule.id, 100)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({ "runs": runs })))
+    Ok(HttpResponse::Ok().json(RunList { runs }))
 }

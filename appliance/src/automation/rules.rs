@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::actions::{self, Action};
 use crate::audit::{self, Actor, Change};
@@ -122,8 +122,21 @@ pub struct RuleRow {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A trigger as the API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TriggerView<'a> {
+    /// One of issue_created, field_changed, transitioned, commented, scheduled, incoming_webhook.
+    kind: &'static str,
+    /// The field, the status or the cron expression; empty when the kind needs none.
+    value: &'a str,
+}
+
+fn trigger_view<S: serde::Serializer>(trigger: &Trigger, serializer: S) -> Result<S::Ok, S::Error> {
+    TriggerView { kind: trigger.kind(), value: trigger.value() }.serialize(serializer)
+}
+
 /// A saved rule, its stored columns read back into their types.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Rule {
     pub id: i64,
     #[serde(skip)]
@@ -133,7 +146,8 @@ pub struct Rule {
     pub owner_id: i64,
     /// The owner's user name: the rule acts with their permissions.
     pub owner: String,
-    #[serde(skip)]
+    #[serde(serialize_with = "trigger_view")]
+    #[schema(value_type = TriggerView)]
     pub trigger: Trigger,
     pub condition: String,
     pub actions: Vec<Action>,
@@ -165,24 +179,27 @@ impl Rule {
         })
     }
 
-    /// The JSON the API shows, with the trigger spelled out.
+    /// The rule as the API and the audit log show it.
     pub fn to_json(&self) -> Value {
-        let mut body = serde_json::to_value(self).unwrap_or(Value::Null);
-        body["trigger"] = json!({ "kind": self.trigger.kind(), "value": self.trigger.value() });
-        body
+        serde_json::to_value(self).unwrap_or(Value::Null)
     }
 }
 
 /// A rule as someone wants it, before it is checked.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Draft {
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
+    #[schema(pattern = "^(issue_created|field_changed|transitioned|commented|scheduled|incoming_webhook)$")]
     pub trigger: String,
+    /// The field (field_changed), the status (transitioned) or the cron expression (scheduled).
     #[serde(default)]
     pub trigger_value: String,
+    /// OQL: the issues the rule acts on.
     #[serde(default)]
     pub condition: String,
+    #[schema(min_items = 1, max_items = 10)]
     pub actions: Vec<Action>,
 }
 
@@ -502,7 +519,7 @@ pub fn by_hook_token(conn: &mut PgConnection, token: &str) -> Result<Rule, AppEr
 }
 
 /// One entry of a rule's execution log.
-#[derive(Queryable, Selectable, Serialize, Clone, Debug)]
+#[derive(Queryable, Selectable, Serialize, Clone, Debug, utoipa::ToSchema)]
 #[diesel(table_name = automation_runs)]
 pub struct Run {
     pub id: i64,
@@ -512,7 +529,10 @@ pub struct Run {
     #[serde(skip)]
     pub issue_id: Option<i64>,
     pub depth: i32,
+    /// succeeded, no_match, failed or loop_stopped.
     pub outcome: String,
+    /// One line per change made, in order.
+    #[schema(value_type = Vec<String>)]
     pub changes: Value,
     pub error: Option<String>,
     pub started_at: DateTime<Utc>,
@@ -520,7 +540,7 @@ pub struct Run {
 }
 
 /// A log entry with the key of the issue it acted on.
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug, utoipa::ToSchema)]
 pub struct LoggedRun {
     #[serde(flatten)]
     pub run: Run,

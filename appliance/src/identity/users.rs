@@ -27,7 +27,7 @@ pub struct User {
 }
 
 /// What pages and the API show of a person.
-#[derive(Clone, Debug, Queryable, Selectable, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Queryable, Selectable, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[diesel(table_name = users)]
 pub struct UserRef {
     pub id: i64,

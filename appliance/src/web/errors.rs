@@ -3,7 +3,6 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
-use serde_json::json;
 
 use crate::errors::AppError;
 
@@ -73,18 +72,39 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let error = &self.0;
-        let error_id = error.log_hidden_cause();
-        let mut body = json!({ "code": error.code(), "message": error.to_string() });
-        if let Some(field) = error.field() {
-            body["field"] = json!(field);
-        }
-        if let Some(id) = error_id {
-            body["error_id"] = json!(id);
-        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                error_id: error.log_hidden_cause(),
+                code: error.code(),
+                message: error.to_string(),
+                field: error.field().map(str::to_owned),
+            },
+        };
         let mut response = HttpResponse::build(error.status());
         if matches!(error, AppError::Unauthenticated(_)) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        response.json(json!({ "error": body }))
+        response.json(body)
     }
+}
+
+/// What every refused or failed API request answers with.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// A stable snake_case code: invalid_field, bad_request, unauthenticated, forbidden,
+    /// not_found, conflict, too_large, rate_limited, unavailable, internal.
+    pub code: &'static str,
+    /// The sentence a person reads.
+    pub message: String,
+    /// The input field the message is about, if one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// For internal errors: the id under which the cause was logged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_id: Option<String>,
 }

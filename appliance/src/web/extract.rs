@@ -99,6 +99,9 @@ pub fn decode_form<T: DeserializeOwned>(body: &[u8], expected: &str) -> Result<T
     if !token.is_some_and(|token| secrets::same(token, expected)) {
         return Err(AppError::forbidden(CSRF_REFUSAL));
     }
+    if let Some((name, _)) = pairs.iter().find(|(name, value)| name.contains('\0') || value.contains('\0')) {
+        return Err(AppError::invalid(name, "The form contains a NUL character; nothing was changed."));
+    }
     serde_urlencoded::from_bytes(body)
         .map_err(|e| AppError::bad_request(None, format!("The form could not be read: {e}.")))
 }
@@ -157,9 +160,40 @@ impl FromRequest for ApiCaller {
 /// A JSON request body; a malformed body or a wrong type is refused naming the field.
 pub struct ApiJson<T>(pub T);
 
+/// The path of the first string (or object key) in `value` holding a NUL character.
+fn nul_in(value: &serde_json::Value, path: String) -> Option<String> {
+    match value {
+        serde_json::Value::String(text) if text.contains('\0') => Some(path),
+        serde_json::Value::Array(items) => {
+            items.iter().enumerate().find_map(|(index, item)| nul_in(item, format!("{path}[{index}]")))
+        }
+        serde_json::Value::Object(fields) => fields.iter().find_map(|(name, item)| {
+            let here = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
+            if name.contains('\0') {
+                Some(here)
+            } else {
+                nul_in(item, here)
+            }
+        }),
+        _ => None,
+    }
+}
+
 pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(AppError::bad_request(None, "The request body is empty; send a JSON object."));
+    match body.iter().find(|byte| !byte.is_ascii_whitespace()) {
+        None => return Err(AppError::bad_request(None, "The request body is empty; send a JSON object.")),
+        // serde reads a struct from an array too (field by position): every body here is an
+        // object, so anything else is refused before it can be misread.
+        Some(b'{') => {}
+        Some(_) => return Err(AppError::bad_request(None, "The request body must be a JSON object.")),
+    }
+    // PostgreSQL text cannot hold NUL; refuse it here, naming the field, rather than fail later.
+    if body.windows(6).any(|w| w == b"\\u0000") {
+        let value: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|e| AppError::bad_request(None, format!("The request body is not valid JSON: {e}.")))?;
+        if let Some(path) = nul_in(&value, String::new()) {
+            return Err(AppError::invalid(&path, format!("Field \"{path}\" contains a NUL character.")));
+        }
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
@@ -199,4 +233,56 @@ where
 
 pub fn payload_config() -> web::PayloadConfig {
     web::PayloadConfig::new(BODY_LIMIT)
+}
+
+/// An API request's refusal as JSON, a page's as a page.
+fn refusal(req: &HttpRequest, error: AppError) -> actix_web::Error {
+    if req.path().starts_with("/api/") {
+        ApiError(error).into()
+    } else {
+        PageError::App(error).into()
+    }
+}
+
+/// A path segment that is not what the route expects (an id that is not a number) names
+/// nothing that exists.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|error, req| {
+        refusal(req, AppError::not_found(format!("There is nothing at {}: {error}.", req.path())))
+    })
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|error, req| {
+        refusal(req, AppError::bad_request(None, format!("The query string could not be read: {error}.")))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    struct Input {
+        name: Option<String>,
+        tags: Option<Vec<String>>,
+    }
+
+    #[test]
+    fn bodies_must_be_objects_without_nul_characters() {
+        let refused = |body: &str| decode_json::<Input>(body.as_bytes()).unwrap_err();
+        assert_eq!(refused("[null, null]").to_string(), "The request body must be a JSON object.");
+        assert_eq!(refused("  ").to_string(), "The request body is empty; send a JSON object.");
+        let nul = refused(r#"{"tags": ["ok", "a\u0000b"]}"#);
+        assert_eq!(nul.field(), Some("tags[1]"));
+        let escaped = decode_json::<Input>(br#"{"name": "a\\u0000 is text", "tags": []}"#).unwrap();
+        assert_eq!(escaped.name.as_deref(), Some("a\\u0000 is text"));
+        assert_eq!(escaped.tags, Some(Vec::new()));
+    }
+
+    #[test]
+    fn forms_with_nul_characters_are_refused_by_field() {
+        let refused = decode_form::<std::collections::HashMap<String, String>>(b"csrf_token=t&name=a%00b", "t");
+        assert_eq!(refused.unwrap_err().field(), Some("name"));
+    }
 }

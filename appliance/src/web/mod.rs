@@ -5,6 +5,7 @@ pub mod errors;
 pub mod extract;
 pub mod health;
 pub mod markdown;
+pub mod openapi;
 pub mod pages;
 
 use std::sync::Arc;
@@ -50,6 +51,8 @@ pub fn app(
     App::new()
         .app_data(web::Data::new(state))
         .app_data(extract::payload_config())
+        .app_data(extract::path_config())
+        .app_data(extract::query_config())
         .wrap(
             middleware::DefaultHeaders::new()
                 .add(("X-Content-Type-Options", "nosniff"))
@@ -136,6 +139,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/projects/{key}/settings", web::get().to(settings_pages::show))
         .route("/projects/{key}/settings/{part}", web::post().to(settings_pages::save))
         .route("/help/oql", web::get().to(project_pages::oql_help))
+        .route("/help/api", web::get().to(openapi::reference))
         .route("/issues/{key}", web::get().to(issue_pages::show))
         .route("/issues/{key}/edit", web::get().to(issue_form::edit_form))
         .route("/issues/{key}/edit", web::post().to(issue_form::update))
@@ -149,6 +153,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         // Work: REST API v1
         .service(
             web::scope("/api/v1")
+                .route("/openapi.json", web::get().to(openapi::document))
                 .route("/notifications", web::get().to(notification_pages::api_list))
                 .route("/projects/{key}/deployments", web::get().to(deployment_pages::api_list))
                 .route("/projects/{key}/releases", web::get().to(deployment_pages::api_releases))

@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::comments::{self, CommentWithAuthor};
 use super::fields::Catalogue;
 use super::history;
 use super::issue_fields::{self, parse_date, DetailChanges, Details};
-use super::issue_list::{self, IssueFilter, IssueQuery};
+use super::issue_list::{self, IssueFilter, IssueQuery, ListedIssue};
 use super::issues::{self, Issue, IssueChanges, NewIssue};
 use super::kinds::{IssueType, Priority, StatusCategory};
 use super::links::{self, LinkView};
@@ -25,13 +25,14 @@ use crate::identity::permissions::{authorize, Action};
 use crate::identity::users::UserRef;
 use crate::web::errors::ApiError;
 use crate::web::extract::{explicit_null, ApiCaller, ApiJson};
+use crate::web::openapi::{IssuePath, ProjectIssuePath, ProjectPath};
 use crate::web::AppState;
 
 type ApiResult = Result<HttpResponse, ApiError>;
 
 /// An issue as the API shows it.
-#[derive(Serialize)]
-struct IssueBody {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct IssueBody {
     key: String,
     project: String,
     #[serde(flatten)]
@@ -75,23 +76,34 @@ fn issue_body(
     })
 }
 
-/// `GET /api/v1/projects`: every project the caller can see.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ProjectList {
+    projects: Vec<Project>,
+}
+
+/// Every project the caller can see.
+#[utoipa::path(get, path = "/api/v1/projects", tag = "projects", responses((status = 200, body = ProjectList)))]
 pub async fn list_projects(caller: ApiCaller, state: web::Data<AppState>) -> ApiResult {
     authorize(&caller.user, Action::ListProjects)?;
     let projects = db::run(&state.pool, |conn| Ok(projects::list(conn)?)).await?;
-    Ok(HttpResponse::Ok().json(json!({ "projects": projects })))
+    Ok(HttpResponse::Ok().json(ProjectList { projects }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectInput {
+    #[schema(pattern = "^[A-Z][A-Z0-9]{1,9}$", example = "OPS")]
     key: String,
+    #[schema(min_length = 1, max_length = 80)]
     name: String,
     #[serde(default)]
+    #[schema(max_length = 10000)]
     description: String,
 }
 
-/// `POST /api/v1/projects`: creates a project led by the caller (administrators only).
+/// Creates a project led by the caller (administrators only).
+#[utoipa::path(post, path = "/api/v1/projects", tag = "projects", request_body = ProjectInput,
+    responses((status = 201, body = Project)))]
 pub async fn create_project(caller: ApiCaller, state: web::Data<AppState>, body: ApiJson<ProjectInput>) -> ApiResult {
     authorize(&caller.user, Action::CreateProject)?;
     let ApiJson(input) = body;
@@ -103,22 +115,34 @@ pub async fn create_project(caller: ApiCaller, state: web::Data<AppState>, body:
         .json(project))
 }
 
-/// `GET /api/v1/projects/{key}`.
-pub async fn get_project(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
-    let key = path.into_inner();
+/// One project.
+#[utoipa::path(get, path = "/api/v1/projects/{key}", tag = "projects", params(ProjectPath),
+    responses((status = 200, body = Project)))]
+pub async fn get_project(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<ProjectPath>) -> ApiResult {
+    let key = path.into_inner().key;
     let project = db::run(&state.pool, move |conn| projects::find_by_key(conn, &key)).await?;
     authorize(&caller.user, Action::ViewProject(&project))?;
     Ok(HttpResponse::Ok().json(project))
 }
 
-/// `GET /api/v1/projects/{key}/issues?oql=&status=&assignee=&type=&q=&sort=&order=&page=&per_page=`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct IssueList {
+    issues: Vec<ListedIssue>,
+    page: i64,
+    per_page: i64,
+    has_more: bool,
+}
+
+/// A project's issues, filtered by OQL or the simple filters, a page at a time.
+#[utoipa::path(get, path = "/api/v1/projects/{key}/issues", tag = "issues", params(ProjectPath, IssueQuery),
+    responses((status = 200, body = IssueList)))]
 pub async fn list_issues(
     caller: ApiCaller,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<ProjectPath>,
     query: web::Query<IssueQuery>,
 ) -> ApiResult {
-    let (key, query, user) = (path.into_inner(), query.into_inner(), caller.user.clone());
+    let (key, query, user) = (path.into_inner().key, query.into_inner(), caller.user.clone());
     let (filter, page) = db::run(&state.pool, move |conn| {
         let project = projects::find_by_key(conn, &key)?;
         authorize(&user, Action::ViewProject(&project))?;
@@ -128,17 +152,18 @@ pub async fn list_issues(
         Ok((filter, page))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "issues": page.issues,
-        "page": filter.page,
-        "per_page": filter.per_page,
-        "has_more": page.has_more,
-    })))
+    Ok(HttpResponse::Ok().json(IssueList {
+        issues: page.issues,
+        page: filter.page,
+        per_page: filter.per_page,
+        has_more: page.has_more,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewIssueInput {
+    #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
     title: String,
     #[serde(default)]
     issue_type: Option<String>,
@@ -147,6 +172,7 @@ pub struct NewIssueInput {
     #[serde(default)]
     priority: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 100000)]
     description: String,
     #[serde(default)]
     assignee: Option<String>,
@@ -155,6 +181,7 @@ pub struct NewIssueInput {
     #[serde(default)]
     due_date: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000)]
     story_points: Option<f64>,
     /// A duration like `2d 4h`.
     #[serde(default)]
@@ -170,12 +197,14 @@ pub struct NewIssueInput {
     custom: BTreeMap<String, Value>,
 }
 
-/// `POST /api/v1/projects/{key}/issues`: type defaults to task, status to the workflow's
-/// first, priority to medium.
+/// Creates an issue: type defaults to task, status to the workflow's first, priority to
+/// medium.
+#[utoipa::path(post, path = "/api/v1/projects/{key}/issues", tag = "issues", params(ProjectPath),
+    request_body = NewIssueInput, responses((status = 201, body = IssueBody)))]
 pub async fn create_issue(
     caller: ApiCaller,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<ProjectPath>,
     body: ApiJson<NewIssueInput>,
 ) -> ApiResult {
     let ApiJson(input) = body;
@@ -197,7 +226,7 @@ pub async fn create_issue(
             custom: custom_inputs(input.custom),
         },
     };
-    let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
+    let (key, user, actor) = (path.into_inner().key, caller.user.clone(), caller.actor.clone());
     let created = db::run(&state.pool, move |conn| {
         let project = projects::find_by_key(conn, &key)?;
         authorize(&user, Action::CreateIssue(&project))?;
@@ -224,25 +253,30 @@ async fn issue_response(caller: ApiCaller, state: &AppState, project_key: Option
     Ok(HttpResponse::Ok().json(body))
 }
 
-/// `GET /api/v1/issues/{key}`.
-pub async fn get_issue(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
-    issue_response(caller, &state, None, path.into_inner()).await
+/// One issue, with its fields, links and where it can move next.
+#[utoipa::path(get, path = "/api/v1/issues/{issue}", tag = "issues", params(IssuePath),
+    responses((status = 200, body = IssueBody)))]
+pub async fn get_issue(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<IssuePath>) -> ApiResult {
+    issue_response(caller, &state, None, path.into_inner().issue).await
 }
 
-/// `GET /api/v1/projects/{key}/issues/{issue}`: 404 when the issue is in another project.
+/// One issue of a project: 404 when the issue is in another project.
+#[utoipa::path(get, path = "/api/v1/projects/{key}/issues/{issue}", tag = "issues", params(ProjectIssuePath),
+    responses((status = 200, body = IssueBody)))]
 pub async fn get_project_issue(
     caller: ApiCaller,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<ProjectIssuePath>,
 ) -> ApiResult {
-    let (project_key, key) = path.into_inner();
+    let ProjectIssuePath { key: project_key, issue: key } = path.into_inner();
     issue_response(caller, &state, Some(project_key), key).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssueChangesInput {
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
     title: Option<String>,
     #[serde(default)]
     issue_type: Option<String>,
@@ -251,6 +285,7 @@ pub struct IssueChangesInput {
     #[serde(default)]
     priority: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 100000)]
     description: Option<String>,
     /// A user name, or `null` to unassign.
     #[serde(default, deserialize_with = "explicit_null")]
@@ -260,6 +295,7 @@ pub struct IssueChangesInput {
     #[serde(default, deserialize_with = "explicit_null")]
     due_date: Option<Option<String>>,
     #[serde(default, deserialize_with = "explicit_null")]
+    #[schema(minimum = 0, maximum = 1000)]
     story_points: Option<Option<f64>>,
     #[serde(default, deserialize_with = "explicit_null")]
     estimate: Option<Option<String>>,
@@ -322,16 +358,18 @@ impl IssueChangesInput {
     }
 }
 
-/// `PATCH /api/v1/issues/{key}`: changes the fields given; `"assignee": null` unassigns; a
-/// new `status` must be a transition the workflow allows.
+/// Changes the fields given; `"assignee": null` unassigns; a new `status` must be a transition
+/// the workflow allows.
+#[utoipa::path(patch, path = "/api/v1/issues/{issue}", tag = "issues", params(IssuePath),
+    request_body = IssueChangesInput, responses((status = 200, body = IssueBody)))]
 pub async fn update_issue(
     caller: ApiCaller,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<IssuePath>,
     body: ApiJson<IssueChangesInput>,
 ) -> ApiResult {
     let changes = body.0.into_changes()?;
-    let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
+    let (key, user, actor) = (path.into_inner().issue, caller.user.clone(), caller.actor.clone());
     let updated = db::run(&state.pool, move |conn| {
         let (project, issue) = issues::find_by_key(conn, &key)?;
         authorize(&user, Action::EditIssue(&project))?;
@@ -342,14 +380,29 @@ pub async fn update_issue(
     Ok(HttpResponse::Ok().json(updated))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
+    /// An OQL query (see /help/oql).
     oql: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1)]
     page: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     per_page: Option<String>,
 }
 
-/// `GET /api/v1/search?oql=…&page=&per_page=`: issues in every project the caller can see.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SearchResult {
+    oql: String,
+    issues: Vec<ListedIssue>,
+    page: i64,
+    per_page: i64,
+    has_more: bool,
+}
+
+/// Issues matching an OQL query in every project the caller can see.
+#[utoipa::path(get, path = "/api/v1/search", tag = "issues", params(SearchQuery),
+    responses((status = 200, body = SearchResult)))]
 pub async fn search(caller: ApiCaller, state: web::Data<AppState>, query: web::Query<SearchQuery>) -> ApiResult {
     authorize(&caller.user, Action::ListProjects)?;
     let SearchQuery { oql: text, page, per_page } = query.into_inner();
@@ -362,54 +415,72 @@ pub async fn search(caller: ApiCaller, state: web::Data<AppState>, query: web::Q
         Ok((page, per_page, issue_list::search(conn, &parsed, me, page, per_page)?))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "oql": text.unwrap_or_default(),
-        "issues": found.issues,
-        "page": page,
-        "per_page": per_page,
-        "has_more": found.has_more,
-    })))
+    Ok(HttpResponse::Ok().json(SearchResult {
+        oql: text.unwrap_or_default(),
+        issues: found.issues,
+        page,
+        per_page,
+        has_more: found.has_more,
+    }))
 }
 
-/// `GET /api/v1/issues/{key}/history`: every change, oldest first, field by field.
-pub async fn get_history(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
-    let (key, user) = (path.into_inner(), caller.user.clone());
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HistoryList {
+    history: Vec<history::HistoryEntry>,
+}
+
+/// Every change to an issue, oldest first, field by field.
+#[utoipa::path(get, path = "/api/v1/issues/{issue}/history", tag = "issues", params(IssuePath),
+    responses((status = 200, body = HistoryList)))]
+pub async fn get_history(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<IssuePath>) -> ApiResult {
+    let (key, user) = (path.into_inner().issue, caller.user.clone());
     let entries = db::run(&state.pool, move |conn| {
         let (project, issue) = issues::find_by_key(conn, &key)?;
         authorize(&user, Action::ViewProject(&project))?;
         Ok(history::history_of(conn, issue.id)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({ "history": entries })))
+    Ok(HttpResponse::Ok().json(HistoryList { history: entries }))
 }
 
-/// `GET /api/v1/issues/{key}/comments`: oldest first.
-pub async fn list_comments(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
-    let (key, user) = (path.into_inner(), caller.user.clone());
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CommentList {
+    comments: Vec<CommentWithAuthor>,
+}
+
+/// An issue's comments, oldest first.
+#[utoipa::path(get, path = "/api/v1/issues/{issue}/comments", tag = "comments", params(IssuePath),
+    responses((status = 200, body = CommentList)))]
+pub async fn list_comments(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<IssuePath>) -> ApiResult {
+    let (key, user) = (path.into_inner().issue, caller.user.clone());
     let comments: Vec<CommentWithAuthor> = db::run(&state.pool, move |conn| {
         let (project, issue) = issues::find_by_key(conn, &key)?;
         authorize(&user, Action::ViewProject(&project))?;
         Ok(comments::list_for_issue(conn, issue.id)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({ "comments": comments })))
+    Ok(HttpResponse::Ok().json(CommentList { comments }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommentInput {
+    /// Markdown.
+    #[schema(min_length = 1, max_length = 65536, pattern = "\\S")]
     body: String,
 }
 
-/// `POST /api/v1/issues/{key}/comments`.
+/// Adds a comment (Markdown) as the caller.
+#[utoipa::path(post, path = "/api/v1/issues/{issue}/comments", tag = "comments", params(IssuePath),
+    request_body = CommentInput, responses((status = 201, body = CommentWithAuthor)))]
 pub async fn create_comment(
     caller: ApiCaller,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<IssuePath>,
     body: ApiJson<CommentInput>,
 ) -> ApiResult {
     let ApiJson(input) = body;
-    let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
+    let (key, user, actor) = (path.into_inner().issue, caller.user.clone(), caller.actor.clone());
     let created = db::run(&state.pool, move |conn| {
         let (project, issue) = issues::find_by_key(conn, &key)?;
         authorize(&user, Action::Comment(&project))?;

@@ -13,7 +13,7 @@ use crate::schema::{comments, issues, users};
 
 pub const BODY_MAX: usize = 65_536;
 
-#[derive(Clone, Debug, Queryable, Selectable, Serialize)]
+#[derive(Clone, Debug, Queryable, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = comments)]
 pub struct Comment {
     pub id: i64,
@@ -26,7 +26,7 @@ pub struct Comment {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct CommentWithAuthor {
     #[serde(flatten)]
     pub comment: Comment,

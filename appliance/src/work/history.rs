@@ -9,14 +9,14 @@ use serde_json::Value;
 
 use crate::schema::{audit_log, automation_rules, users};
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct FieldChange {
     pub field: String,
     pub from: String,
     pub to: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     pub at: DateTime<Utc>,
     /// The person's display name; `None` for changes made on the host (`outpost admin`).

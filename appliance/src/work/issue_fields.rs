@@ -314,7 +314,7 @@ pub fn write_sets(conn: &mut PgConnection, issue_id: i64, resolved: &Resolved) -
 }
 
 /// An issue's further fields, as pages and the API show them.
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct Details {
     pub parent: Option<String>,
     pub fix_version: Option<String>,
@@ -322,6 +322,7 @@ pub struct Details {
     pub components: Vec<String>,
     /// Custom field name → its value shown as text (`None`: empty), in the project's order.
     #[serde(serialize_with = "as_object")]
+    #[schema(value_type = std::collections::BTreeMap<String, Option<String>>)]
     pub custom: Vec<(String, Option<String>)>,
 }
 

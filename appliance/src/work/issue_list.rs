@@ -23,7 +23,8 @@ pub const DEFAULT_PAGE_SIZE: i64 = 50;
 pub const MAX_PAGE_SIZE: i64 = 200;
 
 /// The query string as a user or client wrote it.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct IssueQuery {
     pub oql: Option<String>,
     /// Extra columns, comma-separated: `points,labels,custom:Tier`.
@@ -35,7 +36,9 @@ pub struct IssueQuery {
     pub q: Option<String>,
     pub sort: Option<String>,
     pub order: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1)]
     pub page: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub per_page: Option<String>,
 }
 
@@ -173,7 +176,7 @@ fn whole_number(
 }
 
 /// An issue as lists show it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ListedIssue {
     pub key: String,
     #[serde(flatten)]
@@ -183,6 +186,7 @@ pub struct ListedIssue {
     pub assignee: Option<UserRef>,
     /// The list's extra columns (header, value), when it asked for some.
     #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "columns_as_object")]
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
     pub columns: Vec<(String, String)>,
 }
 

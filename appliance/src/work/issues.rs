@@ -21,7 +21,7 @@ use crate::schema::{issue_watchers, issues, projects as projects_table, users};
 pub const TITLE_MAX: usize = 255;
 pub const DESCRIPTION_MAX: usize = 100_000;
 
-#[derive(Clone, Debug, Queryable, QueryableByName, Selectable, Identifiable, Serialize)]
+#[derive(Clone, Debug, Queryable, QueryableByName, Selectable, Identifiable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = issues)]
 pub struct Issue {
     #[serde(skip)]

@@ -21,7 +21,7 @@ pub const CHOICES: [(&str, &str, &str, bool); 5] = [
 ];
 
 /// A link as seen from one issue.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct LinkView {
     pub id: i64,
     /// "blocks", "is blocked by", …

@@ -10,7 +10,7 @@ use crate::audit::{self, Actor, Change};
 use crate::errors::AppError;
 use crate::schema::projects;
 
-#[derive(Clone, Debug, Queryable, Selectable, Identifiable, Serialize)]
+#[derive(Clone, Debug, Queryable, Selectable, Identifiable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = projects)]
 pub struct Project {
     #[serde(skip)]

@@ -7,6 +7,7 @@ mod automation;
 mod browser;
 mod cli;
 mod concurrency;
+mod contract;
 mod csv;
 mod deployments;
 mod issue_fields;
