@@ -209,7 +209,7 @@ pub fn fire_due(context: &Context) -> Result<(), Failure> {
 pub fn latest_occurrence(cron: &croner::Cron, since: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let mut latest = None;
     let mut from = since;
-    // Bounded: a rule that fires every second and slept for a day is still one firing.
+    // Bounded: after a long pause a per-second rule catches up over a few ticks, one firing each.
     for _ in 0..10_000 {
         match cron.find_next_occurrence(&from, false) {
             Ok(next) if next <= now => {
