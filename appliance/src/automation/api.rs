@@ -8,25 +8,14 @@ use serde::{Deserialize, Serialize};
 
 use super::rules::{self, Draft, LoggedRun, Rule};
 use crate::db;
-use crate::errors::AppError;
-use crate::identity::permissions::{authorize, Action as Permission};
-use crate::identity::users::User;
+use crate::identity::permissions::Action as Permission;
 use crate::web::errors::ApiError;
 use crate::web::extract::{ApiCaller, ApiJson};
 use crate::web::openapi::{ProjectItemPath, ProjectPath};
 use crate::web::AppState;
-use crate::work::projects::{self, Project};
+use crate::work::projects;
 
 type ApiResult = Result<HttpResponse, ApiError>;
-
-fn project_for(conn: &mut diesel::PgConnection, user: &User, key: &str, manage: bool) -> Result<Project, AppError> {
-    let project = projects::find_by_key(conn, key)?;
-    authorize(user, Permission::ViewProject(&project))?;
-    if manage {
-        authorize(user, Permission::ManageProject(&project))?;
-    }
-    Ok(project)
-}
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RuleList {
@@ -48,7 +37,7 @@ pub struct RuleBody {
 pub async fn list(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<ProjectPath>) -> ApiResult {
     let (key, user) = (path.into_inner().key, caller.user.clone());
     let rules = db::run(&state.pool, move |conn| {
-        let project = project_for(conn, &user, &key, false)?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Permission::ViewProject(p))?;
         rules::list(conn, &project)
     })
     .await?;
@@ -67,7 +56,7 @@ pub async fn create(
 ) -> ApiResult {
     let (key, user, actor, draft) = (path.into_inner().key, caller.user.clone(), caller.actor.clone(), body.0);
     let (rule, hook_token) = db::run(&state.pool, move |conn| {
-        let project = project_for(conn, &user, &key, true)?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Permission::ManageProject(p))?;
         rules::create(conn, &actor, &project, &draft)
     })
     .await?;
@@ -80,7 +69,7 @@ pub async fn create(
 pub async fn get(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<ProjectItemPath>) -> ApiResult {
     let (ProjectItemPath { key, id }, user) = (path.into_inner(), caller.user.clone());
     let rule = db::run(&state.pool, move |conn| {
-        let project = project_for(conn, &user, &key, false)?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Permission::ViewProject(p))?;
         rules::find(conn, &project, id)
     })
     .await?;
@@ -99,7 +88,7 @@ pub async fn update(
     let (ProjectItemPath { key, id }, user, actor, draft) =
         (path.into_inner(), caller.user.clone(), caller.actor.clone(), body.0);
     let (rule, hook_token) = db::run(&state.pool, move |conn| {
-        let project = project_for(conn, &user, &key, true)?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Permission::ManageProject(p))?;
         rules::update(conn, &actor, &project, id, &draft)
     })
     .await?;
@@ -127,7 +116,7 @@ pub struct SwitchPath {
 pub async fn switch(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<SwitchPath>) -> ApiResult {
     let (SwitchPath { key, id, action }, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     db::run(&state.pool, move |conn| {
-        let project = project_for(conn, &user, &key, true)?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Permission::ManageProject(p))?;
         rules::set_enabled(conn, &actor, &project, id, action == "enable")
     })
     .await?;
@@ -140,7 +129,7 @@ pub async fn switch(caller: ApiCaller, state: web::Data<AppState>, path: web::Pa
 pub async fn delete(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<ProjectItemPath>) -> ApiResult {
     let (ProjectItemPath { key, id }, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     db::run(&state.pool, move |conn| {
-        let project = project_for(conn, &user, &key, true)?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Permission::ManageProject(p))?;
         rules::delete(conn, &actor, &project, id)
     })
     .await?;
@@ -158,7 +147,7 @@ pub struct RunList {
 pub async fn runs(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<ProjectItemPath>) -> ApiResult {
     let (ProjectItemPath { key, id }, user) = (path.into_inner(), caller.user.clone());
     let runs = db::run(&state.pool, move |conn| {
-        let project = project_for(conn, &user, &key, false)?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Permission::ViewProject(p))?;
         let rule = rules::find(conn, &project, id)?;
         Ok(rules::runs(conn, rule.id, 100)?)
     })

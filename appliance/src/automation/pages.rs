@@ -150,8 +150,7 @@ fn callable_hooks(conn: &mut diesel::PgConnection, project: &Project) -> diesel:
 
 /// The project, after checking the user may see it; and whether they may manage its rules.
 fn project_for(conn: &mut diesel::PgConnection, user: &User, key: &str) -> Result<(Project, bool), AppError> {
-    let project = projects::find_by_key(conn, key)?;
-    authorize(user, Permission::ViewProject(&project))?;
+    let project = projects::find_allowed(conn, user, key, |p| Permission::ViewProject(p))?;
     let can_manage = authorize(user, Permission::ManageProject(&project)).is_ok();
     Ok((project, can_manage))
 }
@@ -235,8 +234,7 @@ pub async fn create(
     let (user, actor, lookup, submitted) =
         (signed_in.user().clone(), signed_in.actor.clone(), key.clone(), typed.clone());
     let created = db::run(&state.pool, move |conn| {
-        let project = projects::find_by_key(conn, &lookup)?;
-        authorize(&user, Permission::ManageProject(&project))?;
+        let project = projects::find_allowed(conn, &user, &lookup, |p| Permission::ManageProject(p))?;
         let draft = submitted.draft()?;
         rules::create(conn, &actor, &project, &draft)
     })
@@ -272,8 +270,7 @@ pub async fn update(
     let (user, actor, lookup, submitted) =
         (signed_in.user().clone(), signed_in.actor.clone(), key.clone(), typed.clone());
     let saved = db::run(&state.pool, move |conn| {
-        let project = projects::find_by_key(conn, &lookup)?;
-        authorize(&user, Permission::ManageProject(&project))?;
+        let project = projects::find_allowed(conn, &user, &lookup, |p| Permission::ManageProject(p))?;
         let draft = submitted.draft()?;
         rules::update(conn, &actor, &project, rule_id, &draft)
     })
@@ -298,8 +295,7 @@ pub async fn change(
     let (key, rule_id, verb) = path.into_inner();
     let (lookup, deleting) = (key.clone(), verb == "delete");
     db::run(&state.pool, move |conn| {
-        let project = projects::find_by_key(conn, &lookup)?;
-        authorize(&user, Permission::ManageProject(&project))?;
+        let project = projects::find_allowed(conn, &user, &lookup, |p| Permission::ManageProject(p))?;
         match verb.as_str() {
             "enable" => rules::set_enabled(conn, &actor, &project, rule_id, true).map(|_| ()),
             "disable" => rules::set_enabled(conn, &actor, &project, rule_id, false).map(|_| ()),

@@ -59,8 +59,7 @@ async fn deployments_page(
 ) -> Result<HttpResponse, PageError> {
     let user = signed_in.user().clone();
     let (project, all, releases, hooks, can_manage) = db::run(&state.pool, move |conn| {
-        let project = projects::find_by_key(conn, &key)?;
-        authorize(&user, Action::ViewProject(&project))?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Action::ViewProject(p))?;
         let can_manage = authorize(&user, Action::ManageProject(&project)).is_ok();
         let all = deployments::recent(conn, &project, SHOWN)?;
         let releases = releases::of_project(conn, &project)?;
@@ -110,8 +109,7 @@ pub async fn create_hook(
     let key = path.into_inner();
     let (user, actor, lookup) = (signed_in.user().clone(), signed_in.actor.clone(), key.clone());
     let created = db::run(&state.pool, move |conn| {
-        let project = projects::find_by_key(conn, &lookup)?;
-        authorize(&user, Action::ManageProject(&project))?;
+        let project = projects::find_allowed(conn, &user, &lookup, |p| Action::ManageProject(p))?;
         deployments::create_hook(conn, &actor, &project, &data.name)
     })
     .await;
@@ -132,8 +130,7 @@ pub async fn revoke_hook(
     let (key, hook_id) = path.into_inner();
     let (user, actor, lookup) = (signed_in.user().clone(), signed_in.actor.clone(), key.clone());
     db::run(&state.pool, move |conn| {
-        let project = projects::find_by_key(conn, &lookup)?;
-        authorize(&user, Action::ManageProject(&project))?;
+        let project = projects::find_allowed(conn, &user, &lookup, |p| Action::ManageProject(p))?;
         deployments::revoke_hook(conn, &actor, &project, hook_id)
     })
     .await?;
@@ -149,8 +146,7 @@ pub async fn api_list(
     let key = path.into_inner();
     let user = caller.user.clone();
     let all = db::run(&state.pool, move |conn| {
-        let project = projects::find_by_key(conn, &key)?;
-        authorize(&user, Action::ViewProject(&project))?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Action::ViewProject(p))?;
         Ok(deployments::recent(conn, &project, SHOWN)?)
     })
     .await?;
@@ -167,8 +163,7 @@ pub async fn api_releases(
     let key = path.into_inner();
     let user = caller.user.clone();
     let list = db::run(&state.pool, move |conn| {
-        let project = projects::find_by_key(conn, &key)?;
-        authorize(&user, Action::ViewProject(&project))?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Action::ViewProject(p))?;
         Ok(releases::of_project(conn, &project)?)
     })
     .await?;

@@ -32,17 +32,6 @@ use crate::web::AppState;
 
 type ApiResult = Result<HttpResponse, ApiError>;
 
-fn project_for(
-    conn: &mut diesel::PgConnection,
-    user: &User,
-    key: &str,
-    action: fn(&Project) -> Action<'_>,
-) -> Result<Project, AppError> {
-    let project = projects::find_by_key(conn, key)?;
-    authorize(user, action(&project))?;
-    Ok(project)
-}
-
 fn issue_for(conn: &mut diesel::PgConnection, user: &User, key: &str) -> Result<(Project, Issue), AppError> {
     let (project, issue) = issues::find_by_key(conn, key)?;
     authorize(user, Action::EditIssue(&project))?;
@@ -53,7 +42,7 @@ fn issue_for(conn: &mut diesel::PgConnection, user: &User, key: &str) -> Result<
 pub async fn list_sprints(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
     let (key, user) = (path.into_inner(), caller.user.clone());
     let sprints = db::run(&state.pool, move |conn| {
-        let project = project_for(conn, &user, &key, |p| Action::ViewProject(p))?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Action::ViewProject(p))?;
         Ok(sprints::open_sprints(conn, project.id)?)
     })
     .await?;
@@ -82,7 +71,7 @@ pub async fn create_sprint(
     let ApiJson(input) = body;
     let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     let sprint = db::run(&state.pool, move |conn| {
-        let project = project_for(conn, &user, &key, |p| Action::ManageProject(p))?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Action::ManageProject(p))?;
         let new = NewSprint {
             name: input.name,
             goal: input.goal,
@@ -117,7 +106,7 @@ pub async fn sprint_action(
     };
     let ((key, id, action), user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     let done = db::run(&state.pool, move |conn| {
-        let project = project_for(conn, &user, &key, |p| Action::ManageProject(p))?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Action::ManageProject(p))?;
         match action.as_str() {
             "start" => Ok(json!({ "sprint": sprints::start(conn, &actor, &project, id)? })),
             "complete" => Ok(json!({ "completed": sprints::complete(conn, &actor, &project, id, input.move_to)? })),
@@ -194,7 +183,7 @@ pub async fn board(
     let (key, user, input) = (path.into_inner(), caller.user.clone(), query.into_inner());
     let swimlanes = boards::Swimlanes::parse(input.swimlanes.as_deref())?;
     let body = db::run(&state.pool, move |conn| {
-        let project = project_for(conn, &user, &key, |p| Action::ViewProject(p))?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Action::ViewProject(p))?;
         let source_query = match input.filter {
             Some(id) => {
                 let filter = saved_filters::find_visible(conn, &user, project.id, id)?;
@@ -241,7 +230,7 @@ pub async fn board(
 pub async fn list_filters(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
     let (key, user) = (path.into_inner(), caller.user.clone());
     let filters = db::run(&state.pool, move |conn| {
-        let project = project_for(conn, &user, &key, |p| Action::ViewProject(p))?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Action::ViewProject(p))?;
         Ok(saved_filters::visible(conn, &user, project.id)?)
     })
     .await?;
@@ -267,7 +256,7 @@ pub async fn create_filter(
     let ApiJson(input) = body;
     let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     let filter = db::run(&state.pool, move |conn| {
-        let project = project_for(conn, &user, &key, |p| Action::ViewProject(p))?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Action::ViewProject(p))?;
         saved_filters::create(conn, &actor, &user, &project, &input.name, &input.oql, input.shared)
     })
     .await?;
@@ -278,7 +267,7 @@ pub async fn create_filter(
 pub async fn delete_filter(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<(String, i64)>) -> ApiResult {
     let ((key, id), user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     db::run(&state.pool, move |conn| {
-        let project = project_for(conn, &user, &key, |p| Action::ViewProject(p))?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Action::ViewProject(p))?;
         saved_filters::delete(conn, &actor, &user, project.id, id)
     })
     .await?;
@@ -321,7 +310,7 @@ pub async fn bulk_edit(
     let change = BulkChange { status: input.status, assignee: input.assignee, add_labels: input.add_labels, sprint };
     let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     let applied = db::run(&state.pool, move |conn| {
-        let project = project_for(conn, &user, &key, |p| Action::EditIssue(p))?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Action::EditIssue(p))?;
         bulk::apply(conn, &actor, &project, &input.issues, &change, input.skip_refused)
     })
     .await?;
@@ -426,7 +415,7 @@ pub async fn export(
 ) -> ApiResult {
     let (key, user, query) = (path.into_inner(), caller.user.clone(), query.into_inner());
     let body = db::run(&state.pool, move |conn| {
-        let project = project_for(conn, &user, &key, |p| Action::ViewProject(p))?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Action::ViewProject(p))?;
         let workflow = Workflow::load(conn, project.id)?;
         let filter = IssueFilter::parse(conn, &query, user.id, &workflow)?;
         let issues = issue_list::all_matching(conn, project.id, &filter, user.id, EXPORT_MAX)?.ok_or_else(|| {
@@ -455,7 +444,7 @@ pub async fn import(
     let (key, user, actor, options) =
         (path.into_inner(), caller.user.clone(), caller.actor.clone(), query.into_inner());
     let (report, ignored) = db::run(&state.pool, move |conn| {
-        let project = project_for(conn, &user, &key, |p| Action::CreateIssue(p))?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Action::CreateIssue(p))?;
         let catalogue = Catalogue::load(conn, project.id)?;
         let mapping: Vec<Target> = parsed.headers.iter().map(|h| Target::guess(h, &catalogue)).collect();
         let ignored: Vec<String> = parsed

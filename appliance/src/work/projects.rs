@@ -8,6 +8,8 @@ use serde_json::json;
 use super::workflows;
 use crate::audit::{self, Actor, Change};
 use crate::errors::AppError;
+use crate::identity::permissions::{authorize, Action};
+use crate::identity::users::User;
 use crate::schema::projects;
 
 #[derive(Clone, Debug, Queryable, Selectable, Identifiable, Serialize, utoipa::ToSchema)]
@@ -109,6 +111,18 @@ pub fn find_by_key(conn: &mut PgConnection, key: &str) -> Result<Project, AppErr
         .first(conn)
         .optional()?
         .ok_or_else(|| AppError::not_found(format!("There is no project with key {key}.")))
+}
+
+/// The project `key` names, once `user` is allowed `action` on it (the one permission check).
+pub fn find_allowed(
+    conn: &mut PgConnection,
+    user: &User,
+    key: &str,
+    action: for<'a> fn(&'a Project) -> Action<'a>,
+) -> Result<Project, AppError> {
+    let project = find_by_key(conn, key)?;
+    authorize(user, action(&project))?;
+    Ok(project)
 }
 
 /// Hands out the next issue number. The UPDATE takes the project row's lock until the

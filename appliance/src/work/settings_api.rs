@@ -8,29 +8,22 @@ use serde_json::json;
 use super::fields::{self, Catalogue, FieldKind};
 use super::issue_fields::parse_date;
 use super::kinds::StatusCategory;
-use super::projects::{self, Project};
+use super::projects;
 use super::workflows::{self, normalized, StatusDraft, Workflow, WorkflowDraft};
 use crate::db;
 use crate::errors::AppError;
-use crate::identity::permissions::{authorize, Action};
-use crate::identity::users::User;
+use crate::identity::permissions::Action;
 use crate::web::errors::ApiError;
 use crate::web::extract::{ApiCaller, ApiJson};
 use crate::web::AppState;
 
 type ApiResult = Result<HttpResponse, ApiError>;
 
-fn project_for(conn: &mut diesel::PgConnection, user: &User, key: &str, manage: bool) -> Result<Project, AppError> {
-    let project = projects::find_by_key(conn, key)?;
-    authorize(user, if manage { Action::ManageProject(&project) } else { Action::ViewProject(&project) })?;
-    Ok(project)
-}
-
 /// `GET /api/v1/projects/{key}/workflow`: the statuses in board order and where each may go.
 pub async fn get_workflow(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
     let (key, user) = (path.into_inner(), caller.user.clone());
     let workflow = db::run(&state.pool, move |conn| {
-        let project = project_for(conn, &user, &key, false)?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Action::ViewProject(p))?;
         Ok(Workflow::load(conn, project.id)?)
     })
     .await?;
@@ -64,7 +57,7 @@ pub async fn remove_entry(
         _ => fields::Part::CustomField,
     };
     db::run(&state.pool, move |conn| {
-        let project = project_for(conn, &user, &key, true)?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Action::ManageProject(p))?;
         fields::remove(conn, &actor, &project, part, &name)
     })
     .await?;
@@ -87,7 +80,7 @@ pub async fn set_choices(
     let ApiJson(input) = body;
     let ((key, name), user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     let catalogue = db::run(&state.pool, move |conn| {
-        let project = project_for(conn, &user, &key, true)?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Action::ManageProject(p))?;
         fields::set_choices(conn, &actor, &project, &name, &input.options.join(","))?;
         Ok(Catalogue::load(conn, project.id)?)
     })
@@ -128,7 +121,7 @@ pub async fn put_workflow(
     let ApiJson(input) = body;
     let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     let saved = db::run(&state.pool, move |conn| {
-        let project = project_for(conn, &user, &key, true)?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Action::ManageProject(p))?;
         let current = Workflow::load(conn, project.id)?;
         let mut statuses = Vec::with_capacity(input.statuses.len());
         for status in &input.statuses {
@@ -179,7 +172,7 @@ pub async fn put_workflow(
 pub async fn get_fields(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
     let (key, user) = (path.into_inner(), caller.user.clone());
     let catalogue = db::run(&state.pool, move |conn| {
-        let project = project_for(conn, &user, &key, false)?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Action::ViewProject(p))?;
         Ok(Catalogue::load(conn, project.id)?)
     })
     .await?;
@@ -214,7 +207,7 @@ pub async fn add_entry(
     let ApiJson(input) = body;
     let ((key, part), user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     db::run(&state.pool, move |conn| {
-        let project = project_for(conn, &user, &key, true)?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Action::ManageProject(p))?;
         match part.as_str() {
             "versions" => {
                 let date = parse_date("release_date", input.release_date.as_deref().unwrap_or(""))?;
