@@ -66,6 +66,8 @@ fn every_documented_operation_answers_as_documented() {
     let config = report.join("schemathesis.toml");
     std::fs::write(&config, CONFIG).unwrap();
     let output = Command::new(schemathesis())
+        // It keeps a cache of past failures in its working folder: the build folder, not the sources.
+        .current_dir(&report)
         .arg("--config-file")
         .arg(&config)
         .arg("run")
