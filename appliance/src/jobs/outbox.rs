@@ -110,6 +110,10 @@ pub fn dispatch(conn: &mut PgConnection, limit: i64) -> QueryResult<usize> {
             .limit(limit)
             .select(Event::as_select())
             .load(conn)?;
+        // The dispatcher polls: an empty poll asks nothing more of the database.
+        if events.is_empty() {
+            return Ok(0);
+        }
         let listeners = Listeners::load(conn)?;
         for event in &events {
             for kind in consumers(&event.topic, listeners) {
