@@ -56,16 +56,8 @@ pub enum Action {
     },
     /// One of the project's (or the installation's) outgoing webhooks, by id.
     CallWebhook {
-        #[serde(deserialize_with = "whole_number")]
         webhook_id: i64,
     },
-}
-
-/// An integer as JSON Schema counts them: `4.0` is one too, though serde would refuse it.
-fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
-    let number = serde_json::Number::deserialize(deserializer)?;
-    let whole = number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18).map(|f| f as i64);
-    number.as_i64().or(whole).ok_or_else(|| serde::de::Error::custom(format!("{number} is not a whole number")))
 }
 
 /// The kinds the rule form offers, with what its two inputs mean for each.

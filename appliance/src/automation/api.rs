@@ -4,14 +4,14 @@
 //! condition and actions (`{"type": "transition", "status": "Done"}`, …).
 
 use actix_web::{web, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::rules::{self, Draft, LoggedRun, Rule};
 use crate::db;
 use crate::identity::permissions::Action as Permission;
 use crate::web::errors::ApiError;
 use crate::web::extract::{ApiCaller, ApiJson};
-use crate::web::openapi::{ProjectItemPath, ProjectPath};
+use crate::web::openapi::{ProjectItemPath, ProjectPath, SwitchPath};
 use crate::web::AppState;
 use crate::work::projects;
 
@@ -93,21 +93,6 @@ pub async fn update(
     })
     .await?;
     Ok(HttpResponse::Ok().json(RuleBody { rule, hook_token }))
-}
-
-/// `POST …/automation-rules/{id}/{action}`: which rule, and what to do with it.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct SwitchPath {
-    /// The project's key.
-    #[param(example = "OPS")]
-    key: String,
-    /// The rule's id.
-    #[param(example = 1)]
-    id: i64,
-    /// `enable` or `disable`.
-    #[param(pattern = "^(enable|disable)$", example = "disable")]
-    action: String,
 }
 
 /// Turns a rule on or off.

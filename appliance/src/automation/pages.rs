@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use serde_json::json;
 
 use super::actions::{self, Action};
 use super::engine;
@@ -311,10 +310,28 @@ pub async fn change(
     }))
 }
 
-/// `POST /hooks/automation/{token}`: fires a webhook-triggered rule. No session or API
-/// token: the URL's secret is the credential. An optional JSON body
-/// `{"issues": ["OPS-1", …]}` narrows the firing to those issues (still within the
-/// condition). Answers 202 with the queued job: the rule runs in the background.
+/// The optional body of an automation hook call; other keys (a CI system's own payload) are
+/// ignored.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+pub struct HookCall {
+    /// Narrows the firing to these issues (still within the rule's condition).
+    #[schema(example = json!(["OPS-1"]))]
+    issues: Option<Vec<String>>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Fired {
+    /// The rule's name.
+    rule: String,
+    /// The queued job that runs it.
+    job: Option<i64>,
+}
+
+/// Fires a webhook-triggered rule; it runs in the background. No API token: the URL's
+/// secret (shown when the rule was saved) is the credential. The body may be empty.
+#[utoipa::path(post, path = "/hooks/automation/{token}", tag = "automation", security(()),
+    params(("token" = String, Path, description = "The rule's hook secret.")),
+    request_body(content = Option<HookCall>), responses((status = 202, body = Fired)))]
 pub async fn receive(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -330,12 +347,12 @@ pub async fn receive(
         Ok((rule, job_id))
     })
     .await?;
-    Ok(HttpResponse::Accepted().json(json!({ "rule": rule.name, "job": job_id })))
+    Ok(HttpResponse::Accepted().json(Fired { rule: rule.name, job: job_id }))
 }
 
 /// The issue keys a webhook call names, if its body names any.
 fn named_issues(body: &[u8]) -> Result<Option<Vec<String>>, AppError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
         return Ok(None);
     }
     let refusal = || {
@@ -345,10 +362,11 @@ fn named_issues(body: &[u8]) -> Result<Option<Vec<String>>, AppError> {
         )
     };
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| refusal())?;
-    match value.get("issues") {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(list) => serde_json::from_value(list.clone()).map(Some).map_err(|_| refusal()),
+    if !value.is_object() {
+        return Err(refusal());
     }
+    let call: HookCall = serde_json::from_value(value).map_err(|_| refusal())?;
+    Ok(call.issues)
 }
 
 /// For the templates: the trigger kinds and action kinds with their labels.

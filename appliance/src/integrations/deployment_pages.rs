@@ -3,8 +3,8 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::deployments::{self, Deployment, IncomingHook, Report};
 use super::releases::{self, Release};
@@ -13,12 +13,27 @@ use crate::errors::AppError;
 use crate::identity::permissions::{authorize, Action};
 use crate::web::errors::{ApiError, PageError};
 use crate::web::extract::{client_ip, ApiCaller, ApiJson, CsrfForm, SignedIn};
+use crate::web::openapi::ProjectPath;
 use crate::web::pages::{redirect, render_with_status, status_for, Nav};
 use crate::web::AppState;
 use crate::work::projects::{self, Project};
 
-/// `POST /hooks/deployments/{token}`: what a CI pipeline calls. No session or API token: the
-/// URL's secret is the credential, and it can only report deployments of its project.
+/// A deployment with the keys of the issues it shipped.
+#[derive(Serialize, ToSchema)]
+pub struct ShippedDeployment {
+    deployment: Deployment,
+    /// Keys of this project's issues named in the release notes or commit messages.
+    issues: Vec<String>,
+}
+
+/// What a CI pipeline calls to report a deployment; a later report of the same environment
+/// and version updates its status (201 the first time, 200 after). No API token: the URL's
+/// secret (made on the project's Releases tab) is the credential, and it can only report
+/// deployments of its project.
+#[utoipa::path(post, path = "/hooks/deployments/{token}", tag = "deployments", security(()),
+    params(("token" = String, Path, description = "The incoming hook's secret, `oph_…`.")),
+    request_body = Report,
+    responses((status = 201, body = ShippedDeployment), (status = 200, body = ShippedDeployment)))]
 pub async fn receive(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -29,7 +44,7 @@ pub async fn receive(
     let ip = client_ip(&req);
     let (deployment, issues, created) =
         db::run(&state.pool, move |conn| deployments::report(conn, &token, ip, &body.0)).await?;
-    let reply = json!({ "deployment": deployment, "issues": issues });
+    let reply = ShippedDeployment { deployment, issues };
     Ok(if created { HttpResponse::Created().json(reply) } else { HttpResponse::Ok().json(reply) })
 }
 
@@ -137,7 +152,14 @@ pub async fn revoke_hook(
     Ok(redirect(&format!("/projects/{key}/deployments")))
 }
 
-/// `GET /api/v1/projects/{key}/deployments`: the newest 100, each with the issues it shipped.
+#[derive(Serialize, ToSchema)]
+pub struct DeploymentList {
+    deployments: Vec<ShippedDeployment>,
+}
+
+/// The project's newest 100 deployments, each with the issues it shipped.
+#[utoipa::path(get, path = "/api/v1/projects/{key}/deployments", tag = "deployments", params(ProjectPath),
+    responses((status = 200, body = DeploymentList)))]
 pub async fn api_list(
     caller: ApiCaller,
     state: web::Data<AppState>,
@@ -150,11 +172,18 @@ pub async fn api_list(
         Ok(deployments::recent(conn, &project, SHOWN)?)
     })
     .await?;
-    let items: Vec<_> = all.into_iter().map(|(d, issues)| json!({ "deployment": d, "issues": issues })).collect();
-    Ok(HttpResponse::Ok().json(json!({ "deployments": items })))
+    let deployments = all.into_iter().map(|(deployment, issues)| ShippedDeployment { deployment, issues }).collect();
+    Ok(HttpResponse::Ok().json(DeploymentList { deployments }))
 }
 
-/// `GET /api/v1/projects/{key}/releases`: every version with its issues and where it went.
+#[derive(Serialize, ToSchema)]
+pub struct ReleaseList {
+    releases: Vec<Release>,
+}
+
+/// Every version of the project (unreleased first) with its issues and where it is deployed.
+#[utoipa::path(get, path = "/api/v1/projects/{key}/releases", tag = "deployments", params(ProjectPath),
+    responses((status = 200, body = ReleaseList)))]
 pub async fn api_releases(
     caller: ApiCaller,
     state: web::Data<AppState>,
@@ -167,5 +196,5 @@ pub async fn api_releases(
         Ok(releases::of_project(conn, &project)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({ "releases": list })))
+    Ok(HttpResponse::Ok().json(ReleaseList { releases: list }))
 }

@@ -33,7 +33,7 @@ pub struct IncomingHook {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Queryable, Selectable, Serialize, Clone, Debug)]
+#[derive(Queryable, Selectable, Serialize, Clone, Debug, utoipa::ToSchema)]
 #[diesel(table_name = deployments)]
 pub struct Deployment {
     pub id: i64,
@@ -130,11 +130,15 @@ pub fn revoke_hook(conn: &mut PgConnection, actor: &Actor, project: &Project, ho
 }
 
 /// What a CI system sends.
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Report {
+    #[schema(example = "production")]
     pub environment: String,
+    #[schema(example = "v1.4.2")]
     pub version: String,
+    /// started, succeeded, failed or rolled_back.
+    #[schema(example = "succeeded")]
     pub status: String,
     #[serde(default)]
     pub commit: Option<String>,
@@ -147,7 +151,7 @@ pub struct Report {
     pub commits: Vec<CommitMessage>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommitMessage {
     #[serde(default)]

@@ -16,7 +16,7 @@ use crate::work::projects::Project;
 /// Deployments looked at for the releases view, newest first.
 const DEPLOYMENTS_SCANNED: i64 = 1000;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ReleaseIssue {
     pub key: String,
     pub title: String,
@@ -24,7 +24,7 @@ pub struct ReleaseIssue {
     pub done: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Release {
     #[serde(flatten)]
     pub version: Version,

@@ -36,7 +36,7 @@ pub fn is_webhook_event(topic: &str) -> bool {
     EVENTS.contains(&topic)
 }
 
-#[derive(Queryable, Selectable, Serialize, Clone, Debug)]
+#[derive(Queryable, Selectable, Serialize, Clone, Debug, utoipa::ToSchema)]
 #[diesel(table_name = webhooks)]
 pub struct Webhook {
     pub id: i64,
@@ -54,7 +54,7 @@ pub struct Webhook {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Queryable, Selectable, Serialize, Clone, Debug)]
+#[derive(Queryable, Selectable, Serialize, Clone, Debug, utoipa::ToSchema)]
 #[diesel(table_name = webhook_deliveries)]
 pub struct Delivery {
     pub id: i64,

@@ -20,10 +20,13 @@ use crate::web::AppState;
 
 const PAGE_SIZE: i64 = 50;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Present (any value): unread notifications only.
     #[serde(default)]
     unread: Option<String>,
+    /// The `next` cursor of the previous page.
     before: Option<i64>,
 }
 
@@ -256,8 +259,8 @@ pub async fn unsubscribe(
     Ok(render(&page)?)
 }
 
-#[derive(Serialize)]
-struct NotificationBody {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NotificationBody {
     id: i64,
     reason: String,
     subject: String,
@@ -268,8 +271,18 @@ struct NotificationBody {
     read: bool,
 }
 
-/// `GET /api/v1/notifications?unread&before=ID`: newest first, 50 a page; `next` is the
-/// cursor for the following page.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NotificationList {
+    items: Vec<NotificationBody>,
+    /// How many of the caller's notifications are unread.
+    unread: i64,
+    /// The `before` cursor of the next page; absent on the last page.
+    next: Option<i64>,
+}
+
+/// The caller's notifications, newest first, 50 a page.
+#[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications", params(ListQuery),
+    responses((status = 200, body = NotificationList)))]
 pub async fn api_list(
     caller: ApiCaller,
     state: web::Data<AppState>,
@@ -296,16 +309,25 @@ pub async fn api_list(
             read: n.read_at.is_some(),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "items": items, "unread": unread, "next": next })))
+    Ok(HttpResponse::Ok().json(NotificationList { items, unread, next }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReadBody {
     /// The notifications to mark read; absent marks all.
     ids: Option<Vec<i64>>,
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Marked {
+    /// How many notifications changed from unread to read.
+    marked: usize,
+}
+
+/// Marks the given notifications, or all, read.
+#[utoipa::path(post, path = "/api/v1/notifications/read", tag = "notifications", request_body = ReadBody,
+    responses((status = 200, body = Marked)))]
 pub async fn api_mark_read(
     caller: ApiCaller,
     state: web::Data<AppState>,
@@ -315,5 +337,5 @@ pub async fn api_mark_read(
     let user_id = caller.user.id;
     let ids = body.0.ids;
     let marked = db::run(&state.pool, move |conn| Ok(store::mark_read(conn, user_id, ids.as_deref())?)).await?;
-    Ok(HttpResponse::Ok().json(json!({ "marked": marked })))
+    Ok(HttpResponse::Ok().json(Marked { marked }))
 }

@@ -97,7 +97,7 @@ pub struct ErrorBody {
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// A stable snake_case code: invalid_field, bad_request, unauthenticated, forbidden,
-    /// not_found, conflict, too_large, rate_limited, unavailable, internal.
+    /// not_found, method_not_allowed, conflict, too_large, rate_limited, unavailable, internal.
     pub code: &'static str,
     /// The sentence a person reads.
     pub message: String,
@@ -107,4 +107,17 @@ pub struct ErrorDetail {
     /// For internal errors: the id under which the cause was logged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_id: Option<String>,
+}
+
+impl ErrorDetail {
+    /// A refusal about one input field, for answers that carry more than the error (a bulk
+    /// change's or an import's results per item).
+    pub fn invalid(field: &str, message: &str) -> ErrorDetail {
+        ErrorDetail {
+            code: "invalid_field",
+            message: message.to_owned(),
+            field: Some(field.to_owned()),
+            error_id: None,
+        }
+    }
 }

@@ -179,6 +179,22 @@ fn nul_in(value: &serde_json::Value, path: String) -> Option<String> {
     }
 }
 
+/// JSON Schema counts `4.0` as an integer, and so do the clients it generates; serde does
+/// not. Whole floats become integers before the body meets the typed input.
+fn whole_numbers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(number) if !number.is_i64() && !number.is_u64() => {
+            // Below 2^53 a float holds every whole number exactly.
+            if let Some(whole) = number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15) {
+                *value = serde_json::Value::from(whole as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(whole_numbers),
+        _ => {}
+    }
+}
+
 pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     match body.iter().find(|byte| !byte.is_ascii_whitespace()) {
         None => return Err(AppError::bad_request(None, "The request body is empty; send a JSON object.")),
@@ -187,21 +203,17 @@ pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
         Some(b'{') => {}
         Some(_) => return Err(AppError::bad_request(None, "The request body must be a JSON object.")),
     }
+    let mut value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| AppError::bad_request(None, format!("The request body is not valid JSON: {e}.")))?;
     // PostgreSQL text cannot hold NUL; refuse it here, naming the field, rather than fail later.
-    if body.windows(6).any(|w| w == b"\\u0000") {
-        let value: serde_json::Value = serde_json::from_slice(body)
-            .map_err(|e| AppError::bad_request(None, format!("The request body is not valid JSON: {e}.")))?;
-        if let Some(path) = nul_in(&value, String::new()) {
-            return Err(AppError::invalid(&path, format!("Field \"{path}\" contains a NUL character.")));
-        }
+    if let Some(path) = nul_in(&value, String::new()) {
+        return Err(AppError::invalid(&path, format!("Field \"{path}\" contains a NUL character.")));
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+    whole_numbers(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            AppError::bad_request(None, format!("The request body is not valid JSON: {inner}."))
-        } else if path == "." || path.is_empty() {
+        if path == "." || path.is_empty() {
             AppError::bad_request(None, format!("The request body does not fit: {inner}."))
         } else {
             AppError::bad_request(Some(path.clone()), format!("Field \"{path}\": {inner}."))

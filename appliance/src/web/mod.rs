@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
 use actix_web::{middleware, web, App, HttpRequest, HttpResponse};
 
 use crate::automation::{api as automation_api, pages as automation_pages};
@@ -87,8 +88,13 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/notifications/unsubscribe", web::post().to(notification_pages::unsubscribe))
         .route("/admin/jobs", web::get().to(job_pages::list))
         .route("/admin/jobs/{id}/{action}", web::post().to(job_pages::act))
-        .route("/hooks/deployments/{token}", web::post().to(deployment_pages::receive))
-        .route("/hooks/automation/{token}", web::post().to(automation_pages::receive))
+        // What CI systems call, with the URL's secret as credential
+        .service(
+            web::scope("/hooks")
+                .wrap(middleware::from_fn(explain_wrong_method))
+                .service(web::resource("/deployments/{token}").route(web::post().to(deployment_pages::receive)))
+                .service(web::resource("/automation/{token}").route(web::post().to(automation_pages::receive))),
+        )
         .route("/projects/{key}/automation", web::get().to(automation_pages::list))
         .route("/projects/{key}/automation", web::post().to(automation_pages::create))
         .route("/projects/{key}/automation/{id}", web::get().to(automation_pages::show))
@@ -150,77 +156,141 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/issues/{key}/links/{id}/delete", web::post().to(issue_pages::unlink))
         .route("/issues/{key}/watch", web::post().to(issue_pages::watch))
         .route("/issues/{key}/work-log", web::post().to(issue_pages::log_work))
-        // Work: REST API v1
+        // REST API v1
+        .service(web::scope("/api/v1").wrap(middleware::from_fn(explain_wrong_method)).configure(api_routes));
+}
+
+/// The REST API, one resource per path with its methods: a path asked with a method it does
+/// not have answers 405 with `Allow` (actix adds the header; `explain_wrong_method` the body).
+fn api_routes(cfg: &mut web::ServiceConfig) {
+    use web::{delete, get, patch, post, put, resource};
+    cfg.service(resource("/openapi.json").route(get().to(openapi::document)))
+        // Projects and their configuration
         .service(
-            web::scope("/api/v1")
-                .route("/openapi.json", web::get().to(openapi::document))
-                .route("/notifications", web::get().to(notification_pages::api_list))
-                .route("/projects/{key}/deployments", web::get().to(deployment_pages::api_list))
-                .route("/projects/{key}/releases", web::get().to(deployment_pages::api_releases))
-                .route("/projects/{key}/automation-rules", web::get().to(automation_api::list))
-                .route("/projects/{key}/automation-rules", web::post().to(automation_api::create))
-                .route("/projects/{key}/automation-rules/{id}", web::get().to(automation_api::get))
-                .route("/projects/{key}/automation-rules/{id}", web::put().to(automation_api::update))
-                .route("/projects/{key}/automation-rules/{id}", web::delete().to(automation_api::delete))
-                .route("/projects/{key}/automation-rules/{id}/runs", web::get().to(automation_api::runs))
-                .route(
-                    "/projects/{key}/automation-rules/{id}/{action:enable|disable}",
-                    web::post().to(automation_api::switch),
-                )
-                .route("/webhooks", web::get().to(webhook_api::list))
-                .route("/webhooks", web::post().to(webhook_api::create))
-                .route("/webhooks/{id}", web::delete().to(webhook_api::change))
-                .route("/webhooks/{id}/{action:enable|disable}", web::post().to(webhook_api::change))
-                .route("/webhooks/{id}/deliveries", web::get().to(webhook_api::deliveries))
-                .route("/webhooks/{id}/deliveries/{delivery}/redeliver", web::post().to(webhook_api::redeliver))
-                .route("/projects/{key}/webhooks", web::get().to(webhook_api::list))
-                .route("/projects/{key}/webhooks", web::post().to(webhook_api::create))
-                .route("/projects/{key}/webhooks/{id}", web::delete().to(webhook_api::change))
-                .route("/projects/{key}/webhooks/{id}/{action:enable|disable}", web::post().to(webhook_api::change))
-                .route("/projects/{key}/webhooks/{id}/deliveries", web::get().to(webhook_api::deliveries))
-                .route(
-                    "/projects/{key}/webhooks/{id}/deliveries/{delivery}/redeliver",
-                    web::post().to(webhook_api::redeliver),
-                )
-                .route("/notifications/read", web::post().to(notification_pages::api_mark_read))
-                .route("/projects", web::get().to(work_api::list_projects))
-                .route("/projects", web::post().to(work_api::create_project))
-                .route("/projects/{key}", web::get().to(work_api::get_project))
-                .route("/projects/{key}/workflow", web::get().to(settings_api::get_workflow))
-                .route("/projects/{key}/workflow", web::put().to(settings_api::put_workflow))
-                .route("/projects/{key}/board", web::get().to(planning_api::board))
-                .route("/projects/{key}/fields", web::get().to(settings_api::get_fields))
-                .route("/projects/{key}/{part:versions|components|fields}", web::post().to(settings_api::add_entry))
-                .route(
-                    "/projects/{key}/{part:versions|components|fields}/{name}",
-                    web::delete().to(settings_api::remove_entry),
-                )
-                .route("/projects/{key}/fields/{name}", web::put().to(settings_api::set_choices))
-                .route("/search", web::get().to(work_api::search))
-                .route("/projects/{key}/issues.csv", web::get().to(planning_api::export))
-                .route("/projects/{key}/import", web::post().to(planning_api::import))
-                .route("/projects/{key}/sprints", web::get().to(planning_api::list_sprints))
-                .route("/projects/{key}/sprints", web::post().to(planning_api::create_sprint))
-                .route("/projects/{key}/sprints/{id}/{action}", web::post().to(planning_api::sprint_action))
-                .route("/projects/{key}/filters", web::get().to(planning_api::list_filters))
-                .route("/projects/{key}/filters", web::post().to(planning_api::create_filter))
-                .route("/projects/{key}/filters/{id}", web::delete().to(planning_api::delete_filter))
-                .route("/projects/{key}/bulk", web::post().to(planning_api::bulk_edit))
-                .route("/issues/{issue}/move", web::post().to(planning_api::move_issue))
-                .route("/issues/{issue}/links", web::post().to(planning_api::create_link))
-                .route("/issues/{issue}/links/{id}", web::delete().to(planning_api::delete_link))
-                .route("/issues/{issue}/work-log", web::post().to(planning_api::log_work))
-                .route("/issues/{issue}/watchers/me", web::put().to(planning_api::watch))
-                .route("/issues/{issue}/watchers/me", web::delete().to(planning_api::watch))
-                .route("/projects/{key}/issues", web::get().to(work_api::list_issues))
-                .route("/projects/{key}/issues", web::post().to(work_api::create_issue))
-                .route("/projects/{key}/issues/{issue}", web::get().to(work_api::get_project_issue))
-                .route("/issues/{issue}", web::get().to(work_api::get_issue))
-                .route("/issues/{issue}", web::patch().to(work_api::update_issue))
-                .route("/issues/{issue}/history", web::get().to(work_api::get_history))
-                .route("/issues/{issue}/comments", web::get().to(work_api::list_comments))
-                .route("/issues/{issue}/comments", web::post().to(work_api::create_comment)),
+            resource("/projects").route(get().to(work_api::list_projects)).route(post().to(work_api::create_project)),
+        )
+        .service(resource("/projects/{key}").route(get().to(work_api::get_project)))
+        .service(
+            resource("/projects/{key}/workflow")
+                .route(get().to(settings_api::get_workflow))
+                .route(put().to(settings_api::put_workflow)),
+        )
+        .service(
+            resource("/projects/{key}/fields")
+                .route(get().to(settings_api::get_fields))
+                .route(post().to(settings_api::add_field)),
+        )
+        .service(
+            resource("/projects/{key}/fields/{name}")
+                .route(put().to(settings_api::set_choices))
+                .route(delete().to(settings_api::remove_field)),
+        )
+        .service(resource("/projects/{key}/versions").route(post().to(settings_api::add_version)))
+        .service(resource("/projects/{key}/versions/{name}").route(delete().to(settings_api::remove_version)))
+        .service(resource("/projects/{key}/components").route(post().to(settings_api::add_component)))
+        .service(resource("/projects/{key}/components/{name}").route(delete().to(settings_api::remove_component)))
+        // Issues and comments
+        .service(
+            resource("/projects/{key}/issues")
+                .route(get().to(work_api::list_issues))
+                .route(post().to(work_api::create_issue)),
+        )
+        .service(resource("/projects/{key}/issues/{issue}").route(get().to(work_api::get_project_issue)))
+        .service(resource("/projects/{key}/issues.csv").route(get().to(planning_api::export)))
+        .service(resource("/projects/{key}/import").route(post().to(planning_api::import)))
+        .service(resource("/search").route(get().to(work_api::search)))
+        .service(
+            resource("/issues/{issue}").route(get().to(work_api::get_issue)).route(patch().to(work_api::update_issue)),
+        )
+        .service(resource("/issues/{issue}/history").route(get().to(work_api::get_history)))
+        .service(
+            resource("/issues/{issue}/comments")
+                .route(get().to(work_api::list_comments))
+                .route(post().to(work_api::create_comment)),
+        )
+        .service(resource("/issues/{issue}/links").route(post().to(planning_api::create_link)))
+        .service(resource("/issues/{issue}/links/{id}").route(delete().to(planning_api::delete_link)))
+        .service(resource("/issues/{issue}/work-log").route(post().to(planning_api::log_work)))
+        .service(
+            resource("/issues/{issue}/watchers/me")
+                .route(put().to(planning_api::watch))
+                .route(delete().to(planning_api::unwatch)),
+        )
+        // Planning
+        .service(resource("/issues/{issue}/move").route(post().to(planning_api::move_issue)))
+        .service(resource("/projects/{key}/board").route(get().to(planning_api::board)))
+        .service(
+            resource("/projects/{key}/sprints")
+                .route(get().to(planning_api::list_sprints))
+                .route(post().to(planning_api::create_sprint)),
+        )
+        .service(resource("/projects/{key}/sprints/{id}/start").route(post().to(planning_api::start_sprint)))
+        .service(resource("/projects/{key}/sprints/{id}/complete").route(post().to(planning_api::complete_sprint)))
+        .service(
+            resource("/projects/{key}/filters")
+                .route(get().to(planning_api::list_filters))
+                .route(post().to(planning_api::create_filter)),
+        )
+        .service(resource("/projects/{key}/filters/{id}").route(delete().to(planning_api::delete_filter)))
+        .service(resource("/projects/{key}/bulk").route(post().to(planning_api::bulk_edit)))
+        // Automation
+        .service(
+            resource("/projects/{key}/automation-rules")
+                .route(get().to(automation_api::list))
+                .route(post().to(automation_api::create)),
+        )
+        .service(
+            resource("/projects/{key}/automation-rules/{id}")
+                .route(get().to(automation_api::get))
+                .route(put().to(automation_api::update))
+                .route(delete().to(automation_api::delete)),
+        )
+        .service(resource("/projects/{key}/automation-rules/{id}/runs").route(get().to(automation_api::runs)))
+        .service(
+            resource("/projects/{key}/automation-rules/{id}/{action:enable|disable}")
+                .route(post().to(automation_api::switch)),
+        )
+        // Integrations: webhooks in both scopes, deployments and releases
+        .configure(|cfg| webhook_routes(cfg, "/projects/{key}/webhooks"))
+        .configure(|cfg| webhook_routes(cfg, "/webhooks"))
+        .service(resource("/projects/{key}/deployments").route(get().to(deployment_pages::api_list)))
+        .service(resource("/projects/{key}/releases").route(get().to(deployment_pages::api_releases)))
+        // Notifications
+        .service(resource("/notifications").route(get().to(notification_pages::api_list)))
+        .service(resource("/notifications/read").route(post().to(notification_pages::api_mark_read)));
+}
+
+/// A project's webhooks and the global ones have the same operations under different bases.
+fn webhook_routes(cfg: &mut web::ServiceConfig, base: &str) {
+    use web::{delete, get, post, resource};
+    cfg.service(resource(base.to_owned()).route(get().to(webhook_api::list)).route(post().to(webhook_api::create)))
+        .service(resource(format!("{base}/{{id}}")).route(delete().to(webhook_api::delete)))
+        .service(resource(format!("{base}/{{id}}/{{action:enable|disable}}")).route(post().to(webhook_api::switch)))
+        .service(resource(format!("{base}/{{id}}/deliveries")).route(get().to(webhook_api::deliveries)))
+        .service(
+            resource(format!("{base}/{{id}}/deliveries/{{delivery}}/redeliver"))
+                .route(post().to(webhook_api::redeliver)),
         );
+}
+
+/// actix answers a wrong method on a known API path with 405, `Allow` and no body; every API
+/// refusal is an `ErrorBody` with a sentence, so this one gets one too.
+async fn explain_wrong_method(
+    req: ServiceRequest,
+    next: middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let response = next.call(req).await?;
+    if response.status() != actix_web::http::StatusCode::METHOD_NOT_ALLOWED {
+        return Ok(response.map_into_left_body());
+    }
+    let allow = response.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let (req, _) = response.into_parts();
+    let message = format!("{} is not a method of {}; it answers {allow}.", req.method(), req.path());
+    let body = errors::ErrorBody {
+        error: errors::ErrorDetail { code: "method_not_allowed", message, field: None, error_id: None },
+    };
+    let reply = HttpResponse::MethodNotAllowed().insert_header((header::ALLOW, allow)).json(body);
+    Ok(ServiceResponse::new(req, reply).map_into_right_body())
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {

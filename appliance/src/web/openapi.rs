@@ -13,7 +13,7 @@ use actix_web::HttpResponse;
 use askama::Template;
 use serde::Deserialize;
 use serde_json::Value;
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::schema::{AdditionalProperties, Schema};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
@@ -22,8 +22,12 @@ use utoipa::{IntoParams, Modify, OpenApi};
 use super::errors::{ErrorBody, PageError};
 use super::extract::SignedIn;
 use super::pages::{render, Nav};
-use crate::automation::{actions as automation_actions, api as automation_api, rules as automation_rules};
-use crate::work::api as work_api;
+use crate::automation::{
+    actions as automation_actions, api as automation_api, pages as automation_pages, rules as automation_rules,
+};
+use crate::integrations::{api as webhook_api, deployment_pages};
+use crate::notify::pages as notification_pages;
+use crate::work::{api as work_api, planning_api, settings_api};
 
 /// A project in the path.
 #[derive(Deserialize, IntoParams)]
@@ -55,6 +59,30 @@ pub struct ProjectIssuePath {
     pub issue: String,
 }
 
+/// A numbered object of an issue (a link) in the path.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct IssueItemPath {
+    /// The issue's key.
+    #[param(example = "OPS-1")]
+    pub issue: String,
+    /// The object's id.
+    #[param(example = 1)]
+    pub id: i64,
+}
+
+/// A project's named catalogue entry (a version, a component, a custom field) in the path.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ProjectNamePath {
+    /// The project's key.
+    #[param(example = "OPS")]
+    pub key: String,
+    /// The entry's name.
+    #[param(example = "1.0")]
+    pub name: String,
+}
+
 /// A project's numbered object (a rule, a webhook) in the path.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -65,6 +93,21 @@ pub struct ProjectItemPath {
     /// The object's id.
     #[param(example = 1)]
     pub id: i64,
+}
+
+/// `POST …/{id}/{action}`: which rule or webhook, and what to do with it.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SwitchPath {
+    /// The project's key.
+    #[param(example = "OPS")]
+    pub key: String,
+    /// The object's id.
+    #[param(example = 1)]
+    pub id: i64,
+    /// `enable` or `disable`.
+    #[param(pattern = "^(enable|disable)$", example = "disable")]
+    pub action: String,
 }
 
 #[derive(OpenApi)]
@@ -89,6 +132,33 @@ pub struct ProjectItemPath {
         work_api::list_comments,
         work_api::create_comment,
         work_api::search,
+        planning_api::export,
+        planning_api::import,
+        planning_api::move_issue,
+        planning_api::create_link,
+        planning_api::delete_link,
+        planning_api::log_work,
+        planning_api::watch,
+        planning_api::unwatch,
+        settings_api::get_workflow,
+        settings_api::put_workflow,
+        settings_api::get_fields,
+        settings_api::add_version,
+        settings_api::remove_version,
+        settings_api::add_component,
+        settings_api::remove_component,
+        settings_api::add_field,
+        settings_api::set_choices,
+        settings_api::remove_field,
+        planning_api::list_sprints,
+        planning_api::create_sprint,
+        planning_api::start_sprint,
+        planning_api::complete_sprint,
+        planning_api::board,
+        planning_api::list_filters,
+        planning_api::create_filter,
+        planning_api::delete_filter,
+        planning_api::bulk_edit,
         automation_api::list,
         automation_api::create,
         automation_api::get,
@@ -96,6 +166,18 @@ pub struct ProjectItemPath {
         automation_api::delete,
         automation_api::switch,
         automation_api::runs,
+        automation_pages::receive,
+        webhook_api::list,
+        webhook_api::create,
+        webhook_api::delete,
+        webhook_api::switch,
+        webhook_api::deliveries,
+        webhook_api::redeliver,
+        deployment_pages::receive,
+        deployment_pages::api_list,
+        deployment_pages::api_releases,
+        notification_pages::api_list,
+        notification_pages::api_mark_read,
     ),
     components(schemas(ErrorBody, automation_rules::Draft, automation_actions::Action)),
     modifiers(&Conventions),
@@ -104,7 +186,12 @@ pub struct ProjectItemPath {
         (name = "projects", description = "Projects and their settings"),
         (name = "issues", description = "Issues: create, read, change, find"),
         (name = "comments", description = "Comments on issues"),
+        (name = "planning", description = "Sprints, boards, saved filters, moving and bulk-changing issues"),
         (name = "automation", description = "A project's automation rules and their execution logs"),
+        (name = "webhooks", description = "Outgoing webhooks of a project, or global ones (administrators) at \
+                                          the same paths without `/projects/{key}`"),
+        (name = "deployments", description = "Deployments reported by CI pipelines, and releases"),
+        (name = "notifications", description = "The caller's in-app notifications"),
     )
 )]
 pub struct ApiDoc;
@@ -147,6 +234,7 @@ impl Modify for Conventions {
                 }
             }
         }
+        mirror_global_webhooks(openapi);
         for item in openapi.paths.paths.values_mut() {
             let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
             for operation in operations.into_iter().flatten() {
@@ -154,6 +242,32 @@ impl Modify for Conventions {
             }
         }
     }
+}
+
+/// Global webhooks (administrators) have the same operations as a project's, at the same
+/// paths without `/projects/{key}`; one handler serves both, so the annotations state the
+/// project scope and this adds the global one.
+fn mirror_global_webhooks(openapi: &mut utoipa::openapi::OpenApi) {
+    const PROJECT_SCOPE: &str = "/api/v1/projects/{key}/webhooks";
+    let mirrored: Vec<(String, PathItem)> = openapi
+        .paths
+        .paths
+        .iter()
+        .filter_map(|(path, item)| Some((path.strip_prefix(PROJECT_SCOPE)?, item)))
+        .map(|(rest, item)| {
+            let mut item = item.clone();
+            let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+            for operation in operations.into_iter().flatten() {
+                if let Some(parameters) = operation.parameters.as_mut() {
+                    parameters.retain(|p| p.name != "key");
+                }
+                operation.operation_id = operation.operation_id.as_ref().map(|id| format!("global_{id}"));
+                operation.summary = operation.summary.as_ref().map(|s| format!("{s} (global hooks: administrators)"));
+            }
+            (format!("/api/v1/webhooks{rest}"), item)
+        })
+        .collect();
+    openapi.paths.paths.extend(mirrored);
 }
 
 fn add_error_answers(operation: &mut Operation) {
@@ -304,7 +418,7 @@ mod tests {
         let doc: Value = serde_json::from_str(document_text()).unwrap();
         assert_eq!(doc["openapi"], "3.1.0");
         let found = operations(&doc);
-        assert!(found.len() >= 19, "{}", found.len());
+        assert!(found.len() >= 60, "{}", found.len());
         for (tag, operation) in &found {
             assert_ne!(tag, "other", "{} {} has no tag", operation.method, operation.path);
             assert!(!operation.summary.is_empty(), "{} {} has no summary", operation.method, operation.path);

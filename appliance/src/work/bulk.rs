@@ -33,7 +33,7 @@ impl BulkChange {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Outcome {
     pub key: String,
     /// changed, unchanged, refused or skipped.

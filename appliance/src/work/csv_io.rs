@@ -191,7 +191,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, AppError> {
 }
 
 /// What happened to one row.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct RowOutcome {
     pub line: usize,
     /// The key it was (or in a dry run, would be) given.
@@ -199,7 +199,7 @@ pub struct RowOutcome {
     pub error: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ImportReport {
     pub rows: Vec<RowOutcome>,
     pub created: usize,
@@ -279,7 +279,8 @@ fn to_new(row: &[String], mapping: &[Target], parent: Option<String>) -> Result<
 }
 
 /// How an import runs (also the API's query string: `?dry_run=true&skip_bad_rows=true`).
-#[derive(Clone, Copy, Debug, Default, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct ImportOptions {
     /// Check every row as the import would, then roll back.

@@ -19,7 +19,7 @@ use crate::schema::{components, custom_fields, custom_values, issue_components, 
 pub const NAME_MAX: usize = 60;
 pub const OPTIONS_MAX: usize = 50;
 
-#[derive(Clone, Debug, Queryable, Selectable, Serialize)]
+#[derive(Clone, Debug, Queryable, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = versions)]
 pub struct Version {
     #[serde(skip)]
@@ -31,7 +31,7 @@ pub struct Version {
     pub released: bool,
 }
 
-#[derive(Clone, Debug, Queryable, Selectable, Serialize)]
+#[derive(Clone, Debug, Queryable, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = components)]
 pub struct Component {
     #[serde(skip)]
@@ -41,7 +41,7 @@ pub struct Component {
     pub name: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, diesel::AsExpression, diesel::FromSqlRow)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, diesel::AsExpression, diesel::FromSqlRow, utoipa::ToSchema)]
 #[diesel(sql_type = Text)]
 #[serde(rename_all = "lowercase")]
 pub enum FieldKind {
@@ -112,7 +112,7 @@ impl FromSql<Text, Pg> for FieldKind {
     }
 }
 
-#[derive(Clone, Debug, Queryable, Selectable, Serialize)]
+#[derive(Clone, Debug, Queryable, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = custom_fields)]
 pub struct CustomField {
     #[serde(skip)]
@@ -197,7 +197,7 @@ impl CustomField {
 }
 
 /// A project's whole catalogue, loaded together for forms and pages.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct Catalogue {
     pub versions: Vec<Version>,
     pub components: Vec<Component>,

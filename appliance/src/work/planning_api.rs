@@ -4,8 +4,10 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::{IntoParams, ToSchema};
 
 use super::boards;
 use super::bulk::{self, BulkChange};
@@ -18,16 +20,18 @@ use super::issues::{self, Issue};
 use super::projects::{self, Project};
 use super::ranking::Placement;
 use super::saved_filters;
-use super::sprints::{self, NewSprint};
-use super::time_tracking::{self, parse_duration};
+use super::saved_filters::SavedFilter;
+use super::sprints::{self, Completion, NewSprint, Sprint};
+use super::time_tracking::{self, parse_duration, WorkLog};
 use super::workflows::Workflow;
 use super::{links, watchers};
 use crate::db;
 use crate::errors::AppError;
 use crate::identity::permissions::{authorize, Action};
-use crate::identity::users::User;
-use crate::web::errors::ApiError;
+use crate::identity::users::{User, UserRef};
+use crate::web::errors::{ApiError, ErrorDetail};
 use crate::web::extract::{ApiCaller, ApiJson};
+use crate::web::openapi::{IssueItemPath, IssuePath, ProjectItemPath, ProjectPath};
 use crate::web::AppState;
 
 type ApiResult = Result<HttpResponse, ApiError>;
@@ -38,7 +42,35 @@ fn issue_for(conn: &mut diesel::PgConnection, user: &User, key: &str) -> Result<
     Ok((project, issue))
 }
 
-/// `GET /api/v1/projects/{key}/sprints`: the open sprints, the active one first.
+/// A sprint named in a body: its id, or `"backlog"` (`Some(None)`); absent is `None`.
+fn sprint_choice(value: &Option<Value>) -> Result<Option<Option<i64>>, AppError> {
+    let refused = || AppError::invalid("sprint", "A sprint is an id or \"backlog\".");
+    match value {
+        None => Ok(None),
+        Some(Value::String(text)) if text == "backlog" => Ok(Some(None)),
+        Some(Value::Number(id)) => Ok(Some(Some(id.as_i64().ok_or_else(refused)?))),
+        Some(_) => Err(refused()),
+    }
+}
+
+/// The document's shape for [`sprint_choice`]: an id, the word `backlog`, or null (leave it).
+fn sprint_choice_schema() -> Schema {
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Integer))
+        .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["backlog"])))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .description(Some("A sprint's id, or `\"backlog\"`; absent or null leaves it."))
+        .into()
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SprintList {
+    sprints: Vec<Sprint>,
+}
+
+/// The open sprints, the active one first.
+#[utoipa::path(get, path = "/api/v1/projects/{key}/sprints", tag = "planning", params(ProjectPath),
+    responses((status = 200, body = SprintList)))]
 pub async fn list_sprints(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
     let (key, user) = (path.into_inner(), caller.user.clone());
     let sprints = db::run(&state.pool, move |conn| {
@@ -46,22 +78,27 @@ pub async fn list_sprints(caller: ApiCaller, state: web::Data<AppState>, path: w
         Ok(sprints::open_sprints(conn, project.id)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({ "sprints": sprints })))
+    Ok(HttpResponse::Ok().json(SprintList { sprints }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SprintInput {
+    #[schema(min_length = 1, max_length = 80)]
     name: String,
     #[serde(default)]
     goal: String,
+    /// `YYYY-MM-DD`.
     #[serde(default)]
     starts_on: Option<String>,
+    /// `YYYY-MM-DD`, not before `starts_on`.
     #[serde(default)]
     ends_on: Option<String>,
 }
 
-/// `POST /api/v1/projects/{key}/sprints` (project leads and administrators).
+/// Plans a sprint (project leads and administrators).
+#[utoipa::path(post, path = "/api/v1/projects/{key}/sprints", tag = "planning", params(ProjectPath),
+    request_body = SprintInput, responses((status = 201, body = Sprint)))]
 pub async fn create_sprint(
     caller: ApiCaller,
     state: web::Data<AppState>,
@@ -84,7 +121,29 @@ pub async fn create_sprint(
     Ok(HttpResponse::Created().json(sprint))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Serialize, ToSchema)]
+pub struct SprintStarted {
+    sprint: Sprint,
+}
+
+/// Starts a planned sprint; a project has one active sprint at a time.
+#[utoipa::path(post, path = "/api/v1/projects/{key}/sprints/{id}/start", tag = "planning",
+    params(ProjectItemPath), responses((status = 200, body = SprintStarted)))]
+pub async fn start_sprint(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<ProjectItemPath>,
+) -> ApiResult {
+    let (ProjectItemPath { key, id }, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
+    let sprint = db::run(&state.pool, move |conn| {
+        let project = projects::find_allowed(conn, &user, &key, |p| Action::ManageProject(p))?;
+        sprints::start(conn, &actor, &project, id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(SprintStarted { sprint }))
+}
+
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteInput {
     /// A planned sprint's id for the unfinished issues; absent: the backlog.
@@ -92,49 +151,65 @@ pub struct CompleteInput {
     move_to: Option<i64>,
 }
 
-/// `POST /api/v1/projects/{key}/sprints/{id}/start|complete`.
-pub async fn sprint_action(
+#[derive(Serialize, ToSchema)]
+pub struct SprintCompleted {
+    completed: Completion,
+}
+
+/// Completes the active sprint; its unfinished issues go to `move_to` or the backlog. The
+/// body may be empty (or `null`).
+#[utoipa::path(post, path = "/api/v1/projects/{key}/sprints/{id}/complete", tag = "planning",
+    params(ProjectItemPath), request_body(content = Option<CompleteInput>),
+    responses((status = 200, body = SprintCompleted)))]
+pub async fn complete_sprint(
     caller: ApiCaller,
     state: web::Data<AppState>,
-    path: web::Path<(String, i64, String)>,
+    path: web::Path<ProjectItemPath>,
     body: web::Bytes,
 ) -> ApiResult {
-    let input: CompleteInput = if body.iter().all(u8::is_ascii_whitespace) {
+    let input: CompleteInput = if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
         CompleteInput::default()
     } else {
         crate::web::extract::decode_json(&body)?
     };
-    let ((key, id, action), user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
-    let done = db::run(&state.pool, move |conn| {
+    let (ProjectItemPath { key, id }, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
+    let completed = db::run(&state.pool, move |conn| {
         let project = projects::find_allowed(conn, &user, &key, |p| Action::ManageProject(p))?;
-        match action.as_str() {
-            "start" => Ok(json!({ "sprint": sprints::start(conn, &actor, &project, id)? })),
-            "complete" => Ok(json!({ "completed": sprints::complete(conn, &actor, &project, id, input.move_to)? })),
-            other => Err(AppError::not_found(format!("There is no sprint action \"{other}\"."))),
-        }
+        sprints::complete(conn, &actor, &project, id, input.move_to)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(done))
+    Ok(HttpResponse::Ok().json(SprintCompleted { completed }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveInput {
+    /// A status the workflow lets the issue move to.
     #[serde(default)]
     status: Option<String>,
+    /// Rank the issue just before this issue key.
     #[serde(default)]
     before: Option<String>,
+    /// Rank the issue just after this issue key.
     #[serde(default)]
     after: Option<String>,
     /// up, down, top or bottom.
     #[serde(default)]
     direction: Option<String>,
-    /// A sprint id, or `"backlog"`.
     #[serde(default)]
-    sprint: Option<serde_json::Value>,
+    #[schema(schema_with = sprint_choice_schema)]
+    sprint: Option<Value>,
 }
 
-/// `POST /api/v1/issues/{key}/move`: a transition, a rank and a sprint, in one transaction.
+#[derive(Serialize, ToSchema)]
+pub struct Moved {
+    /// The status the issue is in afterwards.
+    status: String,
+}
+
+/// A transition, a rank and a sprint, in one transaction, as a board card's drag does.
+#[utoipa::path(post, path = "/api/v1/issues/{issue}/move", tag = "planning", params(IssuePath),
+    request_body = MoveInput, responses((status = 200, body = Moved)))]
 pub async fn move_issue(
     caller: ApiCaller,
     state: web::Data<AppState>,
@@ -143,24 +218,18 @@ pub async fn move_issue(
 ) -> ApiResult {
     let ApiJson(input) = body;
     let placement = Placement::parse(input.before.as_deref(), input.after.as_deref(), input.direction.as_deref())?;
-    let sprint = match &input.sprint {
-        None => None,
-        Some(serde_json::Value::String(text)) if text == "backlog" => Some(None),
-        Some(serde_json::Value::Number(id)) => {
-            Some(Some(id.as_i64().ok_or_else(|| AppError::invalid("sprint", "A sprint is an id or \"backlog\"."))?))
-        }
-        Some(_) => return Err(AppError::invalid("sprint", "A sprint is an id or \"backlog\".").into()),
-    };
+    let sprint = sprint_choice(&input.sprint)?;
     let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     let status = db::run(&state.pool, move |conn| {
         let (project, issue) = issue_for(conn, &user, &key)?;
         boards::move_card(conn, &actor, &project, issue, input.status, sprint, placement)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({ "status": status })))
+    Ok(HttpResponse::Ok().json(Moved { status }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BoardInput {
     /// A saved filter's id, as the Kanban board's source.
     #[serde(default)]
@@ -168,12 +237,40 @@ pub struct BoardInput {
     /// `true` for the Scrum board of the active sprint.
     #[serde(default)]
     sprint: bool,
+    /// assignee, epic or priority.
     #[serde(default)]
     swimlanes: Option<String>,
 }
 
-/// `GET /api/v1/projects/{key}/board?filter=&sprint=&swimlanes=`: columns (statuses with their
-/// WIP limits and counts) and lanes of card keys, in rank order, as the board page shows them.
+#[derive(Serialize, ToSchema)]
+pub struct BoardColumn {
+    status: String,
+    wip_limit: Option<i32>,
+    count: usize,
+    over_limit: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BoardLane {
+    /// The swimlane's heading; absent without swimlanes.
+    title: Option<String>,
+    /// Per column, the card keys in rank order.
+    cards: Vec<Vec<String>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BoardBody {
+    sprint: Option<Sprint>,
+    columns: Vec<BoardColumn>,
+    lanes: Vec<BoardLane>,
+    /// Whether a column held more cards than a board shows.
+    truncated: bool,
+}
+
+/// Columns (statuses with their WIP limits and counts) and lanes of card keys, in rank
+/// order, as the board page shows them.
+#[utoipa::path(get, path = "/api/v1/projects/{key}/board", tag = "planning", params(ProjectPath, BoardInput),
+    responses((status = 200, body = BoardBody)))]
 pub async fn board(
     caller: ApiCaller,
     state: web::Data<AppState>,
@@ -206,27 +303,39 @@ pub async fn board(
             me: user.id,
         };
         let board = boards::load(conn, &workflow, &source)?;
-        let columns: Vec<_> = board
+        let columns = board
             .statuses
             .iter()
             .enumerate()
-            .map(|(i, s)| json!({ "status": s.name, "wip_limit": s.wip_limit, "count": board.counts[i], "over_limit": board.over_limit(&i) }))
-            .collect();
-        let lanes: Vec<_> = board
-            .lanes
-            .iter()
-            .map(|lane| {
-                let cells: Vec<Vec<&str>> = lane.cells.iter().map(|cell| cell.iter().map(|c| c.key.as_str()).collect()).collect();
-                json!({ "title": lane.title, "cards": cells })
+            .map(|(i, s)| BoardColumn {
+                status: s.name.clone(),
+                wip_limit: s.wip_limit,
+                count: board.counts[i],
+                over_limit: board.over_limit(&i),
             })
             .collect();
-        Ok(json!({ "sprint": sprint, "columns": columns, "lanes": lanes, "truncated": board.truncated }))
+        let lanes = board
+            .lanes
+            .into_iter()
+            .map(|lane| BoardLane {
+                title: lane.title,
+                cards: lane.cells.into_iter().map(|cell| cell.into_iter().map(|c| c.key).collect()).collect(),
+            })
+            .collect();
+        Ok(BoardBody { sprint, columns, lanes, truncated: board.truncated })
     })
     .await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
-/// `GET /api/v1/projects/{key}/filters`: the caller's and the shared saved filters.
+#[derive(Serialize, ToSchema)]
+pub struct FilterList {
+    filters: Vec<SavedFilter>,
+}
+
+/// The caller's own and the shared saved filters.
+#[utoipa::path(get, path = "/api/v1/projects/{key}/filters", tag = "planning", params(ProjectPath),
+    responses((status = 200, body = FilterList)))]
 pub async fn list_filters(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
     let (key, user) = (path.into_inner(), caller.user.clone());
     let filters = db::run(&state.pool, move |conn| {
@@ -234,19 +343,24 @@ pub async fn list_filters(caller: ApiCaller, state: web::Data<AppState>, path: w
         Ok(saved_filters::visible(conn, &user, project.id)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({ "filters": filters })))
+    Ok(HttpResponse::Ok().json(FilterList { filters }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FilterInput {
+    #[schema(min_length = 1, max_length = 80)]
     name: String,
+    /// An OQL query, checked before it is saved.
     oql: String,
+    /// Whether the project's other members see it.
     #[serde(default)]
     shared: bool,
 }
 
-/// `POST /api/v1/projects/{key}/filters`.
+/// Saves an OQL query under a name.
+#[utoipa::path(post, path = "/api/v1/projects/{key}/filters", tag = "planning", params(ProjectPath),
+    request_body = FilterInput, responses((status = 201, body = SavedFilter)))]
 pub async fn create_filter(
     caller: ApiCaller,
     state: web::Data<AppState>,
@@ -263,7 +377,9 @@ pub async fn create_filter(
     Ok(HttpResponse::Created().json(filter))
 }
 
-/// `DELETE /api/v1/projects/{key}/filters/{id}`.
+/// Deletes one of the caller's saved filters (a project's managers may delete shared ones).
+#[utoipa::path(delete, path = "/api/v1/projects/{key}/filters/{id}", tag = "planning", params(ProjectItemPath),
+    responses((status = 204, description = "Deleted")))]
 pub async fn delete_filter(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<(String, i64)>) -> ApiResult {
     let ((key, id), user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     db::run(&state.pool, move |conn| {
@@ -274,9 +390,10 @@ pub async fn delete_filter(caller: ApiCaller, state: web::Data<AppState>, path: 
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkInput {
+    /// Issue keys of this project.
     issues: Vec<String>,
     #[serde(default)]
     status: Option<String>,
@@ -285,15 +402,37 @@ pub struct BulkInput {
     assignee: Option<Option<String>>,
     #[serde(default)]
     add_labels: Vec<String>,
-    /// A sprint id, or `"backlog"`.
     #[serde(default)]
-    sprint: Option<serde_json::Value>,
+    #[schema(schema_with = sprint_choice_schema)]
+    sprint: Option<Value>,
+    /// Change the issues that can take the change and report the others, instead of
+    /// changing nothing when any is refused.
     #[serde(default)]
     skip_refused: bool,
 }
 
-/// `POST /api/v1/projects/{key}/bulk`: 200 with a result per issue, or 422 with the results
-/// when refusals stopped it (nothing written).
+#[derive(Serialize, ToSchema)]
+pub struct BulkResult {
+    written: bool,
+    results: Vec<bulk::Outcome>,
+}
+
+/// A refused bulk change: the error, and when the refusal is about some of the issues,
+/// the result for each issue.
+#[derive(Serialize, ToSchema)]
+pub struct BulkRefusal {
+    error: ErrorDetail,
+    /// `false`: nothing was changed.
+    #[schema(required = false)]
+    written: bool,
+    #[schema(required = false)]
+    results: Vec<bulk::Outcome>,
+}
+
+/// One change to many issues, in one transaction: a result per issue, or 422 with the
+/// results when refusals stopped it (nothing written).
+#[utoipa::path(post, path = "/api/v1/projects/{key}/bulk", tag = "planning", params(ProjectPath),
+    request_body = BulkInput, responses((status = 200, body = BulkResult), (status = 422, body = BulkRefusal)))]
 pub async fn bulk_edit(
     caller: ApiCaller,
     state: web::Data<AppState>,
@@ -301,12 +440,7 @@ pub async fn bulk_edit(
     body: ApiJson<BulkInput>,
 ) -> ApiResult {
     let ApiJson(input) = body;
-    let sprint = match &input.sprint {
-        None => None,
-        Some(serde_json::Value::String(text)) if text == "backlog" => Some(None),
-        Some(serde_json::Value::Number(id)) => id.as_i64().map(Some),
-        Some(_) => return Err(AppError::invalid("sprint", "A sprint is an id or \"backlog\".").into()),
-    };
+    let sprint = sprint_choice(&input.sprint)?;
     let change = BulkChange { status: input.status, assignee: input.assignee, add_labels: input.add_labels, sprint };
     let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     let applied = db::run(&state.pool, move |conn| {
@@ -315,24 +449,32 @@ pub async fn bulk_edit(
     })
     .await?;
     Ok(match applied {
-        Ok(outcomes) => HttpResponse::Ok().json(json!({ "written": true, "results": outcomes })),
-        Err(bulk::Refused(outcomes)) => HttpResponse::UnprocessableEntity().json(json!({
-            "written": false,
-            "results": outcomes,
-            "error": { "code": "invalid_field", "field": "issues", "message": "Some issues cannot take this change, so nothing was changed." },
-        })),
+        Ok(results) => HttpResponse::Ok().json(BulkResult { written: true, results }),
+        Err(bulk::Refused(results)) => HttpResponse::UnprocessableEntity().json(BulkRefusal {
+            written: false,
+            results,
+            error: ErrorDetail::invalid("issues", "Some issues cannot take this change, so nothing was changed."),
+        }),
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkInput {
     /// blocks, is_blocked_by, relates, duplicates or is_duplicated_by.
     kind: String,
+    /// The other issue's key.
     issue: String,
 }
 
-/// `POST /api/v1/issues/{key}/links` and `DELETE /api/v1/issues/{key}/links/{id}`.
+#[derive(Serialize, ToSchema)]
+pub struct LinkList {
+    links: Vec<links::LinkView>,
+}
+
+/// Links the issue to another; answers with all of the issue's links.
+#[utoipa::path(post, path = "/api/v1/issues/{issue}/links", tag = "issues", params(IssuePath),
+    request_body = LinkInput, responses((status = 201, body = LinkList)))]
 pub async fn create_link(
     caller: ApiCaller,
     state: web::Data<AppState>,
@@ -347,9 +489,12 @@ pub async fn create_link(
         Ok(links::links_of(conn, issue.id)?)
     })
     .await?;
-    Ok(HttpResponse::Created().json(json!({ "links": links })))
+    Ok(HttpResponse::Created().json(LinkList { links }))
 }
 
+/// Removes one of the issue's links (both directions).
+#[utoipa::path(delete, path = "/api/v1/issues/{issue}/links/{id}", tag = "issues", params(IssueItemPath),
+    responses((status = 204, description = "Removed")))]
 pub async fn delete_link(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<(String, i64)>) -> ApiResult {
     let ((key, id), user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     db::run(&state.pool, move |conn| {
@@ -360,16 +505,19 @@ pub async fn delete_link(caller: ApiCaller, state: web::Data<AppState>, path: we
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkInput {
     /// A duration like `1h 30m`.
+    #[schema(example = "1h 30m")]
     time_spent: String,
     #[serde(default)]
     note: String,
 }
 
-/// `POST /api/v1/issues/{key}/work-log`.
+/// Logs time the caller spent on the issue.
+#[utoipa::path(post, path = "/api/v1/issues/{issue}/work-log", tag = "issues", params(IssuePath),
+    request_body = WorkInput, responses((status = 201, body = WorkLog)))]
 pub async fn log_work(
     caller: ApiCaller,
     state: web::Data<AppState>,
@@ -387,15 +535,27 @@ pub async fn log_work(
     Ok(HttpResponse::Created().json(log))
 }
 
-/// `PUT` / `DELETE /api/v1/issues/{key}/watchers/me`: start or stop watching.
-pub async fn watch(
-    caller: ApiCaller,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    req: actix_web::HttpRequest,
-) -> ApiResult {
-    let watching = req.method() == actix_web::http::Method::PUT;
-    let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
+#[derive(Serialize, ToSchema)]
+pub struct WatcherList {
+    watchers: Vec<UserRef>,
+}
+
+/// Starts watching the issue: the caller hears of its changes.
+#[utoipa::path(put, path = "/api/v1/issues/{issue}/watchers/me", tag = "issues", params(IssuePath),
+    responses((status = 200, body = WatcherList)))]
+pub async fn watch(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
+    set_watching(caller, state, path.into_inner(), true).await
+}
+
+/// Stops watching the issue.
+#[utoipa::path(delete, path = "/api/v1/issues/{issue}/watchers/me", tag = "issues", params(IssuePath),
+    responses((status = 200, body = WatcherList)))]
+pub async fn unwatch(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
+    set_watching(caller, state, path.into_inner(), false).await
+}
+
+async fn set_watching(caller: ApiCaller, state: web::Data<AppState>, key: String, watching: bool) -> ApiResult {
+    let (user, actor) = (caller.user.clone(), caller.actor.clone());
     let watchers = db::run(&state.pool, move |conn| {
         let (project, issue) = issues::find_by_key(conn, &key)?;
         authorize(&user, Action::ViewProject(&project))?;
@@ -403,10 +563,13 @@ pub async fn watch(
         Ok(watchers::watchers_of(conn, issue.id)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({ "watchers": watchers })))
+    Ok(HttpResponse::Ok().json(WatcherList { watchers }))
 }
 
-/// `GET /api/v1/projects/{key}/issues.csv?…`: as the list's filters and OQL find them.
+/// The issues the list's filters and OQL find, as CSV (the import reads the same columns).
+#[utoipa::path(get, path = "/api/v1/projects/{key}/issues.csv", tag = "issues", params(ProjectPath, IssueQuery),
+    responses((status = 200, description = "One row per issue, with a header row", content_type = "text/csv",
+        body = String)))]
 pub async fn export(
     caller: ApiCaller,
     state: web::Data<AppState>,
@@ -430,9 +593,30 @@ pub async fn export(
         .body(body))
 }
 
-/// `POST /api/v1/projects/{key}/import?dry_run=&skip_bad_rows=` with a CSV body: columns are
-/// mapped by their header names (the export's names round-trip); unknown ones are ignored and
-/// listed. 200 with a result per row, or 422 with them when bad rows stopped the import.
+#[derive(Serialize, ToSchema)]
+pub struct ImportResult {
+    report: csv_io::ImportReport,
+    /// Header names that map to no field.
+    ignored_columns: Vec<String>,
+}
+
+/// A refused import: the error, and when bad rows stopped it, the result for each row.
+#[derive(Serialize, ToSchema)]
+pub struct ImportRefusal {
+    error: ErrorDetail,
+    #[schema(required = false)]
+    report: csv_io::ImportReport,
+    /// Header names that map to no field.
+    #[schema(required = false)]
+    ignored_columns: Vec<String>,
+}
+
+/// Imports issues from a CSV body: columns are mapped by their header names (the export's
+/// names round-trip); unknown ones are ignored and listed. 200 with a result per row, or 422
+/// with them when bad rows stopped the import (nothing written).
+#[utoipa::path(post, path = "/api/v1/projects/{key}/import", tag = "issues", params(ProjectPath, ImportOptions),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 200, body = ImportResult), (status = 422, body = ImportRefusal)))]
 pub async fn import(
     caller: ApiCaller,
     state: web::Data<AppState>,
@@ -459,6 +643,10 @@ pub async fn import(
     })
     .await?;
     let stopped = report.failed > 0 && !options.skip_bad_rows && !options.dry_run;
-    let body = json!({ "report": report, "ignored_columns": ignored });
-    Ok(if stopped { HttpResponse::UnprocessableEntity().json(body) } else { HttpResponse::Ok().json(body) })
+    Ok(if stopped {
+        let error = ErrorDetail::invalid("body", "Some rows cannot be imported, so nothing was imported.");
+        HttpResponse::UnprocessableEntity().json(ImportRefusal { error, report, ignored_columns: ignored })
+    } else {
+        HttpResponse::Ok().json(ImportResult { report, ignored_columns: ignored })
+    })
 }

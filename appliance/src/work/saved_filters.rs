@@ -16,7 +16,7 @@ use crate::schema::saved_filters;
 
 pub const NAME_MAX: usize = 80;
 
-#[derive(Clone, Debug, Queryable, Selectable, Serialize)]
+#[derive(Clone, Debug, Queryable, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = saved_filters)]
 pub struct SavedFilter {
     pub id: i64,

@@ -2,10 +2,10 @@
 //! (versions, components, custom fields).
 
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::fields::{self, Catalogue, FieldKind};
+use super::fields::{self, Catalogue, FieldKind, Part};
 use super::issue_fields::parse_date;
 use super::kinds::StatusCategory;
 use super::projects;
@@ -15,11 +15,47 @@ use crate::errors::AppError;
 use crate::identity::permissions::Action;
 use crate::web::errors::ApiError;
 use crate::web::extract::{ApiCaller, ApiJson};
+use crate::web::openapi::{ProjectNamePath, ProjectPath};
 use crate::web::AppState;
 
 type ApiResult = Result<HttpResponse, ApiError>;
 
-/// `GET /api/v1/projects/{key}/workflow`: the statuses in board order and where each may go.
+#[derive(Serialize, ToSchema)]
+pub struct StatusBody {
+    id: i64,
+    name: String,
+    category: StatusCategory,
+    wip_limit: Option<i32>,
+    /// The statuses an issue here may move to.
+    transitions: Vec<String>,
+}
+
+/// A workflow as the API shows it: statuses in board order, each with where it may go.
+#[derive(Serialize, ToSchema)]
+pub struct WorkflowBody {
+    statuses: Vec<StatusBody>,
+}
+
+impl From<&Workflow> for WorkflowBody {
+    fn from(workflow: &Workflow) -> WorkflowBody {
+        let statuses = workflow
+            .statuses
+            .iter()
+            .map(|s| StatusBody {
+                id: s.id,
+                name: s.name.clone(),
+                category: s.category,
+                wip_limit: s.wip_limit,
+                transitions: workflow.targets(s.id).map(|t| t.name.clone()).collect(),
+            })
+            .collect();
+        WorkflowBody { statuses }
+    }
+}
+
+/// The project's statuses in board order and where each may go.
+#[utoipa::path(get, path = "/api/v1/projects/{key}/workflow", tag = "projects", params(ProjectPath),
+    responses((status = 200, body = WorkflowBody)))]
 pub async fn get_workflow(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
     let (key, user) = (path.into_inner(), caller.user.clone());
     let workflow = db::run(&state.pool, move |conn| {
@@ -27,35 +63,13 @@ pub async fn get_workflow(caller: ApiCaller, state: web::Data<AppState>, path: w
         Ok(Workflow::load(conn, project.id)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(workflow_json(&workflow)))
+    Ok(HttpResponse::Ok().json(WorkflowBody::from(&workflow)))
 }
 
-/// A workflow as the API shows it: statuses in board order, each with where it may go.
-fn workflow_json(workflow: &Workflow) -> serde_json::Value {
-    let statuses: Vec<_> = workflow
-        .statuses
-        .iter()
-        .map(|s| {
-            let targets: Vec<&str> = workflow.targets(s.id).map(|t| t.name.as_str()).collect();
-            json!({ "id": s.id, "name": s.name, "category": s.category, "wip_limit": s.wip_limit, "transitions": targets })
-        })
-        .collect();
-    json!({ "statuses": statuses })
-}
-
-/// `DELETE /api/v1/projects/{key}/versions|components|fields/{name}`: a version or component
-/// only while no issue uses it; a custom field with its values.
-pub async fn remove_entry(
-    caller: ApiCaller,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String, String)>,
-) -> ApiResult {
-    let ((key, part, name), user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
-    let part = match part.as_str() {
-        "versions" => fields::Part::Version,
-        "components" => fields::Part::Component,
-        _ => fields::Part::CustomField,
-    };
+/// Removes a catalogue entry: a version or component only while no issue uses it; a custom
+/// field with its values.
+async fn remove_entry(caller: ApiCaller, state: web::Data<AppState>, path: ProjectNamePath, part: Part) -> ApiResult {
+    let (ProjectNamePath { key, name }, user, actor) = (path, caller.user.clone(), caller.actor.clone());
     db::run(&state.pool, move |conn| {
         let project = projects::find_allowed(conn, &user, &key, |p| Action::ManageProject(p))?;
         fields::remove(conn, &actor, &project, part, &name)
@@ -64,54 +78,101 @@ pub async fn remove_entry(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+/// Removes a version while no issue has it as fix version.
+#[utoipa::path(delete, path = "/api/v1/projects/{key}/versions/{name}", tag = "projects", params(ProjectNamePath),
+    responses((status = 204, description = "Removed")))]
+pub async fn remove_version(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<ProjectNamePath>,
+) -> ApiResult {
+    remove_entry(caller, state, path.into_inner(), Part::Version).await
+}
+
+/// Removes a component while no issue has it.
+#[utoipa::path(delete, path = "/api/v1/projects/{key}/components/{name}", tag = "projects", params(ProjectNamePath),
+    responses((status = 204, description = "Removed")))]
+pub async fn remove_component(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<ProjectNamePath>,
+) -> ApiResult {
+    remove_entry(caller, state, path.into_inner(), Part::Component).await
+}
+
+/// Removes a custom field and every issue's value of it.
+#[utoipa::path(delete, path = "/api/v1/projects/{key}/fields/{name}", tag = "projects", params(ProjectNamePath),
+    responses((status = 204, description = "Removed")))]
+pub async fn remove_field(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<ProjectNamePath>,
+) -> ApiResult {
+    remove_entry(caller, state, path.into_inner(), Part::CustomField).await
+}
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChoicesInput {
     options: Vec<String>,
 }
 
-/// `PUT /api/v1/projects/{key}/fields/{name}`: a select field's choices.
+/// Replaces a select field's choices; a choice issues still hold cannot be dropped.
+#[utoipa::path(put, path = "/api/v1/projects/{key}/fields/{name}", tag = "projects", params(ProjectNamePath),
+    request_body = ChoicesInput, responses((status = 200, body = Catalogue)))]
 pub async fn set_choices(
     caller: ApiCaller,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<ProjectNamePath>,
     body: ApiJson<ChoicesInput>,
 ) -> ApiResult {
     let ApiJson(input) = body;
-    let ((key, name), user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
+    let (ProjectNamePath { key, name }, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     let catalogue = db::run(&state.pool, move |conn| {
         let project = projects::find_allowed(conn, &user, &key, |p| Action::ManageProject(p))?;
         fields::set_choices(conn, &actor, &project, &name, &input.options.join(","))?;
         Ok(Catalogue::load(conn, project.id)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({ "custom_fields": catalogue.custom_fields })))
+    Ok(HttpResponse::Ok().json(catalogue))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusInput {
     /// An existing status's id, to rename it; without one a status is matched by name.
     #[serde(default)]
     id: Option<i64>,
     name: String,
+    /// to_do, in_progress or done.
     category: String,
     #[serde(default)]
     wip_limit: Option<i32>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkflowInput {
     /// In board order; the first is where new issues start.
     statuses: Vec<StatusInput>,
     /// Allowed moves as `[from, to]` status names.
+    #[schema(schema_with = transition_pairs)]
     transitions: Vec<(String, String)>,
 }
 
-/// `PUT /api/v1/projects/{key}/workflow`: replaces the workflow. A listed status keeps its
-/// issues when it gives an existing status's `id` (to rename it) or its name (ignoring case,
-/// spaces, `_` and `-`); statuses left out are removed, which is refused while they hold issues.
+/// The document's shape of `transitions`: pairs of status names.
+fn transition_pairs() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let pair =
+        ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)).min_items(Some(2)).max_items(Some(2));
+    ArrayBuilder::new().items(pair).build()
+}
+
+/// Replaces the workflow. A listed status keeps its issues when it gives an existing
+/// status's `id` (to rename it) or its name (ignoring case, spaces, `_` and `-`); statuses
+/// left out are removed, which is refused while they hold issues.
+#[utoipa::path(put, path = "/api/v1/projects/{key}/workflow", tag = "projects", params(ProjectPath),
+    request_body = WorkflowInput, responses((status = 200, body = WorkflowBody)))]
 pub async fn put_workflow(
     caller: ApiCaller,
     state: web::Data<AppState>,
@@ -165,10 +226,12 @@ pub async fn put_workflow(
         workflows::save(conn, &actor, &project, WorkflowDraft { statuses, transitions })
     })
     .await?;
-    Ok(HttpResponse::Ok().json(workflow_json(&saved)))
+    Ok(HttpResponse::Ok().json(WorkflowBody::from(&saved)))
 }
 
-/// `GET /api/v1/projects/{key}/fields`: versions, components and custom fields.
+/// The project's versions, components and custom fields.
+#[utoipa::path(get, path = "/api/v1/projects/{key}/fields", tag = "projects", params(ProjectPath),
+    responses((status = 200, body = Catalogue)))]
 pub async fn get_fields(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
     let (key, user) = (path.into_inner(), caller.user.clone());
     let catalogue = db::run(&state.pool, move |conn| {
@@ -176,50 +239,99 @@ pub async fn get_fields(caller: ApiCaller, state: web::Data<AppState>, path: web
         Ok(Catalogue::load(conn, project.id)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "versions": catalogue.versions,
-        "components": catalogue.components,
-        "custom_fields": catalogue.custom_fields,
-    })))
+    Ok(HttpResponse::Ok().json(catalogue))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CatalogueInput {
+pub struct VersionInput {
+    #[schema(min_length = 1, max_length = 80)]
     name: String,
+    /// `YYYY-MM-DD`.
     #[serde(default)]
     release_date: Option<String>,
-    #[serde(default)]
-    kind: Option<String>,
-    /// Choices of a select or multi-select field.
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentInput {
+    #[schema(min_length = 1, max_length = 80)]
+    name: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomFieldInput {
+    #[schema(min_length = 1, max_length = 80)]
+    name: String,
+    /// text, number, date, select, multiselect or user.
+    kind: String,
+    /// The choices of a select or multi-select field.
     #[serde(default)]
     options: Vec<String>,
 }
 
-/// `POST /api/v1/projects/{key}/versions|components|fields`: adds one entry (project leads
-/// and administrators).
-pub async fn add_entry(
-    caller: ApiCaller,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    body: ApiJson<CatalogueInput>,
-) -> ApiResult {
-    let ApiJson(input) = body;
-    let ((key, part), user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
-    db::run(&state.pool, move |conn| {
+/// One new catalogue entry, as each of its endpoints reads it.
+enum NewEntry {
+    Version(VersionInput),
+    Component(ComponentInput),
+    CustomField(CustomFieldInput),
+}
+
+/// Adds an entry (project leads and administrators) and answers with the whole catalogue.
+async fn add_entry(caller: ApiCaller, state: web::Data<AppState>, key: String, entry: NewEntry) -> ApiResult {
+    let (user, actor) = (caller.user.clone(), caller.actor.clone());
+    let catalogue = db::run(&state.pool, move |conn| {
         let project = projects::find_allowed(conn, &user, &key, |p| Action::ManageProject(p))?;
-        match part.as_str() {
-            "versions" => {
+        match entry {
+            NewEntry::Version(input) => {
                 let date = parse_date("release_date", input.release_date.as_deref().unwrap_or(""))?;
-                fields::add_version(conn, &actor, &project, &input.name, date)
+                fields::add_version(conn, &actor, &project, &input.name, date)?
             }
-            "components" => fields::add_component(conn, &actor, &project, &input.name),
-            _ => {
-                let kind = FieldKind::parse(input.kind.as_deref().unwrap_or(""))?;
-                fields::add_custom_field(conn, &actor, &project, &input.name, kind, &input.options.join(","))
+            NewEntry::Component(input) => fields::add_component(conn, &actor, &project, &input.name)?,
+            NewEntry::CustomField(input) => {
+                let kind = FieldKind::parse(&input.kind)?;
+                fields::add_custom_field(conn, &actor, &project, &input.name, kind, &input.options.join(","))?
             }
         }
+        Ok(Catalogue::load(conn, project.id)?)
     })
     .await?;
-    Ok(HttpResponse::Created().json(json!({ "created": true })))
+    Ok(HttpResponse::Created().json(catalogue))
+}
+
+/// Adds a version (a release that issues can be fixed in).
+#[utoipa::path(post, path = "/api/v1/projects/{key}/versions", tag = "projects", params(ProjectPath),
+    request_body = VersionInput, responses((status = 201, body = Catalogue)))]
+pub async fn add_version(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: ApiJson<VersionInput>,
+) -> ApiResult {
+    add_entry(caller, state, path.into_inner(), NewEntry::Version(body.0)).await
+}
+
+/// Adds a component.
+#[utoipa::path(post, path = "/api/v1/projects/{key}/components", tag = "projects", params(ProjectPath),
+    request_body = ComponentInput, responses((status = 201, body = Catalogue)))]
+pub async fn add_component(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: ApiJson<ComponentInput>,
+) -> ApiResult {
+    add_entry(caller, state, path.into_inner(), NewEntry::Component(body.0)).await
+}
+
+/// Adds a custom field.
+#[utoipa::path(post, path = "/api/v1/projects/{key}/fields", tag = "projects", params(ProjectPath),
+    request_body = CustomFieldInput, responses((status = 201, body = Catalogue)))]
+pub async fn add_field(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: ApiJson<CustomFieldInput>,
+) -> ApiResult {
+    add_entry(caller, state, path.into_inner(), NewEntry::CustomField(body.0)).await
 }

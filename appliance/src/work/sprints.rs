@@ -17,7 +17,7 @@ use crate::schema::{issues, sprints, workflow_statuses};
 pub const NAME_MAX: usize = 60;
 pub const GOAL_MAX: usize = 1000;
 
-#[derive(Clone, Debug, Queryable, Selectable, Serialize)]
+#[derive(Clone, Debug, Queryable, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = sprints)]
 pub struct Sprint {
     pub id: i64,
@@ -157,7 +157,7 @@ pub fn start(conn: &mut PgConnection, actor: &Actor, project: &Project, sprint_i
 }
 
 /// What completing a sprint did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Completion {
     pub done: i64,
     pub moved: i64,

@@ -82,7 +82,7 @@ pub fn format_duration(minutes: i64) -> String {
     parts.join(" ")
 }
 
-#[derive(Clone, Debug, Queryable, Selectable, Serialize)]
+#[derive(Clone, Debug, Queryable, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = work_logs)]
 pub struct WorkLog {
     pub id: i64,

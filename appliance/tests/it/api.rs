@@ -42,6 +42,29 @@ fn requests_without_a_good_token_are_refused_with_json() {
 }
 
 #[test]
+fn a_known_path_asked_with_another_method_answers_405_naming_the_methods_it_has() {
+    let Api { app: _app, mut client, admin, .. } = setup();
+    let wrong = client.api("DELETE", "/api/v1/projects", Some(&admin), None);
+    assert_eq!(wrong.status, 405, "{}", wrong.body);
+    let allow = wrong.header("allow").unwrap_or_default().to_owned();
+    assert!(allow.contains("GET") && allow.contains("POST") && !allow.contains("DELETE"), "{allow}");
+    assert_eq!(wrong.json()["error"]["code"], "method_not_allowed");
+    assert_eq!(wrong.error_message(), format!("DELETE is not a method of /api/v1/projects; it answers {allow}."));
+
+    let patch_rule = client.api("PATCH", "/api/v1/projects/OPS/automation-rules/1", Some(&admin), Some("{}"));
+    assert_eq!(patch_rule.status, 405);
+    let allow = patch_rule.header("allow").unwrap_or_default();
+    assert!(["GET", "PUT", "DELETE"].iter().all(|m| allow.contains(m)), "{allow}");
+    let hook = client.api("GET", "/hooks/automation/oph_x", None, None);
+    assert_eq!((hook.status, hook.header("allow")), (405, Some("POST")));
+    assert_eq!(hook.json()["error"]["code"], "method_not_allowed");
+
+    // A path that is not there at all is still a 404, whatever the method.
+    let unknown = client.api("DELETE", "/api/v1/nothing-here", Some(&admin), None);
+    assert_eq!((unknown.status, unknown.json()["error"]["code"].as_str()), (404, Some("not_found")));
+}
+
+#[test]
 fn projects_are_listed_and_created_by_administrators_only() {
     let Api { app, mut client, admin, member } = setup();
     let list = client.api("GET", "/api/v1/projects", Some(&member), None);
