@@ -131,6 +131,8 @@ pub struct IssueList {
     page: i64,
     per_page: i64,
     has_more: bool,
+    /// Pass as `cursor` for the next page; null on the last page.
+    next_cursor: Option<String>,
 }
 
 /// A project's issues, filtered by OQL or the simple filters, a page at a time.
@@ -157,6 +159,7 @@ pub async fn list_issues(
         page: filter.page,
         per_page: filter.per_page,
         has_more: page.has_more,
+        next_cursor: page.next_cursor,
     }))
 }
 
@@ -389,6 +392,8 @@ pub struct SearchQuery {
     page: Option<String>,
     #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     per_page: Option<String>,
+    /// The `next_cursor` of the previous page (instead of `page`).
+    cursor: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -398,6 +403,8 @@ pub struct SearchResult {
     page: i64,
     per_page: i64,
     has_more: bool,
+    /// Pass as `cursor` for the next page; null on the last page.
+    next_cursor: Option<String>,
 }
 
 /// Issues matching an OQL query in every project the caller can see.
@@ -405,14 +412,14 @@ pub struct SearchResult {
     responses((status = 200, body = SearchResult)))]
 pub async fn search(caller: ApiCaller, state: web::Data<AppState>, query: web::Query<SearchQuery>) -> ApiResult {
     authorize(&caller.user, Action::ListProjects)?;
-    let SearchQuery { oql: text, page, per_page } = query.into_inner();
+    let SearchQuery { oql: text, page, per_page, cursor } = query.into_inner();
     let parsed = oql::parse(text.as_deref().unwrap_or(""))
         .map_err(|e| crate::errors::AppError::invalid("oql", e.to_string()))?;
-    let paging = IssueQuery { page, per_page, ..IssueQuery::default() };
+    let paging = IssueQuery { page, per_page, cursor, ..IssueQuery::default() };
     let me = caller.user.id;
     let (page, per_page, found) = db::run(&state.pool, move |conn| {
         let (page, per_page) = issue_list::paging(&paging)?;
-        Ok((page, per_page, issue_list::search(conn, &parsed, me, page, per_page)?))
+        Ok((page, per_page, issue_list::search(conn, &parsed, me, (page, per_page), paging.cursor.as_deref())?))
     })
     .await?;
     Ok(HttpResponse::Ok().json(SearchResult {
@@ -421,6 +428,7 @@ pub async fn search(caller: ApiCaller, state: web::Data<AppState>, query: web::Q
         page,
         per_page,
         has_more: found.has_more,
+        next_cursor: found.next_cursor,
     }))
 }
 

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::issue_fields::parse_date;
 use super::issue_list::{self, ListedIssue};
-use super::oql::{Bind, SqlBuilder};
+use super::oql::{Bind, OrderTerm, SortValue, SqlBuilder};
 use super::project_pages::project_for;
 use super::projects::{self, Project};
 use super::sprints::{self, NewSprint, Sprint};
@@ -71,7 +71,7 @@ fn list_of(
             sql.and(format!("i.sprint_id IS NULL AND s.category <> {done} AND i.issue_type <> 'subtask'"));
         }
     }
-    sql.order_by("i.rank ASC".to_owned());
+    sql.order_by(OrderTerm::asc("i.rank", SortValue::Integer));
     issue_list::load(conn, sql, ROWS_MAX, 0)
 }
 

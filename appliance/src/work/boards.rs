@@ -12,7 +12,7 @@ use diesel::sql_types::{Array, BigInt, Text};
 use super::issue_list::{self, ListedIssue};
 use super::issues::{self, Issue, IssueChanges};
 use super::kinds::StatusCategory;
-use super::oql::{self, Bind, Context, SqlBuilder};
+use super::oql::{self, Bind, Context, OrderTerm, SortValue, SqlBuilder};
 use super::projects::Project;
 use super::ranking::{self, Placement};
 use super::sprints;
@@ -91,7 +91,7 @@ pub fn load(conn: &mut PgConnection, workflow: &Workflow, source: &Source<'_>) -
     let mut sql = SqlBuilder::default();
     let project = sql.bind(Bind::Int8(source.project_id));
     sql.and(format!("i.project_id = {project}"));
-    sql.order_by("i.rank ASC".to_owned());
+    sql.order_by(OrderTerm::asc("i.rank", SortValue::Integer));
     match source.sprint {
         Some(sprint) => {
             let sprint = sql.bind(Bind::Int8(sprint));

@@ -13,7 +13,8 @@ use super::fields::Catalogue;
 use super::issues::Issue;
 use super::kinds::{IssueType, StatusCategory};
 use super::list_columns::{self, Column};
-use super::oql::{self, Bind, Context, SqlBuilder};
+use super::list_cursor;
+use super::oql::{self, Bind, Context, OrderTerm, SortValue, SqlBuilder};
 use super::workflows::Workflow;
 use crate::errors::AppError;
 use crate::identity::users::{self, UserRef};
@@ -40,6 +41,9 @@ pub struct IssueQuery {
     pub page: Option<String>,
     #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub per_page: Option<String>,
+    /// The `next_cursor` of the previous page: the page after it, however the list changed
+    /// meanwhile (instead of `page`).
+    pub cursor: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,6 +87,8 @@ pub struct IssueFilter {
     pub descending: bool,
     pub page: i64,
     pub per_page: i64,
+    /// Where the page starts instead of `page`: after the row a previous page ended with.
+    pub cursor: Option<String>,
     pub columns: Vec<Column>,
 }
 
@@ -132,11 +138,12 @@ impl IssueFilter {
             }
         };
         let (page, per_page) = paging(query)?;
+        let cursor = given(&query.cursor).map(str::to_owned);
         let columns = match given(&query.columns) {
             None => Vec::new(),
             Some(text) => Column::parse_list(text, &Catalogue::load(conn, workflow.project_id)?)?,
         };
-        Ok(Self { oql, statuses, assignee, issue_type, text, sort, descending, page, per_page, columns })
+        Ok(Self { oql, statuses, assignee, issue_type, text, sort, descending, page, per_page, cursor, columns })
     }
 
     /// The sort in effect, for column headers: an explicit sort, else "updated" unless the
@@ -152,6 +159,9 @@ impl IssueFilter {
 
 /// The page number and page size a query asks for, within bounds.
 pub fn paging(query: &IssueQuery) -> Result<(i64, i64), AppError> {
+    if given(&query.cursor).is_some() && given(&query.page).is_some() {
+        return Err(AppError::invalid("cursor", "Give either page or cursor, not both."));
+    }
     let page = whole_number(&query.page, "page", 1, 1..=100_000)?;
     let per_page = whole_number(&query.per_page, "per_page", DEFAULT_PAGE_SIZE, 1..=MAX_PAGE_SIZE)?;
     Ok((page, per_page))
@@ -197,6 +207,8 @@ fn columns_as_object<S: serde::Serializer>(columns: &[(String, String)], seriali
 pub struct IssuePage {
     pub issues: Vec<ListedIssue>,
     pub has_more: bool,
+    /// Where the next page starts, when there is one.
+    pub next_cursor: Option<String>,
 }
 
 #[derive(QueryableByName)]
@@ -213,6 +225,9 @@ struct ListedRow {
     assignee_username: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     assignee_display_name: Option<String>,
+    /// The row's sort values, for a cursor after it.
+    #[diesel(sql_type = Text)]
+    sort_key: String,
 }
 
 impl From<ListedRow> for ListedIssue {
@@ -234,34 +249,46 @@ impl From<ListedRow> for ListedIssue {
 
 /// Runs one statement for a list: the issues with their project key, status and assignee,
 /// filtered and ordered as `sql` says, `limit` rows from `offset`.
-pub fn load(
+pub fn load(conn: &mut PgConnection, sql: SqlBuilder, limit: i64, offset: i64) -> Result<Vec<ListedIssue>, AppError> {
+    Ok(load_keyed(conn, sql, limit, offset)?.into_iter().map(|(issue, _)| issue).collect())
+}
+
+/// [`load`], each issue with its sort key for a cursor after it.
+fn load_keyed(
     conn: &mut PgConnection,
     mut sql: SqlBuilder,
     limit: i64,
     offset: i64,
-) -> Result<Vec<ListedIssue>, AppError> {
+) -> Result<Vec<(ListedIssue, String)>, AppError> {
     let (limit, offset) = (sql.bind(Bind::Int8(limit)), sql.bind(Bind::Int8(offset)));
     let compiled = sql.finish();
-    let mut order = compiled.order.clone();
     // The id breaks ties, so pages never repeat or skip an issue.
-    order.push("i.id DESC".to_owned());
+    let order: Vec<String> = list_cursor::full_order(&compiled.order).iter().map(OrderTerm::sql).collect();
     let statement = format!(
         "SELECT i.id, i.project_id, i.number, i.issue_type, i.status_id, i.priority, i.title, i.description, \
                 i.assignee_id, i.reporter_id, i.created_at, i.updated_at, \
                 i.parent_id, i.due_date, i.story_points, i.estimate_minutes, i.fix_version_id, i.rank, i.sprint_id, \
                 p.key AS project_key, s.name AS status_name, s.category AS status_category, \
-                a.username AS assignee_username, a.display_name AS assignee_display_name \
+                a.username AS assignee_username, a.display_name AS assignee_display_name, \
+                {} AS sort_key \
            FROM issues i \
            JOIN projects p ON p.id = i.project_id \
            JOIN workflow_statuses s ON s.id = i.status_id \
            LEFT JOIN users a ON a.id = i.assignee_id \
           WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+        list_cursor::sort_key_sql(&compiled.order),
         compiled.condition,
         order.join(", ")
     );
     let query = compiled.bind_to(diesel::sql_query(statement).into_boxed::<Pg>());
     let rows: Vec<ListedRow> = query.load(conn)?;
-    Ok(rows.into_iter().map(ListedIssue::from).collect())
+    Ok(rows
+        .into_iter()
+        .map(|mut row| {
+            let key = std::mem::take(&mut row.sort_key);
+            (ListedIssue::from(row), key)
+        })
+        .collect())
 }
 
 /// A project's issues as `filter` says.
@@ -276,7 +303,7 @@ pub fn load(
 /// statuses and users are by primary key for the page's rows only.
 pub fn list(conn: &mut PgConnection, project_id: i64, filter: &IssueFilter, me: i64) -> Result<IssuePage, AppError> {
     let sql = filtered(conn, project_id, filter, me)?;
-    let mut page = page_of(conn, sql, filter.page, filter.per_page)?;
+    let mut page = page_of(conn, sql, filter.page, filter.per_page, filter.cursor.as_deref())?;
     list_columns::fill(conn, &mut page.issues, &filter.columns)?;
     Ok(page)
 }
@@ -320,36 +347,50 @@ fn filtered(conn: &mut PgConnection, project_id: i64, filter: &IssueFilter, me: 
         sql.and(format!("i.title ILIKE {pattern}"));
     }
     if let Some(sort) = filter.sort {
-        sql.order_by(sort_column(sort, filter.descending).to_owned());
+        sort_terms(sort, filter.descending).into_iter().for_each(|term| sql.order_by(term));
     }
     if let Some(query) = &filter.oql {
         let context = Context { me, now: Utc::now(), project_id: Some(project_id) };
         oql::compile::compile(conn, query, &context, &mut sql)?;
     }
     if !sql.has_order() {
-        sql.order_by(sort_column(SortKey::Updated, true).to_owned());
+        sort_terms(SortKey::Updated, true).into_iter().for_each(|term| sql.order_by(term));
     }
     Ok(sql)
 }
 
-/// Page `page` of `per_page` rows. One extra row says whether there is a next page, without
-/// counting them all.
-fn page_of(conn: &mut PgConnection, sql: SqlBuilder, page: i64, per_page: i64) -> Result<IssuePage, AppError> {
-    let mut issues = load(conn, sql, per_page + 1, (page - 1) * per_page)?;
-    let has_more = issues.len() as i64 > per_page;
-    issues.truncate(per_page as usize);
-    Ok(IssuePage { issues, has_more })
+/// Page `page` of `per_page` rows, or the `per_page` rows after `cursor`. One extra row says
+/// whether there is a next page, without counting them all.
+fn page_of(
+    conn: &mut PgConnection,
+    mut sql: SqlBuilder,
+    page: i64,
+    per_page: i64,
+    cursor: Option<&str>,
+) -> Result<IssuePage, AppError> {
+    let offset = match cursor {
+        Some(cursor) => {
+            list_cursor::resume_after(&mut sql, cursor)?;
+            0
+        }
+        None => (page - 1) * per_page,
+    };
+    let order = sql.order().to_vec();
+    let mut rows = load_keyed(conn, sql, per_page + 1, offset)?;
+    let has_more = rows.len() as i64 > per_page;
+    rows.truncate(per_page as usize);
+    let next_cursor = rows.last().filter(|_| has_more).map(|(_, key)| list_cursor::encode(&order, key));
+    Ok(IssuePage { issues: rows.into_iter().map(|(issue, _)| issue).collect(), has_more, next_cursor })
 }
 
-fn sort_column(sort: SortKey, descending: bool) -> &'static str {
-    match (sort, descending) {
-        (SortKey::Updated, true) => "i.updated_at DESC",
-        (SortKey::Updated, false) => "i.updated_at ASC",
-        (SortKey::Created | SortKey::Key, true) => "i.number DESC",
-        (SortKey::Created | SortKey::Key, false) => "i.number ASC",
+fn sort_terms(sort: SortKey, descending: bool) -> Vec<OrderTerm> {
+    use SortValue::{Integer, Timestamp};
+    let term = |column, value, descending| OrderTerm { column, descending, nullable: false, value };
+    match sort {
+        SortKey::Updated => vec![term("i.updated_at", Timestamp, descending)],
+        SortKey::Created | SortKey::Key => vec![term("i.number", Integer, descending)],
         // "Descending priority" reads as "most urgent first": rank 1 first.
-        (SortKey::Priority, true) => "i.priority ASC, i.updated_at DESC",
-        (SortKey::Priority, false) => "i.priority DESC, i.updated_at DESC",
+        SortKey::Priority => vec![term("i.priority", Integer, !descending), term("i.updated_at", Timestamp, true)],
     }
 }
 
@@ -358,13 +399,13 @@ pub fn assigned_to(conn: &mut PgConnection, user_id: i64, limit: i64) -> Result<
     let mut sql = SqlBuilder::default();
     let (user, done) = (sql.bind(Bind::Int8(user_id)), sql.bind(Bind::Text(StatusCategory::Done.as_str().to_owned())));
     sql.and(format!("i.assignee_id = {user} AND s.category <> {done}"));
-    sql.order_by("i.updated_at DESC".to_owned());
+    sql.order_by(OrderTerm::desc("i.updated_at", SortValue::Timestamp));
     load(conn, sql, limit, 0)
 }
 
 pub fn recently_updated(conn: &mut PgConnection, limit: i64) -> Result<Vec<ListedIssue>, AppError> {
     let mut sql = SqlBuilder::default();
-    sql.order_by("i.updated_at DESC".to_owned());
+    sql.order_by(OrderTerm::desc("i.updated_at", SortValue::Timestamp));
     load(conn, sql, limit, 0)
 }
 
@@ -373,25 +414,26 @@ pub fn children_of(conn: &mut PgConnection, issue_id: i64) -> Result<Vec<ListedI
     let mut sql = SqlBuilder::default();
     let parent = sql.bind(Bind::Int8(issue_id));
     sql.and(format!("i.parent_id = {parent}"));
-    sql.order_by("i.number ASC".to_owned());
+    sql.order_by(OrderTerm::asc("i.number", SortValue::Integer));
     load(conn, sql, 1000, 0)
 }
 
-/// Issues found by a whole OQL query across every project, for the API's search.
+/// Issues found by a whole OQL query across every project, for the API's search: page
+/// `page`, or the page after `cursor`.
 pub fn search(
     conn: &mut PgConnection,
     query: &oql::Query,
     me: i64,
-    page: i64,
-    per_page: i64,
+    (page, per_page): (i64, i64),
+    cursor: Option<&str>,
 ) -> Result<IssuePage, AppError> {
     let mut sql = SqlBuilder::default();
     let context = Context { me, now: Utc::now(), project_id: None };
     oql::compile::compile(conn, query, &context, &mut sql)?;
     if !sql.has_order() {
-        sql.order_by("i.updated_at DESC".to_owned());
+        sql.order_by(OrderTerm::desc("i.updated_at", SortValue::Timestamp));
     }
-    page_of(conn, sql, page, per_page)
+    page_of(conn, sql, page, per_page, cursor)
 }
 
 /// Who an issue is assigned to and who reported it, for the issue page and API.

@@ -19,6 +19,7 @@ pub mod issues;
 pub mod kinds;
 pub mod links;
 pub mod list_columns;
+pub mod list_cursor;
 pub mod list_pages;
 pub mod oql;
 pub mod planning_api;

@@ -16,6 +16,7 @@ mod migrations;
 mod notifications;
 mod oql;
 mod pages;
+mod paging;
 mod planning;
 mod quickstart;
 mod support;

@@ -221,7 +221,7 @@ fn compiled(app: &TestApp, oql: &str) -> (String, Vec<String>, Vec<outpost::work
     let query = oql::parse(oql).unwrap();
     oql::compile::compile(&mut conn, &query, &Context { me, now, project_id: Some(project) }, &mut sql).unwrap();
     let done = sql.finish();
-    (done.condition, done.order, done.binds)
+    (done.condition, done.order.iter().map(oql::OrderTerm::sql).collect(), done.binds)
 }
 
 #[test]

@@ -41,19 +41,60 @@ pub struct Context {
     pub project_id: Option<i64>,
 }
 
+/// What a sort column holds, so a cursor can carry its value and bind it back typed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortValue {
+    Integer,
+    Float,
+    Text,
+    Timestamp,
+}
+
+/// One ORDER BY term: a column expression, its direction, and whether it can be empty
+/// (empties sort last either way).
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrderTerm {
+    pub column: &'static str,
+    pub descending: bool,
+    pub nullable: bool,
+    pub value: SortValue,
+}
+
+impl OrderTerm {
+    pub const fn asc(column: &'static str, value: SortValue) -> OrderTerm {
+        OrderTerm { column, descending: false, nullable: false, value }
+    }
+
+    pub const fn desc(column: &'static str, value: SortValue) -> OrderTerm {
+        OrderTerm { column, descending: true, nullable: false, value }
+    }
+
+    /// The term as SQL. Plain ASC/DESC keep PostgreSQL's default null order, which is the
+    /// indexes' order, so an index on the column can deliver the rows sorted; only columns
+    /// that can be empty say where their empties go.
+    pub fn sql(&self) -> String {
+        let direction = match (self.descending, self.nullable) {
+            (false, _) => "ASC",
+            (true, false) => "DESC",
+            (true, true) => "DESC NULLS LAST",
+        };
+        format!("{} {direction}", self.column)
+    }
+}
+
 /// A statement's conditions, ORDER BY terms and binds, built by OQL and by the list page's
 /// simple filters alike, so both reach PostgreSQL the same parameterised way.
 #[derive(Default)]
 pub struct SqlBuilder {
     conditions: Vec<String>,
-    order: Vec<String>,
+    order: Vec<OrderTerm>,
     binds: Vec<Bind>,
 }
 
 /// The finished pieces: `condition` for WHERE, `order` for ORDER BY, and their binds.
 pub struct Compiled {
     pub condition: String,
-    pub order: Vec<String>,
+    pub order: Vec<OrderTerm>,
     pub binds: Vec<Bind>,
 }
 
@@ -72,8 +113,12 @@ impl SqlBuilder {
         !self.order.is_empty()
     }
 
-    pub fn order_by(&mut self, term: String) {
+    pub fn order_by(&mut self, term: OrderTerm) {
         self.order.push(term);
+    }
+
+    pub fn order(&self) -> &[OrderTerm] {
+        &self.order
     }
 
     pub fn finish(self) -> Compiled {
@@ -213,35 +258,31 @@ pub fn compile(
         let known = compiler.known(&term.field)?;
         let column = order_column(&term.field, &known, context.project_id.is_some())?;
         // Priority ranks run 1 (highest) to 5: "DESC" means most urgent first.
-        let descending = if column == "i.priority" { !term.descending } else { term.descending };
-        // Plain ASC/DESC keep PostgreSQL's default null order, which is the indexes' order, so
-        // an index on the column can deliver the rows sorted; only columns that can be empty
-        // put their empties last.
-        let direction = match (descending, known.nullable()) {
-            (false, _) => "ASC",
-            (true, false) => "DESC",
-            (true, true) => "DESC NULLS LAST",
-        };
-        compiler.sql.order_by(format!("{column} {direction}"));
+        let descending = if column.0 == "i.priority" { !term.descending } else { term.descending };
+        let (column, value) = column;
+        compiler.sql.order_by(OrderTerm { column, descending, nullable: known.nullable(), value });
     }
     Ok(())
 }
 
-/// The column ORDER BY sorts a field by. Within one project, keys sort by number alone,
-/// which the `(project_id, number)` index answers in order.
-fn order_column(field: &Field, known: &Known, in_one_project: bool) -> Result<&'static str, AppError> {
+/// The column ORDER BY sorts a field by, and what it holds. Within one project, keys sort
+/// by number alone, which the `(project_id, number)` index answers in order.
+fn order_column(field: &Field, known: &Known, in_one_project: bool) -> Result<(&'static str, SortValue), AppError> {
+    use SortValue::{Float, Integer, Text, Timestamp};
     Ok(match known {
-        Known::Key if in_one_project => "i.number",
-        Known::Key | Known::Project => "p.key",
-        Known::Type => "i.issue_type",
-        Known::Status | Known::Category => "s.position",
-        Known::Priority => "i.priority",
-        Known::Person(column, _) | Known::Text(column) | Known::Date(column, _) => column,
-        Known::FixVersion => "i.fix_version_id",
-        Known::Sprint => "i.sprint_id",
-        Known::Rank => "i.rank",
-        Known::Parent | Known::Epic => "i.parent_id",
-        Known::Points => "i.story_points",
+        Known::Key if in_one_project => ("i.number", Integer),
+        Known::Key | Known::Project => ("p.key", Text),
+        Known::Type => ("i.issue_type", Text),
+        Known::Status | Known::Category => ("s.position", Integer),
+        Known::Priority => ("i.priority", Integer),
+        Known::Person(column, _) => (column, Integer),
+        Known::Text(column) => (column, Text),
+        Known::Date(column, _) => (column, Timestamp),
+        Known::FixVersion => ("i.fix_version_id", Integer),
+        Known::Sprint => ("i.sprint_id", Integer),
+        Known::Rank => ("i.rank", Integer),
+        Known::Parent | Known::Epic => ("i.parent_id", Integer),
+        Known::Points => ("i.story_points", Float),
         Known::AnyText | Known::Labels | Known::Component | Known::Custom(..) => {
             return Err(oql_error(field.span, format!("Issues cannot be sorted by \"{}\"", field.name)))
         }

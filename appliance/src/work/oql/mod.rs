@@ -11,5 +11,5 @@ mod print;
 mod related;
 pub mod syntax;
 
-pub use compile::{Bind, Compiled, Context, SqlBuilder};
+pub use compile::{Bind, Compiled, Context, OrderTerm, SortValue, SqlBuilder};
 pub use syntax::{parse, Query};
