@@ -23,6 +23,9 @@ pub enum AppError {
     NotFound(String),
     #[error("{message}")]
     Conflict { field: Option<String>, message: String },
+    /// The object changed since the client read it (its `If-Match` tag is stale).
+    #[error("{0}")]
+    PreconditionFailed(String),
     #[error("{0}")]
     TooLarge(String),
     #[error("{0}")]
@@ -68,6 +71,7 @@ impl AppError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -84,6 +88,7 @@ impl AppError {
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::Conflict { .. } => "conflict",
+            Self::PreconditionFailed(_) => "precondition_failed",
             Self::TooLarge(_) => "too_large",
             Self::RateLimited(_) => "rate_limited",
             Self::Unavailable(_) => "unavailable",

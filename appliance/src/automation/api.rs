@@ -3,15 +3,18 @@
 //! needs its management. A rule's JSON body is `rules::Draft`: name, trigger, trigger_value,
 //! condition and actions (`{"type": "transition", "status": "Done"}`, …).
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use diesel::Connection;
 use serde::Serialize;
 
 use super::rules::{self, Draft, LoggedRun, Rule};
 use crate::db;
 use crate::identity::permissions::Action as Permission;
-use crate::web::errors::ApiError;
+use crate::web::errors::{ApiError, ErrorBody};
+use crate::web::etag::{self, IfMatch};
 use crate::web::extract::{ApiCaller, ApiJson};
-use crate::web::openapi::{ProjectItemPath, ProjectPath, SwitchPath};
+use crate::web::openapi::{IfMatchHeader, ProjectItemPath, ProjectPath, SwitchPath};
 use crate::web::AppState;
 use crate::work::projects;
 
@@ -63,36 +66,58 @@ pub async fn create(
     Ok(HttpResponse::Created().json(RuleBody { rule, hook_token }))
 }
 
-/// One rule.
+/// One rule. Its `ETag` goes in `If-Match` when replacing it.
 #[utoipa::path(get, path = "/api/v1/projects/{key}/automation-rules/{id}", tag = "automation",
-    params(ProjectItemPath), responses((status = 200, body = RuleBody)))]
-pub async fn get(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<ProjectItemPath>) -> ApiResult {
+    params(ProjectItemPath),
+    responses((status = 200, body = RuleBody, headers(("ETag" = String, description = "The rule's tag"))),
+        (status = 304, description = "Unchanged since the `If-None-Match` tag")))]
+pub async fn get(
+    req: HttpRequest,
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<ProjectItemPath>,
+) -> ApiResult {
     let (ProjectItemPath { key, id }, user) = (path.into_inner(), caller.user.clone());
     let rule = db::run(&state.pool, move |conn| {
         let project = projects::find_allowed(conn, &user, &key, |p| Permission::ViewProject(p))?;
         rules::find(conn, &project, id)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(RuleBody { rule, hook_token: None }))
+    Ok(etag::answer(&req, &RuleBody { rule, hook_token: None }))
 }
 
-/// Replaces a rule's definition; the caller becomes its owner.
+/// Replaces a rule's definition; the caller becomes its owner. With `If-Match`, only if the
+/// rule is still as read.
 #[utoipa::path(put, path = "/api/v1/projects/{key}/automation-rules/{id}", tag = "automation",
-    params(ProjectItemPath), request_body = Draft, responses((status = 200, body = RuleBody)))]
+    params(ProjectItemPath, IfMatchHeader), request_body = Draft,
+    responses((status = 200, body = RuleBody, headers(("ETag" = String, description = "The rule's new tag"))),
+        (status = 412, description = "The rule changed since it was read", body = ErrorBody)))]
 pub async fn update(
     caller: ApiCaller,
     state: web::Data<AppState>,
     path: web::Path<ProjectItemPath>,
+    if_match: IfMatch,
     body: ApiJson<Draft>,
 ) -> ApiResult {
     let (ProjectItemPath { key, id }, user, actor, draft) =
         (path.into_inner(), caller.user.clone(), caller.actor.clone(), body.0);
     let (rule, hook_token) = db::run(&state.pool, move |conn| {
-        let project = projects::find_allowed(conn, &user, &key, |p| Permission::ManageProject(p))?;
-        rules::update(conn, &actor, &project, id, &draft)
+        conn.transaction(|conn| {
+            let project = projects::find_allowed(conn, &user, &key, |p| Permission::ManageProject(p))?;
+            let before = if_match.before(|| {
+                let rule_id = rules::find(conn, &project, id)?.id;
+                rules::lock(conn, rule_id)?;
+                Ok(RuleBody { rule: rules::find(conn, &project, id)?, hook_token: None })
+            })?;
+            let updated = rules::update(conn, &actor, &project, id, &draft)?;
+            if_match.check(before)?;
+            Ok(updated)
+        })
     })
     .await?;
-    Ok(HttpResponse::Ok().json(RuleBody { rule, hook_token }))
+    // The tag is the rule as a GET shows it: without the one-time hook secret.
+    let tag = etag::tag_of(&RuleBody { rule: rule.clone(), hook_token: None });
+    Ok(HttpResponse::Ok().insert_header((header::ETAG, tag)).json(RuleBody { rule, hook_token }))
 }
 
 /// Turns a rule on or off.

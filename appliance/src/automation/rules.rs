@@ -485,6 +485,12 @@ pub fn find(conn: &mut PgConnection, project: &Project, rule_id: i64) -> Result<
     load(conn, vec![row]).map(|mut rules| rules.remove(0))
 }
 
+/// Holds the row until the transaction ends, so a check made on the rule (an `If-Match`)
+/// stays true until the change that depends on it commits.
+pub fn lock(conn: &mut PgConnection, rule_id: i64) -> QueryResult<()> {
+    automation_rules::table.find(rule_id).for_update().select(automation_rules::id).first::<i64>(conn).map(drop)
+}
+
 /// A rule by id, whatever its project (for the job that runs it).
 pub fn by_id(conn: &mut PgConnection, rule_id: i64) -> Result<Option<Rule>, AppError> {
     let rows = automation_rules::table.find(rule_id).select(RuleRow::as_select()).load(conn)?;

@@ -97,7 +97,8 @@ pub struct ErrorBody {
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// A stable snake_case code: invalid_field, bad_request, unauthenticated, forbidden,
-    /// not_found, method_not_allowed, conflict, too_large, rate_limited, unavailable, internal.
+    /// not_found, method_not_allowed, conflict, precondition_failed, too_large, rate_limited,
+    /// unavailable, internal.
     pub code: &'static str,
     /// The sentence a person reads.
     pub message: String,

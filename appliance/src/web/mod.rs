@@ -2,6 +2,7 @@
 
 pub mod assets;
 pub mod errors;
+pub mod etag;
 pub mod extract;
 pub mod health;
 pub mod markdown;

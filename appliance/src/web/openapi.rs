@@ -95,6 +95,16 @@ pub struct ProjectItemPath {
     pub id: i64,
 }
 
+/// The `If-Match` header an update may carry.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IfMatchHeader {
+    /// The `ETag` the object had when read (`"3f2a…"`, or `*` for any): the update is refused
+    /// with 412 if the object changed since, or if the value is not an ETag list.
+    #[serde(rename = "If-Match", default)]
+    pub if_match: String,
+}
+
 /// `POST …/{id}/{action}`: which rule or webhook, and what to do with it.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
+use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -23,9 +24,10 @@ use super::workflows::Workflow;
 use crate::db;
 use crate::identity::permissions::{authorize, Action};
 use crate::identity::users::UserRef;
-use crate::web::errors::ApiError;
+use crate::web::errors::{ApiError, ErrorBody};
+use crate::web::etag::{self, IfMatch};
 use crate::web::extract::{explicit_null, ApiCaller, ApiJson};
-use crate::web::openapi::{IssuePath, ProjectIssuePath, ProjectPath};
+use crate::web::openapi::{IfMatchHeader, IssuePath, ProjectIssuePath, ProjectPath};
 use crate::web::AppState;
 
 type ApiResult = Result<HttpResponse, ApiError>;
@@ -117,12 +119,18 @@ pub async fn create_project(caller: ApiCaller, state: web::Data<AppState>, body:
 
 /// One project.
 #[utoipa::path(get, path = "/api/v1/projects/{key}", tag = "projects", params(ProjectPath),
-    responses((status = 200, body = Project)))]
-pub async fn get_project(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<ProjectPath>) -> ApiResult {
+    responses((status = 200, body = Project, headers(("ETag" = String, description = "The project's tag"))),
+        (status = 304, description = "Unchanged since the `If-None-Match` tag")))]
+pub async fn get_project(
+    req: HttpRequest,
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<ProjectPath>,
+) -> ApiResult {
     let key = path.into_inner().key;
     let project = db::run(&state.pool, move |conn| projects::find_by_key(conn, &key)).await?;
     authorize(&caller.user, Action::ViewProject(&project))?;
-    Ok(HttpResponse::Ok().json(project))
+    Ok(etag::answer(&req, &project))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -242,7 +250,13 @@ pub async fn create_issue(
         .json(created))
 }
 
-async fn issue_response(caller: ApiCaller, state: &AppState, project_key: Option<String>, key: String) -> ApiResult {
+async fn issue_response(
+    req: HttpRequest,
+    caller: ApiCaller,
+    state: &AppState,
+    project_key: Option<String>,
+    key: String,
+) -> ApiResult {
     let user = caller.user.clone();
     let body = db::run(&state.pool, move |conn| {
         let (project, issue) = match &project_key {
@@ -253,26 +267,35 @@ async fn issue_response(caller: ApiCaller, state: &AppState, project_key: Option
         issue_body(conn, &project, issue)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(body))
+    Ok(etag::answer(&req, &body))
 }
 
-/// One issue, with its fields, links and where it can move next.
+/// One issue, with its fields, links and where it can move next. Its `ETag` goes in
+/// `If-Match` when changing it.
 #[utoipa::path(get, path = "/api/v1/issues/{issue}", tag = "issues", params(IssuePath),
-    responses((status = 200, body = IssueBody)))]
-pub async fn get_issue(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<IssuePath>) -> ApiResult {
-    issue_response(caller, &state, None, path.into_inner().issue).await
+    responses((status = 200, body = IssueBody, headers(("ETag" = String, description = "The issue's tag"))),
+        (status = 304, description = "Unchanged since the `If-None-Match` tag")))]
+pub async fn get_issue(
+    req: HttpRequest,
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<IssuePath>,
+) -> ApiResult {
+    issue_response(req, caller, &state, None, path.into_inner().issue).await
 }
 
 /// One issue of a project: 404 when the issue is in another project.
 #[utoipa::path(get, path = "/api/v1/projects/{key}/issues/{issue}", tag = "issues", params(ProjectIssuePath),
-    responses((status = 200, body = IssueBody)))]
+    responses((status = 200, body = IssueBody, headers(("ETag" = String, description = "The issue's tag"))),
+        (status = 304, description = "Unchanged since the `If-None-Match` tag")))]
 pub async fn get_project_issue(
+    req: HttpRequest,
     caller: ApiCaller,
     state: web::Data<AppState>,
     path: web::Path<ProjectIssuePath>,
 ) -> ApiResult {
     let ProjectIssuePath { key: project_key, issue: key } = path.into_inner();
-    issue_response(caller, &state, Some(project_key), key).await
+    issue_response(req, caller, &state, Some(project_key), key).await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -362,25 +385,36 @@ impl IssueChangesInput {
 }
 
 /// Changes the fields given; `"assignee": null` unassigns; a new `status` must be a transition
-/// the workflow allows.
-#[utoipa::path(patch, path = "/api/v1/issues/{issue}", tag = "issues", params(IssuePath),
-    request_body = IssueChangesInput, responses((status = 200, body = IssueBody)))]
+/// the workflow allows. With `If-Match`, only if the issue is still as read.
+#[utoipa::path(patch, path = "/api/v1/issues/{issue}", tag = "issues", params(IssuePath, IfMatchHeader),
+    request_body = IssueChangesInput,
+    responses((status = 200, body = IssueBody, headers(("ETag" = String, description = "The issue's new tag"))),
+        (status = 412, description = "The issue changed since it was read", body = ErrorBody)))]
 pub async fn update_issue(
     caller: ApiCaller,
     state: web::Data<AppState>,
     path: web::Path<IssuePath>,
+    if_match: IfMatch,
     body: ApiJson<IssueChangesInput>,
 ) -> ApiResult {
     let changes = body.0.into_changes()?;
     let (key, user, actor) = (path.into_inner().issue, caller.user.clone(), caller.actor.clone());
     let updated = db::run(&state.pool, move |conn| {
-        let (project, issue) = issues::find_by_key(conn, &key)?;
-        authorize(&user, Action::EditIssue(&project))?;
-        let issue = issues::update(conn, &actor, &project, issue.id, changes)?;
-        issue_body(conn, &project, issue)
+        conn.transaction(|conn| {
+            let (project, issue) = issues::find_by_key(conn, &key)?;
+            authorize(&user, Action::EditIssue(&project))?;
+            let before = if_match.before(|| {
+                issues::lock(conn, issue.id)?;
+                let (_, current) = issues::find_by_key(conn, &key)?;
+                issue_body(conn, &project, current)
+            })?;
+            let issue = issues::update(conn, &actor, &project, issue.id, changes)?;
+            if_match.check(before)?;
+            issue_body(conn, &project, issue)
+        })
     })
     .await?;
-    Ok(HttpResponse::Ok().json(updated))
+    Ok(HttpResponse::Ok().insert_header((header::ETAG, etag::tag_of(&updated))).json(updated))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -311,6 +311,12 @@ pub fn parse_key(key: &str) -> Result<(String, i64), AppError> {
     Ok((project_key.to_uppercase(), number))
 }
 
+/// Holds the row until the transaction ends, so a check made on the issue (an `If-Match`)
+/// stays true until the change that depends on it commits.
+pub fn lock(conn: &mut PgConnection, issue_id: i64) -> QueryResult<()> {
+    issues::table.find(issue_id).for_update().select(issues::id).first::<i64>(conn).map(drop)
+}
+
 /// Finds an issue and its project by key (`OPS-42`).
 pub fn find_by_key(conn: &mut PgConnection, key: &str) -> Result<(Project, Issue), AppError> {
     let (project_key, number) = parse_key(key)?;

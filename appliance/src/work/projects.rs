@@ -104,6 +104,12 @@ pub fn any_exist(conn: &mut PgConnection) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(projects::table.select(projects::id))).get_result(conn)
 }
 
+/// Holds the row until the transaction ends, so a check made on the project's settings (an `If-Match`)
+/// stays true until the change that depends on it commits.
+pub fn lock(conn: &mut PgConnection, project_id: i64) -> QueryResult<()> {
+    projects::table.find(project_id).for_update().select(projects::id).first::<i64>(conn).map(drop)
+}
+
 pub fn find_by_key(conn: &mut PgConnection, key: &str) -> Result<Project, AppError> {
     projects::table
         .filter(projects::key.eq(key.to_uppercase()))

@@ -1,7 +1,9 @@
 //! REST API v1 for a project's configuration: its workflow and its field catalogue
 //! (versions, components, custom fields).
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -13,9 +15,10 @@ use super::workflows::{self, normalized, StatusDraft, Workflow, WorkflowDraft};
 use crate::db;
 use crate::errors::AppError;
 use crate::identity::permissions::Action;
-use crate::web::errors::ApiError;
+use crate::web::errors::{ApiError, ErrorBody};
+use crate::web::etag::{self, IfMatch};
 use crate::web::extract::{ApiCaller, ApiJson};
-use crate::web::openapi::{ProjectNamePath, ProjectPath};
+use crate::web::openapi::{IfMatchHeader, ProjectNamePath, ProjectPath};
 use crate::web::AppState;
 
 type ApiResult = Result<HttpResponse, ApiError>;
@@ -53,17 +56,24 @@ impl From<&Workflow> for WorkflowBody {
     }
 }
 
-/// The project's statuses in board order and where each may go.
+/// The project's statuses in board order and where each may go. Its `ETag` goes in
+/// `If-Match` when replacing it.
 #[utoipa::path(get, path = "/api/v1/projects/{key}/workflow", tag = "projects", params(ProjectPath),
-    responses((status = 200, body = WorkflowBody)))]
-pub async fn get_workflow(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
+    responses((status = 200, body = WorkflowBody, headers(("ETag" = String, description = "The workflow's tag"))),
+        (status = 304, description = "Unchanged since the `If-None-Match` tag")))]
+pub async fn get_workflow(
+    req: HttpRequest,
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult {
     let (key, user) = (path.into_inner(), caller.user.clone());
     let workflow = db::run(&state.pool, move |conn| {
         let project = projects::find_allowed(conn, &user, &key, |p| Action::ViewProject(p))?;
         Ok(Workflow::load(conn, project.id)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(WorkflowBody::from(&workflow)))
+    Ok(etag::answer(&req, &WorkflowBody::from(&workflow)))
 }
 
 /// Removes a catalogue entry: a version or component only while no issue uses it; a custom
@@ -148,6 +158,9 @@ pub struct StatusInput {
     category: String,
     #[serde(default)]
     wip_limit: Option<i32>,
+    /// Where an issue here may move, as the GET shows it (so a read workflow can be put back).
+    #[serde(default)]
+    transitions: Vec<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -155,7 +168,8 @@ pub struct StatusInput {
 pub struct WorkflowInput {
     /// In board order; the first is where new issues start.
     statuses: Vec<StatusInput>,
-    /// Allowed moves as `[from, to]` status names.
+    /// Allowed moves as `[from, to]` status names, besides each status's own `transitions`.
+    #[serde(default)]
     #[schema(schema_with = transition_pairs)]
     transitions: Vec<(String, String)>,
 }
@@ -171,62 +185,73 @@ fn transition_pairs() -> utoipa::openapi::schema::Array {
 /// Replaces the workflow. A listed status keeps its issues when it gives an existing
 /// status's `id` (to rename it) or its name (ignoring case, spaces, `_` and `-`); statuses
 /// left out are removed, which is refused while they hold issues.
-#[utoipa::path(put, path = "/api/v1/projects/{key}/workflow", tag = "projects", params(ProjectPath),
-    request_body = WorkflowInput, responses((status = 200, body = WorkflowBody)))]
+#[utoipa::path(put, path = "/api/v1/projects/{key}/workflow", tag = "projects", params(ProjectPath, IfMatchHeader),
+    request_body = WorkflowInput,
+    responses((status = 200, body = WorkflowBody, headers(("ETag" = String, description = "The workflow's new tag"))),
+        (status = 412, description = "The workflow changed since it was read", body = ErrorBody)))]
 pub async fn put_workflow(
     caller: ApiCaller,
     state: web::Data<AppState>,
     path: web::Path<String>,
+    if_match: IfMatch,
     body: ApiJson<WorkflowInput>,
 ) -> ApiResult {
     let ApiJson(input) = body;
     let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     let saved = db::run(&state.pool, move |conn| {
-        let project = projects::find_allowed(conn, &user, &key, |p| Action::ManageProject(p))?;
-        let current = Workflow::load(conn, project.id)?;
-        let mut statuses = Vec::with_capacity(input.statuses.len());
-        for status in &input.statuses {
-            let existing = match status.id {
-                Some(id) => Some(current.status(id).map_err(|_| {
-                    AppError::invalid("statuses", format!("Status {id} is not part of this project's workflow."))
-                })?),
-                None => current.statuses.iter().find(|s| normalized(&s.name) == normalized(&status.name)),
-            };
-            statuses.push(StatusDraft {
-                id: existing.map(|s| s.id),
-                name: status.name.clone(),
-                category: StatusCategory::parse(&status.category)?,
-                wip_limit: status.wip_limit,
-                remove: false,
-            });
-        }
-        for old in &current.statuses {
-            if !statuses.iter().any(|s| s.id == Some(old.id)) {
+        conn.transaction(|conn| {
+            let project = projects::find_allowed(conn, &user, &key, |p| Action::ManageProject(p))?;
+            projects::lock(conn, project.id)?;
+            let current = Workflow::load(conn, project.id)?;
+            let before = if_match.before(|| Ok(WorkflowBody::from(&current)))?;
+            let mut statuses = Vec::with_capacity(input.statuses.len());
+            for status in &input.statuses {
+                let existing = match status.id {
+                    Some(id) => Some(current.status(id).map_err(|_| {
+                        AppError::invalid("statuses", format!("Status {id} is not part of this project's workflow."))
+                    })?),
+                    None => current.statuses.iter().find(|s| normalized(&s.name) == normalized(&status.name)),
+                };
                 statuses.push(StatusDraft {
-                    id: Some(old.id),
-                    name: old.name.clone(),
-                    category: old.category,
-                    wip_limit: None,
-                    remove: true,
+                    id: existing.map(|s| s.id),
+                    name: status.name.clone(),
+                    category: StatusCategory::parse(&status.category)?,
+                    wip_limit: status.wip_limit,
+                    remove: false,
                 });
             }
-        }
-        let index = |name: &str| {
-            input.statuses.iter().position(|s| normalized(&s.name) == normalized(name)).ok_or_else(|| {
-                AppError::invalid(
-                    "transitions",
-                    format!("The transition names \"{name}\", which is not one of the statuses given."),
-                )
-            })
-        };
-        let mut transitions = Vec::with_capacity(input.transitions.len());
-        for (from, to) in &input.transitions {
-            transitions.push((index(from)?, index(to)?));
-        }
-        workflows::save(conn, &actor, &project, WorkflowDraft { statuses, transitions })
+            for old in &current.statuses {
+                if !statuses.iter().any(|s| s.id == Some(old.id)) {
+                    statuses.push(StatusDraft {
+                        id: Some(old.id),
+                        name: old.name.clone(),
+                        category: old.category,
+                        wip_limit: None,
+                        remove: true,
+                    });
+                }
+            }
+            let index = |name: &str| {
+                input.statuses.iter().position(|s| normalized(&s.name) == normalized(name)).ok_or_else(|| {
+                    AppError::invalid(
+                        "transitions",
+                        format!("The transition names \"{name}\", which is not one of the statuses given."),
+                    )
+                })
+            };
+            let per_status = input.statuses.iter().flat_map(|s| s.transitions.iter().map(|to| (&s.name, to)));
+            let mut transitions = Vec::with_capacity(input.transitions.len());
+            for (from, to) in input.transitions.iter().map(|(from, to)| (from, to)).chain(per_status) {
+                transitions.push((index(from)?, index(to)?));
+            }
+            let saved = workflows::save(conn, &actor, &project, WorkflowDraft { statuses, transitions })?;
+            if_match.check(before)?;
+            Ok(saved)
+        })
     })
     .await?;
-    Ok(HttpResponse::Ok().json(WorkflowBody::from(&saved)))
+    let body = WorkflowBody::from(&saved);
+    Ok(HttpResponse::Ok().insert_header((header::ETAG, etag::tag_of(&body))).json(body))
 }
 
 /// The project's versions, components and custom fields.

@@ -37,10 +37,11 @@ fn schemathesis() -> PathBuf {
 /// What the contract allows beyond schemathesis's defaults, and why: a request that fits the
 /// schema may still be refused with 422 when it breaks a rule a schema cannot say (an OQL
 /// query that does not parse, a user who does not exist, a move the workflow forbids): that
-/// is the documented meaning of 422.
+/// is the documented meaning of 422; and a generated `If-Match` tag names no real version of
+/// the object, so it is refused with 412.
 const CONFIG: &str = r#"
 [checks.positive_data_acceptance]
-expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
+expected-statuses = ["2xx", "401", "403", "404", "409", "412", "422"]
 "#;
 
 #[test]

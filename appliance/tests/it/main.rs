@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod api_conventions;
 mod auth;
 mod automation;
 mod browser;
@@ -16,7 +17,6 @@ mod migrations;
 mod notifications;
 mod oql;
 mod pages;
-mod paging;
 mod planning;
 mod quickstart;
 mod support;

@@ -146,9 +146,30 @@ impl Client {
 
     /// A call to the JSON API with a bearer token and an optional raw body.
     pub fn api(&mut self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Reply {
+        let authorization = token.map(|token| format!("Bearer {token}"));
+        let headers: Vec<(&str, &str)> = authorization.iter().map(|value| ("Authorization", value.as_str())).collect();
+        self.api_with(method, path, &headers, body)
+    }
+
+    /// [`Client::api`] with a token and more request headers (`If-Match`, …).
+    pub fn api_with_headers(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Reply {
+        let authorization = format!("Bearer {token}");
+        let all: Vec<(&str, &str)> =
+            [("Authorization", authorization.as_str())].into_iter().chain(headers.iter().copied()).collect();
+        self.api_with(method, path, &all, body)
+    }
+
+    fn api_with(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
         let mut request = self.agent.request(method, &format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.set("Authorization", &format!("Bearer {token}"));
+        for (name, value) in headers {
+            request = request.set(name, value);
         }
         let result = match body {
             Some(body) => request.set("Content-Type", "application/json").send_string(body),
