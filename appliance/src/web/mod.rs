@@ -25,8 +25,8 @@ use crate::integrations::{api as webhook_api, deployment_pages, pages as webhook
 use crate::jobs::pages as job_pages;
 use crate::notify::pages as notification_pages;
 use crate::work::{
-    api as work_api, backlog_pages, board_pages, import_pages, issue_form, issue_pages, list_pages, planning_api,
-    project_pages, settings_api, settings_pages, workflow_pages,
+    api as work_api, backlog_pages, board_pages, csv_api, import_pages, issue_actions_api, issue_form, issue_pages,
+    list_pages, planning_api, project_pages, settings_api, settings_pages, workflow_pages,
 };
 
 #[derive(Clone)]
@@ -197,8 +197,8 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
                 .route(post().to(work_api::create_issue)),
         )
         .service(resource("/projects/{key}/issues/{issue}").route(get().to(work_api::get_project_issue)))
-        .service(resource("/projects/{key}/issues.csv").route(get().to(planning_api::export)))
-        .service(resource("/projects/{key}/import").route(post().to(planning_api::import)))
+        .service(resource("/projects/{key}/issues.csv").route(get().to(csv_api::export)))
+        .service(resource("/projects/{key}/import").route(post().to(csv_api::import)))
         .service(resource("/search").route(get().to(work_api::search)))
         .service(
             resource("/issues/{issue}").route(get().to(work_api::get_issue)).route(patch().to(work_api::update_issue)),
@@ -209,13 +209,13 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
                 .route(get().to(work_api::list_comments))
                 .route(post().to(work_api::create_comment)),
         )
-        .service(resource("/issues/{issue}/links").route(post().to(planning_api::create_link)))
-        .service(resource("/issues/{issue}/links/{id}").route(delete().to(planning_api::delete_link)))
-        .service(resource("/issues/{issue}/work-log").route(post().to(planning_api::log_work)))
+        .service(resource("/issues/{issue}/links").route(post().to(issue_actions_api::create_link)))
+        .service(resource("/issues/{issue}/links/{id}").route(delete().to(issue_actions_api::delete_link)))
+        .service(resource("/issues/{issue}/work-log").route(post().to(issue_actions_api::log_work)))
         .service(
             resource("/issues/{issue}/watchers/me")
-                .route(put().to(planning_api::watch))
-                .route(delete().to(planning_api::unwatch)),
+                .route(put().to(issue_actions_api::watch))
+                .route(delete().to(issue_actions_api::unwatch)),
         )
         // Planning
         .service(resource("/issues/{issue}/move").route(post().to(planning_api::move_issue)))

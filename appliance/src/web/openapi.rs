@@ -27,7 +27,7 @@ use crate::automation::{
 };
 use crate::integrations::{api as webhook_api, deployment_pages};
 use crate::notify::pages as notification_pages;
-use crate::work::{api as work_api, planning_api, settings_api};
+use crate::work::{api as work_api, csv_api, issue_actions_api, planning_api, settings_api};
 
 /// A project in the path.
 #[derive(Deserialize, IntoParams)]
@@ -142,14 +142,14 @@ pub struct SwitchPath {
         work_api::list_comments,
         work_api::create_comment,
         work_api::search,
-        planning_api::export,
-        planning_api::import,
+        csv_api::export,
+        csv_api::import,
         planning_api::move_issue,
-        planning_api::create_link,
-        planning_api::delete_link,
-        planning_api::log_work,
-        planning_api::watch,
-        planning_api::unwatch,
+        issue_actions_api::create_link,
+        issue_actions_api::delete_link,
+        issue_actions_api::log_work,
+        issue_actions_api::watch,
+        issue_actions_api::unwatch,
         settings_api::get_workflow,
         settings_api::put_workflow,
         settings_api::get_fields,

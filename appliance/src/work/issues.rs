@@ -16,6 +16,8 @@ use super::workflows::Workflow;
 use crate::audit::{self, Actor, Change};
 use crate::db::Abort;
 use crate::errors::AppError;
+use crate::identity::permissions::{authorize, Action};
+use crate::identity::users::User;
 use crate::schema::{issue_watchers, issues, projects as projects_table, users};
 
 pub const TITLE_MAX: usize = 255;
@@ -315,6 +317,13 @@ pub fn parse_key(key: &str) -> Result<(String, i64), AppError> {
 /// stays true until the change that depends on it commits.
 pub fn lock(conn: &mut PgConnection, issue_id: i64) -> QueryResult<()> {
     issues::table.find(issue_id).for_update().select(issues::id).first::<i64>(conn).map(drop)
+}
+
+/// An issue by key, when `user` may edit it (404 or 403 otherwise, as `authorize` decides).
+pub fn find_editable(conn: &mut PgConnection, user: &User, key: &str) -> Result<(Project, Issue), AppError> {
+    let (project, issue) = find_by_key(conn, key)?;
+    authorize(user, Action::EditIssue(&project))?;
+    Ok((project, issue))
 }
 
 /// Finds an issue and its project by key (`OPS-42`).

@@ -1,8 +1,6 @@
-//! REST API v1 for planning and the actions on an issue beyond editing it: sprints, moving
-//! (transition, rank, sprint), saved filters, bulk edit, links, work log, watching, and CSV
-//! import and export. Each calls the same domain function as its page.
+//! REST API v1 for planning: sprints, boards, moving an issue (transition, rank, sprint in
+//! one go), saved filters and bulk edit. Each calls the same domain function as its page.
 
-use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -11,36 +9,22 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::boards;
 use super::bulk::{self, BulkChange};
-use super::csv_io::{self, ImportOptions, Target};
-use super::fields::Catalogue;
-use super::import_pages::EXPORT_MAX;
 use super::issue_fields::parse_date;
-use super::issue_list::{self, IssueFilter, IssueQuery};
-use super::issues::{self, Issue};
-use super::projects::{self, Project};
+use super::issues;
+use super::projects;
 use super::ranking::Placement;
-use super::saved_filters;
-use super::saved_filters::SavedFilter;
+use super::saved_filters::{self, SavedFilter};
 use super::sprints::{self, Completion, NewSprint, Sprint};
-use super::time_tracking::{self, parse_duration, WorkLog};
 use super::workflows::Workflow;
-use super::{links, watchers};
 use crate::db;
 use crate::errors::AppError;
-use crate::identity::permissions::{authorize, Action};
-use crate::identity::users::{User, UserRef};
+use crate::identity::permissions::Action;
 use crate::web::errors::{ApiError, ErrorDetail};
 use crate::web::extract::{ApiCaller, ApiJson};
-use crate::web::openapi::{IssueItemPath, IssuePath, ProjectItemPath, ProjectPath};
+use crate::web::openapi::{IssuePath, ProjectItemPath, ProjectPath};
 use crate::web::AppState;
 
 type ApiResult = Result<HttpResponse, ApiError>;
-
-fn issue_for(conn: &mut diesel::PgConnection, user: &User, key: &str) -> Result<(Project, Issue), AppError> {
-    let (project, issue) = issues::find_by_key(conn, key)?;
-    authorize(user, Action::EditIssue(&project))?;
-    Ok((project, issue))
-}
 
 /// A sprint named in a body: its id, or `"backlog"` (`Some(None)`); absent is `None`.
 fn sprint_choice(value: &Option<Value>) -> Result<Option<Option<i64>>, AppError> {
@@ -221,7 +205,7 @@ pub async fn move_issue(
     let sprint = sprint_choice(&input.sprint)?;
     let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     let status = db::run(&state.pool, move |conn| {
-        let (project, issue) = issue_for(conn, &user, &key)?;
+        let (project, issue) = issues::find_editable(conn, &user, &key)?;
         boards::move_card(conn, &actor, &project, issue, input.status, sprint, placement)
     })
     .await?;
@@ -455,198 +439,5 @@ pub async fn bulk_edit(
             results,
             error: ErrorDetail::invalid("issues", "Some issues cannot take this change, so nothing was changed."),
         }),
-    })
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LinkInput {
-    /// blocks, is_blocked_by, relates, duplicates or is_duplicated_by.
-    kind: String,
-    /// The other issue's key.
-    issue: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct LinkList {
-    links: Vec<links::LinkView>,
-}
-
-/// Links the issue to another; answers with all of the issue's links.
-#[utoipa::path(post, path = "/api/v1/issues/{issue}/links", tag = "issues", params(IssuePath),
-    request_body = LinkInput, responses((status = 201, body = LinkList)))]
-pub async fn create_link(
-    caller: ApiCaller,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    body: ApiJson<LinkInput>,
-) -> ApiResult {
-    let ApiJson(input) = body;
-    let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
-    let links = db::run(&state.pool, move |conn| {
-        let (project, issue) = issue_for(conn, &user, &key)?;
-        links::link(conn, &actor, &issue, &format!("{}-{}", project.key, issue.number), &input.kind, &input.issue)?;
-        Ok(links::links_of(conn, issue.id)?)
-    })
-    .await?;
-    Ok(HttpResponse::Created().json(LinkList { links }))
-}
-
-/// Removes one of the issue's links (both directions).
-#[utoipa::path(delete, path = "/api/v1/issues/{issue}/links/{id}", tag = "issues", params(IssueItemPath),
-    responses((status = 204, description = "Removed")))]
-pub async fn delete_link(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<(String, i64)>) -> ApiResult {
-    let ((key, id), user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
-    db::run(&state.pool, move |conn| {
-        let (_, issue) = issue_for(conn, &user, &key)?;
-        links::unlink(conn, &actor, &issue, id)
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WorkInput {
-    /// A duration like `1h 30m`.
-    #[schema(example = "1h 30m")]
-    time_spent: String,
-    #[serde(default)]
-    note: String,
-}
-
-/// Logs time the caller spent on the issue.
-#[utoipa::path(post, path = "/api/v1/issues/{issue}/work-log", tag = "issues", params(IssuePath),
-    request_body = WorkInput, responses((status = 201, body = WorkLog)))]
-pub async fn log_work(
-    caller: ApiCaller,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    body: ApiJson<WorkInput>,
-) -> ApiResult {
-    let ApiJson(input) = body;
-    let minutes = parse_duration("time_spent", &input.time_spent)?;
-    let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
-    let log = db::run(&state.pool, move |conn| {
-        let (_, issue) = issue_for(conn, &user, &key)?;
-        time_tracking::log_work(conn, &actor, &issue, user.id, minutes, &input.note)
-    })
-    .await?;
-    Ok(HttpResponse::Created().json(log))
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct WatcherList {
-    watchers: Vec<UserRef>,
-}
-
-/// Starts watching the issue: the caller hears of its changes.
-#[utoipa::path(put, path = "/api/v1/issues/{issue}/watchers/me", tag = "issues", params(IssuePath),
-    responses((status = 200, body = WatcherList)))]
-pub async fn watch(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
-    set_watching(caller, state, path.into_inner(), true).await
-}
-
-/// Stops watching the issue.
-#[utoipa::path(delete, path = "/api/v1/issues/{issue}/watchers/me", tag = "issues", params(IssuePath),
-    responses((status = 200, body = WatcherList)))]
-pub async fn unwatch(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
-    set_watching(caller, state, path.into_inner(), false).await
-}
-
-async fn set_watching(caller: ApiCaller, state: web::Data<AppState>, key: String, watching: bool) -> ApiResult {
-    let (user, actor) = (caller.user.clone(), caller.actor.clone());
-    let watchers = db::run(&state.pool, move |conn| {
-        let (project, issue) = issues::find_by_key(conn, &key)?;
-        authorize(&user, Action::ViewProject(&project))?;
-        watchers::set_watching(conn, &actor, &issue, user.id, watching)?;
-        Ok(watchers::watchers_of(conn, issue.id)?)
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(WatcherList { watchers }))
-}
-
-/// The issues the list's filters and OQL find, as CSV (the import reads the same columns).
-#[utoipa::path(get, path = "/api/v1/projects/{key}/issues.csv", tag = "issues", params(ProjectPath, IssueQuery),
-    responses((status = 200, description = "One row per issue, with a header row", content_type = "text/csv",
-        body = String)))]
-pub async fn export(
-    caller: ApiCaller,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    query: web::Query<IssueQuery>,
-) -> ApiResult {
-    let (key, user, query) = (path.into_inner(), caller.user.clone(), query.into_inner());
-    let body = db::run(&state.pool, move |conn| {
-        let project = projects::find_allowed(conn, &user, &key, |p| Action::ViewProject(p))?;
-        let workflow = Workflow::load(conn, project.id)?;
-        let filter = IssueFilter::parse(conn, &query, user.id, &workflow)?;
-        let issues = issue_list::all_matching(conn, project.id, &filter, user.id, EXPORT_MAX)?.ok_or_else(|| {
-            AppError::invalid("oql", format!("More than {EXPORT_MAX} issues match; narrow the query."))
-        })?;
-        csv_io::export(conn, &project, &issues)
-    })
-    .await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body))
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ImportResult {
-    report: csv_io::ImportReport,
-    /// Header names that map to no field.
-    ignored_columns: Vec<String>,
-}
-
-/// A refused import: the error, and when bad rows stopped it, the result for each row.
-#[derive(Serialize, ToSchema)]
-pub struct ImportRefusal {
-    error: ErrorDetail,
-    #[schema(required = false)]
-    report: csv_io::ImportReport,
-    /// Header names that map to no field.
-    #[schema(required = false)]
-    ignored_columns: Vec<String>,
-}
-
-/// Imports issues from a CSV body: columns are mapped by their header names (the export's
-/// names round-trip); unknown ones are ignored and listed. 200 with a result per row, or 422
-/// with them when bad rows stopped the import (nothing written).
-#[utoipa::path(post, path = "/api/v1/projects/{key}/import", tag = "issues", params(ProjectPath, ImportOptions),
-    request_body(content = String, content_type = "text/csv"),
-    responses((status = 200, body = ImportResult), (status = 422, body = ImportRefusal)))]
-pub async fn import(
-    caller: ApiCaller,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    query: web::Query<ImportOptions>,
-    body: web::Bytes,
-) -> ApiResult {
-    let parsed = csv_io::parse(&body)?;
-    let (key, user, actor, options) =
-        (path.into_inner(), caller.user.clone(), caller.actor.clone(), query.into_inner());
-    let (report, ignored) = db::run(&state.pool, move |conn| {
-        let project = projects::find_allowed(conn, &user, &key, |p| Action::CreateIssue(p))?;
-        let catalogue = Catalogue::load(conn, project.id)?;
-        let mapping: Vec<Target> = parsed.headers.iter().map(|h| Target::guess(h, &catalogue)).collect();
-        let ignored: Vec<String> = parsed
-            .headers
-            .iter()
-            .zip(&mapping)
-            .filter(|(_, t)| **t == Target::Ignore)
-            .map(|(h, _)| h.clone())
-            .collect();
-        let report = csv_io::import(conn, &actor, &project, user.id, (&parsed, &mapping), options)?;
-        Ok((report, ignored))
-    })
-    .await?;
-    let stopped = report.failed > 0 && !options.skip_bad_rows && !options.dry_run;
-    Ok(if stopped {
-        let error = ErrorDetail::invalid("body", "Some rows cannot be imported, so nothing was imported.");
-        HttpResponse::UnprocessableEntity().json(ImportRefusal { error, report, ignored_columns: ignored })
-    } else {
-        HttpResponse::Ok().json(ImportResult { report, ignored_columns: ignored })
     })
 }

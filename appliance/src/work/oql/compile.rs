@@ -5,12 +5,10 @@
 //! the SQL text holds only column names and operators chosen by this file.
 
 use chrono::{DateTime, Duration, Utc};
-use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::sql_types::{Array, BigInt, Double, SmallInt, Text, Timestamptz};
 
 use super::dates::{self, Moment};
+use super::sql::{Bind, OrderTerm, SortValue, SqlBuilder};
 use super::syntax::{CompareOp, Expr, Field, Query, Span, Value, ValueKind};
 use crate::errors::AppError;
 use crate::schema::{custom_fields, issues, projects, users, workflow_statuses};
@@ -18,18 +16,6 @@ use crate::work::fields::FieldKind;
 use crate::work::issues::parse_key;
 use crate::work::kinds::{IssueType, Priority, StatusCategory};
 use crate::work::workflows::normalized;
-
-/// A bind parameter, in the order its `$n` placeholder was written.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Bind {
-    Int8(i64),
-    Int8Array(Vec<i64>),
-    Int2(i16),
-    Float8(f64),
-    Text(String),
-    TextArray(Vec<String>),
-    Timestamptz(DateTime<Utc>),
-}
 
 /// What OQL's functions and scope mean for this query.
 pub struct Context {
@@ -39,114 +25,6 @@ pub struct Context {
     pub now: DateTime<Utc>,
     /// When set, status names resolve in this project's workflow only.
     pub project_id: Option<i64>,
-}
-
-/// What a sort column holds, so a cursor can carry its value and bind it back typed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SortValue {
-    Integer,
-    Float,
-    Text,
-    Timestamp,
-}
-
-/// One ORDER BY term: a column expression, its direction, and whether it can be empty
-/// (empties sort last either way).
-#[derive(Clone, Debug, PartialEq)]
-pub struct OrderTerm {
-    pub column: &'static str,
-    pub descending: bool,
-    pub nullable: bool,
-    pub value: SortValue,
-}
-
-impl OrderTerm {
-    pub const fn asc(column: &'static str, value: SortValue) -> OrderTerm {
-        OrderTerm { column, descending: false, nullable: false, value }
-    }
-
-    pub const fn desc(column: &'static str, value: SortValue) -> OrderTerm {
-        OrderTerm { column, descending: true, nullable: false, value }
-    }
-
-    /// The term as SQL. Plain ASC/DESC keep PostgreSQL's default null order, which is the
-    /// indexes' order, so an index on the column can deliver the rows sorted; only columns
-    /// that can be empty say where their empties go.
-    pub fn sql(&self) -> String {
-        let direction = match (self.descending, self.nullable) {
-            (false, _) => "ASC",
-            (true, false) => "DESC",
-            (true, true) => "DESC NULLS LAST",
-        };
-        format!("{} {direction}", self.column)
-    }
-}
-
-/// A statement's conditions, ORDER BY terms and binds, built by OQL and by the list page's
-/// simple filters alike, so both reach PostgreSQL the same parameterised way.
-#[derive(Default)]
-pub struct SqlBuilder {
-    conditions: Vec<String>,
-    order: Vec<OrderTerm>,
-    binds: Vec<Bind>,
-}
-
-/// The finished pieces: `condition` for WHERE, `order` for ORDER BY, and their binds.
-pub struct Compiled {
-    pub condition: String,
-    pub order: Vec<OrderTerm>,
-    pub binds: Vec<Bind>,
-}
-
-impl SqlBuilder {
-    /// Adds a bind and returns its placeholder.
-    pub fn bind(&mut self, value: Bind) -> String {
-        self.binds.push(value);
-        format!("${}", self.binds.len())
-    }
-
-    pub fn and(&mut self, condition: String) {
-        self.conditions.push(condition);
-    }
-
-    pub fn has_order(&self) -> bool {
-        !self.order.is_empty()
-    }
-
-    pub fn order_by(&mut self, term: OrderTerm) {
-        self.order.push(term);
-    }
-
-    pub fn order(&self) -> &[OrderTerm] {
-        &self.order
-    }
-
-    pub fn finish(self) -> Compiled {
-        let condition = if self.conditions.is_empty() {
-            "TRUE".to_owned()
-        } else {
-            self.conditions.iter().map(|c| format!("({c})")).collect::<Vec<_>>().join(" AND ")
-        };
-        Compiled { condition, order: self.order, binds: self.binds }
-    }
-}
-
-impl Compiled {
-    /// Attaches the binds to a statement whose text used the placeholders handed out.
-    pub fn bind_to<'f>(&self, mut query: BoxedSqlQuery<'f, Pg, SqlQuery>) -> BoxedSqlQuery<'f, Pg, SqlQuery> {
-        for value in &self.binds {
-            query = match value.clone() {
-                Bind::Int8(v) => query.bind::<BigInt, _>(v),
-                Bind::Int8Array(v) => query.bind::<Array<BigInt>, _>(v),
-                Bind::Int2(v) => query.bind::<SmallInt, _>(v),
-                Bind::Float8(v) => query.bind::<Double, _>(v),
-                Bind::Text(v) => query.bind::<Text, _>(v),
-                Bind::TextArray(v) => query.bind::<Array<Text>, _>(v),
-                Bind::Timestamptz(v) => query.bind::<Timestamptz, _>(v),
-            };
-        }
-        query
-    }
 }
 
 /// The fields OQL knows, by the names (and synonyms) users type, and how each is queried.

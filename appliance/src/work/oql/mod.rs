@@ -9,7 +9,9 @@ mod lexer;
 mod parser;
 mod print;
 mod related;
+pub mod sql;
 pub mod syntax;
 
-pub use compile::{Bind, Compiled, Context, OrderTerm, SortValue, SqlBuilder};
+pub use compile::Context;
+pub use sql::{Bind, Compiled, OrderTerm, SortValue, SqlBuilder};
 pub use syntax::{parse, Query};

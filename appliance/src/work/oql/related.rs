@@ -4,8 +4,9 @@
 
 use diesel::prelude::*;
 
-use super::compile::{literal, oql_error, Bind, Compiler, Predicate};
+use super::compile::{literal, oql_error, Compiler, Predicate};
 use super::dates::{self, Moment};
+use super::sql::Bind;
 use super::syntax::{CompareOp, Field, Value, ValueKind};
 use crate::errors::AppError;
 use crate::schema::{components, sprints, versions};
