@@ -19,6 +19,7 @@ pub mod notify;
 pub mod pgcluster;
 pub mod schema;
 pub mod server;
+pub mod storage;
 pub mod telemetry;
 pub mod tls;
 pub mod web;

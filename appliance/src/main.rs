@@ -59,9 +59,22 @@ enum Command {
     /// Mail settings.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// File storage settings.
+    #[command(subcommand)]
+    Storage(StorageCommand),
     /// Tools for development and benchmarking.
     #[command(subcommand)]
     Dev(DevCommand),
+}
+
+#[derive(Subcommand)]
+enum StorageCommand {
+    /// Check the configured storage.* settings: reach the store, write, read back, list and
+    /// delete a test object, and say exactly which step failed.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -235,6 +248,17 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Mail(MailCommand::Test { config, address }) => {
             let config = load(&config.config)?;
             println!("{}", mail::send_test(&config, &address)?);
+            Ok(())
+        }
+        Command::Storage(StorageCommand::Check { config }) => {
+            let config = load(&config.config)?;
+            let runtime =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+            let passed = runtime.block_on(outpost::storage::check::run(&config.storage))?;
+            for line in passed {
+                println!("ok: {line}");
+            }
+            println!("Storage works.");
             Ok(())
         }
         Command::Dev(DevCommand::Generate { config, issues, users, project, seed }) => {

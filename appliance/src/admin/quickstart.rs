@@ -44,7 +44,7 @@ fn write_admin_config(data: &Path, database_url: &str) -> Result<PathBuf, String
 fn serve_with(cluster: &Cluster, data: &Path, port: u16) -> Result<(), String> {
     cluster.endpoint().create_database(DATABASE, None)?;
     let admin_config = write_admin_config(data, &cluster.endpoint().url(DATABASE))?;
-    let config = Config::quickstart(cluster.endpoint().url(DATABASE), port, std::env::vars())
+    let config = Config::quickstart(cluster.endpoint().url(DATABASE), port, data, std::env::vars())
         .map_err(|problems| problems.join("\n"))?;
     crate::telemetry::init(&config.log_level);
     let pool = db::pool(&config.database);

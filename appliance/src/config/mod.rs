@@ -63,6 +63,15 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     ("webhooks.timeout_seconds", "how long one webhook delivery may take (default 10)"),
     ("webhooks.ca_file", "PEM file of certificate authorities trusted for https webhook targets, besides the public ones"),
+    ("storage.backend", "where attachments are kept: local (default, a folder) or s3 (MinIO or any S3-compatible server)"),
+    ("storage.local_dir", "the folder of the local backend (default /var/lib/outpost/objects; quickstart: DATA/objects)"),
+    ("storage.max_upload_mb", "the largest file a person may upload, in MiB (default 100)"),
+    ("storage.s3_endpoint", "URL of the S3 server, e.g. https://minio.example.internal:9000; required with backend s3"),
+    ("storage.s3_region", "the bucket's region (default us-east-1)"),
+    ("storage.s3_bucket", "the bucket; created if missing (default outpost)"),
+    ("storage.s3_access_key", "S3 access key; required with backend s3"),
+    ("storage.s3_secret_key", "S3 secret key of s3_access_key"),
+    ("storage.s3_ca_file", "PEM file of the certificate authority that signed the S3 server's certificate"),
 ];
 
 #[derive(Clone, Debug)]
@@ -75,6 +84,30 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub mail: MailConfig,
     pub webhooks: WebhookConfig,
+    pub storage: StorageConfig,
+}
+
+/// Where attached files live, and how large one may be.
+#[derive(Clone, Debug)]
+pub struct StorageConfig {
+    pub backend: StorageBackend,
+    pub max_upload_bytes: u64,
+}
+
+#[derive(Clone, Debug)]
+pub enum StorageBackend {
+    Local { dir: PathBuf },
+    S3(S3Settings),
+}
+
+#[derive(Clone, Debug)]
+pub struct S3Settings {
+    pub endpoint: String,
+    pub region: String,
+    pub bucket: String,
+    pub access_key: String,
+    pub secret_key: String,
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug)]
@@ -241,6 +274,7 @@ impl Config {
                 timeout_seconds: reader.integer("webhooks.timeout_seconds", 10, 1..=120) as u64,
                 ca_file: reader.certificate_file("webhooks.ca_file"),
             },
+            storage: reader.storage(),
         };
         reader.report_unknown_keys();
         if reader.problems.is_empty() {
@@ -251,17 +285,20 @@ impl Config {
     }
 
     /// The configuration quickstart runs with: defaults and `env`'s `OUTPOST_*` overrides,
-    /// except the database (its private cluster) and the address (loopback, `port`).
+    /// except the database (its private cluster) and the address (loopback, `port`); files
+    /// are kept in the data folder unless `env` says otherwise.
     pub fn quickstart(
         database_url: String,
         port: u16,
+        data: &Path,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, Vec<String>> {
+        let objects = ("OUTPOST_STORAGE_LOCAL_DIR".to_owned(), data.join("objects").display().to_string());
         let fixed = [
             ("OUTPOST_DATABASE_URL".to_owned(), database_url),
             ("OUTPOST_SERVER_BIND".to_owned(), format!("127.0.0.1:{port}")),
         ];
-        Config::load(None, env.into_iter().chain(fixed))
+        Config::load(None, std::iter::once(objects).chain(env).chain(fixed))
     }
 }
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use toml::{Table, Value};
 
-use super::{MailConfig, SmtpConfig, SmtpSecurity, KEYS};
+use super::{MailConfig, S3Settings, SmtpConfig, SmtpSecurity, StorageBackend, StorageConfig, KEYS};
 use crate::integrations::networks::Network;
 use crate::tls::{self, TlsFiles};
 
@@ -254,5 +254,36 @@ impl Reader {
         let host = self.optional_string("mail.smtp_host").filter(|host| !host.trim().is_empty());
         let smtp = host.map(|host| SmtpConfig { host, port, security, username, password, ca_file });
         MailConfig { smtp, from }
+    }
+
+    pub(super) fn storage(&mut self) -> StorageConfig {
+        let max_upload_bytes = self.integer("storage.max_upload_mb", 100, 1..=102_400) as u64 * 1024 * 1024;
+        let local_dir = PathBuf::from(self.string("storage.local_dir", "/var/lib/outpost/objects"));
+        let backend = match self.string("storage.backend", "local").as_str() {
+            "local" => StorageBackend::Local { dir: local_dir },
+            "s3" => StorageBackend::S3(self.s3_settings()),
+            other => {
+                self.problems.push(format!("storage.backend: \"{other}\" must be local or s3"));
+                StorageBackend::Local { dir: local_dir }
+            }
+        };
+        StorageConfig { backend, max_upload_bytes }
+    }
+
+    fn s3_settings(&mut self) -> S3Settings {
+        let endpoint = self.required_string("storage.s3_endpoint");
+        if !endpoint.is_empty() && !endpoint.starts_with("http://") && !endpoint.starts_with("https://") {
+            self.problems.push(format!("storage.s3_endpoint: \"{endpoint}\" must start with http:// or https://"));
+        }
+        let access_key = self.required_string("storage.s3_access_key");
+        let secret_key = self.required_string("storage.s3_secret_key");
+        S3Settings {
+            endpoint,
+            region: self.string("storage.s3_region", "us-east-1"),
+            bucket: self.string("storage.s3_bucket", "outpost"),
+            access_key,
+            secret_key,
+            ca_file: self.certificate_file("storage.s3_ca_file"),
+        }
     }
 }

@@ -113,8 +113,13 @@ fn quickstart_keeps_its_database_and_address_but_takes_other_overrides() {
         ("OUTPOST_SERVER_BIND".to_owned(), "0.0.0.0:80".to_owned()),
         ("OUTPOST_DATABASE_URL".to_owned(), "postgres://elsewhere/x".to_owned()),
     ];
-    let config = Config::quickstart("host=/private dbname=outpost".to_owned(), 9000, env).unwrap();
+    let data = std::path::Path::new("/srv/outpost-data");
+    let config = Config::quickstart("host=/private dbname=outpost".to_owned(), 9000, data, env).unwrap();
     assert_eq!(config.log_level, "warn");
+    assert!(
+        matches!(&config.storage.backend, StorageBackend::Local { dir } if dir == &data.join("objects")),
+        "quickstart keeps files in its data folder"
+    );
     assert_eq!(config.server.bind.to_string(), "127.0.0.1:9000");
     assert_eq!(config.database.url, "host=/private dbname=outpost");
 }
@@ -130,6 +135,22 @@ fn the_shipped_config_documents_every_key_and_loads() {
         );
     }
     assert!(load(shipped, &[]).is_ok(), "{:?}", load(shipped, &[]).err());
+}
+
+#[test]
+fn storage_settings_are_checked_by_key() {
+    let s3 =
+        load("[database]\nurl = \"x\"\n[storage]\nbackend = \"s3\"\ns3_endpoint = \"minio:9000\"\n", &[]).unwrap_err();
+    let text = s3.join("\n");
+    assert!(text.contains("storage.s3_endpoint: \"minio:9000\" must start with http:// or https://"), "{text}");
+    assert!(text.contains("storage.s3_access_key: is required"), "{text}");
+    assert!(text.contains("storage.s3_secret_key: is required"), "{text}");
+    let other = load("[database]\nurl = \"x\"\n[storage]\nbackend = \"ftp\"\nmax_upload_mb = 0\n", &[]).unwrap_err();
+    let text = other.join("\n");
+    assert!(text.contains("storage.backend: \"ftp\" must be local or s3"), "{text}");
+    assert!(text.contains("storage.max_upload_mb"), "{text}");
+    let fine = load("[database]\nurl = \"x\"\n", &[("OUTPOST_STORAGE_MAX_UPLOAD_MB", "2048")]).unwrap();
+    assert_eq!(fine.storage.max_upload_bytes, 2048 * 1024 * 1024);
 }
 
 #[test]

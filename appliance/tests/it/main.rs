@@ -19,6 +19,7 @@ mod oql;
 mod pages;
 mod planning;
 mod quickstart;
+mod storage;
 mod support;
 mod tls;
 mod webhooks;

@@ -4,6 +4,7 @@
 pub mod cluster;
 pub mod http;
 pub mod receiver;
+pub mod s3;
 pub mod smtp;
 
 use std::sync::{mpsc, Arc};
