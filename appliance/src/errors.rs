@@ -33,6 +33,9 @@ pub enum AppError {
     /// A dependency (the database) cannot be reached; the cause is logged, not shown.
     #[error("The database is unavailable; try again in a moment.")]
     Unavailable(String),
+    /// The object store cannot be reached or refuses Outpost; the cause is logged, not shown.
+    #[error("The file storage is unavailable, so nothing was saved; try again in a moment.")]
+    StorageUnavailable(String),
     /// A bug or an unexpected failure; the cause is logged, not shown.
     #[error("Something went wrong on our side.")]
     Internal(String),
@@ -74,7 +77,7 @@ impl AppError {
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::StorageUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -92,6 +95,7 @@ impl AppError {
             Self::TooLarge(_) => "too_large",
             Self::RateLimited(_) => "rate_limited",
             Self::Unavailable(_) => "unavailable",
+            Self::StorageUnavailable(_) => "storage_unavailable",
             Self::Internal(_) => "internal",
         }
     }
@@ -109,7 +113,7 @@ impl AppError {
     /// variants that hide a cause; `None` for the rest.
     pub fn log_hidden_cause(&self) -> Option<String> {
         let cause = match self {
-            Self::Internal(cause) | Self::Unavailable(cause) => cause,
+            Self::Internal(cause) | Self::Unavailable(cause) | Self::StorageUnavailable(cause) => cause,
             _ => return None,
         };
         let error_id = hex::encode(rand::random::<[u8; 6]>());
@@ -123,6 +127,19 @@ impl From<diesel::result::Error> for AppError {
         match error {
             diesel::result::Error::NotFound => Self::not_found("Not found."),
             other => Self::Internal(format!("database: {other}")),
+        }
+    }
+}
+
+impl From<crate::storage::StorageError> for AppError {
+    fn from(error: crate::storage::StorageError) -> Self {
+        use crate::storage::StorageError;
+        match error {
+            StorageError::NotFound(what) => Self::not_found(format!("The file's contents are missing ({what}).")),
+            StorageError::TooLarge { limit } => {
+                Self::TooLarge(format!("The file is larger than the limit of {} MiB.", limit / (1024 * 1024)))
+            }
+            other => Self::StorageUnavailable(other.to_string()),
         }
     }
 }

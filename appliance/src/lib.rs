@@ -7,6 +7,7 @@
 //! `errors`, `pgcluster`, `server`, `telemetry`, `tls`, `web`.
 
 pub mod admin;
+pub mod attachments;
 pub mod audit;
 pub mod automation;
 pub mod config;

@@ -487,4 +487,22 @@ diesel::allow_tables_to_appear_in_same_query!(
     deployment_issues,
     automation_rules,
     automation_runs,
+    attachments,
 );
+
+diesel::table! {
+    attachments (id) {
+        id -> Int8,
+        issue_id -> Int8,
+        object_key -> Text,
+        file_name -> Text,
+        content_type -> Text,
+        size_bytes -> Int8,
+        sha256 -> Text,
+        uploaded_by -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(attachments -> issues (issue_id));
+diesel::joinable!(attachments -> users (uploaded_by));

@@ -9,13 +9,14 @@ use actix_web::HttpServer;
 use crate::config::Config;
 use crate::db::DbPool;
 use crate::jobs::worker::{Context, Runtime};
+use crate::storage::Storage;
 use crate::tls;
 use crate::web::{self, AppState};
 
 /// Binds the configured address (with TLS when a certificate is configured) and returns the
 /// server, not yet running, with the address it got, which differs from the configured one
 /// when that says port 0.
-pub fn bind(config: Config, pool: DbPool) -> Result<(Server, SocketAddr), String> {
+pub fn bind(config: Config, pool: DbPool, storage: Storage) -> Result<(Server, SocketAddr), String> {
     let bind = config.server.bind;
     let workers = config.server.workers;
     let tls = match &config.server.tls {
@@ -23,7 +24,7 @@ pub fn bind(config: Config, pool: DbPool) -> Result<(Server, SocketAddr), String
         None => None,
     };
     let https = tls.is_some();
-    let state = AppState { pool, config: Arc::new(config) };
+    let state = AppState { pool, config: Arc::new(config), storage };
     let server = HttpServer::new(move || web::app(state.clone())).workers(workers).shutdown_timeout(10);
     let bound = match tls {
         Some(tls) => server.bind_rustls_0_23(bind, tls),
@@ -41,9 +42,14 @@ pub fn bind(config: Config, pool: DbPool) -> Result<(Server, SocketAddr), String
 /// Serves (with this node's background jobs) until SIGINT or SIGTERM, then lets in-flight
 /// requests and jobs finish.
 pub async fn serve(config: Config, pool: DbPool) -> Result<(), String> {
+    // A store that cannot be opened now would fail every upload later: say so at start.
+    let storage = Storage::open(&config.storage)
+        .await
+        .map_err(|e| format!("file storage: {e}; `outpost storage check` shows which step fails"))?;
+    tracing::info!(storage = %storage.describe(), "file storage is ready");
     let context = Context { pool: pool.clone(), config: Arc::new(config.clone()) };
     let jobs = Runtime::start(context).map_err(|e| format!("cannot start the background jobs: {e}"))?;
-    let (server, _) = bind(config, pool)?;
+    let (server, _) = bind(config, pool, storage)?;
     let served = server.await.map_err(|e| format!("the HTTP server stopped: {e}"));
     actix_web::rt::task::spawn_blocking(move || jobs.stop()).await.map_err(|e| e.to_string())?;
     served

@@ -4,6 +4,7 @@
 use super::cleanup;
 use super::queue::{Failure, Job};
 use super::worker::Context;
+use crate::attachments;
 use crate::automation::engine as automation;
 use crate::integrations::{delivery, webhooks};
 use crate::notify;
@@ -20,6 +21,7 @@ pub fn perform(context: &Context, job: &Job) -> Result<(), Failure> {
         "automation" => automation::fire_due(context),
         "automation.event" => automation::on_event(context, job),
         "automation.run" => automation::on_firing(context, job),
+        attachments::DELETE_OBJECT => attachments::delete_object(context, job),
         other => Err(Failure::permanent(format!("no handler for jobs of kind \"{other}\" on this node"))),
     }
 }

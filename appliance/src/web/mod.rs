@@ -16,6 +16,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::{middleware, web, App, HttpRequest, HttpResponse};
 
+use crate::attachments::pages as attachment_pages;
 use crate::automation::{api as automation_api, pages as automation_pages};
 use crate::config::Config;
 use crate::db::DbPool;
@@ -24,6 +25,7 @@ use crate::identity::pages as identity_pages;
 use crate::integrations::{api as webhook_api, deployment_pages, pages as webhook_pages};
 use crate::jobs::pages as job_pages;
 use crate::notify::pages as notification_pages;
+use crate::storage::Storage;
 use crate::work::{
     api as work_api, backlog_pages, board_pages, csv_api, import_pages, issue_actions_api, issue_form, issue_pages,
     list_pages, planning_api, project_pages, settings_api, settings_pages, workflow_pages,
@@ -33,6 +35,7 @@ use crate::work::{
 pub struct AppState {
     pub pool: DbPool,
     pub config: Arc<Config>,
+    pub storage: Storage,
 }
 
 /// Nothing from another origin, no inline script, no framing.
@@ -157,6 +160,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/issues/{key}/links/{id}/delete", web::post().to(issue_pages::unlink))
         .route("/issues/{key}/watch", web::post().to(issue_pages::watch))
         .route("/issues/{key}/work-log", web::post().to(issue_pages::log_work))
+        .route("/issues/{key}/attachments", web::post().to(attachment_pages::attach))
+        .route("/attachments/{id}/delete", web::post().to(attachment_pages::remove))
+        .route("/attachments/{id}/{name}", web::get().to(attachment_pages::download))
         // REST API v1
         .service(web::scope("/api/v1").wrap(middleware::from_fn(explain_wrong_method)).configure(api_routes));
 }

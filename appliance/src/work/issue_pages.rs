@@ -17,6 +17,7 @@ use super::projects::Project;
 use super::time_tracking::{self, format_duration, parse_duration, WorkLog};
 use super::watchers;
 use super::workflows::{Workflow, WorkflowStatus};
+use crate::attachments::{self, Attachment};
 use crate::db;
 use crate::errors::AppError;
 use crate::identity::permissions::{authorize, Action};
@@ -80,6 +81,9 @@ struct IssuePage {
     comments: Vec<(CommentWithAuthor, String)>,
     /// The latest deployment per environment that shipped this issue.
     deployments: Vec<Deployment>,
+    /// Attached files with who attached each.
+    attachments: Vec<(Attachment, String)>,
+    max_upload_mb: u64,
     refusal: Option<Refusal>,
 }
 
@@ -143,6 +147,7 @@ async fn issue_page(
 ) -> Result<HttpResponse, PageError> {
     let user = signed_in.user().clone();
     let (nav, me) = (Nav::for_user(signed_in, "projects"), signed_in.user().id);
+    let max_upload_mb = state.config.storage.max_upload_bytes / (1024 * 1024);
     // Everything, Markdown rendering included, happens on the blocking pool.
     let page = db::run(&state.pool, move |conn| {
         let (project, issue) = issues::find_by_key(conn, &key)?;
@@ -174,6 +179,8 @@ async fn issue_page(
             history: history::history_of(conn, issue.id)?,
             comments,
             deployments: deployments::latest_for_issue(conn, issue.id)?,
+            attachments: attachments::of_issue(conn, issue.id)?,
+            max_upload_mb,
             project,
             issue,
             refusal,

@@ -326,6 +326,18 @@ pub fn find_editable(conn: &mut PgConnection, user: &User, key: &str) -> Result<
     Ok((project, issue))
 }
 
+/// An issue and its project by the issue's id.
+pub fn find_by_id(conn: &mut PgConnection, issue_id: i64) -> Result<(Project, Issue), AppError> {
+    let issue: Issue = issues::table
+        .find(issue_id)
+        .select(Issue::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found(format!("There is no issue {issue_id}.")))?;
+    let project = projects_table::table.find(issue.project_id).select(Project::as_select()).first(conn)?;
+    Ok((project, issue))
+}
+
 /// Finds an issue and its project by key (`OPS-42`).
 pub fn find_by_key(conn: &mut PgConnection, key: &str) -> Result<(Project, Issue), AppError> {
     let (project_key, number) = parse_key(key)?;

@@ -3,6 +3,7 @@
 
 mod api;
 mod api_conventions;
+mod attachments;
 mod auth;
 mod automation;
 mod browser;

@@ -98,6 +98,11 @@ impl Client {
     /// Posts a multipart form, as a browser uploads a file: `fields` as text parts, then
     /// `file` as the part named "file".
     pub fn post_multipart(&mut self, path: &str, fields: &[(&str, &str)], file: &[u8]) -> Reply {
+        self.post_files(path, fields, &[("file", "issues.csv", file)])
+    }
+
+    /// A multipart form: the text `fields` first, then each (field, file name, bytes).
+    pub fn post_files(&mut self, path: &str, fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> Reply {
         let boundary = "----outpost-test-boundary-7MA4YWxkTrZu0gW";
         let mut body = Vec::new();
         for (name, value) in fields {
@@ -106,11 +111,14 @@ impl Client {
                     .as_bytes(),
             );
         }
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"issues.csv\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes(),
-        );
-        body.extend_from_slice(file);
-        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        for (field, file_name, bytes) in files {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
         let result = self
             .request("POST", path)
             .set("Content-Type", &format!("multipart/form-data; boundary={boundary}"))

@@ -31,6 +31,8 @@ pub struct TestApp {
     pub config: Arc<Config>,
     handle: ServerHandle,
     thread: Option<JoinHandle<()>>,
+    /// The local object store's folder.
+    pub objects: TempDir,
     // Dropped last: the server's connections go before the database does.
     _db: TestDb,
 }
@@ -43,11 +45,13 @@ impl TestApp {
     /// Starts with `OUTPOST_*` overrides on top of the test defaults.
     pub fn start_with(overrides: &[(&str, &str)]) -> TestApp {
         let db = TestDb::new();
+        let objects = TempDir(std::env::temp_dir().join(format!("outpost-objects-{}", rand::random::<u64>())));
         let mut env: Vec<(String, String)> = vec![
             ("OUTPOST_DATABASE_URL".into(), db.url.clone()),
             ("OUTPOST_SERVER_BIND".into(), "127.0.0.1:0".into()),
             ("OUTPOST_SERVER_WORKERS".into(), "2".into()),
             ("OUTPOST_DATABASE_POOL_SIZE".into(), "6".into()),
+            ("OUTPOST_STORAGE_LOCAL_DIR".into(), objects.0.display().to_string()),
         ];
         env.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = Config::load(None, env).expect("test configuration");
@@ -58,13 +62,23 @@ impl TestApp {
         let server_pool = pool.clone();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let (server, address) = outpost::server::bind(config, server_pool).expect("bind the test server");
+                let storage = outpost::storage::Storage::open(&config.storage).await.expect("open the test storage");
+                let (server, address) =
+                    outpost::server::bind(config, server_pool, storage).expect("bind the test server");
                 sender.send((address, server.handle())).expect("report the address");
                 let _ = server.await;
             });
         });
         let (address, handle) = receiver.recv().expect("the test server started");
-        TestApp { base: format!("{scheme}://{address}"), pool, config: shared, handle, thread: Some(thread), _db: db }
+        TestApp {
+            base: format!("{scheme}://{address}"),
+            pool,
+            config: shared,
+            handle,
+            thread: Some(thread),
+            objects,
+            _db: db,
+        }
     }
 
     /// What the background workers would do, done now in this thread: dispatch the outbox and
@@ -133,6 +147,15 @@ impl TestApp {
 
     pub fn sql(&self, statement: &str) {
         diesel::sql_query(statement).execute(&mut self.conn()).expect("run SQL");
+    }
+}
+
+/// A folder removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

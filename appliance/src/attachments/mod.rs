@@ -1,0 +1,212 @@
+//! Files attached to issues: their rows (name, sniffed type, size, SHA-256, who and when), the
+//! rules a file must meet, and what deleting one does. The bytes live in the object store
+//! (`storage`); a row exists only once its object is complete, and is written in one
+//! transaction with its audit row. A deleted row's object is removed by a `storage.delete`
+//! job, so a slow or absent store never blocks the delete a person asked for.
+
+pub mod pages;
+pub mod sniff;
+pub mod upload;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::audit::{self, Actor, Change};
+use crate::errors::AppError;
+use crate::jobs::queue::{self, Failure, Job, NewJob};
+use crate::jobs::worker::Context;
+use crate::schema::{attachments, users};
+use crate::storage::{ObjectKey, ObjectStore, Storage};
+use crate::work::issues::Issue;
+
+/// The longest file name kept (bytes of UTF-8).
+pub const NAME_MAX: usize = 255;
+
+#[derive(Clone, Debug, Queryable, Selectable, Serialize)]
+#[diesel(table_name = attachments)]
+pub struct Attachment {
+    pub id: i64,
+    pub issue_id: i64,
+    #[serde(skip)]
+    pub object_key: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    #[serde(skip)]
+    pub uploaded_by: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Attachment {
+    /// Shown as a picture in the page (and served inline); every other type is a download.
+    pub fn is_image(&self) -> bool {
+        sniff::is_inline_image(&self.content_type)
+    }
+
+    /// "1.4 MB", "812 KB", "96 bytes".
+    pub fn size_text(&self) -> String {
+        let size = self.size_bytes as f64;
+        match self.size_bytes {
+            n if n >= 1024 * 1024 => format!("{:.1} MB", size / (1024.0 * 1024.0)),
+            n if n >= 1024 => format!("{:.0} KB", size / 1024.0),
+            n => format!("{n} bytes"),
+        }
+    }
+
+    /// Where the file is downloaded (or shown) from.
+    pub fn url(&self) -> String {
+        format!("/attachments/{}/{}", self.id, urlencoding_path(&self.file_name))
+    }
+}
+
+/// A file name as one URL path segment.
+fn urlencoding_path(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// A file name as given by a browser or client, checked: not empty, not too long, and
+/// nothing that could mean a folder or fool a terminal or header.
+pub fn check_name(name: &str) -> Result<String, AppError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(AppError::invalid("files", "A file has no name; give every file a name."));
+    }
+    if name.len() > NAME_MAX {
+        return Err(AppError::invalid("files", format!("The file name \"{name}\" is longer than {NAME_MAX} bytes.")));
+    }
+    if name.contains(['/', '\\']) || name == "." || name == ".." {
+        return Err(AppError::invalid(
+            "files",
+            format!("The file name \"{name}\" contains a folder separator; name the file itself."),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(AppError::invalid("files", "A file name contains control characters; rename the file."));
+    }
+    Ok(name.to_owned())
+}
+
+/// A file that reached the store complete, waiting for its row.
+#[derive(Clone)]
+pub struct Uploaded {
+    pub key: ObjectKey,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = attachments)]
+struct NewRow<'a> {
+    issue_id: i64,
+    object_key: &'a str,
+    file_name: &'a str,
+    content_type: &'a str,
+    size_bytes: i64,
+    sha256: &'a str,
+    uploaded_by: i64,
+}
+
+/// Records `files` on `issue`, all or none, each with its audit row and outbox event.
+pub fn record(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    issue: &Issue,
+    files: &[Uploaded],
+) -> Result<Vec<Attachment>, AppError> {
+    let uploader = actor.user_id.ok_or_else(|| AppError::forbidden("Sign in to attach files."))?;
+    conn.transaction(|conn| {
+        let mut recorded = Vec::with_capacity(files.len());
+        for file in files {
+            let row: Attachment = diesel::insert_into(attachments::table)
+                .values(NewRow {
+                    issue_id: issue.id,
+                    object_key: file.key.as_str(),
+                    file_name: &file.file_name,
+                    content_type: &file.content_type,
+                    size_bytes: file.size as i64,
+                    sha256: &file.sha256,
+                    uploaded_by: uploader,
+                })
+                .returning(Attachment::as_returning())
+                .get_result(conn)?;
+            let after = json!({ "attachment_id": row.id, "file_name": row.file_name, "size": row.size_bytes, "sha256": row.sha256 });
+            audit::record(
+                conn,
+                actor,
+                Change { action: "attachment.added", entity_type: "issue", entity_id: issue.id, before: None, after: Some(after) },
+            )?;
+            recorded.push(row);
+        }
+        Ok(recorded)
+    })
+}
+
+/// An issue's files, oldest first, with who attached each.
+pub fn of_issue(conn: &mut PgConnection, issue_id: i64) -> QueryResult<Vec<(Attachment, String)>> {
+    attachments::table
+        .inner_join(users::table)
+        .filter(attachments::issue_id.eq(issue_id))
+        .order(attachments::id)
+        .select((Attachment::as_select(), users::display_name))
+        .load(conn)
+}
+
+pub fn find(conn: &mut PgConnection, id: i64) -> Result<Attachment, AppError> {
+    attachments::table
+        .find(id)
+        .select(Attachment::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found(format!("There is no attachment {id}.")))
+}
+
+/// Removes the row now (with its audit row) and queues the object's removal.
+pub fn delete(conn: &mut PgConnection, actor: &Actor, attachment: &Attachment) -> Result<(), AppError> {
+    conn.transaction(|conn| {
+        diesel::delete(attachments::table.find(attachment.id)).execute(conn)?;
+        let before =
+            json!({ "attachment_id": attachment.id, "file_name": attachment.file_name, "sha256": attachment.sha256 });
+        audit::record(
+            conn,
+            actor,
+            Change {
+                action: "attachment.removed",
+                entity_type: "issue",
+                entity_id: attachment.issue_id,
+                before: Some(before),
+                after: None,
+            },
+        )?;
+        let job = NewJob::new(DELETE_OBJECT, json!({ "key": attachment.object_key }))
+            .with_idempotency_key(format!("delete:{}", attachment.object_key));
+        queue::enqueue(conn, &job)?;
+        Ok(())
+    })
+}
+
+/// The job kind that removes an object whose row is gone.
+pub const DELETE_OBJECT: &str = "storage.delete";
+
+/// Runs a `storage.delete` job: an unreachable store is retried later, like any job.
+pub fn delete_object(context: &Context, job: &Job) -> Result<(), Failure> {
+    let key = job.payload["key"].as_str().ok_or_else(|| Failure::permanent("the job names no key"))?;
+    let key = ObjectKey::new(key).map_err(|e| Failure::permanent(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::retry(format!("cannot start a runtime: {e}")))?;
+    runtime.block_on(async {
+        let storage = Storage::open(&context.config.storage).await.map_err(|e| Failure::retry(e.to_string()))?;
+        storage.delete(&key).await.map_err(|e| Failure::retry(e.to_string()))
+    })
+}

@@ -1,0 +1,140 @@
+//! Files attached to issues, end to end through the issue page: upload (several at once,
+//! streamed into the store), the list with picture previews, downloads that can never act as
+//! Outpost's own pages, removal (row at once, object by job), and every refusal writing
+//! nothing, on local disk and on a real S3 server that goes away.
+
+use crate::support::s3::{S3Server, ACCESS_KEY, SECRET_KEY};
+use crate::support::{Client, TestApp};
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\x01\x01\x01\0\x18\xdd\x8d\xb0\0\0\0\0IEND\xaeB`\x82";
+
+/// Object files in the local store, unfinished writes aside.
+fn objects(app: &TestApp) -> usize {
+    fn walk(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name() != ".unfinished")
+                .map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 })
+                .sum()
+        })
+    }
+    walk(&app.objects.0)
+}
+
+fn project_with_issue(app: &TestApp, client: &mut Client) -> String {
+    let token = client.session_csrf();
+    let made = client.post_form("/projects", &[("csrf_token", &token), ("key", "OPS"), ("name", "Operations")]);
+    assert_eq!(made.status, 303, "{}", made.body);
+    let made = client.post_form("/projects/OPS/issues", &[("csrf_token", &token), ("title", "Disk full")]);
+    assert_eq!(made.status, 303, "{}", made.body);
+    assert_eq!(app.count("issues"), 1);
+    token
+}
+
+#[test]
+fn files_are_attached_listed_served_safely_and_removed() {
+    let app = TestApp::start();
+    let (mut client, _) = app.signed_in("root", true);
+    let token = project_with_issue(&app, &mut client);
+
+    let html_as_png: &[u8] = b"<!DOCTYPE html><script>alert(document.cookie)</script>";
+    let attached = client.post_files(
+        "/issues/OPS-1/attachments",
+        &[("csrf_token", &token)],
+        &[("files", "pixel.png", PNG), ("files", "notes.txt", b"first line\n"), ("files", "evil.png", html_as_png)],
+    );
+    assert_eq!(attached.status, 303, "{}", attached.body);
+    assert_eq!((app.count("attachments"), objects(&app)), (3, 3));
+    let page = client.get("/issues/OPS-1");
+    assert!(page.body.contains("Attachments (3)"), "{}", page.body);
+    assert!(page.body.contains("<img src=\"/attachments/1/pixel.png\""), "a picture is previewed");
+    assert!(!page.body.contains("<img src=\"/attachments/3/"), "HTML named .png is not shown as a picture");
+
+    let picture = client.get("/attachments/1/pixel.png");
+    assert_eq!(picture.status, 200);
+    assert_eq!(picture.header("content-type"), Some("image/png"));
+    assert!(picture.header("content-disposition").unwrap().starts_with("inline"));
+    assert_eq!(picture.header("x-content-type-options"), Some("nosniff"));
+    assert!(picture.header("content-security-policy").unwrap().starts_with("sandbox"));
+    let text = client.get("/attachments/2/notes.txt");
+    assert_eq!((text.body.as_str(), text.header("content-type")), ("first line\n", Some("application/octet-stream")));
+    assert!(text.header("content-disposition").unwrap().starts_with("attachment"));
+    let evil = client.get("/attachments/3/evil.png");
+    assert_eq!(evil.header("content-type"), Some("application/octet-stream"), "sniffed as HTML, so never inline");
+    assert!(evil.header("content-disposition").unwrap().starts_with("attachment"));
+
+    // Files are never public: without a session the answer is the sign-in page.
+    let anonymous = app.client().get("/attachments/1/pixel.png");
+    assert_eq!((anonymous.status, anonymous.location.as_deref().map(|l| l.starts_with("/login"))), (303, Some(true)));
+
+    let removed = client.post_form("/attachments/2/delete", &[("csrf_token", &token)]);
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    assert_eq!(app.count("attachments"), 2);
+    assert_eq!(client.get("/attachments/2/notes.txt").status, 404);
+    assert_eq!(objects(&app), 3, "the object goes by job, after the row");
+    app.run_jobs();
+    assert_eq!(objects(&app), 2);
+    let audit = app.count("audit_log WHERE action IN ('attachment.added', 'attachment.removed')");
+    assert_eq!(audit, 4);
+}
+
+/// A form's file part: field, file name, bytes.
+type File<'a> = (&'a str, &'a str, &'a [u8]);
+
+#[test]
+fn refused_uploads_say_why_and_leave_no_row_and_no_object() {
+    let app = TestApp::start_with(&[("OUTPOST_STORAGE_MAX_UPLOAD_MB", "1")]);
+    let (mut client, _) = app.signed_in("root", true);
+    let token = project_with_issue(&app, &mut client);
+    let big = vec![b'x'; 2 * 1024 * 1024];
+    let cases: Vec<(Vec<File>, u16, &str)> = vec![
+        (vec![("files", "empty.txt", b"")], 422, "&quot;empty.txt&quot; is empty; there is nothing to attach."),
+        (vec![("files", "../etc/passwd", b"x")], 422, "contains a folder separator"),
+        (vec![("files", "tab\there.txt", b"x")], 422, "control characters"),
+        (
+            vec![("files", "ok.txt", b"fine"), ("files", "big.bin", &big)],
+            413,
+            "&quot;big.bin&quot; is larger than the limit of 1 MiB; nothing was attached.",
+        ),
+        (vec![], 422, "Choose at least one file to attach."),
+    ];
+    for (files, status, message) in cases {
+        let reply = client.post_files("/issues/OPS-1/attachments", &[("csrf_token", &token)], &files);
+        assert_eq!(reply.status, status, "{message}: {}", reply.body);
+        assert!(reply.body.contains(message), "{message}: {}", reply.body);
+        assert_eq!((app.count("attachments"), objects(&app)), (0, 0), "{message}");
+    }
+    let forged =
+        client.post_files("/issues/OPS-1/attachments", &[("csrf_token", "forged")], &[("files", "a.txt", b"a")]);
+    assert_eq!(forged.status, 403);
+    let late = client.post_files("/issues/OPS-1/attachments", &[], &[("files", "a.txt", b"a")]);
+    assert_eq!(late.status, 403, "files before the token are refused");
+    assert_eq!((app.count("attachments"), objects(&app)), (0, 0));
+}
+
+#[test]
+fn an_unreachable_s3_store_refuses_the_upload_with_503_and_records_nothing() {
+    let server = S3Server::start();
+    let endpoint = server.endpoint();
+    let app = TestApp::start_with(&[
+        ("OUTPOST_STORAGE_BACKEND", "s3"),
+        ("OUTPOST_STORAGE_S3_ENDPOINT", &endpoint),
+        ("OUTPOST_STORAGE_S3_ACCESS_KEY", ACCESS_KEY),
+        ("OUTPOST_STORAGE_S3_SECRET_KEY", SECRET_KEY),
+    ]);
+    let (mut client, _) = app.signed_in("root", true);
+    let token = project_with_issue(&app, &mut client);
+    let stored =
+        client.post_files("/issues/OPS-1/attachments", &[("csrf_token", &token)], &[("files", "a.txt", b"on s3")]);
+    assert_eq!(stored.status, 303, "{}", stored.body);
+    assert_eq!(client.get("/attachments/1/a.txt").body, "on s3");
+
+    drop(server);
+    let before = app.count("audit_log");
+    let refused =
+        client.post_files("/issues/OPS-1/attachments", &[("csrf_token", &token)], &[("files", "b.txt", b"lost")]);
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert!(refused.body.contains("The file storage is unavailable, so nothing was saved"), "{}", refused.body);
+    assert_eq!((app.count("attachments"), app.count("audit_log")), (1, before));
+}
