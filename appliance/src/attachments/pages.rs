@@ -85,7 +85,10 @@ pub async fn download(
     Ok(HttpResponse::Ok()
         .content_type(served_type)
         .insert_header(disposition)
-        .insert_header((header::CONTENT_LENGTH, attachment.size_bytes.to_string()))
+        // The length is known, so browsers show progress; files are sent as stored, never
+        // re-compressed (most are compressed already, and the length must stay true).
+        .no_chunking(attachment.size_bytes as u64)
+        .insert_header((header::CONTENT_ENCODING, "identity"))
         .insert_header((header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'; img-src 'self'"))
         .insert_header((header::CACHE_CONTROL, "private, max-age=3600"))
         .insert_header((header::ETAG, format!("\"{}\"", attachment.sha256)))

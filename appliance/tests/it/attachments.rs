@@ -56,6 +56,7 @@ fn files_are_attached_listed_served_safely_and_removed() {
     assert_eq!(picture.header("content-type"), Some("image/png"));
     assert!(picture.header("content-disposition").unwrap().starts_with("inline"));
     assert_eq!(picture.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(picture.header("content-length"), Some(PNG.len().to_string().as_str()));
     assert!(picture.header("content-security-policy").unwrap().starts_with("sandbox"));
     let text = client.get("/attachments/2/notes.txt");
     assert_eq!((text.body.as_str(), text.header("content-type")), ("first line\n", Some("application/octet-stream")));
