@@ -19,6 +19,7 @@ use crate::jobs::queue::{self, Failure, Job, NewJob};
 use crate::jobs::worker::Context;
 use crate::schema::{attachments, users};
 use crate::storage::{ObjectKey, ObjectStore, Storage};
+use crate::web::pages::url_encode;
 use crate::work::issues::Issue;
 
 /// The longest file name kept (bytes of UTF-8).
@@ -58,18 +59,9 @@ impl Attachment {
 
     /// Where the file is downloaded (or shown) from.
     pub fn url(&self) -> String {
-        format!("/attachments/{}/{}", self.id, urlencoding_path(&self.file_name))
+        // `check_name` keeps `/` out of file names, so the name stays one path segment.
+        format!("/attachments/{}/{}", self.id, url_encode(&self.file_name))
     }
-}
-
-/// A file name as one URL path segment.
-fn urlencoding_path(name: &str) -> String {
-    name.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
 
 /// A file name as given by a browser or client, checked: not empty, not too long, and
