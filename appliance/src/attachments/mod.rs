@@ -8,6 +8,8 @@ pub mod pages;
 pub mod sniff;
 pub mod upload;
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -193,12 +195,52 @@ pub const DELETE_OBJECT: &str = "storage.delete";
 pub fn delete_object(context: &Context, job: &Job) -> Result<(), Failure> {
     let key = job.payload["key"].as_str().ok_or_else(|| Failure::permanent("the job names no key"))?;
     let key = ObjectKey::new(key).map_err(|e| Failure::permanent(e.to_string()))?;
+    with_storage(context, async |storage| storage.delete(&key).await.map_err(|e| Failure::retry(e.to_string())))
+}
+
+/// Objects younger than this may be uploads whose row is still on its way; the sweep spares them.
+pub const ORPHAN_GRACE_MINUTES: i64 = 60;
+
+/// The folders of the store that hold attachment bytes.
+const SWEPT_FOLDERS: [&str; 1] = ["attachments"];
+
+/// Removes objects no row points to (an upload that died before its commit, the files of a
+/// deleted issue) once they are older than the grace period. Returns how many went.
+pub fn sweep_orphans(context: &Context) -> Result<usize, Failure> {
+    let cutoff = Utc::now() - chrono::Duration::minutes(ORPHAN_GRACE_MINUTES);
+    with_storage(context, async |storage| {
+        let mut removed = 0;
+        for folder in SWEPT_FOLDERS {
+            let listed = storage.list(folder).await.map_err(|e| Failure::retry(e.to_string()))?;
+            let old: Vec<ObjectKey> =
+                listed.into_iter().filter(|entry| entry.modified < cutoff).map(|entry| entry.key).collect();
+            for batch in old.chunks(1000) {
+                let names: Vec<&str> = batch.iter().map(ObjectKey::as_str).collect();
+                let mut conn = context.conn()?;
+                let owned: HashSet<String> = attachments::table
+                    .filter(attachments::object_key.eq_any(&names))
+                    .select(attachments::object_key)
+                    .load(&mut conn)?
+                    .into_iter()
+                    .collect();
+                for key in batch.iter().filter(|key| !owned.contains(key.as_str())) {
+                    storage.delete(key).await.map_err(|e| Failure::retry(e.to_string()))?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    })
+}
+
+/// Runs `work` with the configured store, on a small runtime of this job thread's own.
+fn with_storage<T>(context: &Context, work: impl AsyncFnOnce(Storage) -> Result<T, Failure>) -> Result<T, Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::retry(format!("cannot start a runtime: {e}")))?;
     runtime.block_on(async {
         let storage = Storage::open(&context.config.storage).await.map_err(|e| Failure::retry(e.to_string()))?;
-        storage.delete(&key).await.map_err(|e| Failure::retry(e.to_string()))
+        work(storage).await
     })
 }

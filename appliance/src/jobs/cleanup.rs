@@ -1,5 +1,5 @@
 //! The `cleanup` scheduled job: removes what has expired, in one transaction with one audit
-//! row that counts what went.
+//! row that counts what went, and sweeps the object store for files no row points to.
 
 use chrono::{Duration as ChronoDuration, Utc};
 use diesel::prelude::*;
@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::queue::{self, Failure};
 use super::worker::Context;
+use crate::attachments;
 use crate::audit::{self, Actor, Change};
 use crate::schema::{api_tokens, automation_runs, login_failures, sessions};
 
@@ -25,6 +26,9 @@ pub fn run(context: &Context) -> Result<(), Failure> {
     let tokens_cutoff = now - ChronoDuration::days(KEEP_DEAD_TOKENS_DAYS);
     let runs_cutoff = now - ChronoDuration::days(KEEP_RULE_RUNS_DAYS);
     let keep_jobs = std::time::Duration::from_secs(config.jobs.keep_finished_days * 86_400);
+    // The database part runs even when the store is away; the job is retried for the sweep.
+    let swept = attachments::sweep_orphans(context);
+    let objects_removed = *swept.as_ref().unwrap_or(&0);
     let mut conn = context.conn()?;
     conn.transaction::<_, Failure, _>(|conn| {
         let sessions_removed = diesel::delete(
@@ -42,7 +46,8 @@ pub fn run(context: &Context) -> Result<(), Failure> {
         let jobs_removed = queue::remove_finished(conn, keep_jobs)?;
         let runs_removed =
             diesel::delete(automation_runs::table.filter(automation_runs::started_at.lt(runs_cutoff))).execute(conn)?;
-        let removed = sessions_removed + tokens_removed + failures_removed + jobs_removed + runs_removed;
+        let removed =
+            sessions_removed + tokens_removed + failures_removed + jobs_removed + runs_removed + objects_removed;
         if removed > 0 {
             audit::record(
                 conn,
@@ -58,10 +63,12 @@ pub fn run(context: &Context) -> Result<(), Failure> {
                         "login_failures": failures_removed,
                         "jobs": jobs_removed,
                         "automation_runs": runs_removed,
+                        "orphaned_objects": objects_removed,
                     })),
                 },
             )?;
         }
         Ok(())
-    })
+    })?;
+    swept.map(|_| ())
 }

@@ -48,7 +48,7 @@ pub async fn run(config: &StorageConfig) -> Result<Vec<String>, String> {
     passed.push("read it back unchanged".to_owned());
 
     let listed = store.list("outpost-check").await.map_err(|e| step("Cannot list", e))?;
-    if !listed.contains(&key) {
+    if !listed.iter().any(|entry| entry.key == key) {
         return Err(format!("Listing outpost-check/ does not show {key}, which was just written"));
     }
     passed.push("found it in a listing".to_owned());

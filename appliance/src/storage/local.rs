@@ -10,7 +10,7 @@ use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
 
 use super::tally::Tally;
-use super::{ByteStream, ObjectKey, ObjectStore, StorageError, Stored};
+use super::{ByteStream, Listed, ObjectKey, ObjectStore, StorageError, Stored};
 
 /// Unfinished writes live here, inside the root so the final rename stays on one file system.
 const UNFINISHED: &str = ".unfinished";
@@ -125,7 +125,7 @@ impl ObjectStore for LocalDisk {
         }
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StorageError> {
+    async fn list(&self, prefix: &str) -> Result<Vec<Listed>, StorageError> {
         let mut found = Vec::new();
         let mut folders = vec![prefix.trim_end_matches('/').to_owned()];
         while let Some(folder) = folders.pop() {
@@ -141,15 +141,16 @@ impl ObjectStore for LocalDisk {
                 if key == UNFINISHED {
                     continue;
                 }
-                let kind = entry.file_type().await.map_err(|e| failed("cannot list", &path, e))?;
-                if kind.is_dir() {
+                let metadata = entry.metadata().await.map_err(|e| failed("cannot list", &path, e))?;
+                if metadata.is_dir() {
                     folders.push(key);
                 } else if let Ok(key) = ObjectKey::new(&key) {
-                    found.push(key);
+                    let modified = metadata.modified().map_err(|e| failed("cannot list", &path, e))?;
+                    found.push(Listed { key, modified: modified.into() });
                 }
             }
         }
-        found.sort();
+        found.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(found)
     }
 }

@@ -16,6 +16,7 @@ use std::io;
 use std::pin::Pin;
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use futures_util::Stream;
 
 use crate::config::{StorageBackend, StorageConfig};
@@ -45,6 +46,14 @@ pub enum StorageError {
     TooLarge { limit: u64 },
     #[error("the object store failed: {0}")]
     Failed(String),
+}
+
+/// An object found by `list`, with when it was last written: the orphan sweep spares young
+/// objects, which may be uploads still waiting for their row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    pub key: ObjectKey,
+    pub modified: DateTime<Utc>,
 }
 
 /// A key inside the store: lower-case letters, digits, `-`, `_`, `.`, and `/` between parts,
@@ -77,7 +86,8 @@ impl std::fmt::Display for ObjectKey {
 
 /// What every object store does. `put` refuses a body past `limit` bytes and leaves nothing
 /// behind; `delete` of a missing object succeeds; `list` names every object under a folder
-/// prefix (`attachments/`), for the cleanup of objects no row points to.
+/// prefix (`attachments/`) with its modification time, sorted by key, for the sweep of
+/// objects no row points to.
 pub trait ObjectStore {
     fn put(
         &self,
@@ -89,7 +99,7 @@ pub trait ObjectStore {
     fn get(&self, key: &ObjectKey) -> impl Future<Output = Result<ByteStream, StorageError>> + Send;
     fn size(&self, key: &ObjectKey) -> impl Future<Output = Result<Option<u64>, StorageError>> + Send;
     fn delete(&self, key: &ObjectKey) -> impl Future<Output = Result<(), StorageError>> + Send;
-    fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<ObjectKey>, StorageError>> + Send;
+    fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<Listed>, StorageError>> + Send;
 }
 
 /// The store the configuration chose.
@@ -152,7 +162,7 @@ impl ObjectStore for Storage {
         }
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StorageError> {
+    async fn list(&self, prefix: &str) -> Result<Vec<Listed>, StorageError> {
         match self {
             Storage::Local(store) => store.list(prefix).await,
             Storage::S3(store) => store.list(prefix).await,

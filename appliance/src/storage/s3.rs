@@ -17,7 +17,7 @@ use minio::s3::types::{S3Api, ToStream};
 use minio::s3::{MinioClient, MinioClientBuilder};
 
 use super::tally::Tally;
-use super::{ByteStream, ObjectKey, ObjectStore, StorageError, Stored};
+use super::{ByteStream, Listed, ObjectKey, ObjectStore, StorageError, Stored};
 use crate::config::S3Settings;
 
 /// The part size of multipart uploads: the most one upload holds in memory.
@@ -158,7 +158,7 @@ impl ObjectStore for S3Store {
         Ok(())
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectKey>, StorageError> {
+    async fn list(&self, prefix: &str) -> Result<Vec<Listed>, StorageError> {
         let mut found = Vec::new();
         let mut prefixes = vec![format!("{}/", prefix.trim_end_matches('/'))];
         while let Some(prefix) = prefixes.pop() {
@@ -176,12 +176,15 @@ impl ObjectStore for S3Store {
                     if entry.is_prefix {
                         prefixes.push(entry.name);
                     } else if let Ok(key) = ObjectKey::new(&entry.name) {
-                        found.push(key);
+                        // A listing without a time (not seen from real servers) counts as new,
+                        // so the orphan sweep never removes what it cannot date.
+                        let modified = entry.last_modified.unwrap_or_else(chrono::Utc::now);
+                        found.push(Listed { key, modified });
                     }
                 }
             }
         }
-        found.sort();
+        found.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(found)
     }
 }

@@ -139,3 +139,46 @@ fn an_unreachable_s3_store_refuses_the_upload_with_503_and_records_nothing() {
     assert!(refused.body.contains("The file storage is unavailable, so nothing was saved"), "{}", refused.body);
     assert_eq!((app.count("attachments"), app.count("audit_log")), (1, before));
 }
+
+#[test]
+fn the_cleanup_job_removes_objects_no_row_points_to_once_they_are_an_hour_old() {
+    let app = TestApp::start();
+    let (mut client, _) = app.signed_in("root", true);
+    let token = project_with_issue(&app, &mut client);
+    let attached =
+        client.post_files("/issues/OPS-1/attachments", &[("csrf_token", &token)], &[("files", "a.txt", b"kept")]);
+    assert_eq!(attached.status, 303, "{}", attached.body);
+
+    // Two objects no row points to: one from a dead upload two hours ago, one that may be an
+    // upload whose row is about to be written.
+    let folder = app.objects.0.join("attachments/ff");
+    std::fs::create_dir_all(&folder).unwrap();
+    let write = |name: &str, age_minutes: u64| {
+        let path = folder.join(name);
+        std::fs::write(&path, b"orphan").unwrap();
+        let then = std::time::SystemTime::now() - std::time::Duration::from_secs(age_minutes * 60);
+        std::fs::File::options().write(true).open(&path).unwrap().set_modified(then).unwrap();
+    };
+    write("dead", 120);
+    write("young", 5);
+    // The attached file is old too, but its row keeps it.
+    app.sql("UPDATE attachments SET created_at = now() - interval '1 day'");
+    let kept = app.objects.0.join(app.value("SELECT object_key FROM attachments"));
+    std::fs::File::options()
+        .write(true)
+        .open(&kept)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(86_400))
+        .unwrap();
+    assert_eq!(objects(&app), 3);
+
+    assert!(outpost::jobs::schedule::enqueue_tick(&mut app.conn(), "cleanup", chrono::Utc::now()).unwrap());
+    app.run_jobs();
+    assert!(!folder.join("dead").exists(), "the old orphan is gone");
+    assert!(folder.join("young").exists(), "a young object may still get its row");
+    assert!(kept.exists(), "an object with a row stays");
+    assert_eq!(client.get("/attachments/1/a.txt").body, "kept");
+    let counted =
+        app.value("SELECT after_state->>'orphaned_objects' FROM audit_log WHERE action = 'maintenance.cleaned_up'");
+    assert_eq!(counted, "1");
+}

@@ -8,7 +8,7 @@ use std::process::Command;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use outpost::config::{S3Settings, StorageBackend, StorageConfig};
-use outpost::storage::{ByteStream, ObjectKey, ObjectStore, Storage, StorageError};
+use outpost::storage::{ByteStream, Listed, ObjectKey, ObjectStore, Storage, StorageError};
 use sha2::{Digest, Sha256};
 
 use crate::support::s3::{S3Server, ACCESS_KEY, SECRET_KEY};
@@ -61,6 +61,8 @@ async fn read_all<S: ObjectStore>(store: &S, key: &ObjectKey) -> Vec<u8> {
 
 /// What every store must do, the same way.
 async fn suite<S: ObjectStore>(store: &S, name: &str) {
+    // Clocks of the test and the server agree to within a few seconds; both run here.
+    let before_write = chrono::Utc::now() - chrono::Duration::seconds(5);
     let first = key("attachments/aa/one");
     let stored = store.put(&first, body(vec![b"hello ", b"world"]), 1000, "text/plain").await.unwrap();
     assert_eq!(stored.size, 11, "{name}");
@@ -82,14 +84,19 @@ async fn suite<S: ObjectStore>(store: &S, name: &str) {
 
     let other = key("backups/x");
     store.put(&other, body(vec![b"x"]), 10, "text/plain").await.unwrap();
-    assert_eq!(store.list("attachments").await.unwrap(), vec![first.clone(), empty.clone()], "{name}");
-    assert_eq!(store.list("nothing-here").await.unwrap(), Vec::<ObjectKey>::new(), "{name}");
+    assert_eq!(keys(store.list("attachments").await.unwrap()), vec![first.clone(), empty.clone()], "{name}");
+    assert!(store.list("attachments").await.unwrap().iter().all(|entry| entry.modified >= before_write), "{name}");
+    assert_eq!(keys(store.list("nothing-here").await.unwrap()), Vec::<ObjectKey>::new(), "{name}");
 
     store.delete(&first).await.unwrap();
     store.delete(&first).await.unwrap();
     assert_eq!(store.size(&first).await.unwrap(), None, "{name}");
     assert!(matches!(store.get(&first).await, Err(StorageError::NotFound(_))), "{name}");
-    assert_eq!(store.list("attachments").await.unwrap(), vec![empty], "{name}");
+    assert_eq!(keys(store.list("attachments").await.unwrap()), vec![empty], "{name}");
+}
+
+fn keys(listed: Vec<Listed>) -> Vec<ObjectKey> {
+    listed.into_iter().map(|entry| entry.key).collect()
 }
 
 #[test]

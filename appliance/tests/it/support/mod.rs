@@ -135,6 +135,19 @@ impl TestApp {
             .n
     }
 
+    /// The one text value a query answers (`SELECT x::text ...`), for checking what was written.
+    pub fn value(&self, query: &str) -> String {
+        #[derive(QueryableByName)]
+        struct Value {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            value: String,
+        }
+        diesel::sql_query(format!("SELECT ({query}) AS value"))
+            .get_result::<Value>(&mut self.conn())
+            .expect("query a value")
+            .value
+    }
+
     /// Counts of the tables a change writes to, for before/after comparisons.
     pub fn footprint(&self) -> [i64; 6] {
         ["projects", "issues", "comments", "api_tokens", "audit_log", "outbox"].map(|t| self.count(t))
