@@ -70,3 +70,29 @@
     }
   });
 })();
+
+// Drag-and-drop upload: files dropped on an attachment form are put in its file field and the
+// form is sent, exactly as if they had been chosen with the button (which keeps working).
+(function () {
+  "use strict";
+  Array.prototype.forEach.call(document.querySelectorAll("form[data-dropzone]"), function (form) {
+    var input = form.querySelector("input[type=file]");
+    var hint = form.querySelector(".drop-hint");
+    if (!input || typeof DataTransfer === "undefined") return;
+    if (hint) hint.hidden = false;
+    function over(event) {
+      event.preventDefault();
+      form.classList.add("dragging");
+    }
+    form.addEventListener("dragenter", over);
+    form.addEventListener("dragover", over);
+    form.addEventListener("dragleave", function () { form.classList.remove("dragging"); });
+    form.addEventListener("drop", function (event) {
+      event.preventDefault();
+      form.classList.remove("dragging");
+      if (!event.dataTransfer || !event.dataTransfer.files.length) return;
+      input.files = event.dataTransfer.files;
+      form.requestSubmit ? form.requestSubmit() : form.submit();
+    });
+  });
+})();

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod automation;
 pub mod config;
 pub mod db;
+pub mod docs;
 pub mod errors;
 pub mod identity;
 pub mod integrations;

@@ -488,12 +488,17 @@ diesel::allow_tables_to_appear_in_same_query!(
     automation_rules,
     automation_runs,
     attachments,
+    spaces,
+    pages,
+    page_versions,
+    page_mentions,
+    page_watchers,
 );
 
 diesel::table! {
     attachments (id) {
         id -> Int8,
-        issue_id -> Int8,
+        issue_id -> Nullable<Int8>,
         object_key -> Text,
         file_name -> Text,
         content_type -> Text,
@@ -501,8 +506,75 @@ diesel::table! {
         sha256 -> Text,
         uploaded_by -> Int8,
         created_at -> Timestamptz,
+        page_id -> Nullable<Int8>,
+        thumbnail_key -> Nullable<Text>,
+        thumbnail_note -> Nullable<Text>,
     }
 }
 
 diesel::joinable!(attachments -> issues (issue_id));
 diesel::joinable!(attachments -> users (uploaded_by));
+
+diesel::table! {
+    spaces (id) {
+        id -> Int8,
+        key -> Text,
+        name -> Text,
+        description -> Text,
+        project_id -> Nullable<Int8>,
+        created_by -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    pages (id) {
+        id -> Int8,
+        space_id -> Int8,
+        parent_id -> Nullable<Int8>,
+        position -> Int4,
+        title -> Text,
+        body -> Text,
+        version -> Int4,
+        created_by -> Int8,
+        updated_by -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    page_versions (page_id, version) {
+        page_id -> Int8,
+        version -> Int4,
+        title -> Text,
+        body -> Text,
+        author_id -> Int8,
+        note -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    page_mentions (page_id, issue_id) {
+        page_id -> Int8,
+        issue_id -> Int8,
+    }
+}
+
+diesel::table! {
+    page_watchers (page_id, user_id) {
+        page_id -> Int8,
+        user_id -> Int8,
+    }
+}
+
+diesel::joinable!(attachments -> pages (page_id));
+diesel::joinable!(spaces -> projects (project_id));
+diesel::joinable!(pages -> spaces (space_id));
+diesel::joinable!(page_versions -> pages (page_id));
+diesel::joinable!(page_versions -> users (author_id));
+diesel::joinable!(page_mentions -> pages (page_id));
+diesel::joinable!(page_mentions -> issues (issue_id));
+diesel::joinable!(page_watchers -> pages (page_id));
+diesel::joinable!(page_watchers -> users (user_id));

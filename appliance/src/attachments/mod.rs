@@ -1,11 +1,13 @@
-//! Files attached to issues: their rows (name, sniffed type, size, SHA-256, who and when), the
+//! Files attached to issues and pages: their rows (name, sniffed type, size, SHA-256, who and when), the
 //! rules a file must meet, and what deleting one does. The bytes live in the object store
 //! (`storage`); a row exists only once its object is complete, and is written in one
 //! transaction with its audit row. A deleted row's object is removed by a `storage.delete`
 //! job, so a slow or absent store never blocks the delete a person asked for.
 
+pub mod api;
 pub mod pages;
 pub mod sniff;
+pub mod thumbnails;
 pub mod upload;
 
 use std::collections::HashSet;
@@ -22,7 +24,6 @@ use crate::jobs::worker::Context;
 use crate::schema::{attachments, users};
 use crate::storage::{ObjectKey, ObjectStore, Storage};
 use crate::web::pages::url_encode;
-use crate::work::issues::Issue;
 
 /// The longest file name kept (bytes of UTF-8).
 pub const NAME_MAX: usize = 255;
@@ -31,7 +32,7 @@ pub const NAME_MAX: usize = 255;
 #[diesel(table_name = attachments)]
 pub struct Attachment {
     pub id: i64,
-    pub issue_id: i64,
+    pub issue_id: Option<i64>,
     #[serde(skip)]
     pub object_key: String,
     pub file_name: String,
@@ -41,10 +42,46 @@ pub struct Attachment {
     #[serde(skip)]
     pub uploaded_by: i64,
     pub created_at: DateTime<Utc>,
+    pub page_id: Option<i64>,
+    #[serde(skip)]
+    pub thumbnail_key: Option<String>,
+    /// Why a picture has no thumbnail (its type is not previewed, or it could not be read).
+    pub thumbnail_note: Option<String>,
+}
+
+/// What a file is attached to: exactly one issue or one page (the table's CHECK says so too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner {
+    Issue(i64),
+    Page(i64),
+}
+
+impl Owner {
+    /// The audit row's entity.
+    fn entity(self) -> (&'static str, i64) {
+        match self {
+            Owner::Issue(id) => ("issue", id),
+            Owner::Page(id) => ("page", id),
+        }
+    }
 }
 
 impl Attachment {
-    /// Shown as a picture in the page (and served inline); every other type is a download.
+    pub fn owner(&self) -> Owner {
+        match (self.issue_id, self.page_id) {
+            (Some(issue), _) => Owner::Issue(issue),
+            (None, Some(page)) => Owner::Page(page),
+            // The CHECK constraint makes this impossible; a row without owner would be no one's.
+            (None, None) => Owner::Page(0),
+        }
+    }
+
+    /// Where the thumbnail is shown from, once one was made.
+    pub fn thumbnail_url(&self) -> Option<String> {
+        self.thumbnail_key.as_ref().map(|_| format!("/thumbnails/{}", self.id))
+    }
+
+    /// Served inline (and previewed when it has a thumbnail); every other type is a download.
     pub fn is_image(&self) -> bool {
         sniff::is_inline_image(&self.content_type)
     }
@@ -101,7 +138,8 @@ pub struct Uploaded {
 #[derive(Insertable)]
 #[diesel(table_name = attachments)]
 struct NewRow<'a> {
-    issue_id: i64,
+    issue_id: Option<i64>,
+    page_id: Option<i64>,
     object_key: &'a str,
     file_name: &'a str,
     content_type: &'a str,
@@ -110,20 +148,29 @@ struct NewRow<'a> {
     uploaded_by: i64,
 }
 
-/// Records `files` on `issue`, all or none, each with its audit row and outbox event.
+/// Records `files` on `owner`, all or none, each with its audit row and outbox event, and
+/// queues a thumbnail for each picture.
 pub fn record(
     conn: &mut PgConnection,
     actor: &Actor,
-    issue: &Issue,
+    owner: Owner,
     files: &[Uploaded],
 ) -> Result<Vec<Attachment>, AppError> {
+    let (entity_type, entity_id) = owner.entity();
     let uploader = actor.user_id.ok_or_else(|| AppError::forbidden("Sign in to attach files."))?;
     conn.transaction(|conn| {
         let mut recorded = Vec::with_capacity(files.len());
         for file in files {
             let row: Attachment = diesel::insert_into(attachments::table)
                 .values(NewRow {
-                    issue_id: issue.id,
+                    issue_id: match owner {
+                        Owner::Issue(id) => Some(id),
+                        Owner::Page(_) => None,
+                    },
+                    page_id: match owner {
+                        Owner::Page(id) => Some(id),
+                        Owner::Issue(_) => None,
+                    },
                     object_key: file.key.as_str(),
                     file_name: &file.file_name,
                     content_type: &file.content_type,
@@ -137,19 +184,23 @@ pub fn record(
             audit::record(
                 conn,
                 actor,
-                Change { action: "attachment.added", entity_type: "issue", entity_id: issue.id, before: None, after: Some(after) },
+                Change { action: "attachment.added", entity_type, entity_id, before: None, after: Some(after) },
             )?;
+            thumbnails::queue_for(conn, &row)?;
             recorded.push(row);
         }
         Ok(recorded)
     })
 }
 
-/// An issue's files, oldest first, with who attached each.
-pub fn of_issue(conn: &mut PgConnection, issue_id: i64) -> QueryResult<Vec<(Attachment, String)>> {
-    attachments::table
-        .inner_join(users::table)
-        .filter(attachments::issue_id.eq(issue_id))
+/// An issue's or page's files, oldest first, with who attached each.
+pub fn of_owner(conn: &mut PgConnection, owner: Owner) -> QueryResult<Vec<(Attachment, String)>> {
+    let query = attachments::table.inner_join(users::table).into_boxed();
+    let query = match owner {
+        Owner::Issue(id) => query.filter(attachments::issue_id.eq(id)),
+        Owner::Page(id) => query.filter(attachments::page_id.eq(id)),
+    };
+    query
         .order(attachments::id)
         .select((Attachment::as_select(), users::display_name))
         .load(conn)
@@ -164,8 +215,9 @@ pub fn find(conn: &mut PgConnection, id: i64) -> Result<Attachment, AppError> {
         .ok_or_else(|| AppError::not_found(format!("There is no attachment {id}.")))
 }
 
-/// Removes the row now (with its audit row) and queues the object's removal.
+/// Removes the row now (with its audit row) and queues the removal of its objects.
 pub fn delete(conn: &mut PgConnection, actor: &Actor, attachment: &Attachment) -> Result<(), AppError> {
+    let (entity_type, entity_id) = attachment.owner().entity();
     conn.transaction(|conn| {
         diesel::delete(attachments::table.find(attachment.id)).execute(conn)?;
         let before =
@@ -173,17 +225,12 @@ pub fn delete(conn: &mut PgConnection, actor: &Actor, attachment: &Attachment) -
         audit::record(
             conn,
             actor,
-            Change {
-                action: "attachment.removed",
-                entity_type: "issue",
-                entity_id: attachment.issue_id,
-                before: Some(before),
-                after: None,
-            },
+            Change { action: "attachment.removed", entity_type, entity_id, before: Some(before), after: None },
         )?;
-        let job = NewJob::new(DELETE_OBJECT, json!({ "key": attachment.object_key }))
-            .with_idempotency_key(format!("delete:{}", attachment.object_key));
-        queue::enqueue(conn, &job)?;
+        for key in std::iter::once(&attachment.object_key).chain(attachment.thumbnail_key.as_ref()) {
+            let job = NewJob::new(DELETE_OBJECT, json!({ "key": key })).with_idempotency_key(format!("delete:{key}"));
+            queue::enqueue(conn, &job)?;
+        }
         Ok(())
     })
 }
@@ -201,8 +248,8 @@ pub fn delete_object(context: &Context, job: &Job) -> Result<(), Failure> {
 /// Objects younger than this may be uploads whose row is still on its way; the sweep spares them.
 pub const ORPHAN_GRACE_MINUTES: i64 = 60;
 
-/// The folders of the store that hold attachment bytes.
-const SWEPT_FOLDERS: [&str; 1] = ["attachments"];
+/// The folders of the store that hold attachment bytes and their thumbnails.
+const SWEPT_FOLDERS: [&str; 2] = ["attachments", thumbnails::FOLDER];
 
 /// Removes objects no row points to (an upload that died before its commit, the files of a
 /// deleted issue) once they are older than the grace period. Returns how many went.
@@ -217,12 +264,17 @@ pub fn sweep_orphans(context: &Context) -> Result<usize, Failure> {
             for batch in old.chunks(1000) {
                 let names: Vec<&str> = batch.iter().map(ObjectKey::as_str).collect();
                 let mut conn = context.conn()?;
-                let owned: HashSet<String> = attachments::table
+                let mut owned: HashSet<String> = attachments::table
                     .filter(attachments::object_key.eq_any(&names))
                     .select(attachments::object_key)
                     .load(&mut conn)?
                     .into_iter()
                     .collect();
+                let thumbnails: Vec<Option<String>> = attachments::table
+                    .filter(attachments::thumbnail_key.eq_any(&names))
+                    .select(attachments::thumbnail_key)
+                    .load(&mut conn)?;
+                owned.extend(thumbnails.into_iter().flatten());
                 for key in batch.iter().filter(|key| !owned.contains(key.as_str())) {
                     storage.delete(key).await.map_err(|e| Failure::retry(e.to_string()))?;
                     removed += 1;
@@ -234,7 +286,7 @@ pub fn sweep_orphans(context: &Context) -> Result<usize, Failure> {
 }
 
 /// Runs `work` with the configured store, on a small runtime of this job thread's own.
-fn with_storage<T>(context: &Context, work: impl AsyncFnOnce(Storage) -> Result<T, Failure>) -> Result<T, Failure> {
+pub fn with_storage<T>(context: &Context, work: impl AsyncFnOnce(Storage) -> Result<T, Failure>) -> Result<T, Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -1,4 +1,5 @@
-//! Attaching files to an issue, downloading them and removing them, from the issue page.
+//! Attaching files to an issue or page, downloading them (and pictures' thumbnails) and
+//! removing them, from the issue and page views.
 //!
 //! Downloads never let a file act as part of Outpost's pages: the type is the one sniffed at
 //! upload, only raster images are shown inline, everything else (HTML and SVG included) is
@@ -11,11 +12,15 @@ use actix_web::http::header::{self, ContentDisposition, DispositionParam, Dispos
 use actix_web::{web, HttpResponse};
 use futures_util::StreamExt;
 
-use super::{upload, Attachment};
-use crate::db;
+use diesel::PgConnection;
+
+use super::{upload, Attachment, Owner};
+use crate::audit::Actor;
 use crate::errors::AppError;
 use crate::identity::permissions::{authorize, Action};
-use crate::storage::ObjectStore;
+use crate::identity::users::User;
+use crate::storage::{ObjectKey, ObjectStore};
+use crate::{db, docs};
 use crate::web::errors::PageError;
 use crate::web::extract::{CsrfForm, SignedIn};
 use crate::web::pages::redirect;
@@ -24,7 +29,7 @@ use crate::work::issues;
 
 /// `POST /issues/{key}/attachments`: the multipart form of the issue page (`csrf_token`
 /// first, then one or more `files`).
-pub async fn attach(
+pub async fn attach_to_issue(
     signed_in: SignedIn,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -34,36 +39,71 @@ pub async fn attach(
     let (user, lookup) = (signed_in.user().clone(), key.clone());
     let (_, issue) = db::run(&state.pool, move |conn| issues::find_editable(conn, &user, &lookup)).await?;
     let csrf = signed_in.session.csrf_token.clone();
-    let files = upload::receive(&state.storage, form, Some(&csrf), state.config.storage.max_upload_bytes).await?;
-    // The rows are written once every object is complete; if that fails, the objects go.
-    let (actor, uploaded) = (signed_in.actor.clone(), files.clone());
-    let recorded = db::run(&state.pool, move |conn| super::record(conn, &actor, &issue, &uploaded)).await;
-    if let Err(error) = recorded {
-        upload::forget(&state.storage, &files).await;
-        return Err(error.into());
-    }
+    receive_and_record(&state, &signed_in.actor, Owner::Issue(issue.id), form, Some(&csrf)).await?;
     Ok(redirect(&format!("/issues/{key}#attachments")))
 }
 
-/// The attachment and whether `signed_in` may see (or, with `edit`, change) its issue.
-async fn allowed(
-    state: &AppState,
-    signed_in: &SignedIn,
-    id: i64,
-    edit: bool,
-) -> Result<(Attachment, String), AppError> {
+/// `POST /pages/{id}/attachments`: the same form on a documentation page.
+pub async fn attach_to_page(
+    signed_in: SignedIn,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: Multipart,
+) -> Result<HttpResponse, PageError> {
+    let page_id = path.into_inner();
     let user = signed_in.user().clone();
-    db::run(&state.pool, move |conn| {
-        let attachment = super::find(conn, id)?;
-        let (project, issue) = issues::find_by_id(conn, attachment.issue_id)?;
-        if edit {
-            authorize(&user, Action::EditIssue(&project))?;
-        } else {
-            authorize(&user, Action::ViewProject(&project))?;
+    db::run(&state.pool, move |conn| docs::pages::find_allowed(conn, &user, page_id, |space| Action::EditPages(space))).await?;
+    let csrf = signed_in.session.csrf_token.clone();
+    receive_and_record(&state, &signed_in.actor, Owner::Page(page_id), form, Some(&csrf)).await?;
+    Ok(redirect(&format!("/pages/{page_id}#attachments")))
+}
+
+/// Streams the form's files into the store, then writes their rows; if the rows cannot be
+/// written, the objects go again. `csrf` is checked first unless the caller is an API client.
+pub async fn receive_and_record(
+    state: &AppState,
+    actor: &Actor,
+    owner: Owner,
+    form: Multipart,
+    csrf: Option<&str>,
+) -> Result<Vec<Attachment>, AppError> {
+    let files = upload::receive(&state.storage, form, csrf, state.config.storage.max_upload_bytes).await?;
+    let (actor, uploaded) = (actor.clone(), files.clone());
+    let recorded = db::run(&state.pool, move |conn| super::record(conn, &actor, owner, &uploaded)).await;
+    if recorded.is_err() {
+        upload::forget(&state.storage, &files).await;
+    }
+    recorded
+}
+
+/// Checks `user` may see (or, with `edit`, change) what `owner` is; answers where its page is.
+pub fn owner_place(conn: &mut PgConnection, user: &User, owner: Owner, edit: bool) -> Result<String, AppError> {
+    match owner {
+        Owner::Issue(id) => {
+            let (project, issue) = issues::find_by_id(conn, id)?;
+            authorize(user, if edit { Action::EditIssue(&project) } else { Action::ViewProject(&project) })?;
+            Ok(format!("/issues/{}-{}", project.key, issue.number))
         }
-        Ok((attachment, format!("{}-{}", project.key, issue.number)))
-    })
-    .await
+        Owner::Page(id) => {
+            let (space, _) = docs::pages::find_allowed(conn, user, id, |space| Action::ViewSpace(space))?;
+            if edit {
+                authorize(user, Action::EditPages(&space))?;
+            }
+            Ok(format!("/pages/{id}"))
+        }
+    }
+}
+
+/// The attachment and where its owner's page is, once `user` may see (or change) the owner.
+pub fn find_allowed(conn: &mut PgConnection, user: &User, id: i64, edit: bool) -> Result<(Attachment, String), AppError> {
+    let attachment = super::find(conn, id)?;
+    let place = owner_place(conn, user, attachment.owner(), edit)?;
+    Ok((attachment, place))
+}
+
+async fn allowed(state: &AppState, signed_in: &SignedIn, id: i64, edit: bool) -> Result<(Attachment, String), AppError> {
+    let user = signed_in.user().clone();
+    db::run(&state.pool, move |conn| find_allowed(conn, &user, id, edit)).await
 }
 
 /// `GET /attachments/{id}/{name}`: the bytes, streamed from the store.
@@ -74,24 +114,53 @@ pub async fn download(
 ) -> Result<HttpResponse, PageError> {
     let (id, _) = path.into_inner();
     let (attachment, _) = allowed(&state, &signed_in, id, false).await?;
-    let key = crate::storage::ObjectKey::new(&attachment.object_key).map_err(AppError::from)?;
-    let stream = state.storage.get(&key).await.map_err(AppError::from)?;
+    Ok(send(&state, &attachment).await?)
+}
+
+/// The file's bytes as an answer that can never act as one of Outpost's pages.
+pub async fn send(state: &AppState, attachment: &Attachment) -> Result<HttpResponse, AppError> {
+    let key = ObjectKey::new(&attachment.object_key)?;
+    let stream = state.storage.get(&key).await?;
     let inline = attachment.is_image();
     let served_type = if inline { attachment.content_type.as_str() } else { "application/octet-stream" };
     let disposition = ContentDisposition {
         disposition: if inline { DispositionType::Inline } else { DispositionType::Attachment },
         parameters: vec![DispositionParam::Filename(attachment.file_name.clone())],
     };
-    Ok(HttpResponse::Ok()
+    Ok(safe_file_answer(attachment.size_bytes as u64, &attachment.sha256)
         .content_type(served_type)
         .insert_header(disposition)
-        // The length is known, so browsers show progress; files are sent as stored, never
-        // re-compressed (most are compressed already, and the length must stay true).
-        .no_chunking(attachment.size_bytes as u64)
+        .streaming(stream.map(|chunk| chunk.map_err(actix_web::error::ErrorInternalServerError))))
+}
+
+/// Headers every stored file is sent with.
+fn safe_file_answer(size: u64, etag: &str) -> actix_web::HttpResponseBuilder {
+    let mut answer = HttpResponse::Ok();
+    // The length is known, so browsers show progress; files are sent as stored, never
+    // re-compressed (most are compressed already, and the length must stay true).
+    answer
+        .no_chunking(size)
         .insert_header((header::CONTENT_ENCODING, "identity"))
         .insert_header((header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'; img-src 'self'"))
         .insert_header((header::CACHE_CONTROL, "private, max-age=3600"))
-        .insert_header((header::ETAG, format!("\"{}\"", attachment.sha256)))
+        .insert_header((header::ETAG, format!("\"{etag}\"")));
+    answer
+}
+
+/// `GET /thumbnails/{id}`: the picture's small PNG, once the job has made it.
+pub async fn thumbnail(
+    signed_in: SignedIn,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, PageError> {
+    let (attachment, _) = allowed(&state, &signed_in, path.into_inner(), false).await?;
+    let missing = || AppError::not_found(format!("\"{}\" has no thumbnail.", attachment.file_name));
+    let key = ObjectKey::new(attachment.thumbnail_key.as_deref().ok_or_else(missing)?).map_err(AppError::from)?;
+    let size = state.storage.size(&key).await.map_err(AppError::from)?.ok_or_else(missing)?;
+    let stream = state.storage.get(&key).await.map_err(AppError::from)?;
+    Ok(safe_file_answer(size, &format!("thumb-{}", attachment.sha256))
+        .content_type("image/png")
+        .insert_header(ContentDisposition { disposition: DispositionType::Inline, parameters: vec![] })
         .streaming(stream.map(|chunk| chunk.map_err(actix_web::error::ErrorInternalServerError))))
 }
 
@@ -102,8 +171,8 @@ pub async fn remove(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, PageError> {
     let signed_in = form.signed_in;
-    let (attachment, issue_key) = allowed(&state, &signed_in, path.into_inner(), true).await?;
+    let (attachment, place) = allowed(&state, &signed_in, path.into_inner(), true).await?;
     let actor = signed_in.actor.clone();
     db::run(&state.pool, move |conn| super::delete(conn, &actor, &attachment)).await?;
-    Ok(redirect(&format!("/issues/{issue_key}#attachments")))
+    Ok(redirect(&format!("{place}#attachments")))
 }

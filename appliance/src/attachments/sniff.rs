@@ -11,6 +11,9 @@ pub fn of(head: &[u8]) -> &'static str {
         (b"\xff\xd8\xff", "image/jpeg"),
         (b"GIF87a", "image/gif"),
         (b"GIF89a", "image/gif"),
+        (b"BM", "image/bmp"),
+        (b"II*\0", "image/tiff"),
+        (b"MM\0*", "image/tiff"),
         (b"%PDF-", "application/pdf"),
         (b"PK\x03\x04", "application/zip"),
         (b"\x1f\x8b", "application/gzip"),
@@ -55,6 +58,8 @@ mod tests {
         assert_eq!(of(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), "image/png");
         assert_eq!(of(b"\xff\xd8\xff\xe0\0\x10JFIF"), "image/jpeg");
         assert_eq!(of(b"RIFF\0\0\0\0WEBPVP8 "), "image/webp");
+        assert_eq!(of(b"II*\0\x08\0\0\0"), "image/tiff");
+        assert_eq!(of(b"BM\x36\0\0\0"), "image/bmp");
         assert_eq!(of(b"%PDF-1.7\n"), "application/pdf");
         assert_eq!(of(b"plain words\nand lines"), "text/plain; charset=utf-8");
         assert_eq!(of("caf\u{e9}".as_bytes()), "text/plain; charset=utf-8");

@@ -2,6 +2,7 @@
 //! `authorize` before it acts; the rules grow here (permission schemes, roles) and nowhere else.
 
 use super::users::User;
+use crate::docs::spaces::Space;
 use crate::errors::AppError;
 use crate::work::projects::Project;
 
@@ -15,14 +16,20 @@ pub enum Action<'a> {
     CreateIssue(&'a Project),
     EditIssue(&'a Project),
     Comment(&'a Project),
+    /// Read a documentation space's pages (and their files and versions).
+    ViewSpace(&'a Space),
+    /// Write, move, restore and delete pages in a space, and attach files to them.
+    EditPages(&'a Space),
+    /// Create a standalone documentation space (a project's comes with the project).
+    CreateSpace,
     ManageOwnTokens,
     ManageOwnNotifications,
     /// Installation-wide administration: the job queue, global settings.
     Administer,
 }
 
-/// Until permission schemes arrive, every active user may read and work in every project, only
-/// administrators create projects, and a project's lead (or an administrator) manages it.
+/// Until permission schemes arrive, every active user may read and work in every project and
+/// space, only administrators create projects and standalone spaces, and a project's lead (or an administrator) manages it.
 pub fn authorize(user: &User, action: Action<'_>) -> Result<(), AppError> {
     if !user.is_active {
         return Err(AppError::forbidden("This account is deactivated."));
@@ -30,6 +37,9 @@ pub fn authorize(user: &User, action: Action<'_>) -> Result<(), AppError> {
     match action {
         Action::CreateProject if !user.is_admin => Err(AppError::forbidden("Only administrators can create projects.")),
         Action::Administer if !user.is_admin => Err(AppError::forbidden("Only administrators can do this.")),
+        Action::CreateSpace if !user.is_admin => {
+            Err(AppError::forbidden("Only administrators can create documentation spaces."))
+        }
         Action::ManageProject(project) if !user.is_admin && project.lead_id != user.id => Err(AppError::forbidden(
             format!("Only the lead of {} or an administrator can change its settings.", project.key),
         )),
@@ -40,6 +50,9 @@ pub fn authorize(user: &User, action: Action<'_>) -> Result<(), AppError> {
         | Action::CreateIssue(_)
         | Action::EditIssue(_)
         | Action::Comment(_)
+        | Action::ViewSpace(_)
+        | Action::EditPages(_)
+        | Action::CreateSpace
         | Action::ManageOwnTokens
         | Action::ManageOwnNotifications
         | Action::Administer => Ok(()),

@@ -22,6 +22,7 @@ pub fn perform(context: &Context, job: &Job) -> Result<(), Failure> {
         "automation.event" => automation::on_event(context, job),
         "automation.run" => automation::on_firing(context, job),
         attachments::DELETE_OBJECT => attachments::delete_object(context, job),
+        attachments::thumbnails::JOB => attachments::thumbnails::make(context, job),
         other => Err(Failure::permanent(format!("no handler for jobs of kind \"{other}\" on this node"))),
     }
 }

@@ -84,6 +84,8 @@ pub fn consumers(topic: &str, listeners: Listeners) -> Vec<&'static str> {
             | "sprint.started"
             | "sprint.completed"
             | "automation.notified"
+            | "page.created"
+            | "page.updated"
     ) {
         kinds.push("notify");
     }

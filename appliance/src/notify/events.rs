@@ -14,7 +14,7 @@ use super::store::{self, NewNotification};
 use super::{mail, preferences, Delivery, Reason};
 use crate::jobs::queue::{Failure, Job};
 use crate::jobs::worker::Context;
-use crate::schema::{issue_watchers, issues, projects, sprints, users};
+use crate::schema::{issue_watchers, issues, page_versions, page_watchers, projects, sprints, users};
 
 /// The payload the outbox dispatcher gives a `notify` job.
 #[derive(Deserialize)]
@@ -63,6 +63,7 @@ pub fn handle(context: &Context, job: &Job) -> Result<(), Failure> {
         "issue.created" | "issue.updated" | "issue.linked" => issue_changed(&mut conn, &event)?,
         "comment.created" => commented(&mut conn, &event)?,
         "sprint.started" | "sprint.completed" => sprint_changed(&mut conn, &event)?,
+        "page.created" | "page.updated" => page_changed(&mut conn, &event)?,
         "automation.notified" => {
             // A rule's message goes to everyone it names, its owner included: the owner did
             // not act just now, the rule did.
@@ -192,6 +193,39 @@ fn commented(conn: &mut PgConnection, event: &Event) -> Result<Option<Plan>, Fai
     }
     for user in watchers(conn, issue_id)? {
         plan.add(user, Reason::Watching, &said);
+    }
+    Ok(Some(plan))
+}
+
+/// A page written: people newly @mentioned in its text hear of it, and its watchers (writers
+/// watch what they write) hear of each edit.
+fn page_changed(conn: &mut PgConnection, event: &Event) -> Result<Option<Plan>, Failure> {
+    let Some(version) = event.data.after.get("version").and_then(Value::as_i64) else {
+        return Err(Failure::permanent("a page event without its version"));
+    };
+    let texts: Vec<(i32, String, String)> = page_versions::table
+        .filter(page_versions::page_id.eq(event.entity_id))
+        .filter(page_versions::version.eq_any([version as i32 - 1, version as i32]))
+        .select((page_versions::version, page_versions::title, page_versions::body))
+        .load(conn)?;
+    // Deleted meanwhile: nobody needs to hear about it now.
+    let Some((_, title, body)) = texts.iter().find(|(v, _, _)| i64::from(*v) == version) else { return Ok(None) };
+    let before = texts.iter().find(|(v, _, _)| i64::from(*v) < version).map_or("", |(_, _, body)| body.as_str());
+    let actor = actor_name(conn, event.data.actor_id)?;
+    let mut plan = Plan::new(format!("\u{201c}{title}\u{201d}"), format!("/pages/{}", event.entity_id));
+    for user in user_ids(conn, &newly_mentioned(before, body))? {
+        plan.add(user, Reason::Mentioned, &format!("{actor} mentioned you on the page \u{201c}{title}\u{201d}"));
+    }
+    if event.topic == "page.updated" {
+        let note = text(&event.data.after, "note");
+        let what = if note.is_empty() { "edited".to_owned() } else { format!("edited ({})", note.to_lowercase()) };
+        let watchers: Vec<i64> = page_watchers::table
+            .filter(page_watchers::page_id.eq(event.entity_id))
+            .select(page_watchers::user_id)
+            .load(conn)?;
+        for user in watchers {
+            plan.add(user, Reason::PageWatched, &format!("{actor} {what} \u{201c}{title}\u{201d} (version {version})"));
+        }
     }
     Ok(Some(plan))
 }

@@ -24,6 +24,8 @@ pub enum Reason {
     Sprint,
     /// A project's automation rule names the user in its "send a notification" action.
     Automation,
+    /// A documentation page the user watches (writers watch what they write) was edited.
+    PageWatched,
 }
 
 /// How a kind of notification reaches a user's mailbox.
@@ -35,7 +37,7 @@ pub enum Delivery {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 7] = [
+    pub const ALL: [Reason; 8] = [
         Reason::Assigned,
         Reason::Mentioned,
         Reason::DueSoon,
@@ -43,6 +45,7 @@ impl Reason {
         Reason::Watching,
         Reason::Sprint,
         Reason::Automation,
+        Reason::PageWatched,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +57,7 @@ impl Reason {
             Reason::Watching => "watching",
             Reason::Sprint => "sprint",
             Reason::Automation => "automation",
+            Reason::PageWatched => "page_watched",
         }
     }
 
@@ -71,6 +75,7 @@ impl Reason {
             Reason::Watching => "An issue I watch changes",
             Reason::Sprint => "A sprint with my issues starts or completes",
             Reason::Automation => "A project's automation rule sends me a message",
+            Reason::PageWatched => "A documentation page I watch is edited",
         }
     }
 
@@ -81,7 +86,7 @@ impl Reason {
             Reason::Assigned | Reason::Mentioned | Reason::DueSoon | Reason::MyIssueCommented | Reason::Automation => {
                 Delivery::Immediate
             }
-            Reason::Watching | Reason::Sprint => Delivery::Digest,
+            Reason::Watching | Reason::Sprint | Reason::PageWatched => Delivery::Digest,
         }
     }
 }

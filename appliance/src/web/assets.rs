@@ -25,6 +25,11 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../../static/board.js"),
         content_type: "text/javascript; charset=utf-8",
     },
+    Asset {
+        name: "highlight.css",
+        body: include_bytes!("../../../static/highlight.css"),
+        content_type: "text/css; charset=utf-8",
+    },
     Asset { name: "icon.svg", body: include_bytes!("../../../static/icon.svg"), content_type: "image/svg+xml" },
 ];
 

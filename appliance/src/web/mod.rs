@@ -16,7 +16,9 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::{middleware, web, App, HttpRequest, HttpResponse};
 
+use crate::attachments::api as attachment_api;
 use crate::attachments::pages as attachment_pages;
+use crate::docs::{page_handlers, space_handlers, version_handlers};
 use crate::automation::{api as automation_api, pages as automation_pages};
 use crate::config::Config;
 use crate::db::DbPool;
@@ -160,9 +162,27 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/issues/{key}/links/{id}/delete", web::post().to(issue_pages::unlink))
         .route("/issues/{key}/watch", web::post().to(issue_pages::watch))
         .route("/issues/{key}/work-log", web::post().to(issue_pages::log_work))
-        .route("/issues/{key}/attachments", web::post().to(attachment_pages::attach))
+        .route("/issues/{key}/attachments", web::post().to(attachment_pages::attach_to_issue))
         .route("/attachments/{id}/delete", web::post().to(attachment_pages::remove))
         .route("/attachments/{id}/{name}", web::get().to(attachment_pages::download))
+        .route("/thumbnails/{id}", web::get().to(attachment_pages::thumbnail))
+        // Documentation
+        .route("/spaces", web::get().to(space_handlers::list))
+        .route("/spaces", web::post().to(space_handlers::create))
+        .route("/spaces/{key}", web::get().to(space_handlers::show))
+        .route("/spaces/{key}/pages/new", web::get().to(page_handlers::new_form))
+        .route("/spaces/{key}/pages", web::post().to(page_handlers::create))
+        .route("/pages/{id}", web::get().to(page_handlers::show))
+        .route("/pages/{id}/edit", web::get().to(page_handlers::edit_form))
+        .route("/pages/{id}/edit", web::post().to(page_handlers::save))
+        .route("/pages/{id}/move", web::post().to(page_handlers::move_page))
+        .route("/pages/{id}/delete", web::post().to(page_handlers::delete))
+        .route("/pages/{id}/watch", web::post().to(page_handlers::watch))
+        .route("/pages/{id}/attachments", web::post().to(attachment_pages::attach_to_page))
+        .route("/pages/{id}/versions", web::get().to(version_handlers::list))
+        .route("/pages/{id}/versions/{version}", web::get().to(version_handlers::show))
+        .route("/pages/{id}/versions/{version}/restore", web::post().to(version_handlers::restore))
+        .route("/pages/{id}/diff", web::get().to(version_handlers::diff))
         // REST API v1
         .service(web::scope("/api/v1").wrap(middleware::from_fn(explain_wrong_method)).configure(api_routes));
 }
@@ -215,6 +235,20 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
                 .route(get().to(work_api::list_comments))
                 .route(post().to(work_api::create_comment)),
         )
+        .service(
+            resource("/issues/{issue}/attachments")
+                .route(get().to(attachment_api::list_for_issue))
+                .route(post().to(attachment_api::upload_to_issue)),
+        )
+        .service(
+            resource("/pages/{id}/attachments")
+                .route(get().to(attachment_api::list_for_page))
+                .route(post().to(attachment_api::upload_to_page)),
+        )
+        .service(
+            resource("/attachments/{id}").route(get().to(attachment_api::get)).route(delete().to(attachment_api::delete)),
+        )
+        .service(resource("/attachments/{id}/content").route(get().to(attachment_api::content)))
         .service(resource("/issues/{issue}/links").route(post().to(issue_actions_api::create_link)))
         .service(resource("/issues/{issue}/links/{id}").route(delete().to(issue_actions_api::delete_link)))
         .service(resource("/issues/{issue}/work-log").route(post().to(issue_actions_api::log_work)))

@@ -25,6 +25,7 @@ use super::pages::{render, Nav};
 use crate::automation::{
     actions as automation_actions, api as automation_api, pages as automation_pages, rules as automation_rules,
 };
+use crate::attachments::api as attachment_api;
 use crate::integrations::{api as webhook_api, deployment_pages};
 use crate::notify::pages as notification_pages;
 use crate::work::{api as work_api, csv_api, issue_actions_api, planning_api, settings_api};
@@ -188,6 +189,13 @@ pub struct SwitchPath {
         deployment_pages::api_releases,
         notification_pages::api_list,
         notification_pages::api_mark_read,
+        attachment_api::list_for_issue,
+        attachment_api::upload_to_issue,
+        attachment_api::list_for_page,
+        attachment_api::upload_to_page,
+        attachment_api::get,
+        attachment_api::content,
+        attachment_api::delete,
     ),
     components(schemas(ErrorBody, automation_rules::Draft, automation_actions::Action)),
     modifiers(&Conventions),
@@ -202,6 +210,8 @@ pub struct SwitchPath {
                                           the same paths without `/projects/{key}`"),
         (name = "deployments", description = "Deployments reported by CI pipelines, and releases"),
         (name = "notifications", description = "The caller's in-app notifications"),
+        (name = "attachments", description = "Files attached to issues and documentation pages: streamed \
+                                             uploads (multipart), downloads, removal"),
     )
 )]
 pub struct ApiDoc;

@@ -17,8 +17,9 @@ use super::projects::Project;
 use super::time_tracking::{self, format_duration, parse_duration, WorkLog};
 use super::watchers;
 use super::workflows::{Workflow, WorkflowStatus};
-use crate::attachments::{self, Attachment};
+use crate::attachments::{self, Attachment, Owner};
 use crate::db;
+use crate::docs::mentions::{self, Mention};
 use crate::errors::AppError;
 use crate::identity::permissions::{authorize, Action};
 use crate::identity::users::UserRef;
@@ -83,11 +84,17 @@ struct IssuePage {
     deployments: Vec<Deployment>,
     /// Attached files with who attached each.
     attachments: Vec<(Attachment, String)>,
+    /// Documentation pages (the viewer may read) that name this issue.
+    mentions: Vec<Mention>,
     max_upload_mb: u64,
     refusal: Option<Refusal>,
 }
 
 impl IssuePage {
+    fn upload_url(&self) -> String {
+        format!("/issues/{}/attachments", self.key)
+    }
+
     fn error_in(&self, section: Section) -> Option<&AppError> {
         self.refusal.as_ref().filter(|r| r.section == section).map(|r| &r.error)
     }
@@ -179,7 +186,8 @@ async fn issue_page(
             history: history::history_of(conn, issue.id)?,
             comments,
             deployments: deployments::latest_for_issue(conn, issue.id)?,
-            attachments: attachments::of_issue(conn, issue.id)?,
+            attachments: attachments::of_owner(conn, Owner::Issue(issue.id))?,
+            mentions: mentions::pages_mentioning(conn, &user, issue.id)?,
             max_upload_mb,
             project,
             issue,

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::workflows;
 use crate::audit::{self, Actor, Change};
+use crate::docs::spaces;
 use crate::errors::AppError;
 use crate::identity::permissions::{authorize, Action};
 use crate::identity::users::User;
@@ -36,16 +37,7 @@ pub const DESCRIPTION_MAX: usize = 10_000;
 
 impl NewProject {
     fn validate(&self) -> Result<(), AppError> {
-        let key = &self.key;
-        let key_ok = (2..=10).contains(&key.len())
-            && key.starts_with(|c: char| c.is_ascii_uppercase())
-            && key.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
-        if !key_ok {
-            return Err(AppError::invalid(
-                "key",
-                "Project key must be 2 to 10 upper-case letters or digits, starting with a letter (like OPS).",
-            ));
-        }
+        check_key("Project", &self.key)?;
         if !(1..=80).contains(&self.name.chars().count()) {
             return Err(AppError::invalid("name", "Project name must be 1 to 80 characters."));
         }
@@ -56,6 +48,22 @@ impl NewProject {
             ));
         }
         Ok(())
+    }
+}
+
+/// Project and space keys: 2 to 10 capitals or digits, starting with a letter. They share one
+/// rule because a project's documentation space carries its project's key.
+pub fn check_key(what: &str, key: &str) -> Result<(), AppError> {
+    let key_ok = (2..=10).contains(&key.len())
+        && key.starts_with(|c: char| c.is_ascii_uppercase())
+        && key.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    if key_ok {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            "key",
+            format!("{what} key must be 2 to 10 upper-case letters or digits, starting with a letter (like OPS)."),
+        ))
     }
 }
 
@@ -71,6 +79,7 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, lead_id: i64, new: NewProj
         if taken > 0 {
             return Err(AppError::conflict("key", format!("A project with key {} already exists.", new.key)));
         }
+        spaces::refuse_taken_key(conn, &new.key)?;
         let project: Project = diesel::insert_into(projects::table)
             .values((
                 projects::key.eq(&new.key),
@@ -81,6 +90,7 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, lead_id: i64, new: NewProj
             .returning(Project::as_returning())
             .get_result(conn)?;
         workflows::create_default(conn, project.id)?;
+        spaces::create_for_project(conn, &project)?;
         audit::record(
             conn,
             actor,
