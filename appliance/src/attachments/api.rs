@@ -69,7 +69,7 @@ pub struct AttachmentList {
 #[derive(ToSchema)]
 #[allow(dead_code)] // Describes the form to the OpenAPI document; the bytes are streamed, never held.
 pub struct UploadForm {
-    #[schema(value_type = Vec<String>, format = Binary)]
+    #[schema(value_type = Vec<String>, format = Binary, min_items = 1)]
     files: Vec<Vec<u8>>,
 }
 
@@ -136,8 +136,10 @@ async fn uploaded(state: &AppState, caller: &ApiCaller, owner: Owner, form: Mult
     let recorded = receive_and_record(state, &caller.actor, owner, form, None).await?;
     let name = caller.user.display_name.clone();
     let issue_key = db::run(&state.pool, move |conn| issue_key_of(conn, owner)).await?;
-    let attachments =
-        recorded.into_iter().map(|attachment| AttachmentBody::new(attachment, name.clone(), issue_key.clone())).collect();
+    let attachments = recorded
+        .into_iter()
+        .map(|attachment| AttachmentBody::new(attachment, name.clone(), issue_key.clone()))
+        .collect();
     Ok(HttpResponse::Created().json(AttachmentList { attachments }))
 }
 
@@ -209,7 +211,9 @@ pub async fn get(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<
 /// The file's bytes, streamed, with `Content-Disposition` and the SHA-256 as `ETag`. Only raster
 /// pictures are sent as their type; everything else as `application/octet-stream`.
 #[utoipa::path(get, path = "/api/v1/attachments/{id}/content", tag = "attachments", params(AttachmentPath),
-    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>,
+    responses((status = 200, description = "The bytes",
+        content((Vec<u8> = "application/octet-stream"), (Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"),
+            (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp")),
         headers(("Content-Disposition" = String, description = "attachment (or inline for pictures) with the file name")))))]
 pub async fn content(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<AttachmentPath>) -> ApiResult {
     let attachment = allowed(&state, &caller, path.into_inner().id, false).await?;

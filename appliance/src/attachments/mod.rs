@@ -200,10 +200,7 @@ pub fn of_owner(conn: &mut PgConnection, owner: Owner) -> QueryResult<Vec<(Attac
         Owner::Issue(id) => query.filter(attachments::issue_id.eq(id)),
         Owner::Page(id) => query.filter(attachments::page_id.eq(id)),
     };
-    query
-        .order(attachments::id)
-        .select((Attachment::as_select(), users::display_name))
-        .load(conn)
+    query.order(attachments::id).select((Attachment::as_select(), users::display_name)).load(conn)
 }
 
 pub fn find(conn: &mut PgConnection, id: i64) -> Result<Attachment, AppError> {

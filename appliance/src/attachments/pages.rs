@@ -20,12 +20,12 @@ use crate::errors::AppError;
 use crate::identity::permissions::{authorize, Action};
 use crate::identity::users::User;
 use crate::storage::{ObjectKey, ObjectStore};
-use crate::{db, docs};
 use crate::web::errors::PageError;
 use crate::web::extract::{CsrfForm, SignedIn};
 use crate::web::pages::redirect;
 use crate::web::AppState;
 use crate::work::issues;
+use crate::{db, docs};
 
 /// `POST /issues/{key}/attachments`: the multipart form of the issue page (`csrf_token`
 /// first, then one or more `files`).
@@ -52,7 +52,8 @@ pub async fn attach_to_page(
 ) -> Result<HttpResponse, PageError> {
     let page_id = path.into_inner();
     let user = signed_in.user().clone();
-    db::run(&state.pool, move |conn| docs::pages::find_allowed(conn, &user, page_id, |space| Action::EditPages(space))).await?;
+    db::run(&state.pool, move |conn| docs::pages::find_allowed(conn, &user, page_id, |space| Action::EditPages(space)))
+        .await?;
     let csrf = signed_in.session.csrf_token.clone();
     receive_and_record(&state, &signed_in.actor, Owner::Page(page_id), form, Some(&csrf)).await?;
     Ok(redirect(&format!("/pages/{page_id}#attachments")))
@@ -95,13 +96,23 @@ pub fn owner_place(conn: &mut PgConnection, user: &User, owner: Owner, edit: boo
 }
 
 /// The attachment and where its owner's page is, once `user` may see (or change) the owner.
-pub fn find_allowed(conn: &mut PgConnection, user: &User, id: i64, edit: bool) -> Result<(Attachment, String), AppError> {
+pub fn find_allowed(
+    conn: &mut PgConnection,
+    user: &User,
+    id: i64,
+    edit: bool,
+) -> Result<(Attachment, String), AppError> {
     let attachment = super::find(conn, id)?;
     let place = owner_place(conn, user, attachment.owner(), edit)?;
     Ok((attachment, place))
 }
 
-async fn allowed(state: &AppState, signed_in: &SignedIn, id: i64, edit: bool) -> Result<(Attachment, String), AppError> {
+async fn allowed(
+    state: &AppState,
+    signed_in: &SignedIn,
+    id: i64,
+    edit: bool,
+) -> Result<(Attachment, String), AppError> {
     let user = signed_in.user().clone();
     db::run(&state.pool, move |conn| find_allowed(conn, &user, id, edit)).await
 }

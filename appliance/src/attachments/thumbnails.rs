@@ -130,3 +130,60 @@ pub fn make(context: &Context, job: &Job) -> Result<(), Failure> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let picture = image::RgbImage::from_pixel(width, height, image::Rgb([200, 30, 30]));
+        let mut bytes = Vec::new();
+        picture.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).expect("encode");
+        bytes
+    }
+
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xffff_ffffu32;
+        for &byte in bytes {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn a_picture_is_scaled_to_fit_the_thumbnail_side_keeping_its_shape() {
+        let small = scale(&png(1000, 500), image::ImageFormat::Png).expect("scaled");
+        let decoded = image::load_from_memory(&small).expect("a PNG");
+        assert_eq!((decoded.width(), decoded.height()), (SIDE, SIDE / 2));
+    }
+
+    #[test]
+    fn unreadable_and_unsupported_pictures_are_refused_with_a_reason() {
+        let broken = scale(b"\x89PNG\r\n\x1a\nnot really", image::ImageFormat::Png);
+        assert!(broken.is_err());
+        assert_eq!(
+            refusal("image/tiff", 10).as_deref(),
+            Some("No preview: TIFF pictures are not previewed (PNG, JPEG, GIF and WebP are).")
+        );
+        assert!(refusal("image/svg+xml", 10).unwrap().contains("scripts"));
+        assert!(refusal("image/png", SOURCE_MAX_BYTES + 1).unwrap().contains("over 40 MB"));
+        assert_eq!(refusal("image/png", 10), None);
+        assert_eq!(refusal("application/pdf", 10), None);
+    }
+
+    #[test]
+    fn a_picture_claiming_huge_dimensions_is_refused_not_allocated() {
+        // A valid PNG header that claims 100000 x 100000 pixels.
+        let mut header = png(1, 1);
+        header[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+        header[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+        // The IHDR chunk's CRC (over its type and data) is made right, so only the limits refuse it.
+        let crc = crc32(&header[12..29]);
+        header[29..33].copy_from_slice(&crc.to_be_bytes());
+        let refused = scale(&header, image::ImageFormat::Png).expect_err("refused");
+        assert!(refused.contains("limit"), "{refused}");
+    }
+}

@@ -99,7 +99,11 @@ async fn page_view(
 }
 
 /// `GET /pages/{id}`
-pub async fn show(signed_in: SignedIn, state: web::Data<AppState>, path: web::Path<i64>) -> Result<HttpResponse, PageError> {
+pub async fn show(
+    signed_in: SignedIn,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, PageError> {
     page_view(&signed_in, &state, path.into_inner(), None).await
 }
 
@@ -153,7 +157,9 @@ pub async fn new_form(
     query: web::Query<NewPageQuery>,
 ) -> Result<HttpResponse, PageError> {
     let (user, key) = (signed_in.user().clone(), path.into_inner());
-    let space = db::run(&state.pool, move |conn| spaces::find_allowed(conn, &user, &key, |space| Action::EditPages(space))).await?;
+    let space =
+        db::run(&state.pool, move |conn| spaces::find_allowed(conn, &user, &key, |space| Action::EditPages(space)))
+            .await?;
     let page = EditorPage {
         nav: Nav::for_user(&signed_in, "docs"),
         space,
@@ -195,7 +201,8 @@ pub async fn create(
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let CsrfForm { signed_in, data } = form;
-    let (user, actor, key, input) = (signed_in.user().clone(), signed_in.actor.clone(), path.into_inner(), data.clone());
+    let (user, actor, key, input) =
+        (signed_in.user().clone(), signed_in.actor.clone(), path.into_inner(), data.clone());
     let outcome = db::run(&state.pool, move |conn| {
         let space = spaces::find_allowed(conn, &user, &key, |space| Action::EditPages(space))?;
         let made = parse_parent(&input.parent)
@@ -231,7 +238,9 @@ pub async fn edit_form(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, PageError> {
     let (user, id) = (signed_in.user().clone(), path.into_inner());
-    let (space, page) = db::run(&state.pool, move |conn| pages::find_allowed(conn, &user, id, |space| Action::EditPages(space))).await?;
+    let (space, page) =
+        db::run(&state.pool, move |conn| pages::find_allowed(conn, &user, id, |space| Action::EditPages(space)))
+            .await?;
     let editor = EditorPage {
         nav: Nav::for_user(&signed_in, "docs"),
         space,
@@ -257,11 +266,9 @@ pub async fn save(
     let (user, actor, id, input) = (signed_in.user().clone(), signed_in.actor.clone(), path.into_inner(), data.clone());
     let (space, current, outcome) = db::run(&state.pool, move |conn| {
         let (space, current) = pages::find_allowed(conn, &user, id, |space| Action::EditPages(space))?;
-        let base_version = input
-            .base_version
-            .trim()
-            .parse::<i32>()
-            .map_err(|_| AppError::invalid("base_version", "The form does not say which version it edits; reload the page."));
+        let base_version = input.base_version.trim().parse::<i32>().map_err(|_| {
+            AppError::invalid("base_version", "The form does not say which version it edits; reload the page.")
+        });
         let saved = base_version.and_then(|base| {
             let draft = Draft::new(&input.title, &input.body)?;
             pages::save(conn, &actor, id, base, draft, "")
@@ -280,7 +287,8 @@ pub async fn save(
         Err(other) => return Err(other.into()),
     };
     let is_conflict = matches!(error, AppError::Conflict { .. });
-    let base_version = if is_conflict { current.version } else { data.base_version.trim().parse().unwrap_or(current.version) };
+    let base_version =
+        if is_conflict { current.version } else { data.base_version.trim().parse().unwrap_or(current.version) };
     let conflict = if is_conflict {
         let theirs = current.clone();
         let author_id = theirs.updated_by;
@@ -330,7 +338,10 @@ pub async fn move_page(
             let position = match data.position.trim() {
                 "" => i32::MAX,
                 text => text.parse::<i32>().map(|p| p - 1).map_err(|_| {
-                    AppError::invalid("position", format!("\"{text}\" is not a position; give 1 for first, 2 for second…"))
+                    AppError::invalid(
+                        "position",
+                        format!("\"{text}\" is not a position; give 1 for first, 2 for second…"),
+                    )
                 })?,
             };
             tree::move_page(conn, &actor, id, parent, position)

@@ -116,7 +116,10 @@ pub fn create(
         if let Some(parent_id) = parent_id {
             let parent = find(conn, parent_id)?;
             if parent.space_id != space.id {
-                return Err(AppError::invalid("parent", format!("Page {parent_id} is not in the space {}.", space.key)));
+                return Err(AppError::invalid(
+                    "parent",
+                    format!("Page {parent_id} is not in the space {}.", space.key),
+                ));
             }
         }
         let position = tree::sibling_count(conn, space.id, parent_id)?;

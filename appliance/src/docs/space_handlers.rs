@@ -68,7 +68,11 @@ struct SpacePage {
 }
 
 /// `GET /spaces/{key}`: the space's outline.
-pub async fn show(signed_in: SignedIn, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, PageError> {
+pub async fn show(
+    signed_in: SignedIn,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
     let (user, key) = (signed_in.user().clone(), path.into_inner());
     let (space, outline, project_key) = db::run(&state.pool, move |conn| {
         let space = spaces::find_allowed(conn, &user, &key, |space| Action::ViewSpace(space))?;

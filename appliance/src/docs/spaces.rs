@@ -74,7 +74,10 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, user: &User, new: NewSpace
         return Err(AppError::invalid("name", "Space name must be 1 to 80 characters."));
     }
     if new.description.chars().count() > DESCRIPTION_MAX {
-        return Err(AppError::invalid("description", format!("Description must be at most {DESCRIPTION_MAX} characters.")));
+        return Err(AppError::invalid(
+            "description",
+            format!("Description must be at most {DESCRIPTION_MAX} characters."),
+        ));
     }
     conn.transaction(|conn| {
         refuse_taken_key(conn, &key)?;

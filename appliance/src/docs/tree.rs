@@ -43,8 +43,10 @@ pub fn sibling_count(conn: &mut PgConnection, space_id: i64, parent_id: Option<i
 
 /// Shifts the siblings after a page that left `position` one place up.
 pub fn close_gap(conn: &mut PgConnection, space_id: i64, parent_id: Option<i64>, position: i32) -> QueryResult<()> {
-    let after: Vec<i64> =
-        siblings_of(space_id, parent_id).filter(pages_table::position.gt(position)).select(pages_table::id).load(conn)?;
+    let after: Vec<i64> = siblings_of(space_id, parent_id)
+        .filter(pages_table::position.gt(position))
+        .select(pages_table::id)
+        .load(conn)?;
     diesel::update(pages_table::table.filter(pages_table::id.eq_any(after)))
         .set(pages_table::position.eq(pages_table::position - 1))
         .execute(conn)

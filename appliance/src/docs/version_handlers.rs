@@ -27,7 +27,11 @@ struct VersionsPage {
 }
 
 /// `GET /pages/{id}/versions`
-pub async fn list(signed_in: SignedIn, state: web::Data<AppState>, path: web::Path<i64>) -> Result<HttpResponse, PageError> {
+pub async fn list(
+    signed_in: SignedIn,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, PageError> {
     let (user, id) = (signed_in.user().clone(), path.into_inner());
     let (space, page, versions) = db::run(&state.pool, move |conn| {
         let (space, page) = pages::find_allowed(conn, &user, id, |space| Action::ViewSpace(space))?;
@@ -139,11 +143,9 @@ pub async fn restore(
 ) -> Result<HttpResponse, PageError> {
     let CsrfForm { signed_in, data } = form;
     let (user, actor, (id, number)) = (signed_in.user().clone(), signed_in.actor.clone(), path.into_inner());
-    let base_version = data
-        .base_version
-        .trim()
-        .parse::<i32>()
-        .map_err(|_| AppError::invalid("base_version", "The form does not say which version it restores over; reload the page."))?;
+    let base_version = data.base_version.trim().parse::<i32>().map_err(|_| {
+        AppError::invalid("base_version", "The form does not say which version it restores over; reload the page.")
+    })?;
     let saved = db::run(&state.pool, move |conn| {
         pages::find_allowed(conn, &user, id, |space| Action::EditPages(space))?;
         versions::restore(conn, &actor, id, number, base_version)

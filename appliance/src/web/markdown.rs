@@ -90,7 +90,8 @@ fn link_issue_keys<'a>(text: &str, events: &mut Vec<Event<'a>>, keys: &mut BTree
             events.push(Event::Text(CowStr::from(text[plain_from..start].to_owned())));
         }
         let key = &text[start..end];
-        events.push(Event::InlineHtml(CowStr::from(format!("<a class=\"issue-ref\" href=\"/issues/{key}\">{key}</a>"))));
+        events
+            .push(Event::InlineHtml(CowStr::from(format!("<a class=\"issue-ref\" href=\"/issues/{key}\">{key}</a>"))));
         keys.insert(key.to_owned());
         plain_from = end;
     }
@@ -115,7 +116,8 @@ pub fn issue_key_spans(text: &str) -> Vec<(usize, usize)> {
         let project_end = at + bytes[at..].iter().take_while(|b| b.is_ascii_uppercase() || b.is_ascii_digit()).count();
         let project_len = project_end - at;
         let number_start = project_end + 1;
-        let number_len = bytes.get(number_start..).map_or(0, |rest| rest.iter().take_while(|b| b.is_ascii_digit()).count());
+        let number_len =
+            bytes.get(number_start..).map_or(0, |rest| rest.iter().take_while(|b| b.is_ascii_digit()).count());
         let end = number_start + number_len;
         let is_key = (2..=10).contains(&project_len)
             && bytes.get(project_end) == Some(&b'-')
@@ -157,9 +159,11 @@ fn syntaxes() -> &'static SyntaxSet {
 /// known (by name or file extension: `rust`, `rs`, `sql`, `yaml`…). The language name
 /// appears in the output only when it is plain letters, digits, `+`, `#` or `-`.
 fn highlight(language: Option<&str>, text: &str) -> String {
-    let language = language.filter(|l| l.len() <= 32 && l.chars().all(|c| c.is_ascii_alphanumeric() || "+#-_".contains(c)));
+    let language =
+        language.filter(|l| l.len() <= 32 && l.chars().all(|c| c.is_ascii_alphanumeric() || "+#-_".contains(c)));
     let class = language.map(|l| format!(" class=\"language-{}\"", l.to_ascii_lowercase())).unwrap_or_default();
-    let syntax = language.filter(|_| text.len() <= HIGHLIGHT_MAX_BYTES).and_then(|l| syntaxes().find_syntax_by_token(l));
+    let syntax =
+        language.filter(|_| text.len() <= HIGHLIGHT_MAX_BYTES).and_then(|l| syntaxes().find_syntax_by_token(l));
     let highlighted = syntax.and_then(|syntax| {
         let mut generator = ClassedHTMLGenerator::new_with_class_style(syntax, syntaxes(), HIGHLIGHT_CLASSES);
         for line in LinesWithEndings::from(text) {
@@ -234,7 +238,10 @@ mod tests {
             // Text is escaped, so every `<` left in the output opens a tag the renderer made.
             for tag in html.split('<').skip(1).map(|rest| rest.split('>').next().unwrap_or_default().to_lowercase()) {
                 let name = tag.trim_start_matches('/').split([' ', '/']).next().unwrap_or_default();
-                let allowed = ["p", "a", "img", "em", "strong", "code", "pre", "span", "table", "thead", "tbody", "tr", "th", "td", "ul", "li", "input"];
+                let allowed = [
+                    "p", "a", "img", "em", "strong", "code", "pre", "span", "table", "thead", "tbody", "tr", "th",
+                    "td", "ul", "li", "input",
+                ];
                 assert!(allowed.contains(&name), "{attack} made <{tag}>");
                 if name == "input" {
                     assert!(tag.contains("type=\"checkbox\"") && tag.contains("disabled"), "{attack} made <{tag}>");
@@ -289,7 +296,11 @@ mod more_tests {
     #[test]
     fn issue_keys_in_running_text_link_to_their_issues() {
         let rendered = render("See OPS-42 and (WEB2-7), not ops-1, OPS-01, XOPS-1x, A-1, `OPS-3` or [OPS-4](/x).");
-        assert!(rendered.html.contains("<a class=\"issue-ref\" href=\"/issues/OPS-42\">OPS-42</a>"), "{}", rendered.html);
+        assert!(
+            rendered.html.contains("<a class=\"issue-ref\" href=\"/issues/OPS-42\">OPS-42</a>"),
+            "{}",
+            rendered.html
+        );
         assert!(rendered.html.contains("(<a class=\"issue-ref\" href=\"/issues/WEB2-7\">WEB2-7</a>)"));
         let keys: Vec<&str> = rendered.issue_keys.iter().map(String::as_str).collect();
         assert_eq!(keys, ["OPS-42", "WEB2-7"]);
@@ -326,7 +337,9 @@ mod stylesheet {
         let themes = ThemeSet::load_defaults();
         let theme = &themes.themes["InspiredGitHub"];
         let css = css_for_theme_with_class_style(theme, HIGHLIGHT_CLASSES).expect("css for the theme");
-        let css = format!("/* Code highlighting (syntect, InspiredGitHub theme). Made by a test in web/markdown.rs. */\n{css}");
+        let css = format!(
+            "/* Code highlighting (syntect, InspiredGitHub theme). Made by a test in web/markdown.rs. */\n{css}"
+        );
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../static/highlight.css");
         if std::env::var_os("OUTPOST_WRITE_HIGHLIGHT_CSS").is_some() {
             std::fs::write(path, &css).expect("write the stylesheet");

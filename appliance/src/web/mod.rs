@@ -18,10 +18,10 @@ use actix_web::{middleware, web, App, HttpRequest, HttpResponse};
 
 use crate::attachments::api as attachment_api;
 use crate::attachments::pages as attachment_pages;
-use crate::docs::{page_handlers, space_handlers, version_handlers};
 use crate::automation::{api as automation_api, pages as automation_pages};
 use crate::config::Config;
 use crate::db::DbPool;
+use crate::docs::{page_handlers, space_handlers, version_handlers};
 use crate::errors::AppError;
 use crate::identity::pages as identity_pages;
 use crate::integrations::{api as webhook_api, deployment_pages, pages as webhook_pages};
@@ -246,7 +246,9 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
                 .route(post().to(attachment_api::upload_to_page)),
         )
         .service(
-            resource("/attachments/{id}").route(get().to(attachment_api::get)).route(delete().to(attachment_api::delete)),
+            resource("/attachments/{id}")
+                .route(get().to(attachment_api::get))
+                .route(delete().to(attachment_api::delete)),
         )
         .service(resource("/attachments/{id}/content").route(get().to(attachment_api::content)))
         .service(resource("/issues/{issue}/links").route(post().to(issue_actions_api::create_link)))

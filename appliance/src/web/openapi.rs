@@ -22,10 +22,10 @@ use utoipa::{IntoParams, Modify, OpenApi};
 use super::errors::{ErrorBody, PageError};
 use super::extract::SignedIn;
 use super::pages::{render, Nav};
+use crate::attachments::api as attachment_api;
 use crate::automation::{
     actions as automation_actions, api as automation_api, pages as automation_pages, rules as automation_rules,
 };
-use crate::attachments::api as attachment_api;
 use crate::integrations::{api as webhook_api, deployment_pages};
 use crate::notify::pages as notification_pages;
 use crate::work::{api as work_api, csv_api, issue_actions_api, planning_api, settings_api};

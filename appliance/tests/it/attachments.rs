@@ -6,7 +6,7 @@
 use crate::support::s3::{S3Server, ACCESS_KEY, SECRET_KEY};
 use crate::support::{Client, TestApp};
 
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\x01\x01\x01\0\x18\xdd\x8d\xb0\0\0\0\0IEND\xaeB`\x82";
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\0\x05\0\x01\xff\x89\x99=\x1d\0\0\0\0IEND\xaeB`\x82";
 
 /// Object files in the local store, unfinished writes aside.
 fn objects(app: &TestApp) -> usize {
@@ -46,10 +46,17 @@ fn files_are_attached_listed_served_safely_and_removed() {
     );
     assert_eq!(attached.status, 303, "{}", attached.body);
     assert_eq!((app.count("attachments"), objects(&app)), (3, 3));
+    // The picture's thumbnail is made by a job, as a fourth object.
+    app.run_jobs();
+    assert_eq!(objects(&app), 4);
     let page = client.get("/issues/OPS-1");
     assert!(page.body.contains("Attachments (3)"), "{}", page.body);
-    assert!(page.body.contains("<img src=\"/attachments/1/pixel.png\""), "a picture is previewed");
-    assert!(!page.body.contains("<img src=\"/attachments/3/"), "HTML named .png is not shown as a picture");
+    assert!(page.body.contains("<img src=\"/thumbnails/1\""), "a picture is previewed by its thumbnail");
+    assert!(!page.body.contains("<img src=\"/thumbnails/3"), "HTML named .png is not shown as a picture");
+    let thumbnail = client.get("/thumbnails/1");
+    assert_eq!((thumbnail.status, thumbnail.header("content-type")), (200, Some("image/png")));
+    assert!(thumbnail.body.contains("PNG") && thumbnail.header("content-security-policy").is_some());
+    assert_eq!(client.get("/thumbnails/2").status, 404, "a text file has no thumbnail");
 
     let picture = client.get("/attachments/1/pixel.png");
     assert_eq!(picture.status, 200);
@@ -73,11 +80,15 @@ fn files_are_attached_listed_served_safely_and_removed() {
     assert_eq!(removed.status, 303, "{}", removed.body);
     assert_eq!(app.count("attachments"), 2);
     assert_eq!(client.get("/attachments/2/notes.txt").status, 404);
-    assert_eq!(objects(&app), 3, "the object goes by job, after the row");
+    assert_eq!(objects(&app), 4, "the object goes by job, after the row");
     app.run_jobs();
-    assert_eq!(objects(&app), 2);
+    assert_eq!(objects(&app), 3);
+    let removed = client.post_form("/attachments/1/delete", &[("csrf_token", &token)]);
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    app.run_jobs();
+    assert_eq!(objects(&app), 1, "a picture goes with its thumbnail");
     let audit = app.count("audit_log WHERE action IN ('attachment.added', 'attachment.removed')");
-    assert_eq!(audit, 4);
+    assert_eq!(audit, 5);
 }
 
 /// A form's file part: field, file name, bytes.

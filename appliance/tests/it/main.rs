@@ -12,6 +12,7 @@ mod concurrency;
 mod contract;
 mod csv;
 mod deployments;
+mod docs;
 mod issue_fields;
 mod jobs;
 mod migrations;
