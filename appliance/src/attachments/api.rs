@@ -66,7 +66,8 @@ pub struct AttachmentList {
 }
 
 /// The multipart form of an upload: one or more `files` parts, each with a file name.
-#[derive(ToSchema)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)] // Describes the form to the OpenAPI document; the bytes are streamed, never held.
 pub struct UploadForm {
     #[schema(value_type = Vec<String>, format = Binary, min_items = 1)]

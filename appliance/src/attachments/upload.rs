@@ -59,7 +59,12 @@ pub async fn receive(
                         stored.push(uploaded);
                     }
                 }
-                _ => while field.next().await.is_some() {},
+                other => {
+                    return Err(AppError::invalid(
+                        "files",
+                        format!("The form has an unknown field \"{other}\"; send each file in a field named files."),
+                    ))
+                }
             }
         }
         if stored.is_empty() {

@@ -296,3 +296,37 @@ fn keyboard_j_k_and_o_walk_a_list_and_its_issues() {
     browser.press("e");
     browser.wait_for_url("/issues/OPS-1/edit");
 }
+
+#[test]
+fn files_dropped_on_the_attachment_form_are_uploaded() {
+    let app = TestApp::start();
+    let admin = app.user("admin", true);
+    let token = app.token(&admin);
+    let mut api = app.client();
+    api.api("POST", "/api/v1/projects", Some(&token), Some(r#"{"key":"OPS","name":"Operations"}"#));
+    api.api("POST", "/api/v1/projects/OPS/issues", Some(&token), Some(r#"{"title":"Rotate the keys"}"#));
+
+    let browser = Browser::start();
+    browser.open(&format!("{}/login?next=/issues/OPS-1", app.base));
+    browser.type_into("#username", "admin");
+    browser.type_into("#password", PASSWORD);
+    browser.click("button[type=submit]");
+    browser.wait_for_url("/issues/OPS-1");
+    browser.wait_ready();
+    // With JavaScript the form invites dropping; without it, the hint stays hidden.
+    browser.wait_for("form[data-dropzone] .drop-hint:not([hidden])");
+    // WebDriver cannot drag a file from the desktop, so the page gets the drop event a
+    // browser makes when someone does, carrying a real File.
+    let drop = r#"
+        const files = new DataTransfer();
+        files.items.add(new File(["ssh-ed25519 AAAA key"], "keys.txt", { type: "text/plain" }));
+        const form = document.querySelector("form[data-dropzone]");
+        form.dispatchEvent(new DragEvent("dragover", { dataTransfer: files, bubbles: true, cancelable: true }));
+        form.dispatchEvent(new DragEvent("drop", { dataTransfer: files, bubbles: true, cancelable: true }));
+        return true;"#;
+    browser.call("POST", "/execute/sync", Some(json!({ "script": drop, "args": [] })));
+    browser.wait_for("ul.attachments a[href='/attachments/1/keys.txt']");
+    assert_eq!(app.count("attachments"), 1);
+    let listed = api.api("GET", "/api/v1/issues/OPS-1/attachments", Some(&token), None);
+    assert_eq!(listed.json()["attachments"][0]["size_bytes"], 20);
+}

@@ -403,6 +403,10 @@ fn attachments_are_listed_uploaded_read_downloaded_and_deleted_over_the_api() {
     let empty = api.api_raw("/api/v1/issues/OPS-1/attachments", &api_token, &content_type, &body);
     assert_eq!(empty.status, 422, "{}", empty.body);
     assert_eq!(empty.json()["error"]["field"], "files");
+    let (stray_type, stray) = crate::support::http::multipart(&[("note", "x")], &[("files", "b.txt", b"beta")]);
+    let unknown = api.api_raw("/api/v1/issues/OPS-1/attachments", &api_token, &stray_type, &stray);
+    assert_eq!(unknown.status, 422, "{}", unknown.body);
+    assert!(unknown.error_message().contains("unknown field \"note\""), "{}", unknown.body);
     let missing = api.api_raw("/api/v1/issues/OPS-77/attachments", &api_token, &content_type, &body);
     assert_eq!(missing.status, 404);
     assert_eq!(api.api("GET", "/api/v1/issues/OPS-1/attachments", None, None).status, 401);
