@@ -71,12 +71,11 @@ impl Draft {
 }
 
 pub fn find(conn: &mut PgConnection, id: i64) -> Result<Page, AppError> {
-    pages::table
-        .find(id)
-        .select(Page::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| AppError::not_found(format!("There is no page {id}.")))
+    found(pages::table.find(id).select(Page::as_select()).first(conn).optional()?, id)
+}
+
+fn found(page: Option<Page>, id: i64) -> Result<Page, AppError> {
+    page.ok_or_else(|| AppError::not_found(format!("There is no page {id}.")))
 }
 
 /// The page and its space, once `user` is allowed `action` there (the one permission check).
@@ -92,14 +91,9 @@ pub fn find_allowed(
     Ok((space, page))
 }
 
+/// The page, its row held until the transaction ends (saves of one page take turns).
 fn lock(conn: &mut PgConnection, id: i64) -> Result<Page, AppError> {
-    pages::table
-        .find(id)
-        .for_update()
-        .select(Page::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| AppError::not_found(format!("There is no page {id}.")))
+    found(pages::table.find(id).for_update().select(Page::as_select()).first(conn).optional()?, id)
 }
 
 /// A new page at the end of `parent`'s children (or of the space's top level).

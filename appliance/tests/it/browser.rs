@@ -99,6 +99,16 @@ impl Browser {
         }
     }
 
+    /// A browser signed in as `username` through the real form, sent on to `next`.
+    fn signed_in(app: &TestApp, username: &str, next: &str) -> Browser {
+        let browser = Browser::start();
+        browser.open(&format!("{}/login?next={next}", app.base));
+        browser.type_into("#username", username);
+        browser.type_into("#password", PASSWORD);
+        browser.click("button[type=submit]");
+        browser
+    }
+
     fn url(&self) -> String {
         self.call("GET", "/url", None).as_str().unwrap_or_default().to_owned()
     }
@@ -232,11 +242,7 @@ fn dragging_a_card_across_the_board_performs_the_transition_and_it_persists() {
         api.api("GET", "/api/v1/issues/OPS-1", Some(&token), None).json()["status"].as_str().unwrap().to_owned()
     };
 
-    let browser = Browser::start();
-    browser.open(&format!("{}/login?next=/projects/OPS/board", app.base));
-    browser.type_into("#username", "admin");
-    browser.type_into("#password", PASSWORD);
-    browser.click("button[type=submit]");
+    let browser = Browser::signed_in(&app, "admin", "/projects/OPS/board");
     browser.wait_for_url("/projects/OPS/board");
     browser.wait_for(".board-cell[data-status='To do'] .card[data-key='OPS-1']");
 
@@ -270,11 +276,7 @@ fn keyboard_j_k_and_o_walk_a_list_and_its_issues() {
     for title in ["First", "Second", "Third"] {
         api.api("POST", "/api/v1/projects/OPS/issues", Some(&token), Some(&json!({ "title": title }).to_string()));
     }
-    let browser = Browser::start();
-    browser.open(&format!("{}/login?next=/projects/OPS/issues%3Fsort%3Dkey%26order%3Dasc", app.base));
-    browser.type_into("#username", "admin");
-    browser.type_into("#password", PASSWORD);
-    browser.click("button[type=submit]");
+    let browser = Browser::signed_in(&app, "admin", "/projects/OPS/issues%3Fsort%3Dkey%26order%3Dasc");
     browser.wait_for_url("/projects/OPS/issues?sort=key&order=asc");
     browser.wait_ready();
 
@@ -306,11 +308,7 @@ fn files_dropped_on_the_attachment_form_are_uploaded() {
     api.api("POST", "/api/v1/projects", Some(&token), Some(r#"{"key":"OPS","name":"Operations"}"#));
     api.api("POST", "/api/v1/projects/OPS/issues", Some(&token), Some(r#"{"title":"Rotate the keys"}"#));
 
-    let browser = Browser::start();
-    browser.open(&format!("{}/login?next=/issues/OPS-1", app.base));
-    browser.type_into("#username", "admin");
-    browser.type_into("#password", PASSWORD);
-    browser.click("button[type=submit]");
+    let browser = Browser::signed_in(&app, "admin", "/issues/OPS-1");
     browser.wait_for_url("/issues/OPS-1");
     browser.wait_ready();
     // With JavaScript the form invites dropping; without it, the hint stays hidden.
