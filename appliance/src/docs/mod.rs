@@ -2,6 +2,7 @@
 //! Markdown, every saved text kept as a version (diff, restore), optimistic concurrency so
 //! two editors never overwrite each other unseen, and the issues a page mentions.
 
+pub mod api;
 pub mod mentions;
 pub mod page_handlers;
 pub mod pages;

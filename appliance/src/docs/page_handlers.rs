@@ -182,7 +182,7 @@ pub struct PageForm {
     body: String,
     /// `""` for the top level.
     #[serde(default)]
-    parent: String,
+    parent_id: String,
     #[serde(default)]
     base_version: String,
 }
@@ -190,7 +190,7 @@ pub struct PageForm {
 fn parse_parent(text: &str) -> Result<Option<i64>, AppError> {
     match text.trim() {
         "" => Ok(None),
-        id => id.parse().map(Some).map_err(|_| AppError::invalid("parent", format!("\"{id}\" is not a page id."))),
+        id => id.parse().map(Some).map_err(|_| AppError::invalid("parent_id", format!("\"{id}\" is not a page id."))),
     }
 }
 
@@ -205,7 +205,7 @@ pub async fn create(
         (signed_in.user().clone(), signed_in.actor.clone(), path.into_inner(), data.clone());
     let outcome = db::run(&state.pool, move |conn| {
         let space = spaces::find_allowed(conn, &user, &key, |space| Action::EditPages(space))?;
-        let made = parse_parent(&input.parent)
+        let made = parse_parent(&input.parent_id)
             .and_then(|parent| Ok((parent, Draft::new(&input.title, &input.body)?)))
             .and_then(|(parent, draft)| pages::create(conn, &actor, &space, parent, draft));
         Ok((space, made))
@@ -218,7 +218,7 @@ pub async fn create(
                 nav: Nav::for_user(&signed_in, "docs"),
                 space,
                 page: None,
-                parent_id: parse_parent(&data.parent).ok().flatten(),
+                parent_id: parse_parent(&data.parent_id).ok().flatten(),
                 title: data.title,
                 body: data.body,
                 base_version: 0,
@@ -318,7 +318,7 @@ pub async fn save(
 #[derive(Clone, Deserialize)]
 pub struct MoveForm {
     #[serde(default)]
-    parent: String,
+    parent_id: String,
     /// 1 is first among the new siblings; empty means last.
     #[serde(default)]
     position: String,
@@ -334,7 +334,7 @@ pub async fn move_page(
     let (user, actor, id) = (signed_in.user().clone(), signed_in.actor.clone(), path.into_inner());
     let outcome = db::run(&state.pool, move |conn| {
         pages::find_allowed(conn, &user, id, |space| Action::EditPages(space))?;
-        let moved = parse_parent(&data.parent).and_then(|parent| {
+        let moved = parse_parent(&data.parent_id).and_then(|parent| {
             let position = match data.position.trim() {
                 "" => i32::MAX,
                 text => text.parse::<i32>().map(|p| p - 1).map_err(|_| {

@@ -108,10 +108,11 @@ pub fn create(
     conn.transaction(|conn| {
         spaces::lock(conn, space.id)?;
         if let Some(parent_id) = parent_id {
-            let parent = find(conn, parent_id)?;
+            let parent = find(conn, parent_id)
+                .map_err(|_| AppError::invalid("parent_id", format!("There is no page {parent_id} to write under.")))?;
             if parent.space_id != space.id {
                 return Err(AppError::invalid(
-                    "parent",
+                    "parent_id",
                     format!("Page {parent_id} is not in the space {}.", space.key),
                 ));
             }

@@ -148,13 +148,13 @@ pub fn move_page(
         let page = pages::find(conn, page_id)?;
         if let Some(parent_id) = new_parent {
             let parent = pages::find(conn, parent_id)
-                .map_err(|_| AppError::invalid("parent", format!("There is no page {parent_id} to move under.")))?;
+                .map_err(|_| AppError::invalid("parent_id", format!("There is no page {parent_id} to move under.")))?;
             if parent.space_id != page.space_id {
-                return Err(AppError::invalid("parent", "A page can only move within its own space."));
+                return Err(AppError::invalid("parent_id", "A page can only move within its own space."));
             }
             if outline(conn, page.space_id)?.subtree(page.id).contains(&parent_id) {
                 return Err(AppError::invalid(
-                    "parent",
+                    "parent_id",
                     format!(
                         "\"{}\" cannot move under \"{}\": that page is inside it, which would make a loop.",
                         page.title, parent.title

@@ -30,6 +30,22 @@ pub struct S3Store {
     endpoint: String,
 }
 
+/// The error with its causes ("…: invalid peer certificate: UnknownIssuer"): the minio crate's
+/// own text is often only "Validation error occurred", which tells an admin nothing.
+fn explain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let said = inner.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        cause = inner.source();
+    }
+    text
+}
+
 /// What went wrong, in the terms the rest of Outpost acts on.
 fn classify(error: Error) -> StorageError {
     if let Error::S3Server(S3ServerError::S3Error(response)) = &error {
@@ -44,14 +60,14 @@ fn classify(error: Error) -> StorageError {
     }
     if let Error::Validation(ValidationErr::HttpError(cause)) = &error {
         if cause.is_connect() || cause.is_timeout() {
-            return StorageError::Unreachable(error.to_string());
+            return StorageError::Unreachable(explain(&error));
         }
     }
-    StorageError::Failed(error.to_string())
+    StorageError::Failed(explain(&error))
 }
 
 fn invalid(error: ValidationErr) -> StorageError {
-    StorageError::Failed(error.to_string())
+    StorageError::Failed(explain(&error))
 }
 
 impl S3Store {

@@ -21,7 +21,7 @@ use crate::attachments::pages as attachment_pages;
 use crate::automation::{api as automation_api, pages as automation_pages};
 use crate::config::Config;
 use crate::db::DbPool;
-use crate::docs::{page_handlers, space_handlers, version_handlers};
+use crate::docs::{api as docs_api, page_handlers, space_handlers, version_handlers};
 use crate::errors::AppError;
 use crate::identity::pages as identity_pages;
 use crate::integrations::{api as webhook_api, deployment_pages, pages as webhook_pages};
@@ -251,6 +251,21 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
                 .route(delete().to(attachment_api::delete)),
         )
         .service(resource("/attachments/{id}/content").route(get().to(attachment_api::content)))
+        // Documentation
+        .service(resource("/spaces").route(get().to(docs_api::list_spaces)).route(post().to(docs_api::create_space)))
+        .service(
+            resource("/spaces/{key}/pages").route(get().to(docs_api::outline)).route(post().to(docs_api::create_page)),
+        )
+        .service(
+            resource("/pages/{id}")
+                .route(get().to(docs_api::get_page))
+                .route(put().to(docs_api::update_page))
+                .route(delete().to(docs_api::delete_page)),
+        )
+        .service(resource("/pages/{id}/move").route(post().to(docs_api::move_page)))
+        .service(resource("/pages/{id}/versions").route(get().to(docs_api::list_versions)))
+        .service(resource("/pages/{id}/versions/{version}").route(get().to(docs_api::get_version)))
+        .service(resource("/pages/{id}/versions/{version}/restore").route(post().to(docs_api::restore_version)))
         .service(resource("/issues/{issue}/links").route(post().to(issue_actions_api::create_link)))
         .service(resource("/issues/{issue}/links/{id}").route(delete().to(issue_actions_api::delete_link)))
         .service(resource("/issues/{issue}/work-log").route(post().to(issue_actions_api::log_work)))

@@ -26,6 +26,7 @@ use crate::attachments::api as attachment_api;
 use crate::automation::{
     actions as automation_actions, api as automation_api, pages as automation_pages, rules as automation_rules,
 };
+use crate::docs::api as docs_api;
 use crate::integrations::{api as webhook_api, deployment_pages};
 use crate::notify::pages as notification_pages;
 use crate::work::{api as work_api, csv_api, issue_actions_api, planning_api, settings_api};
@@ -196,6 +197,17 @@ pub struct SwitchPath {
         attachment_api::get,
         attachment_api::content,
         attachment_api::delete,
+        docs_api::list_spaces,
+        docs_api::create_space,
+        docs_api::outline,
+        docs_api::create_page,
+        docs_api::get_page,
+        docs_api::update_page,
+        docs_api::move_page,
+        docs_api::delete_page,
+        docs_api::list_versions,
+        docs_api::get_version,
+        docs_api::restore_version,
     ),
     components(schemas(ErrorBody, automation_rules::Draft, automation_actions::Action)),
     modifiers(&Conventions),
@@ -210,6 +222,7 @@ pub struct SwitchPath {
                                           the same paths without `/projects/{key}`"),
         (name = "deployments", description = "Deployments reported by CI pipelines, and releases"),
         (name = "notifications", description = "The caller's in-app notifications"),
+        (name = "docs", description = "Documentation spaces, the page tree, pages and their versions"),
         (name = "attachments", description = "Files attached to issues and documentation pages: streamed \
                                              uploads (multipart), downloads, removal"),
     )

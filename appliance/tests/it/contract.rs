@@ -63,6 +63,7 @@ fn every_documented_operation_answers_as_documented() {
         ("/api/v1/projects/OPS/sprints", json!({ "name": "Sprint 1" })),
         ("/api/v1/projects/OPS/filters", json!({ "name": "Mine", "oql": "assignee = currentUser()" })),
         ("/api/v1/projects/OPS/versions", json!({ "name": "1.0" })),
+        ("/api/v1/spaces/OPS/pages", json!({ "title": "Guide", "body": "See OPS-1." })),
         (
             "/api/v1/projects/OPS/webhooks",
             json!({ "name": "CI", "url": "https://ci.example.com/hook", "events": ["*"] }),

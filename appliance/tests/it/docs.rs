@@ -20,7 +20,7 @@ fn setup(app: &TestApp) -> (Client, String) {
 fn write(client: &mut Client, token: &str, space: &str, parent: &str, title: &str, body: &str) -> i64 {
     let made = client.post_form(
         &format!("/spaces/{space}/pages"),
-        &[("csrf_token", token), ("title", title), ("body", body), ("parent", parent)],
+        &[("csrf_token", token), ("title", title), ("body", body), ("parent_id", parent)],
     );
     assert_eq!(made.status, 303, "{}", made.body);
     made.location.unwrap().trim_start_matches("/pages/").parse().unwrap()
@@ -102,7 +102,7 @@ fn pages_form_a_tree_that_moves_and_reorders_but_never_loops() {
     // Reorder: Upgrade first under Guide.
     let moved = client.post_form(
         &format!("/pages/{upgrade}/move"),
-        &[("csrf_token", &token), ("parent", &guide.to_string()), ("position", "1")],
+        &[("csrf_token", &token), ("parent_id", &guide.to_string()), ("position", "1")],
     );
     assert_eq!(moved.status, 303, "{}", moved.body);
     let positions = app.value(&format!(
@@ -113,7 +113,7 @@ fn pages_form_a_tree_that_moves_and_reorders_but_never_loops() {
     // Move FAQ under Install, last; the top level closes its gap.
     let moved = client.post_form(
         &format!("/pages/{faq}/move"),
-        &[("csrf_token", &token), ("parent", &install.to_string()), ("position", "")],
+        &[("csrf_token", &token), ("parent_id", &install.to_string()), ("position", "")],
     );
     assert_eq!(moved.status, 303, "{}", moved.body);
     assert_eq!(
@@ -131,13 +131,13 @@ fn pages_form_a_tree_that_moves_and_reorders_but_never_loops() {
     for target in [guide, deep] {
         let refused = client.post_form(
             &format!("/pages/{guide}/move"),
-            &[("csrf_token", &token), ("parent", &target.to_string()), ("position", "1")],
+            &[("csrf_token", &token), ("parent_id", &target.to_string()), ("position", "1")],
         );
         assert_eq!(refused.status, 422, "{}", refused.body);
         assert!(refused.body.contains("which would make a loop"), "{}", refused.body);
     }
     let bad_position = client
-        .post_form(&format!("/pages/{faq}/move"), &[("csrf_token", &token), ("parent", ""), ("position", "first")]);
+        .post_form(&format!("/pages/{faq}/move"), &[("csrf_token", &token), ("parent_id", ""), ("position", "first")]);
     assert!(bad_position.body.contains("&quot;first&quot; is not a position"), "{}", bad_position.body);
     let tree_after = app
         .value("SELECT string_agg(id || '>' || coalesce(parent_id, 0) || '@' || position, ',' ORDER BY id) FROM pages");
@@ -149,12 +149,12 @@ fn pages_form_a_tree_that_moves_and_reorders_but_never_loops() {
     let other = write(&mut client, &token, "HB", "", "Elsewhere", "");
     let across = client.post_form(
         &format!("/pages/{faq}/move"),
-        &[("csrf_token", &token), ("parent", &other.to_string()), ("position", "1")],
+        &[("csrf_token", &token), ("parent_id", &other.to_string()), ("position", "1")],
     );
     assert!(across.body.contains("A page can only move within its own space."), "{}", across.body);
     let foreign_parent = client.post_form(
         "/spaces/OPS/pages",
-        &[("csrf_token", &token), ("title", "X"), ("body", ""), ("parent", &other.to_string())],
+        &[("csrf_token", &token), ("title", "X"), ("body", ""), ("parent_id", &other.to_string())],
     );
     assert_eq!(foreign_parent.status, 422);
     assert!(foreign_parent.body.contains("is not in the space OPS"), "{}", foreign_parent.body);
@@ -415,4 +415,65 @@ fn attachments_are_listed_uploaded_read_downloaded_and_deleted_over_the_api() {
     let deleted = api.api("DELETE", &format!("/api/v1/attachments/{id}"), Some(&api_token), None);
     assert_eq!(deleted.status, 204);
     assert_eq!(api.api("GET", &format!("/api/v1/attachments/{id}"), Some(&api_token), None).status, 404);
+}
+
+#[test]
+fn the_api_reads_writes_moves_and_restores_pages_with_the_same_rules() {
+    let app = TestApp::start();
+    let (_, _) = setup(&app);
+    let admin = app.user("writer", true);
+    let token = app.token(&admin);
+    let mut api = app.client();
+    let call = |api: &mut Client, method: &str, path: &str, body: serde_json::Value| {
+        api.api(method, path, Some(&token), Some(&body.to_string()))
+    };
+
+    let spaces = api.api("GET", "/api/v1/spaces", Some(&token), None).json();
+    assert_eq!(spaces["spaces"][0]["key"], "OPS");
+    assert_eq!(spaces["spaces"][0]["project"], "OPS");
+    let made = call(&mut api, "POST", "/api/v1/spaces", serde_json::json!({ "key": "HB", "name": "Handbook" }));
+    assert_eq!(made.status, 201, "{}", made.body);
+
+    let top = call(&mut api, "POST", "/api/v1/spaces/OPS/pages", serde_json::json!({ "title": "Guide", "body": "v1" }));
+    assert_eq!(top.status, 201, "{}", top.body);
+    let top_id = top.json()["id"].as_i64().unwrap();
+    let child = call(
+        &mut api,
+        "POST",
+        "/api/v1/spaces/OPS/pages",
+        serde_json::json!({ "title": "Install", "body": "", "parent_id": top_id }),
+    );
+    let child_id = child.json()["id"].as_i64().unwrap();
+    let outline = api.api("GET", "/api/v1/spaces/OPS/pages", Some(&token), None).json();
+    assert_eq!(outline["pages"][1]["depth"], 1);
+    assert_eq!(outline["pages"][1]["parent_id"], top_id);
+
+    // Saving names the version edited; a stale version is a 409 and changes nothing.
+    let path = format!("/api/v1/pages/{top_id}");
+    let saved = call(&mut api, "PUT", &path, serde_json::json!({ "title": "Guide", "body": "v2", "version": 1 }));
+    assert_eq!((saved.status, saved.json()["version"].as_i64()), (200, Some(2)), "{}", saved.body);
+    let stale = call(&mut api, "PUT", &path, serde_json::json!({ "title": "Guide", "body": "mine", "version": 1 }));
+    assert_eq!(stale.status, 409, "{}", stale.body);
+    assert!(stale.error_message().contains("changed by someone else"));
+    assert_eq!(api.api("GET", &path, Some(&token), None).json()["body"], "v2");
+
+    // Moves refuse loops with a sentence naming the field.
+    let looped = call(&mut api, "POST", &format!("{path}/move"), serde_json::json!({ "parent_id": child_id }));
+    assert_eq!(looped.status, 422);
+    assert_eq!(looped.json()["error"]["field"], "parent_id");
+    let missing_parent =
+        call(&mut api, "POST", "/api/v1/spaces/OPS/pages", serde_json::json!({ "title": "X", "parent_id": 999 }));
+    assert_eq!((missing_parent.status, missing_parent.json()["error"]["field"].as_str()), (422, Some("parent_id")));
+
+    let versions = api.api("GET", &format!("{path}/versions"), Some(&token), None).json();
+    assert_eq!(versions["versions"].as_array().unwrap().len(), 2);
+    assert_eq!(api.api("GET", &format!("{path}/versions/1"), Some(&token), None).json()["body"], "v1");
+    let restored = call(&mut api, "POST", &format!("{path}/versions/1/restore"), serde_json::json!({ "version": 2 }));
+    assert_eq!((restored.status, restored.json()["body"].as_str()), (200, Some("v1")));
+    assert_eq!(restored.json()["version"], 3);
+
+    let refused = api.api("DELETE", &path, Some(&token), None);
+    assert_eq!(refused.status, 409, "a page with children stays");
+    assert_eq!(api.api("DELETE", &format!("/api/v1/pages/{child_id}"), Some(&token), None).status, 204);
+    assert_eq!(api.api("GET", &format!("/api/v1/pages/{child_id}"), Some(&token), None).status, 404);
 }

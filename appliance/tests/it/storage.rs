@@ -11,7 +11,8 @@ use outpost::config::{S3Settings, StorageBackend, StorageConfig};
 use outpost::storage::{ByteStream, Listed, ObjectKey, ObjectStore, Storage, StorageError};
 use sha2::{Digest, Sha256};
 
-use crate::support::s3::{S3Server, ACCESS_KEY, SECRET_KEY};
+use crate::support::s3::{S3Server, TlsFront, ACCESS_KEY, SECRET_KEY};
+use crate::support::smtp::Certificates;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -243,4 +244,26 @@ fn outpost_storage_check_walks_each_step_and_names_the_one_that_fails() {
     assert!(!ok && text.contains("Cannot open the object store: the object store refused access"), "{text}");
     let (ok, text) = check(&s3_config(SECRET_KEY, crate::support::smtp::free_port()));
     assert!(!ok && text.contains("Cannot open the object store: the object store cannot be reached"), "{text}");
+}
+
+#[test]
+fn an_s3_server_behind_tls_from_a_private_ca_is_trusted_with_that_ca_only() {
+    let rt = runtime();
+    let server = S3Server::start();
+    let certificates = Certificates::make();
+    let front = TlsFront::start(server.port, &certificates);
+    let mut settings = s3_settings(&server, SECRET_KEY);
+    settings.endpoint = front.endpoint();
+    let config = |settings: &S3Settings| StorageConfig {
+        backend: StorageBackend::S3(settings.clone()),
+        max_upload_bytes: 100 * MIB,
+    };
+
+    // The system's roots do not know the private CA: refused, with the reason in the sentence.
+    let refused = rt.block_on(Storage::open(&config(&settings))).err().expect("an unknown CA is refused");
+    assert!(refused.to_string().to_lowercase().contains("certificate"), "{refused}");
+
+    settings.ca_file = Some(PathBuf::from(certificates.path("ca.pem")));
+    let store = rt.block_on(Storage::open(&config(&settings))).expect("trusted with the CA file");
+    rt.block_on(suite(&store, "s3 over tls"));
 }

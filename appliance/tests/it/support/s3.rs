@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::smtp::free_port;
+use super::smtp::{free_port, Certificates};
 
 pub const ACCESS_KEY: &str = "outpost-test";
 pub const SECRET_KEY: &str = "outpost-test-secret";
@@ -66,5 +66,48 @@ impl Drop for S3Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// TLS in front of a loopback server, as an on-prem MinIO behind a private CA would have it:
+/// `socat` terminates TLS with the certificate `Certificates` made and forwards the bytes
+/// unchanged, so the S3 requests and their signatures are the real ones.
+pub struct TlsFront {
+    pub port: u16,
+    child: Child,
+}
+
+impl TlsFront {
+    pub fn start(target_port: u16, certificates: &Certificates) -> TlsFront {
+        let port = free_port();
+        let listen = format!(
+            "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,verify=0,cert={},key={}",
+            certificates.path("server.pem"),
+            certificates.path("server.key")
+        );
+        let child = Command::new("socat")
+            .args([listen, format!("TCP:127.0.0.1:{target_port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("socat must be installed (Debian: apt-get install socat)");
+        let front = TlsFront { port, child };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "socat did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        front
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("https://localhost:{}", self.port)
+    }
+}
+
+impl Drop for TlsFront {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
