@@ -200,8 +200,7 @@ async fn allowed(state: &AppState, caller: &ApiCaller, id: i64, edit: bool) -> R
 pub async fn get(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<AttachmentPath>) -> ApiResult {
     let attachment = allowed(&state, &caller, path.into_inner().id, false).await?;
     let body = db::run(&state.pool, move |conn| {
-        let names = crate::identity::users::refs_by_ids(conn, &[attachment.uploaded_by])?;
-        let name = names.get(&attachment.uploaded_by).map(|user| user.display_name.clone()).unwrap_or_default();
+        let name = crate::identity::users::display_name(conn, attachment.uploaded_by)?;
         let issue_key = issue_key_of(conn, attachment.owner())?;
         Ok(AttachmentBody::new(attachment, name, issue_key))
     })

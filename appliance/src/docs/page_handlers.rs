@@ -70,7 +70,6 @@ async fn page_view(
         let (space, page) = pages::find_allowed(conn, &user, id, |space| Action::ViewSpace(space))?;
         let outline = tree::outline(conn, space.id)?;
         let subtree = outline.subtree(page.id);
-        let names = users::refs_by_ids(conn, &[page.updated_by])?;
         Ok(PageView {
             nav,
             body_html: markdown::to_html(&page.body),
@@ -83,7 +82,7 @@ async fn page_view(
                 .collect(),
             tree_html: outline.to_html(Some(page.id)),
             move_targets: outline.entries.iter().filter(|(node, _)| !subtree.contains(&node.id)).cloned().collect(),
-            updated_by: names.get(&page.updated_by).map(|u| u.display_name.clone()).unwrap_or_default(),
+            updated_by: users::display_name(conn, page.updated_by)?,
             watching: pages::is_watching(conn, page.id, me)?,
             can_edit: authorize(&user, Action::EditPages(&space)).is_ok(),
             attachments: attachments::of_owner(conn, Owner::Page(page.id))?,
@@ -264,7 +263,7 @@ pub async fn save(
 ) -> Result<HttpResponse, PageError> {
     let CsrfForm { signed_in, data } = form;
     let (user, actor, id, input) = (signed_in.user().clone(), signed_in.actor.clone(), path.into_inner(), data.clone());
-    let (space, current, outcome) = db::run(&state.pool, move |conn| {
+    let (space, current, current_author, outcome) = db::run(&state.pool, move |conn| {
         let (space, current) = pages::find_allowed(conn, &user, id, |space| Action::EditPages(space))?;
         let base_version = input.base_version.trim().parse::<i32>().map_err(|_| {
             AppError::invalid("base_version", "The form does not say which version it edits; reload the page.")
@@ -278,7 +277,8 @@ pub async fn save(
             Err(_) => pages::find(conn, id)?,
             Ok(_) => current,
         };
-        Ok((space, current, saved))
+        let author = users::display_name(conn, current.updated_by)?;
+        Ok((space, current, author, saved))
     })
     .await?;
     let error = match outcome {
@@ -289,18 +289,11 @@ pub async fn save(
     let is_conflict = matches!(error, AppError::Conflict { .. });
     let base_version =
         if is_conflict { current.version } else { data.base_version.trim().parse().unwrap_or(current.version) };
-    let conflict = if is_conflict {
-        let theirs = current.clone();
-        let author_id = theirs.updated_by;
-        let names = db::run(&state.pool, move |conn| Ok(users::refs_by_ids(conn, &[author_id])?)).await?;
-        Some(Conflict {
-            diff: versions::diff(&theirs.body, &data.body.replace("\r\n", "\n"), 2),
-            author: names.get(&author_id).map(|u| u.display_name.clone()).unwrap_or_default(),
-            theirs,
-        })
-    } else {
-        None
-    };
+    let conflict = is_conflict.then(|| Conflict {
+        diff: versions::diff(&current.body, &data.body.replace("\r\n", "\n"), 2),
+        author: current_author,
+        theirs: current.clone(),
+    });
     let editor = EditorPage {
         nav: Nav::for_user(&signed_in, "docs"),
         space,

@@ -61,11 +61,12 @@ pub async fn show(
     path: web::Path<(i64, i32)>,
 ) -> Result<HttpResponse, PageError> {
     let (user, (id, number)) = (signed_in.user().clone(), path.into_inner());
+    let nav = Nav::for_user(&signed_in, "docs");
     let view = db::run(&state.pool, move |conn| {
         let (space, page) = pages::find_allowed(conn, &user, id, |space| Action::ViewSpace(space))?;
         let (version, author) = versions::find(conn, id, number)?;
         Ok(VersionPage {
-            nav: Nav::anonymous(),
+            nav,
             body_html: markdown::to_html(&version.body),
             can_restore: authorize(&user, Action::EditPages(&space)).is_ok() && version.version != page.version,
             space,
@@ -75,7 +76,7 @@ pub async fn show(
         })
     })
     .await?;
-    Ok(render(&VersionPage { nav: Nav::for_user(&signed_in, "docs"), ..view })?)
+    Ok(render(&view)?)
 }
 
 #[derive(Template)]
@@ -116,6 +117,7 @@ pub async fn diff(
     let (user, id) = (signed_in.user().clone(), path.into_inner());
     let from = version_number("from", query.from.as_deref())?;
     let to = version_number("to", query.to.as_deref())?;
+    let nav = Nav::for_user(&signed_in, "docs");
     let view = db::run(&state.pool, move |conn| {
         let (space, page) = pages::find_allowed(conn, &user, id, |space| Action::ViewSpace(space))?;
         let to = to.unwrap_or(page.version);
@@ -123,10 +125,10 @@ pub async fn diff(
         let (from, _) = versions::find(conn, id, from)?;
         let (to, _) = versions::find(conn, id, to)?;
         let hunks = versions::diff(&from.body, &to.body, 3);
-        Ok(DiffPage { nav: Nav::anonymous(), space, page, from, to, hunks })
+        Ok(DiffPage { nav, space, page, from, to, hunks })
     })
     .await?;
-    Ok(render(&DiffPage { nav: Nav::for_user(&signed_in, "docs"), ..view })?)
+    Ok(render(&view)?)
 }
 
 #[derive(Deserialize)]

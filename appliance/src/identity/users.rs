@@ -137,6 +137,11 @@ pub fn refs_by_ids(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<HashMap<
     Ok(found.into_iter().map(|user| (user.id, user)).collect())
 }
 
+/// The name a user is shown by (users are deactivated, never deleted, so one is always there).
+pub fn display_name(conn: &mut PgConnection, id: i64) -> QueryResult<String> {
+    users::table.find(id).select(users::display_name).first(conn)
+}
+
 /// Sets a new password and signs the user out everywhere: whoever knew the old one keeps no
 /// session made with it.
 pub fn set_password(conn: &mut PgConnection, actor: &Actor, username: &str, password: &str) -> Result<User, AppError> {
