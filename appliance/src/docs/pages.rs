@@ -131,9 +131,7 @@ pub fn create(
             ))
             .returning(Page::as_returning())
             .get_result(conn)?;
-        keep_version(conn, &page, author, "")?;
-        mentions::replace(conn, page.id, &markdown::render(&page.body).issue_keys)?;
-        watch(conn, page.id, author)?;
+        written(conn, &page, author, "")?;
         audit::record(
             conn,
             actor,
@@ -197,9 +195,7 @@ pub fn save(
             ))
             .returning(Page::as_returning())
             .get_result(conn)?;
-        keep_version(conn, &page, author, note)?;
-        mentions::replace(conn, page.id, &markdown::render(&page.body).issue_keys)?;
-        watch(conn, page.id, author)?;
+        written(conn, &page, author, note)?;
         audit::record(
             conn,
             actor,
@@ -215,7 +211,9 @@ pub fn save(
     })
 }
 
-fn keep_version(conn: &mut PgConnection, page: &Page, author: i64, note: &str) -> QueryResult<()> {
+/// What every write of a page's text brings along: the version kept, the issues it mentions
+/// now, and its writer watching it.
+fn written(conn: &mut PgConnection, page: &Page, author: i64, note: &str) -> QueryResult<()> {
     diesel::insert_into(page_versions::table)
         .values((
             page_versions::page_id.eq(page.id),
@@ -225,8 +223,9 @@ fn keep_version(conn: &mut PgConnection, page: &Page, author: i64, note: &str) -
             page_versions::author_id.eq(author),
             page_versions::note.eq(note),
         ))
-        .execute(conn)
-        .map(drop)
+        .execute(conn)?;
+    mentions::replace(conn, page.id, &markdown::render(&page.body).issue_keys)?;
+    watch(conn, page.id, author)
 }
 
 /// Deletes a page without child pages, with its versions and files (their objects by job).

@@ -224,14 +224,20 @@ fn sign_in_create_a_project_and_an_issue_and_find_it_in_the_list() {
     assert!(browser.text("table.issues tbody").contains("Replace the failing disk in rack 4"));
 }
 
-#[test]
-fn dragging_a_card_across_the_board_performs_the_transition_and_it_persists() {
-    let app = TestApp::start();
+/// An administrator `admin` with an API client and token, and project OPS with issue OPS-1.
+fn project_with_issue(app: &TestApp) -> (crate::support::Client, String) {
     let admin = app.user("admin", true);
     let token = app.token(&admin);
     let mut api = app.client();
     api.api("POST", "/api/v1/projects", Some(&token), Some(r#"{"key":"OPS","name":"Operations"}"#));
     api.api("POST", "/api/v1/projects/OPS/issues", Some(&token), Some(r#"{"title":"Rotate the keys"}"#));
+    (api, token)
+}
+
+#[test]
+fn dragging_a_card_across_the_board_performs_the_transition_and_it_persists() {
+    let app = TestApp::start();
+    let (mut api, token) = project_with_issue(&app);
     api.api(
         "POST",
         "/api/v1/projects/OPS/issues",
@@ -302,11 +308,7 @@ fn keyboard_j_k_and_o_walk_a_list_and_its_issues() {
 #[test]
 fn files_dropped_on_the_attachment_form_are_uploaded() {
     let app = TestApp::start();
-    let admin = app.user("admin", true);
-    let token = app.token(&admin);
-    let mut api = app.client();
-    api.api("POST", "/api/v1/projects", Some(&token), Some(r#"{"key":"OPS","name":"Operations"}"#));
-    api.api("POST", "/api/v1/projects/OPS/issues", Some(&token), Some(r#"{"title":"Rotate the keys"}"#));
+    let (mut api, token) = project_with_issue(&app);
 
     let browser = Browser::signed_in(&app, "admin", "/issues/OPS-1");
     browser.wait_for_url("/issues/OPS-1");
