@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::pages::{find_allowed, owner_place, receive_and_record, send};
 use super::{Attachment, Owner};
 use crate::db;
+use crate::docs::api::PageIdPath;
 use crate::web::errors::ApiError;
 use crate::web::extract::ApiCaller;
 use crate::web::openapi::IssuePath;
@@ -72,14 +73,6 @@ pub struct AttachmentList {
 pub struct UploadForm {
     #[schema(value_type = Vec<String>, format = Binary, min_items = 1)]
     files: Vec<Vec<u8>>,
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct PagePath {
-    /// The page's id.
-    #[param(example = 1)]
-    pub id: i64,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -168,21 +161,21 @@ pub async fn upload_to_issue(
 }
 
 /// A documentation page's files, oldest first.
-#[utoipa::path(get, path = "/api/v1/pages/{id}/attachments", tag = "attachments", params(PagePath),
+#[utoipa::path(get, path = "/api/v1/pages/{id}/attachments", tag = "attachments", params(PageIdPath),
     responses((status = 200, body = AttachmentList)))]
-pub async fn list_for_page(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<PagePath>) -> ApiResult {
+pub async fn list_for_page(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<PageIdPath>) -> ApiResult {
     let owner = page_owner(&state, &caller, path.into_inner().id, false).await?;
     listed(&state, owner).await
 }
 
 /// Attaches files to a documentation page, all or none.
-#[utoipa::path(post, path = "/api/v1/pages/{id}/attachments", tag = "attachments", params(PagePath),
+#[utoipa::path(post, path = "/api/v1/pages/{id}/attachments", tag = "attachments", params(PageIdPath),
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses((status = 201, body = AttachmentList)))]
 pub async fn upload_to_page(
     caller: ApiCaller,
     state: web::Data<AppState>,
-    path: web::Path<PagePath>,
+    path: web::Path<PageIdPath>,
     form: Multipart,
 ) -> ApiResult {
     let owner = page_owner(&state, &caller, path.into_inner().id, true).await?;

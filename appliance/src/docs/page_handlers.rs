@@ -2,7 +2,6 @@
 //! (new, edit, and the conflict page when someone saved first), moving it in the tree,
 //! deleting it, and watching it.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
@@ -19,7 +18,7 @@ use crate::identity::users;
 use crate::web::errors::PageError;
 use crate::web::extract::{CsrfForm, SignedIn};
 use crate::web::markdown;
-use crate::web::pages::{redirect, render, render_with_status, Nav};
+use crate::web::pages::{redirect, render, render_with_status, status_for, Nav};
 use crate::web::AppState;
 
 #[derive(Template)]
@@ -93,7 +92,7 @@ async fn page_view(
         })
     })
     .await?;
-    let status = view.error.as_ref().map_or(StatusCode::OK, AppError::status);
+    let status = status_for(view.error.as_ref());
     Ok(render_with_status(&view, status)?)
 }
 
@@ -137,10 +136,6 @@ impl EditorPage {
             None => format!("/spaces/{}/pages", self.space.key),
         }
     }
-}
-
-fn editor_status(page: &EditorPage) -> StatusCode {
-    page.error.as_ref().map_or(StatusCode::OK, AppError::status)
 }
 
 #[derive(Deserialize)]
@@ -224,7 +219,7 @@ pub async fn create(
                 conflict: None,
                 error: Some(error),
             };
-            Ok(render_with_status(&page, editor_status(&page))?)
+            Ok(render_with_status(&page, status_for(page.error.as_ref()))?)
         }
         (_, Err(other)) => Err(other.into()),
     }
@@ -305,7 +300,7 @@ pub async fn save(
         conflict,
         error: Some(error),
     };
-    Ok(render_with_status(&editor, editor_status(&editor))?)
+    Ok(render_with_status(&editor, status_for(editor.error.as_ref()))?)
 }
 
 #[derive(Clone, Deserialize)]

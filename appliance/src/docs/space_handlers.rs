@@ -10,7 +10,7 @@ use crate::errors::AppError;
 use crate::identity::permissions::{authorize, Action};
 use crate::web::errors::PageError;
 use crate::web::extract::{CsrfForm, SignedIn};
-use crate::web::pages::{redirect, render, render_with_status, Nav};
+use crate::web::pages::{redirect, render, render_with_status, status_for, Nav};
 use crate::web::AppState;
 
 #[derive(Template)]
@@ -31,7 +31,7 @@ async fn spaces_page(
 ) -> Result<HttpResponse, PageError> {
     let user = signed_in.user().clone();
     let spaces = db::run(&state.pool, move |conn| Ok(spaces::list_visible(conn, &user)?)).await?;
-    let status = error.as_ref().map_or(actix_web::http::StatusCode::OK, AppError::status);
+    let status = status_for(error.as_ref());
     let can_create = authorize(signed_in.user(), Action::CreateSpace).is_ok();
     let page = SpacesPage { nav: Nav::for_user(signed_in, "docs"), spaces, can_create, form, error };
     Ok(render_with_status(&page, status)?)

@@ -19,6 +19,7 @@ use crate::identity::secrets;
 use crate::jobs::queue::{self, Failure, Job, NewJob};
 use crate::jobs::worker::Context;
 use crate::schema::{mail_messages, users};
+use crate::web::markdown::escape_html;
 
 /// The address users reach Outpost at, for links in mail.
 pub fn base_url(config: &Config) -> String {
@@ -260,7 +261,7 @@ pub fn send_test(config: &Config, address: &str) -> Result<String, String> {
         text_body: format!("This is a test mail from Outpost at {}.\n\nMail works.\n", base_url(config)),
         html_body: format!(
             "<p>This is a test mail from Outpost at {}.</p><p>Mail works.</p>",
-            base_url(config).replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+            escape_html(&base_url(config))
         ),
         state: "pending".to_owned(),
     };
