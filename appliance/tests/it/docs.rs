@@ -300,6 +300,15 @@ fn the_second_of_two_concurrent_edits_gets_a_conflict_page_with_both_texts() {
     assert!(untitled.body.contains("A page needs a title.") && untitled.body.contains("Keep me"));
     let no_version = save(&mut bob, &bob_token, id, "", "T", "Keep me");
     assert!(no_version.body.contains("does not say which version it edits"), "{}", no_version.body);
+    let long_title = save(&mut bob, &bob_token, id, "3", &"t".repeat(201), "Keep me");
+    assert_eq!(long_title.status, 422);
+    assert!(long_title.body.contains("A page title must be at most 200 characters."), "{}", long_title.body);
+    let long_body = save(&mut bob, &bob_token, id, "3", "On-call", &"x".repeat(200_001));
+    assert_eq!(long_body.status, 422);
+    assert!(long_body.body.contains("A page can hold at most 200000 characters"), "{}", long_body.body);
+    let odd_watch = bob.post_form(&format!("/pages/{id}/watch"), &[("csrf_token", &bob_token), ("action", "follow")]);
+    assert_eq!(odd_watch.status, 422);
+    assert!(odd_watch.body.contains("&quot;follow&quot; is neither watch nor unwatch."), "{}", odd_watch.body);
     assert_eq!(app.value(&format!("SELECT version::text FROM pages WHERE id = {id}")), "3");
 }
 
