@@ -23,6 +23,8 @@ use crate::web::AppState;
 type ApiResult = Result<HttpResponse, ApiError>;
 
 /// The issues the list's filters and OQL find, as CSV (the import reads the same columns).
+/// The export is not paged: `page`, `per_page` and `cursor` are checked like the list's, then
+/// every matching issue is exported.
 #[utoipa::path(get, path = "/api/v1/projects/{key}/issues.csv", tag = "issues", params(ProjectPath, IssueQuery),
     responses((status = 200, description = "One row per issue, with a header row", content_type = "text/csv",
         body = String)))]
@@ -35,6 +37,7 @@ pub async fn export(
     let (key, user, query) = (path.into_inner(), caller.user.clone(), query.into_inner());
     let body = db::run(&state.pool, move |conn| {
         let project = projects::find_allowed(conn, &user, &key, |p| Action::ViewProject(p))?;
+        issue_list::paging(&query)?;
         let workflow = Workflow::load(conn, project.id)?;
         let filter = IssueFilter::parse(conn, &query, user.id, &workflow)?;
         let issues = issue_list::all_matching(conn, project.id, &filter, user.id, EXPORT_MAX)?.ok_or_else(|| {

@@ -173,7 +173,8 @@ fn whole_number(
     default: i64,
     range: std::ops::RangeInclusive<i64>,
 ) -> Result<i64, AppError> {
-    let Some(text) = given(value) else {
+    // Absent means the default; present but empty (`?page=`) is a wrong value like any other.
+    let Some(text) = value.as_deref().map(str::trim) else {
         return Ok(default);
     };
     match text.parse::<i64>() {

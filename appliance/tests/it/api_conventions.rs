@@ -81,6 +81,16 @@ fn cursors_visit_every_issue_once_while_issues_are_added_and_in_any_sort() {
             (Some("cursor"), message)
         );
     }
+    // An empty page number is a wrong one, in the list and in the (unpaged) CSV export alike.
+    for path in [
+        "/api/v1/projects/OPS/issues?page=",
+        "/api/v1/projects/OPS/issues.csv?page=",
+        "/api/v1/projects/OPS/issues.csv?per_page=0",
+    ] {
+        let reply = client.api("GET", path, Some(&admin), None);
+        assert_eq!(reply.status, 422, "{path}: {}", reply.body);
+        assert!(reply.error_message().contains("must be a whole number from 1 to"), "{path}: {}", reply.body);
+    }
 }
 
 /// Sends `method path` with `If-Match: tag` and a JSON body.
