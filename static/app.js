@@ -60,7 +60,9 @@
       if (open) { event.preventDefault(); open.click(); }
       return;
     }
-    var element = document.querySelector('[data-shortcut="' + CSS.escape(event.key) + '"]');
+    // The page's own box wins over the header's: it comes later in the document.
+    var matches = document.querySelectorAll('[data-shortcut="' + CSS.escape(event.key) + '"]');
+    var element = matches[matches.length - 1];
     if (!element) return;
     event.preventDefault();
     if (element.tagName === "A") {

@@ -36,6 +36,9 @@ pub enum AppError {
     /// The object store cannot be reached or refuses Outpost; the cause is logged, not shown.
     #[error("The file storage is unavailable, so nothing was saved; try again in a moment.")]
     StorageUnavailable(String),
+    /// The search index is being built or cannot be opened; the sentence says which.
+    #[error("{0}")]
+    SearchUnavailable(String),
     /// A bug or an unexpected failure; the cause is logged, not shown.
     #[error("Something went wrong on our side.")]
     Internal(String),
@@ -77,7 +80,9 @@ impl AppError {
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) | Self::StorageUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::StorageUnavailable(_) | Self::SearchUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -96,6 +101,7 @@ impl AppError {
             Self::RateLimited(_) => "rate_limited",
             Self::Unavailable(_) => "unavailable",
             Self::StorageUnavailable(_) => "storage_unavailable",
+            Self::SearchUnavailable(_) => "search_unavailable",
             Self::Internal(_) => "internal",
         }
     }

@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod notify;
 pub mod pgcluster;
 pub mod schema;
+pub mod search;
 pub mod server;
 pub mod storage;
 pub mod telemetry;

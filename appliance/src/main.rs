@@ -53,6 +53,15 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate(ConfigArg),
+    /// Rebuild the search index from the database on every node. Searches keep using the
+    /// current index until the new one is complete; a stopped node rebuilds when it starts.
+    Reindex {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Why, for the audit log.
+        #[arg(long, default_value = "requested with outpost reindex")]
+        reason: String,
+    },
     /// Administrator tasks.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -207,6 +216,19 @@ fn run(cli: Cli) -> Result<(), String> {
             let pool = connect(&config)?;
             let ran = migrate(&pool)?;
             println!("{} migration(s) applied.", ran.len());
+            Ok(())
+        }
+        Command::Reindex { config, reason } => {
+            let config = load(&config.config)?;
+            let pool = connect(&config)?;
+            let mut conn = pool.get().map_err(|e| format!("cannot connect to the database: {e}"))?;
+            let generation =
+                outpost::search::request_rebuild(&mut conn, &Actor::system(), &reason).map_err(|e| e.to_string())?;
+            println!(
+                "Rebuild {generation} requested. Each running node builds a new search index from the database within a \
+                 few seconds and switches to it when it is complete; searches use the current index meanwhile. \
+                 The log says \"search: the index is built\" with the count and rate."
+            );
             Ok(())
         }
         Command::Admin(AdminCommand::CreateUser { config, username, email, display_name, admin, password_stdin }) => {

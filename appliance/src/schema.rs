@@ -578,3 +578,12 @@ diesel::joinable!(page_mentions -> pages (page_id));
 diesel::joinable!(page_mentions -> issues (issue_id));
 diesel::joinable!(page_watchers -> pages (page_id));
 diesel::joinable!(page_watchers -> users (user_id));
+
+diesel::table! {
+    search_rebuilds (generation) {
+        generation -> Int8,
+        requested_at -> Timestamptz,
+        requested_by -> Nullable<Int8>,
+        reason -> Text,
+    }
+}

@@ -8,7 +8,8 @@ use actix_web::HttpServer;
 
 use crate::config::Config;
 use crate::db::DbPool;
-use crate::jobs::worker::{Context, Runtime};
+use crate::jobs::worker::{Context, Runtime, Stop};
+use crate::search::{indexer, SearchIndex};
 use crate::storage::Storage;
 use crate::tls;
 use crate::web::{self, AppState};
@@ -16,7 +17,12 @@ use crate::web::{self, AppState};
 /// Binds the configured address (with TLS when a certificate is configured) and returns the
 /// server, not yet running, with the address it got, which differs from the configured one
 /// when that says port 0.
-pub fn bind(config: Config, pool: DbPool, storage: Storage) -> Result<(Server, SocketAddr), String> {
+pub fn bind(
+    config: Config,
+    pool: DbPool,
+    storage: Storage,
+    search: SearchIndex,
+) -> Result<(Server, SocketAddr), String> {
     let bind = config.server.bind;
     let workers = config.server.workers;
     let tls = match &config.server.tls {
@@ -24,7 +30,7 @@ pub fn bind(config: Config, pool: DbPool, storage: Storage) -> Result<(Server, S
         None => None,
     };
     let https = tls.is_some();
-    let state = AppState { pool, config: Arc::new(config), storage };
+    let state = AppState { pool, config: Arc::new(config), storage, search };
     let server = HttpServer::new(move || web::app(state.clone())).workers(workers).shutdown_timeout(10);
     let bound = match tls {
         Some(tls) => server.bind_rustls_0_23(bind, tls),
@@ -49,8 +55,20 @@ pub async fn serve(config: Config, pool: DbPool) -> Result<(), String> {
     tracing::info!(storage = %storage.describe(), "file storage is ready");
     let context = Context { pool: pool.clone(), config: Arc::new(config.clone()) };
     let jobs = Runtime::start(context).map_err(|e| format!("cannot start the background jobs: {e}"))?;
-    let (server, _) = bind(config, pool, storage)?;
+    // The index opens (or is built) in the background: the server answers meanwhile, and
+    // searches say that the index is on its way.
+    let search = SearchIndex::new(&config.search.index_dir);
+    let stop_indexing = Stop::default();
+    let indexer = indexer::spawn(search.clone(), pool.clone(), config.storage.clone(), stop_indexing.clone())
+        .map_err(|e| format!("cannot start the search indexer: {e}"))?;
+    let (server, _) = bind(config, pool, storage, search)?;
     let served = server.await.map_err(|e| format!("the HTTP server stopped: {e}"));
-    actix_web::rt::task::spawn_blocking(move || jobs.stop()).await.map_err(|e| e.to_string())?;
+    actix_web::rt::task::spawn_blocking(move || {
+        stop_indexing.request();
+        let _ = indexer.join();
+        jobs.stop();
+    })
+    .await
+    .map_err(|e| e.to_string())?;
     served
 }

@@ -72,6 +72,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("storage.s3_access_key", "S3 access key; required with backend s3"),
     ("storage.s3_secret_key", "S3 secret key of s3_access_key"),
     ("storage.s3_ca_file", "PEM file of the certificate authority that signed the S3 server's certificate"),
+    (
+        "search.index_dir",
+        "this node's search index folder, rebuilt from the database when missing (default /var/lib/outpost/search; quickstart: DATA/search)",
+    ),
 ];
 
 #[derive(Clone, Debug)]
@@ -85,6 +89,12 @@ pub struct Config {
     pub mail: MailConfig,
     pub webhooks: WebhookConfig,
     pub storage: StorageConfig,
+    pub search: SearchConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct SearchConfig {
+    pub index_dir: PathBuf,
 }
 
 /// Where attached files live, and how large one may be.
@@ -275,6 +285,9 @@ impl Config {
                 ca_file: reader.certificate_file("webhooks.ca_file"),
             },
             storage: reader.storage(),
+            search: SearchConfig {
+                index_dir: PathBuf::from(reader.string("search.index_dir", "/var/lib/outpost/search")),
+            },
         };
         reader.report_unknown_keys();
         if reader.problems.is_empty() {
@@ -286,19 +299,22 @@ impl Config {
 
     /// The configuration quickstart runs with: defaults and `env`'s `OUTPOST_*` overrides,
     /// except the database (its private cluster) and the address (loopback, `port`); files
-    /// are kept in the data folder unless `env` says otherwise.
+    /// and the search index are kept in the data folder unless `env` says otherwise.
     pub fn quickstart(
         database_url: String,
         port: u16,
         data: &Path,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, Vec<String>> {
-        let objects = ("OUTPOST_STORAGE_LOCAL_DIR".to_owned(), data.join("objects").display().to_string());
+        let folders = [
+            ("OUTPOST_STORAGE_LOCAL_DIR".to_owned(), data.join("objects").display().to_string()),
+            ("OUTPOST_SEARCH_INDEX_DIR".to_owned(), data.join("search").display().to_string()),
+        ];
         let fixed = [
             ("OUTPOST_DATABASE_URL".to_owned(), database_url),
             ("OUTPOST_SERVER_BIND".to_owned(), format!("127.0.0.1:{port}")),
         ];
-        Config::load(None, std::iter::once(objects).chain(env).chain(fixed))
+        Config::load(None, folders.into_iter().chain(env).chain(fixed))
     }
 }
 

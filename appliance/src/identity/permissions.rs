@@ -1,10 +1,14 @@
 //! The one place that decides whether a user may do something. Every handler calls
 //! `authorize` before it acts; the rules grow here (permission schemes, roles) and nowhere else.
 
+use diesel::prelude::*;
+
 use super::users::User;
 use crate::docs::spaces::Space;
 use crate::errors::AppError;
-use crate::work::projects::Project;
+use crate::schema::spaces;
+use crate::search::engine::Scope;
+use crate::work::projects::{self, Project};
 
 #[derive(Clone, Copy, Debug)]
 pub enum Action<'a> {
@@ -57,6 +61,28 @@ pub fn authorize(user: &User, action: Action<'_>) -> Result<(), AppError> {
         | Action::ManageOwnNotifications
         | Action::Administer => Ok(()),
     }
+}
+
+/// The projects and spaces whose contents `user` may read, each decided by `authorize`, for
+/// filters that must run inside a query (search) instead of on each row afterwards.
+pub fn readable_scope(conn: &mut PgConnection, user: &User) -> QueryResult<Scope> {
+    let all_projects = projects::list(conn)?;
+    let all_spaces: Vec<Space> = spaces::table.select(Space::as_select()).load(conn)?;
+    let projects: Vec<i64> = all_projects
+        .iter()
+        .filter(|project| authorize(user, Action::ViewProject(project)).is_ok())
+        .map(|project| project.id)
+        .collect();
+    let spaces: Vec<i64> = all_spaces
+        .iter()
+        .filter(|space| authorize(user, Action::ViewSpace(space)).is_ok())
+        .map(|space| space.id)
+        .collect();
+    Ok(if projects.len() == all_projects.len() && spaces.len() == all_spaces.len() {
+        Scope::Everything
+    } else {
+        Scope::Only { projects, spaces }
+    })
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ impl Stop {
     }
 
     /// Sleeps for `duration`, waking early when a stop is requested.
-    fn sleep(&self, duration: Duration) {
+    pub fn sleep(&self, duration: Duration) {
         let deadline = Instant::now() + duration;
         while !self.requested() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50).min(deadline - Instant::now()));

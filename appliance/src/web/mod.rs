@@ -27,6 +27,8 @@ use crate::identity::pages as identity_pages;
 use crate::integrations::{api as webhook_api, deployment_pages, pages as webhook_pages};
 use crate::jobs::pages as job_pages;
 use crate::notify::pages as notification_pages;
+use crate::search::handlers as search_handlers;
+use crate::search::SearchIndex;
 use crate::storage::Storage;
 use crate::work::{
     api as work_api, backlog_pages, board_pages, csv_api, import_pages, issue_actions_api, issue_form, issue_pages,
@@ -38,6 +40,7 @@ pub struct AppState {
     pub pool: DbPool,
     pub config: Arc<Config>,
     pub storage: Storage,
+    pub search: SearchIndex,
 }
 
 /// Nothing from another origin, no inline script, no framing.
@@ -126,6 +129,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/projects/{key}/webhooks/{id}/{action:enable|disable|delete}", web::post().to(webhook_pages::change))
         // Work: pages
+        .route("/search", web::get().to(search_handlers::page))
         .route("/", web::get().to(project_pages::home))
         .route("/projects", web::get().to(project_pages::list))
         .route("/projects", web::post().to(project_pages::create))
@@ -225,7 +229,8 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/projects/{key}/issues/{issue}").route(get().to(work_api::get_project_issue)))
         .service(resource("/projects/{key}/issues.csv").route(get().to(csv_api::export)))
         .service(resource("/projects/{key}/import").route(post().to(csv_api::import)))
-        .service(resource("/search").route(get().to(work_api::search)))
+        .service(resource("/issues").route(get().to(work_api::find_issues)))
+        .service(resource("/search").route(get().to(search_handlers::search_api)))
         .service(
             resource("/issues/{issue}").route(get().to(work_api::get_issue)).route(patch().to(work_api::update_issue)),
         )

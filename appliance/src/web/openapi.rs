@@ -143,7 +143,8 @@ pub struct SwitchPath {
         work_api::get_history,
         work_api::list_comments,
         work_api::create_comment,
-        work_api::search,
+        work_api::find_issues,
+        crate::search::handlers::search_api,
         csv_api::export,
         csv_api::import,
         planning_api::move_issue,
@@ -225,6 +226,7 @@ pub struct SwitchPath {
         (name = "docs", description = "Documentation spaces, the page tree, pages and their versions"),
         (name = "attachments", description = "Files attached to issues and documentation pages: streamed \
                                              uploads (multipart), downloads, removal"),
+        (name = "search", description = "Full-text search over issues, comments, pages and files"),
     )
 )]
 pub struct ApiDoc;

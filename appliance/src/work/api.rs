@@ -419,7 +419,7 @@ pub async fn update_issue(
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct SearchQuery {
+pub struct IssueSearchQuery {
     /// An OQL query (see /help/oql).
     oql: Option<String>,
     #[param(value_type = Option<i64>, minimum = 1)]
@@ -431,7 +431,7 @@ pub struct SearchQuery {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct SearchResult {
+pub struct IssueSearchResult {
     oql: String,
     issues: Vec<ListedIssue>,
     page: i64,
@@ -441,12 +441,17 @@ pub struct SearchResult {
     next_cursor: Option<String>,
 }
 
-/// Issues matching an OQL query in every project the caller can see.
-#[utoipa::path(get, path = "/api/v1/search", tag = "issues", params(SearchQuery),
-    responses((status = 200, body = SearchResult)))]
-pub async fn search(caller: ApiCaller, state: web::Data<AppState>, query: web::Query<SearchQuery>) -> ApiResult {
+/// Issues matching an OQL query in every project the caller can see (full-text search over
+/// everything is `/api/v1/search`).
+#[utoipa::path(get, path = "/api/v1/issues", tag = "issues", params(IssueSearchQuery),
+    responses((status = 200, body = IssueSearchResult)))]
+pub async fn find_issues(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    query: web::Query<IssueSearchQuery>,
+) -> ApiResult {
     authorize(&caller.user, Action::ListProjects)?;
-    let SearchQuery { oql: text, page, per_page, cursor } = query.into_inner();
+    let IssueSearchQuery { oql: text, page, per_page, cursor } = query.into_inner();
     let parsed = oql::parse(text.as_deref().unwrap_or(""))
         .map_err(|e| crate::errors::AppError::invalid("oql", e.to_string()))?;
     let paging = IssueQuery { page, per_page, cursor, ..IssueQuery::default() };
@@ -456,7 +461,7 @@ pub async fn search(caller: ApiCaller, state: web::Data<AppState>, query: web::Q
         Ok((page, per_page, issue_list::search(conn, &parsed, me, (page, per_page), paging.cursor.as_deref())?))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(SearchResult {
+    Ok(HttpResponse::Ok().json(IssueSearchResult {
         oql: text.unwrap_or_default(),
         issues: found.issues,
         page,

@@ -62,8 +62,8 @@ fn cursors_visit_every_issue_once_while_issues_are_added_and_in_any_sort() {
         let walked = walk(&mut client, &admin, &format!("/api/v1/projects/OPS/issues?{query}&per_page=2"), |_| {});
         assert_eq!(walked, whole, "{oql}");
     }
-    let whole = keys(&client.api("GET", "/api/v1/search?oql=project%20%3D%20OPS", Some(&admin), None));
-    let walked = walk(&mut client, &admin, "/api/v1/search?oql=project%20%3D%20OPS&per_page=4", |_| {});
+    let whole = keys(&client.api("GET", "/api/v1/issues?oql=project%20%3D%20OPS", Some(&admin), None));
+    let walked = walk(&mut client, &admin, "/api/v1/issues?oql=project%20%3D%20OPS&per_page=4", |_| {});
     assert_eq!((walked.len(), walked), (9, whole));
 
     // Refusals name the cursor; nothing about the list changes.

@@ -164,7 +164,12 @@ fn migrate_create_user_and_generate_work_against_a_real_database() {
 fn serve_runs_against_an_existing_database_and_stops_cleanly_on_sigterm() {
     let db = TestDb::empty();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let file = config_file(&format!("[server]\nbind = \"127.0.0.1:{port}\"\n[database]\nurl = \"{}\"\n", db.url));
+    let index = std::env::temp_dir().join(format!("outpost-cli-search-{}", std::process::id()));
+    let file = config_file(&format!(
+        "[server]\nbind = \"127.0.0.1:{port}\"\n[database]\nurl = \"{}\"\n[search]\nindex_dir = \"{}\"\n",
+        db.url,
+        index.display()
+    ));
     let server = Command::new(env!("CARGO_BIN_EXE_outpost"))
         .args(["serve", "--config", file.arg()])
         .stdout(Stdio::null())
@@ -188,6 +193,7 @@ fn serve_runs_against_an_existing_database_and_stops_cleanly_on_sigterm() {
     assert!(stopped.success());
     let output = server.wait_with_output().unwrap();
     assert!(output.status.success(), "serve exits cleanly on SIGTERM: {}", String::from_utf8_lossy(&output.stderr));
+    let _ = std::fs::remove_dir_all(index);
 }
 
 #[test]

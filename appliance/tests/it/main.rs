@@ -21,6 +21,7 @@ mod oql;
 mod pages;
 mod planning;
 mod quickstart;
+mod search;
 mod storage;
 mod support;
 mod tls;

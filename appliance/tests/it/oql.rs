@@ -115,19 +115,19 @@ fn search_spans_projects() {
     let Setup { app: _app, mut api, mia, .. } = setup();
     let reply = api.api(
         "GET",
-        &format!("/api/v1/search?oql={}", encode("title ~ billing ORDER BY project DESC")),
+        &format!("/api/v1/issues?oql={}", encode("title ~ billing ORDER BY project DESC")),
         Some(&mia),
         None,
     );
     assert_eq!(keys(&reply), ["WEB-1", "OPS-3"]);
     let reply = api.api(
         "GET",
-        &format!("/api/v1/search?oql={}", encode("project IN (WEB) AND status = todo")),
+        &format!("/api/v1/issues?oql={}", encode("project IN (WEB) AND status = todo")),
         Some(&mia),
         None,
     );
     assert_eq!(keys(&reply), ["WEB-1"]);
-    let everything = api.api("GET", "/api/v1/search?per_page=2", Some(&mia), None).json();
+    let everything = api.api("GET", "/api/v1/issues?per_page=2", Some(&mia), None).json();
     assert_eq!((everything["issues"].as_array().unwrap().len(), everything["has_more"].as_bool()), (2, Some(true)));
 }
 
@@ -165,7 +165,7 @@ fn bad_queries_are_refused_with_the_column_and_what_was_expected() {
         );
         assert!(reply.error_message().contains(message), "{oql}: {} should contain {message}", reply.error_message());
     }
-    let search = api.api("GET", &format!("/api/v1/search?oql={}", encode("AND")), Some(&mia), None);
+    let search = api.api("GET", &format!("/api/v1/issues?oql={}", encode("AND")), Some(&mia), None);
     assert_eq!((search.status, search.json()["error"]["field"].as_str()), (422, Some("oql")));
 
     // The page shows the problem beside the query box, keeping what was typed.

@@ -7,7 +7,7 @@ pub mod receiver;
 pub mod s3;
 pub mod smtp;
 
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 
 use actix_web::dev::ServerHandle;
@@ -19,6 +19,8 @@ use outpost::db::{self, DbPool};
 use outpost::identity::tokens;
 use outpost::identity::users::{self, NewUser, User};
 use outpost::jobs::worker::Context;
+use outpost::search::indexer::{FileText, Indexer};
+use outpost::search::SearchIndex;
 
 pub use cluster::TestDb;
 pub use http::{Client, Reply};
@@ -33,6 +35,11 @@ pub struct TestApp {
     thread: Option<JoinHandle<()>>,
     /// The local object store's folder.
     pub objects: TempDir,
+    /// The search index the server reads; `index()` brings it up to date.
+    pub search: SearchIndex,
+    indexer: Mutex<Option<Indexer>>,
+    // Removed on drop, after the server that reads it.
+    _search_dir: TempDir,
     // Dropped last: the server's connections go before the database does.
     _db: TestDb,
 }
@@ -46,12 +53,14 @@ impl TestApp {
     pub fn start_with(overrides: &[(&str, &str)]) -> TestApp {
         let db = TestDb::new();
         let objects = TempDir(std::env::temp_dir().join(format!("outpost-objects-{}", rand::random::<u64>())));
+        let search_dir = TempDir(std::env::temp_dir().join(format!("outpost-search-{}", rand::random::<u64>())));
         let mut env: Vec<(String, String)> = vec![
             ("OUTPOST_DATABASE_URL".into(), db.url.clone()),
             ("OUTPOST_SERVER_BIND".into(), "127.0.0.1:0".into()),
             ("OUTPOST_SERVER_WORKERS".into(), "2".into()),
             ("OUTPOST_DATABASE_POOL_SIZE".into(), "6".into()),
             ("OUTPOST_STORAGE_LOCAL_DIR".into(), objects.0.display().to_string()),
+            ("OUTPOST_SEARCH_INDEX_DIR".into(), search_dir.0.display().to_string()),
         ];
         env.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = Config::load(None, env).expect("test configuration");
@@ -60,11 +69,13 @@ impl TestApp {
         let shared = Arc::new(config.clone());
         let (sender, receiver) = mpsc::channel();
         let server_pool = pool.clone();
+        let search = SearchIndex::new(&config.search.index_dir);
+        let server_search = search.clone();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
                 let storage = outpost::storage::Storage::open(&config.storage).await.expect("open the test storage");
                 let (server, address) =
-                    outpost::server::bind(config, server_pool, storage).expect("bind the test server");
+                    outpost::server::bind(config, server_pool, storage, server_search).expect("bind the test server");
                 sender.send((address, server.handle())).expect("report the address");
                 let _ = server.await;
             });
@@ -77,6 +88,9 @@ impl TestApp {
             handle,
             thread: Some(thread),
             objects,
+            search,
+            indexer: Mutex::new(None),
+            _search_dir: search_dir,
             _db: db,
         }
     }
@@ -87,6 +101,27 @@ impl TestApp {
     pub fn run_jobs(&self) -> usize {
         let context = Context { pool: self.pool.clone(), config: self.config.clone() };
         outpost::jobs::worker::drain(&context).expect("run the jobs")
+    }
+
+    /// What this node's indexer thread would do, done now: open (or build) the index, then
+    /// apply every outbox event there is. Returns how many events it applied.
+    pub fn index(&self) -> usize {
+        self.with_indexer(|indexer| indexer.catch_up().expect("index the changes"))
+    }
+
+    /// Runs `work` with this app's indexer, opening (or building) the index first if needed.
+    pub fn with_indexer<T>(&self, work: impl FnOnce(&mut Indexer) -> T) -> T {
+        let mut indexer = self.indexer.lock().unwrap_or_else(|e| e.into_inner());
+        if indexer.is_none() {
+            let files = FileText::open(&self.config.storage).expect("open the file store for the indexer");
+            *indexer = Some(Indexer::open(&self.search, &self.pool, files).expect("open the search index"));
+        }
+        work(indexer.as_mut().expect("the indexer was just opened"))
+    }
+
+    /// Lets go of the index writer, as a stopped node would (its folder stays).
+    pub fn stop_indexer(&self) {
+        self.indexer.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
     pub fn client(&self) -> Client {

@@ -1,0 +1,395 @@
+//! Running a search on the index: the parsed query, the filters and the reader's permission
+//! scope become one Tantivy query, so that the total, every page of hits and every facet count
+//! already leave out what the reader may not see.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::query::{
+    BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery,
+};
+use tantivy::schema::{Facet, IndexRecordOption, Value};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
+
+use super::query::{Parsed, Part, TYPO_TOLERANT_FROM};
+use super::schema::{self, Fields};
+use super::Live;
+use crate::web::markdown::escape_html;
+
+/// How much more a match in the title or the key counts than one in the body.
+const TITLE_BOOST: f32 = 3.0;
+const KEY_BOOST: f32 = 6.0;
+/// A typo match counts less than the word as typed.
+const TYPO_WEIGHT: f32 = 0.4;
+const SNIPPET_CHARS: usize = 200;
+
+/// The projects and spaces whose documents a reader may see.
+#[derive(Clone, Debug)]
+pub enum Scope {
+    Everything,
+    Only { projects: Vec<i64>, spaces: Vec<i64> },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Issue,
+    Comment,
+    Page,
+    Attachment,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [Kind::Issue, Kind::Comment, Kind::Page, Kind::Attachment];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Issue => "issue",
+            Kind::Comment => "comment",
+            Kind::Page => "page",
+            Kind::Attachment => "attachment",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+/// Narrowing a search down; each is also a facet.
+#[derive(Clone, Debug, Default)]
+pub struct Filters {
+    pub kind: Option<Kind>,
+    pub project_id: Option<i64>,
+    pub space_id: Option<i64>,
+    pub status: Option<String>,
+    /// `Some(None)`: unassigned.
+    pub assignee_id: Option<Option<i64>>,
+    pub updated_from: Option<NaiveDate>,
+    /// Inclusive: the whole day counts.
+    pub updated_to: Option<NaiveDate>,
+}
+
+impl Filters {
+    pub fn any(&self) -> bool {
+        self.kind.is_some()
+            || self.project_id.is_some()
+            || self.space_id.is_some()
+            || self.status.is_some()
+            || self.assignee_id.is_some()
+            || self.updated_from.is_some()
+            || self.updated_to.is_some()
+    }
+}
+
+pub fn facet(path: &[&str]) -> Facet {
+    Facet::from_path(path.iter().copied())
+}
+
+pub fn assignee_facet(assignee_id: Option<i64>) -> Facet {
+    match assignee_id {
+        Some(id) => facet(&["assignee", &id.to_string()]),
+        None => facet(&["assignee", "none"]),
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub kind: Kind,
+    pub entity_id: i64,
+    pub label: String,
+    /// Escaped, with the matched words in `<mark>`.
+    pub title_html: String,
+    /// Escaped, with the matched words in `<mark>`; the text's start when no word matched it.
+    pub snippet_html: String,
+    pub url: String,
+    pub context: String,
+    pub updated: DateTime<Utc>,
+}
+
+/// How many hits each facet value has under the search and its filters.
+#[derive(Clone, Debug, Default)]
+pub struct FacetCounts {
+    pub kinds: Vec<(Kind, u64)>,
+    pub projects: Vec<(i64, u64)>,
+    pub spaces: Vec<(i64, u64)>,
+    pub statuses: Vec<(String, u64)>,
+    /// `None`: unassigned.
+    pub assignees: Vec<(Option<i64>, u64)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Results {
+    pub total: usize,
+    pub hits: Vec<Hit>,
+    pub facets: FacetCounts,
+}
+
+impl Results {
+    fn empty() -> Results {
+        Results { total: 0, hits: Vec::new(), facets: FacetCounts::default() }
+    }
+}
+
+/// Runs the search and returns page `page` (from 1) of `per_page` hits.
+pub fn run(
+    live: &Live,
+    parsed: &Parsed,
+    filters: &Filters,
+    scope: &Scope,
+    (page, per_page): (usize, usize),
+) -> tantivy::Result<Results> {
+    let Some(query) = build(&live.fields, parsed, filters, scope) else { return Ok(Results::empty()) };
+    let searcher = live.reader.searcher();
+    let mut facets = FacetCollector::for_field("facets");
+    for root in ["/type", "/project", "/space", "/status", "/assignee"] {
+        facets.add_facet(root);
+    }
+    let top = TopDocs::with_limit(per_page).and_offset((page - 1) * per_page);
+    let (total, found, counts) = searcher.search(&query, &(Count, top, facets))?;
+    let hits = found
+        .into_iter()
+        .map(|(_, address)| hit(&searcher, &live.fields, address, parsed))
+        .collect::<tantivy::Result<Vec<_>>>()?;
+    Ok(Results { total, hits, facets: facet_counts(&counts) })
+}
+
+/// The Tantivy query, or `None` when the scope allows nothing at all.
+fn build(fields: &Fields, parsed: &Parsed, filters: &Filters, scope: &Scope) -> Option<BooleanQuery> {
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+        parsed.parts.iter().map(|part| (Occur::Must, part_query(fields, part))).collect();
+    if let Scope::Only { projects, spaces } = scope {
+        if projects.is_empty() && spaces.is_empty() {
+            return None;
+        }
+        let allowed = projects
+            .iter()
+            .map(|id| facet(&["project", &id.to_string()]))
+            .chain(spaces.iter().map(|id| facet(&["space", &id.to_string()])))
+            .map(|facet| Term::from_facet(fields.facets, &facet));
+        clauses.push((Occur::Must, Box::new(TermSetQuery::new(allowed))));
+    }
+    let mut must_have = |facet: Facet| {
+        let term = Term::from_facet(fields.facets, &facet);
+        clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
+    };
+    if let Some(kind) = filters.kind {
+        must_have(facet(&["type", kind.as_str()]));
+    }
+    if let Some(id) = filters.project_id {
+        must_have(facet(&["project", &id.to_string()]));
+    }
+    if let Some(id) = filters.space_id {
+        must_have(facet(&["space", &id.to_string()]));
+    }
+    if let Some(status) = &filters.status {
+        must_have(facet(&["status", status]));
+    }
+    if let Some(assignee) = filters.assignee_id {
+        must_have(assignee_facet(assignee));
+    }
+    if filters.updated_from.is_some() || filters.updated_to.is_some() {
+        let day = |date: NaiveDate| {
+            let start = date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+            Term::from_field_date(fields.updated, tantivy::DateTime::from_timestamp_secs(start.timestamp()))
+        };
+        let lower = filters.updated_from.map_or(Bound::Unbounded, |date| Bound::Included(day(date)));
+        let upper = filters
+            .updated_to
+            .and_then(|date| date.succ_opt())
+            .map_or(Bound::Unbounded, |date| Bound::Excluded(day(date)));
+        clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
+    }
+    Some(BooleanQuery::new(clauses))
+}
+
+fn boosted(query: Box<dyn Query>, boost: f32) -> Box<dyn Query> {
+    Box::new(BoostQuery::new(query, boost))
+}
+
+fn term(field: tantivy::schema::Field, word: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(Term::from_field_text(field, word), IndexRecordOption::WithFreqs))
+}
+
+fn phrase(field: tantivy::schema::Field, words: &[String]) -> Box<dyn Query> {
+    Box::new(PhraseQuery::new(words.iter().map(|word| Term::from_field_text(field, word)).collect()))
+}
+
+/// One part as a query over the title, body and key fields: any of them may match.
+fn part_query(fields: &Fields, part: &Part) -> Box<dyn Query> {
+    let mut any: Vec<Box<dyn Query>> = Vec::new();
+    match part {
+        Part::Word(word) => {
+            any.push(boosted(term(fields.title, word), TITLE_BOOST));
+            any.push(term(fields.body, word));
+            if word.chars().count() >= TYPO_TOLERANT_FROM {
+                for (field, weight) in [(fields.title, TITLE_BOOST), (fields.body, 1.0)] {
+                    let typo = FuzzyTermQuery::new(Term::from_field_text(field, word), 1, true);
+                    any.push(boosted(Box::new(typo), weight * TYPO_WEIGHT));
+                }
+            }
+        }
+        Part::Prefix(prefix) => {
+            for (field, weight) in [(fields.title, TITLE_BOOST), (fields.body, 1.0)] {
+                let beginning = FuzzyTermQuery::new_prefix(Term::from_field_text(field, prefix), 0, false);
+                any.push(boosted(Box::new(beginning), weight));
+            }
+        }
+        Part::Phrase(words) => {
+            any.push(boosted(phrase(fields.title, words), TITLE_BOOST));
+            any.push(phrase(fields.body, words));
+        }
+        Part::Key { key, words } => {
+            any.push(boosted(
+                Box::new(TermQuery::new(
+                    Term::from_field_text(fields.key, &key.to_lowercase()),
+                    IndexRecordOption::Basic,
+                )),
+                KEY_BOOST,
+            ));
+            any.push(boosted(phrase(fields.title, words), TITLE_BOOST));
+            any.push(phrase(fields.body, words));
+        }
+    }
+    Box::new(BooleanQuery::new(any.into_iter().map(|query| (Occur::Should, query)).collect()))
+}
+
+/// Whether `word` from a document is what `part` looks for, typos and prefixes included.
+fn matches(part: &Part, word: &str) -> bool {
+    match part {
+        Part::Word(wanted) => {
+            wanted == word || (wanted.chars().count() >= TYPO_TOLERANT_FROM && within_one_edit(wanted, word))
+        }
+        Part::Prefix(prefix) => word.starts_with(prefix.as_str()),
+        Part::Phrase(words) | Part::Key { words, .. } => words.iter().any(|wanted| wanted == word),
+    }
+}
+
+/// Levenshtein distance at most one, a swap of neighbours counting as one.
+fn within_one_edit(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let (a, b) = (&a[prefix..], &b[prefix..]);
+    let suffix = a.iter().rev().zip(b.iter().rev()).take_while(|(x, y)| x == y).count();
+    let (a, b) = (&a[..a.len() - suffix.min(a.len())], &b[..b.len() - suffix.min(b.len())]);
+    a.len() <= 1 && b.len() <= 1 || (a.len() == 2 && b.len() == 2 && a[0] == b[1] && a[1] == b[0])
+}
+
+/// `text` escaped, with every word the search matched in `<mark>`.
+fn highlight(text: &str, parsed: &Parsed) -> String {
+    let mut analyzer = schema::analyzer();
+    let mut stream = analyzer.token_stream(text);
+    let mut html = String::with_capacity(text.len() + 16);
+    let mut written = 0;
+    while stream.advance() {
+        let token = stream.token();
+        if parsed.parts.iter().any(|part| matches(part, &token.text)) {
+            html.push_str(&escape_html(&text[written..token.offset_from]));
+            html.push_str("<mark>");
+            html.push_str(&escape_html(&text[token.offset_from..token.offset_to]));
+            html.push_str("</mark>");
+            written = token.offset_to;
+        }
+    }
+    html.push_str(&escape_html(&text[written..]));
+    html
+}
+
+/// The body's best passage around the words the search matched in it, typos and prefixes
+/// included (Tantivy's own generator would only know the words as typed).
+fn snippet(body: &str, parsed: &Parsed, field: tantivy::schema::Field) -> String {
+    let matched: BTreeMap<String, f32> = schema::words(body)
+        .into_iter()
+        .filter(|word| parsed.parts.iter().any(|part| matches(part, word)))
+        .map(|word| (word, 1.0))
+        .collect();
+    if matched.is_empty() {
+        let start: String = body.chars().take(SNIPPET_CHARS).collect();
+        let ellipsis = if start.len() < body.len() { "…" } else { "" };
+        return format!("{}{ellipsis}", escape_html(start.trim_end()));
+    }
+    let generator = SnippetGenerator::new(matched, schema::analyzer(), field, SNIPPET_CHARS);
+    let mut snippet = generator.snippet(body);
+    snippet.set_snippet_prefix_postfix("<mark>", "</mark>");
+    snippet.to_html()
+}
+
+fn hit(searcher: &Searcher, fields: &Fields, address: DocAddress, parsed: &Parsed) -> tantivy::Result<Hit> {
+    let doc: TantivyDocument = searcher.doc(address)?;
+    let text = |field| doc.get_first(field).and_then(|value| value.as_str()).unwrap_or_default().to_owned();
+    let kind = Kind::parse(&text(fields.kind)).unwrap_or(Kind::Issue);
+    let entity_id = doc.get_first(fields.entity_id).and_then(|value| value.as_u64()).unwrap_or_default() as i64;
+    let updated = doc
+        .get_first(fields.updated)
+        .and_then(|value| value.as_datetime())
+        .and_then(|date| DateTime::from_timestamp(date.into_timestamp_secs(), 0))
+        .unwrap_or_default();
+    Ok(Hit {
+        kind,
+        entity_id,
+        label: text(fields.label),
+        title_html: highlight(&text(fields.title), parsed),
+        snippet_html: snippet(&text(fields.body), parsed, fields.body),
+        url: text(fields.url),
+        context: text(fields.context),
+        updated,
+    })
+}
+
+fn facet_counts(counts: &tantivy::collector::FacetCounts) -> FacetCounts {
+    let values = |root: &str| -> Vec<(String, u64)> {
+        let mut values: Vec<(String, u64)> = counts
+            .get(root)
+            .filter_map(|(facet, count)| facet.to_path().last().map(|value| (value.to_string(), count)))
+            .collect();
+        values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        values
+    };
+    let ids = |root: &str| values(root).into_iter().filter_map(|(id, n)| Some((id.parse().ok()?, n))).collect();
+    FacetCounts {
+        kinds: values("/type").into_iter().filter_map(|(kind, n)| Some((Kind::parse(&kind)?, n))).collect(),
+        projects: ids("/project"),
+        spaces: ids("/space"),
+        statuses: values("/status"),
+        assignees: values("/assignee").into_iter().map(|(id, n)| (id.parse().ok(), n)).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::query::parse;
+
+    #[test]
+    fn one_edit_means_one_letter_wrong_missing_extra_or_swapped() {
+        for (a, b) in [
+            ("deploy", "deploy"),
+            ("deploy", "depley"),
+            ("deploy", "deply"),
+            ("deploy", "deploys"),
+            ("deploy", "edploy"),
+        ] {
+            assert!(within_one_edit(a, b), "{a} ~ {b}");
+        }
+        for (a, b) in [("deploy", "delpoyed"), ("deploy", "dpelyo"), ("deploy", "deplyment")] {
+            assert!(!within_one_edit(a, b), "{a} !~ {b}");
+        }
+    }
+
+    #[test]
+    fn highlighting_escapes_the_text_and_marks_what_matched() {
+        let parsed = parse("deploy* \"disk full\" <b>").unwrap();
+        assert_eq!(
+            highlight("<b>Deployment</b> failed: disk full & more", &parsed),
+            "&lt;<mark>b</mark>&gt;<mark>Deployment</mark>&lt;/<mark>b</mark>&gt; failed: <mark>disk</mark> <mark>full</mark> &amp; more"
+        );
+        let typo = parse("kubernetes").unwrap();
+        assert_eq!(highlight("kubernets nodes", &typo), "<mark>kubernets</mark> nodes");
+    }
+}

@@ -1,0 +1,595 @@
+//! The search page and `GET /api/v1/search`: one reading of the parameters, one search, two
+//! renderings. Everything (the reader's scope, the filters' names, the index) is read in one
+//! blocking call, off the HTTP workers.
+
+use std::collections::HashMap;
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::engine::{self, FacetCounts, Filters, Hit, Kind, Results};
+use super::query::{self, Parsed};
+use super::SearchIndex;
+use crate::db;
+use crate::errors::AppError;
+use crate::identity::permissions::{authorize, readable_scope, Action};
+use crate::identity::users::User;
+use crate::schema::{projects, spaces, users};
+use crate::web::errors::{ApiError, PageError};
+use crate::web::extract::{ApiCaller, SignedIn};
+use crate::web::pages::{redirect, render_with_status, status_for, url_encode, Nav};
+use crate::web::AppState;
+use crate::work::issues;
+
+const PER_PAGE: usize = 20;
+const MAX_PER_PAGE: usize = 100;
+/// Hits beyond this depth are not paged to: a search that needs them needs narrowing.
+const DEEPEST_HIT: usize = 1000;
+
+/// The search and its filters, as the page's form and the API take them.
+#[derive(Deserialize, IntoParams, Default, Clone, Debug)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// Words, `"a phrase"`, `prefix*`, or an issue key (which opens the issue on the page).
+    #[param(example = "deploy* \"disk full\"", max_length = 500)]
+    pub q: Option<String>,
+    /// issue, comment, page or attachment.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub kind: Option<String>,
+    /// A project key.
+    pub project: Option<String>,
+    /// A documentation space key.
+    pub space: Option<String>,
+    /// A status name.
+    pub status: Option<String>,
+    /// A user id, or `none` for unassigned issues.
+    pub assignee: Option<String>,
+    /// Changed on or after this day (YYYY-MM-DD).
+    #[param(value_type = Option<String>, format = Date)]
+    pub updated_from: Option<String>,
+    /// Changed on or before this day (YYYY-MM-DD).
+    #[param(value_type = Option<String>, format = Date)]
+    pub updated_to: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1)]
+    pub page: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
+    pub per_page: Option<String>,
+}
+
+/// Names for the ids in facets and filters.
+#[derive(Default)]
+struct Names {
+    projects: HashMap<i64, (String, String)>,
+    spaces: HashMap<i64, (String, String)>,
+    users: HashMap<i64, String>,
+}
+
+enum Outcome {
+    /// The search is an issue key the reader may open.
+    Jump(String),
+    Found(Box<Found>),
+}
+
+struct Found {
+    parsed: Parsed,
+    results: Results,
+    names: Names,
+    page: usize,
+    per_page: usize,
+    /// When nothing was found with filters: how much would be without them.
+    without_filters: Option<usize>,
+}
+
+fn present(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|value| !value.is_empty())
+}
+
+fn whole_number(field: &str, value: &Option<String>, default: usize, most: usize) -> Result<usize, AppError> {
+    let Some(text) = present(value) else { return Ok(default) };
+    match text.parse::<usize>() {
+        Ok(n) if (1..=most).contains(&n) => Ok(n),
+        _ => Err(AppError::invalid(field, format!("“{text}” is not a whole number from 1 to {most}."))),
+    }
+}
+
+fn day(field: &str, value: &Option<String>) -> Result<Option<NaiveDate>, AppError> {
+    present(value)
+        .map(|text| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map_err(|_| AppError::invalid(field, format!("“{text}” is not a date; write it as 2026-11-23.")))
+        })
+        .transpose()
+}
+
+/// The filters, each checked; a project or space the reader may not see is "not there".
+fn read_filters(conn: &mut PgConnection, user: &User, params: &SearchParams) -> Result<Filters, AppError> {
+    let kind = present(&params.kind)
+        .map(|text| {
+            Kind::parse(text).ok_or_else(|| {
+                AppError::invalid("type", format!("“{text}” is not a type; use issue, comment, page or attachment."))
+            })
+        })
+        .transpose()?;
+    let project_id = match present(&params.project) {
+        Some(key) => Some(
+            crate::work::projects::find_allowed(conn, user, key, |p| Action::ViewProject(p))
+                .map_err(|_| AppError::invalid("project", format!("There is no project with key {key}.")))?
+                .id,
+        ),
+        None => None,
+    };
+    let space_id = match present(&params.space) {
+        Some(key) => Some(
+            crate::docs::spaces::find_allowed(conn, user, key, |s| Action::ViewSpace(s))
+                .map_err(|_| AppError::invalid("space", format!("There is no documentation space with key {key}.")))?
+                .id,
+        ),
+        None => None,
+    };
+    let assignee_id = present(&params.assignee)
+        .map(|text| match text {
+            "none" => Ok(None),
+            id => id.parse::<i64>().map(Some).map_err(|_| {
+                AppError::invalid(
+                    "assignee",
+                    format!("“{text}” is not a user id; use a number, or none for unassigned."),
+                )
+            }),
+        })
+        .transpose()?;
+    let updated_from = day("updated_from", &params.updated_from)?;
+    let updated_to = day("updated_to", &params.updated_to)?;
+    if let (Some(from), Some(to)) = (updated_from, updated_to) {
+        if to < from {
+            return Err(AppError::invalid("updated_to", format!("{to} is before updated_from ({from}).")));
+        }
+    }
+    let status = present(&params.status).map(str::to_owned);
+    Ok(Filters { kind, project_id, space_id, status, assignee_id, updated_from, updated_to })
+}
+
+fn names_for(conn: &mut PgConnection, facets: &FacetCounts) -> QueryResult<Names> {
+    let project_ids: Vec<i64> = facets.projects.iter().map(|(id, _)| *id).collect();
+    let space_ids: Vec<i64> = facets.spaces.iter().map(|(id, _)| *id).collect();
+    let user_ids: Vec<i64> = facets.assignees.iter().filter_map(|(id, _)| *id).collect();
+    let projects = projects::table
+        .filter(projects::id.eq_any(project_ids))
+        .select((projects::id, projects::key, projects::name))
+        .load::<(i64, String, String)>(conn)?;
+    let spaces = spaces::table
+        .filter(spaces::id.eq_any(space_ids))
+        .select((spaces::id, spaces::key, spaces::name))
+        .load::<(i64, String, String)>(conn)?;
+    let users = users::table
+        .filter(users::id.eq_any(user_ids))
+        .select((users::id, users::display_name))
+        .load::<(i64, String)>(conn)?;
+    Ok(Names {
+        projects: projects.into_iter().map(|(id, key, name)| (id, (key, name))).collect(),
+        spaces: spaces.into_iter().map(|(id, key, name)| (id, (key, name))).collect(),
+        users: users.into_iter().collect(),
+    })
+}
+
+fn unavailable(search: &SearchIndex) -> AppError {
+    AppError::SearchUnavailable(search.unavailable_reason())
+}
+
+/// Reads the parameters and searches, or finds the issue the search names.
+fn perform(
+    conn: &mut PgConnection,
+    search: &SearchIndex,
+    user: &User,
+    params: &SearchParams,
+    may_jump: bool,
+) -> Result<Outcome, AppError> {
+    let parsed = query::parse(params.q.as_deref().unwrap_or("")).map_err(|message| AppError::invalid("q", message))?;
+    let filters = read_filters(conn, user, params)?;
+    let per_page = whole_number("per_page", &params.per_page, PER_PAGE, MAX_PER_PAGE)?;
+    let page = whole_number("page", &params.page, 1, DEEPEST_HIT / per_page)?;
+    if let (true, false, Some(key)) = (may_jump, filters.any(), parsed.only_key()) {
+        if let Ok((project, issue)) = issues::find_by_key(conn, key) {
+            if authorize(user, Action::ViewProject(&project)).is_ok() {
+                return Ok(Outcome::Jump(format!("/issues/{}-{}", project.key, issue.number)));
+            }
+        }
+    }
+    let scope = readable_scope(conn, user)?;
+    let live = search.live().ok_or_else(|| unavailable(search))?;
+    let run = |filters: &Filters, paging| {
+        engine::run(&live, &parsed, filters, &scope, paging).map_err(|e| AppError::internal(format!("search: {e}")))
+    };
+    let results = run(&filters, (page, per_page))?;
+    let without_filters = match results.total == 0 && filters.any() {
+        true => Some(run(&Filters::default(), (1, 1))?.total),
+        false => None,
+    };
+    let names = names_for(conn, &results.facets)?;
+    Ok(Outcome::Found(Box::new(Found { parsed, results, names, page, per_page, without_filters })))
+}
+
+async fn perform_blocking(
+    state: &AppState,
+    user: &User,
+    params: &SearchParams,
+    may_jump: bool,
+) -> Result<Outcome, AppError> {
+    let (search, user, params) = (state.search.clone(), user.clone(), params.clone());
+    db::run(&state.pool, move |conn| perform(conn, &search, &user, &params, may_jump)).await
+}
+
+/// One value of a facet: what it shows, how many hits, and the page it links to.
+pub struct FacetLink {
+    pub label: String,
+    pub count: u64,
+    pub href: String,
+    pub selected: bool,
+}
+
+/// A facet on the page: its heading and values.
+pub struct FacetGroup {
+    pub heading: &'static str,
+    pub links: Vec<FacetLink>,
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchPage {
+    nav: Nav,
+    params: SearchParams,
+    error: Option<AppError>,
+    notices: Vec<String>,
+    total: usize,
+    hits: Vec<Hit>,
+    facets: Vec<FacetGroup>,
+    suggestions: Vec<String>,
+    /// Where the search without its filters is, and how many it finds there.
+    clear_filters: Option<(String, String)>,
+    previous: Option<String>,
+    next: Option<String>,
+    first_shown: usize,
+    last_shown: usize,
+    searched: bool,
+}
+
+impl SearchPage {
+    fn empty(signed_in: &SignedIn, params: SearchParams) -> SearchPage {
+        SearchPage {
+            nav: Nav::for_user(signed_in, "search"),
+            params,
+            error: None,
+            notices: Vec::new(),
+            total: 0,
+            hits: Vec::new(),
+            facets: Vec::new(),
+            suggestions: Vec::new(),
+            clear_filters: None,
+            previous: None,
+            next: None,
+            first_shown: 0,
+            last_shown: 0,
+            searched: false,
+        }
+    }
+
+    /// The facets chosen, kept when the words change.
+    fn chosen_facets(&self) -> Vec<(&'static str, &str)> {
+        let p = &self.params;
+        [
+            ("type", &p.kind),
+            ("project", &p.project),
+            ("space", &p.space),
+            ("status", &p.status),
+            ("assignee", &p.assignee),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| present(value).map(|value| (name, value)))
+        .collect()
+    }
+
+    /// The refusal, with the name of the filter it is about (the search box is plain to see).
+    fn error_line(&self) -> Option<String> {
+        let error = self.error.as_ref()?;
+        Some(match error.field() {
+            Some(field) if field != "q" => format!("{field}: {error}"),
+            _ => error.to_string(),
+        })
+    }
+
+    pub fn kind_name(kind: &Kind) -> &'static str {
+        match kind {
+            Kind::Issue => "Issue",
+            Kind::Comment => "Comment",
+            Kind::Page => "Page",
+            Kind::Attachment => "File",
+        }
+    }
+}
+
+/// The page's address with `params`, changed by `change`.
+fn href(params: &SearchParams, change: impl FnOnce(&mut SearchParams)) -> String {
+    let mut params = params.clone();
+    change(&mut params);
+    let pairs = [
+        ("q", &params.q),
+        ("type", &params.kind),
+        ("project", &params.project),
+        ("space", &params.space),
+        ("status", &params.status),
+        ("assignee", &params.assignee),
+        ("updated_from", &params.updated_from),
+        ("updated_to", &params.updated_to),
+        ("page", &params.page),
+        ("per_page", &params.per_page),
+    ];
+    let query: Vec<String> = pairs
+        .iter()
+        .filter_map(|(name, value)| present(value).map(|value| format!("{name}={}", url_encode(value))))
+        .collect();
+    format!("/search?{}", query.join("&"))
+}
+
+/// A facet value's link: choosing it narrows to it (from page 1); choosing it again lets go.
+fn facet_link(
+    params: &SearchParams,
+    label: String,
+    count: u64,
+    value: String,
+    field: fn(&mut SearchParams) -> &mut Option<String>,
+) -> FacetLink {
+    let selected = present(field(&mut params.clone())) == Some(value.as_str());
+    let href = href(params, |params| {
+        params.page = None;
+        *field(params) = if selected { None } else { Some(value) };
+    });
+    FacetLink { label, count, href, selected }
+}
+
+fn facet_groups(params: &SearchParams, facets: &FacetCounts, names: &Names) -> Vec<FacetGroup> {
+    let mut groups = vec![FacetGroup {
+        heading: "Type",
+        links: facets
+            .kinds
+            .iter()
+            .map(|(kind, n)| {
+                facet_link(params, SearchPage::kind_name(kind).into(), *n, kind.as_str().into(), |p| &mut p.kind)
+            })
+            .collect(),
+    }];
+    let named = |map: &HashMap<i64, (String, String)>, id: &i64| map.get(id).cloned();
+    groups.push(FacetGroup {
+        heading: "Project",
+        links: facets
+            .projects
+            .iter()
+            .filter_map(|(id, n)| named(&names.projects, id).map(|(key, name)| (key, name, n)))
+            .map(|(key, name, n)| facet_link(params, name, *n, key, |p| &mut p.project))
+            .collect(),
+    });
+    groups.push(FacetGroup {
+        heading: "Space",
+        links: facets
+            .spaces
+            .iter()
+            .filter_map(|(id, n)| named(&names.spaces, id).map(|(key, name)| (key, name, n)))
+            .map(|(key, name, n)| facet_link(params, name, *n, key, |p| &mut p.space))
+            .collect(),
+    });
+    groups.push(FacetGroup {
+        heading: "Status",
+        links: facets
+            .statuses
+            .iter()
+            .map(|(status, n)| facet_link(params, status.clone(), *n, status.clone(), |p| &mut p.status))
+            .collect(),
+    });
+    groups.push(FacetGroup {
+        heading: "Assignee",
+        links: facets
+            .assignees
+            .iter()
+            .map(|(id, n)| {
+                let (label, value) = match id {
+                    Some(id) => (names.users.get(id).cloned().unwrap_or_else(|| format!("user {id}")), id.to_string()),
+                    None => ("Unassigned".to_owned(), "none".to_owned()),
+                };
+                facet_link(params, label, *n, value, |p| &mut p.assignee)
+            })
+            .collect(),
+    });
+    groups.retain(|group| !group.links.is_empty());
+    groups
+}
+
+/// Ways forward when nothing was found.
+fn suggestions(found: &Found) -> Vec<String> {
+    let mut tips = Vec::new();
+    if found.parsed.parts.len() > 1 {
+        tips.push("Use fewer words: every word must be found.".to_owned());
+    }
+    if let Some(long) = found.parsed.words().find(|word| word.chars().count() >= 4) {
+        tips.push(format!("Search for the beginning of a word, like {}*.", long.chars().take(4).collect::<String>()));
+    }
+    tips.push("Check the spelling; words of five letters or more also match with one letter wrong.".to_owned());
+    tips
+}
+
+/// `GET /search`: the search page; an issue key opens the issue.
+pub async fn page(
+    signed_in: SignedIn,
+    state: web::Data<AppState>,
+    params: web::Query<SearchParams>,
+) -> Result<HttpResponse, PageError> {
+    let params = params.into_inner();
+    let mut page = SearchPage::empty(&signed_in, params.clone());
+    if params.q.is_none() {
+        return Ok(render_with_status(&page, status_for(None))?);
+    }
+    match perform_blocking(&state, signed_in.user(), &params, true).await {
+        Ok(Outcome::Jump(url)) => Ok(redirect(&url)),
+        Ok(Outcome::Found(found)) => {
+            page.searched = true;
+            page.total = found.results.total;
+            page.first_shown = if found.results.hits.is_empty() { 0 } else { (found.page - 1) * found.per_page + 1 };
+            page.last_shown = page.first_shown + found.results.hits.len().saturating_sub(1);
+            page.facets = facet_groups(&params, &found.results.facets, &found.names);
+            if found.page > 1 {
+                page.previous = Some(href(&params, |p| p.page = Some((found.page - 1).to_string())));
+            }
+            if found.page * found.per_page < found.results.total.min(DEEPEST_HIT) {
+                page.next = Some(href(&params, |p| p.page = Some((found.page + 1).to_string())));
+            }
+            if found.results.total == 0 {
+                page.suggestions = suggestions(&found);
+                page.clear_filters = found.without_filters.filter(|n| *n > 0).map(|n| {
+                    let clear = href(&params, |p| *p = SearchParams { q: p.q.take(), ..SearchParams::default() });
+                    let found = if n == 1 { "There is 1 result".to_owned() } else { format!("There are {n} results") };
+                    (clear, found)
+                });
+            }
+            page.notices = found.parsed.notices;
+            page.hits = found.results.hits;
+            Ok(render_with_status(&page, status_for(None))?)
+        }
+        Err(error @ (AppError::Invalid { .. } | AppError::SearchUnavailable(_))) => {
+            let status = status_for(Some(&error));
+            page.error = Some(error);
+            Ok(render_with_status(&page, status)?)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SearchHit {
+    #[serde(rename = "type")]
+    kind: Kind,
+    /// The issue's, comment's, page's or file's id.
+    id: i64,
+    /// The issue key, or the space key of a page.
+    label: String,
+    /// The title with the matched words in `<mark>` (HTML, escaped).
+    title_html: String,
+    /// The best passage with the matched words in `<mark>` (HTML, escaped).
+    snippet_html: String,
+    /// Where the hit is in the web interface.
+    url: String,
+    context: String,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FacetValue {
+    /// What to pass back as the filter to narrow to this value.
+    value: String,
+    label: String,
+    count: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SearchFacets {
+    #[serde(rename = "type")]
+    kind: Vec<FacetValue>,
+    project: Vec<FacetValue>,
+    space: Vec<FacetValue>,
+    status: Vec<FacetValue>,
+    assignee: Vec<FacetValue>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SearchResult {
+    q: String,
+    /// Hits in all, in what the caller may see.
+    total: usize,
+    page: usize,
+    per_page: usize,
+    has_more: bool,
+    /// How the query was read, when it needed reading charitably (an unclosed quote).
+    notices: Vec<String>,
+    /// When the query is exactly an issue key the caller may open: its page.
+    issue_url: Option<String>,
+    hits: Vec<SearchHit>,
+    facets: SearchFacets,
+}
+
+fn facet_values(facets: &FacetCounts, names: &Names) -> SearchFacets {
+    let value = |value: String, label: String, count: u64| FacetValue { value, label, count };
+    let keyed = |values: &[(i64, u64)], map: &HashMap<i64, (String, String)>| {
+        values
+            .iter()
+            .filter_map(|(id, n)| map.get(id).map(|(key, name)| value(key.clone(), name.clone(), *n)))
+            .collect()
+    };
+    SearchFacets {
+        kind: facets.kinds.iter().map(|(k, n)| value(k.as_str().into(), SearchPage::kind_name(k).into(), *n)).collect(),
+        project: keyed(&facets.projects, &names.projects),
+        space: keyed(&facets.spaces, &names.spaces),
+        status: facets.statuses.iter().map(|(s, n)| value(s.clone(), s.clone(), *n)).collect(),
+        assignee: facets
+            .assignees
+            .iter()
+            .map(|(id, n)| match id {
+                Some(id) => value(id.to_string(), names.users.get(id).cloned().unwrap_or_default(), *n),
+                None => value("none".into(), "Unassigned".into(), *n),
+            })
+            .collect(),
+    }
+}
+
+/// Full-text search over the issues, comments, pages and files the caller may read.
+#[utoipa::path(get, path = "/api/v1/search", tag = "search", params(SearchParams),
+    responses((status = 200, body = SearchResult)))]
+pub async fn search_api(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    params: web::Query<SearchParams>,
+) -> Result<HttpResponse, ApiError> {
+    let params = params.into_inner();
+    let Outcome::Found(found) = perform_blocking(&state, &caller.user, &params, false).await? else {
+        return Err(AppError::internal("the API does not jump to issues").into());
+    };
+    let issue_url = match found.parsed.only_key() {
+        Some(key) => {
+            let (key, user) = (key.to_owned(), caller.user.clone());
+            db::run(&state.pool, move |conn| {
+                Ok(issues::find_by_key(conn, &key)
+                    .ok()
+                    .filter(|(project, _)| authorize(&user, Action::ViewProject(project)).is_ok())
+                    .map(|(project, issue)| format!("/issues/{}-{}", project.key, issue.number)))
+            })
+            .await?
+        }
+        None => None,
+    };
+    let Found { parsed, results, names, page, per_page, .. } = *found;
+    let facets = facet_values(&results.facets, &names);
+    Ok(HttpResponse::Ok().json(SearchResult {
+        q: params.q.unwrap_or_default(),
+        has_more: page * per_page < results.total.min(DEEPEST_HIT),
+        total: results.total,
+        page,
+        per_page,
+        notices: parsed.notices,
+        issue_url,
+        hits: results
+            .hits
+            .into_iter()
+            .map(|hit| SearchHit {
+                kind: hit.kind,
+                id: hit.entity_id,
+                label: hit.label,
+                title_html: hit.title_html,
+                snippet_html: hit.snippet_html,
+                url: hit.url,
+                context: hit.context,
+                updated_at: hit.updated,
+            })
+            .collect(),
+        facets,
+    }))
+}

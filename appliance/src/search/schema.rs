@@ -1,0 +1,103 @@
+//! The shape of the search index: its fields, how text is cut into words, and the version
+//! number that says when an index on disk no longer fits this code and must be rebuilt.
+
+use tantivy::schema::{
+    DateOptions, FacetOptions, Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
+    STORED, STRING,
+};
+use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer};
+use tantivy::Index;
+
+/// Raise this whenever a field, an analyzer or what goes into a document changes: every node
+/// then rebuilds its index at start-up.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The analyzer of every searchable text field: words split at anything that is not a letter
+/// or digit, lower-cased, accents folded ("café" finds "cafe"). No stemming: prefix and typo
+/// matching work on the words as written.
+pub const ANALYZER: &str = "outpost";
+
+/// Words longer than this are not indexed (hashes, base64 blobs).
+const LONGEST_WORD: usize = 40;
+
+pub fn analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(LONGEST_WORD))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build()
+}
+
+/// The fields, by name, of an index built with `schema()`.
+#[derive(Clone, Copy, Debug)]
+pub struct Fields {
+    /// "issue:42" or "page:7": every document of one issue or page, so that refreshing the
+    /// issue or page replaces all of them at once.
+    pub owner: Field,
+    /// issue, comment, page or attachment.
+    pub kind: Field,
+    /// The id of the issue, comment, page or attachment the document is.
+    pub entity_id: Field,
+    /// The issue key, lower-cased, matched whole.
+    pub key: Field,
+    /// Shown as the hit's heading: the issue key, or the space key for pages.
+    pub label: Field,
+    pub title: Field,
+    pub body: Field,
+    /// Where the hit leads.
+    pub url: Field,
+    /// A line under the hit: the project or space, and for comments and files what they belong to.
+    pub context: Field,
+    /// Facet paths /type/…, /project/ID, /space/ID, /status/NAME, /assignee/ID|none; also
+    /// the permission filter, since every document is in exactly one project or space.
+    pub facets: Field,
+    pub updated: Field,
+}
+
+pub fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let words =
+        TextFieldIndexing::default().set_tokenizer(ANALYZER).set_index_option(IndexRecordOption::WithFreqsAndPositions);
+    let text = TextOptions::default().set_indexing_options(words).set_stored();
+    let fields = Fields {
+        owner: builder.add_text_field("owner", STRING),
+        kind: builder.add_text_field("kind", STRING | STORED),
+        entity_id: builder.add_u64_field("entity_id", NumericOptions::default().set_stored()),
+        key: builder.add_text_field("key", STRING),
+        label: builder.add_text_field("label", STORED),
+        title: builder.add_text_field("title", text.clone()),
+        body: builder.add_text_field("body", text),
+        url: builder.add_text_field("url", STORED),
+        context: builder.add_text_field("context", STORED),
+        facets: builder.add_facet_field("facets", FacetOptions::default()),
+        updated: builder.add_date_field("updated", DateOptions::default().set_indexed().set_fast().set_stored()),
+    };
+    (builder.build(), fields)
+}
+
+/// Tantivy keeps analyzers in memory only: every opened or created index needs ours again.
+pub fn register_analyzer(index: &Index) {
+    index.tokenizers().register(ANALYZER, analyzer());
+}
+
+/// The index's words of `text`, as the analyzer cuts them.
+pub fn words(text: &str) -> Vec<String> {
+    let mut analyzer = analyzer();
+    let mut stream = analyzer.token_stream(text);
+    let mut words = Vec::new();
+    while stream.advance() {
+        words.push(stream.token().text.clone());
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_lower_cased_folded_and_split_at_punctuation() {
+        assert_eq!(words("Café-Deploy: OPS-42 naïve"), ["cafe", "deploy", "ops", "42", "naive"]);
+        assert_eq!(words(&"x".repeat(41)), Vec::<String>::new(), "over-long words are dropped");
+    }
+}
