@@ -168,6 +168,27 @@ enum DevCommand {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Build a search index of generated issues and pages in a new folder and time queries
+    /// on it (no database needed): indexing rate, index size, latency percentiles.
+    BenchSearch {
+        /// The folder to build the index in; it must not exist yet.
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 1_000_000)]
+        issues: u64,
+        #[arg(long, default_value_t = 100_000)]
+        pages: u64,
+        #[arg(long, default_value_t = 500)]
+        projects: u64,
+        #[arg(long, default_value_t = 100)]
+        spaces: u64,
+        /// How many times each query runs.
+        #[arg(long, default_value_t = 200)]
+        rounds: usize,
+        /// Time the queries on the index a previous run left in --dir, without building.
+        #[arg(long)]
+        reuse: bool,
+    },
 }
 
 fn load(config: &Path) -> Result<Config, String> {
@@ -301,6 +322,16 @@ fn run(cli: Cli) -> Result<(), String> {
                 started.elapsed().as_secs_f64()
             );
             Ok(())
+        }
+        Command::Dev(DevCommand::BenchSearch { dir, issues, pages, projects, spaces, rounds, reuse }) => {
+            if dir.exists() && !reuse {
+                return Err(format!("{} exists already; give a folder that does not.", dir.display()));
+            }
+            if projects == 0 || spaces == 0 || rounds == 0 {
+                return Err("--projects, --spaces and --rounds must be at least 1.".into());
+            }
+            let plan = outpost::search::bench::Plan { issues, pages, projects, spaces, rounds, reuse };
+            outpost::search::bench::run(&dir, &plan)
         }
     }
 }

@@ -9,6 +9,7 @@ use tantivy::TantivyDocument;
 
 use super::engine::{assignee_facet, facet, Kind};
 use super::schema::Fields;
+use super::tally::UNASSIGNED;
 use crate::schema::{attachments, comments, issues, pages, projects, spaces, workflow_statuses};
 use crate::web::pages::url_encode;
 
@@ -75,6 +76,16 @@ impl SearchDoc {
         doc.add_text(fields.body, &self.body);
         doc.add_text(fields.url, &self.url);
         doc.add_text(fields.context, &self.context);
+        match self.place {
+            Place::Project(id) => doc.add_u64(fields.project, id as u64),
+            Place::Space(id) => doc.add_u64(fields.space, id as u64),
+        }
+        if let Some(status) = &self.status {
+            doc.add_text(fields.status, status);
+        }
+        if let Some(assignee) = self.assignee {
+            doc.add_u64(fields.assignee, assignee.map_or(UNASSIGNED, |id| id as u64));
+        }
         let mut facets: Vec<Facet> = vec![facet(&["type", self.kind.as_str()])];
         facets.push(match self.place {
             Place::Project(id) => facet(&["project", &id.to_string()]),

@@ -2,11 +2,11 @@
 //! scope become one Tantivy query, so that the total, every page of hits and every facet count
 //! already leave out what the reader may not see.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::ops::Bound;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
     BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery,
 };
@@ -16,6 +16,7 @@ use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 
 use super::query::{Parsed, Part, TYPO_TOLERANT_FROM};
 use super::schema::{self, Fields};
+use super::tally::Tally;
 use super::Live;
 use crate::web::markdown::escape_html;
 
@@ -24,7 +25,12 @@ const TITLE_BOOST: f32 = 3.0;
 const KEY_BOOST: f32 = 6.0;
 /// A typo match counts less than the word as typed.
 const TYPO_WEIGHT: f32 = 0.4;
+/// A word found in fewer documents than this, as typed, is probably misspelt: it also matches
+/// with one typo. (Words the index knows well match as typed, which is also much faster.)
+const TYPOS_BELOW_DOCUMENTS: u64 = 5;
 const SNIPPET_CHARS: usize = 200;
+/// How much of a body the passage is chosen from.
+const SNIPPET_SOURCE_CHARS: usize = 20_000;
 
 /// The projects and spaces whose documents a reader may see.
 #[derive(Clone, Debug)]
@@ -142,25 +148,57 @@ pub fn run(
     scope: &Scope,
     (page, per_page): (usize, usize),
 ) -> tantivy::Result<Results> {
-    let Some(query) = build(&live.fields, parsed, filters, scope) else { return Ok(Results::empty()) };
     let searcher = live.reader.searcher();
-    let mut facets = FacetCollector::for_field("facets");
-    for root in ["/type", "/project", "/space", "/status", "/assignee"] {
-        facets.add_facet(root);
-    }
+    let matcher = Matcher { parsed, typos: typo_tolerant(&searcher, &live.fields, parsed)? };
+    let Some(query) = build(&live.fields, &matcher, filters, scope) else { return Ok(Results::empty()) };
     let top = TopDocs::with_limit(per_page).and_offset((page - 1) * per_page);
-    let (total, found, counts) = searcher.search(&query, &(Count, top, facets))?;
+    let (total, found, tallies) = searcher.search(&query, &(Count, top, Tally))?;
     let hits = found
         .into_iter()
-        .map(|(_, address)| hit(&searcher, &live.fields, address, parsed))
+        .map(|(_, address)| hit(&searcher, &live.fields, address, &matcher))
         .collect::<tantivy::Result<Vec<_>>>()?;
-    Ok(Results { total, hits, facets: facet_counts(&counts) })
+    Ok(Results { total, hits, facets: tallies.into_facet_counts() })
+}
+
+/// The words of the search that also match with one typo: long enough, and rare as typed.
+fn typo_tolerant(searcher: &Searcher, fields: &Fields, parsed: &Parsed) -> tantivy::Result<HashSet<String>> {
+    let mut tolerant = HashSet::new();
+    for part in &parsed.parts {
+        let Part::Word(word) = part else { continue };
+        if word.chars().count() < TYPO_TOLERANT_FROM {
+            continue;
+        }
+        let found = searcher.doc_freq(&Term::from_field_text(fields.title, word))?
+            + searcher.doc_freq(&Term::from_field_text(fields.body, word))?;
+        if found < TYPOS_BELOW_DOCUMENTS {
+            tolerant.insert(word.clone());
+        }
+    }
+    Ok(tolerant)
+}
+
+/// What the search looks for, to build the query and to mark what matched in a hit.
+struct Matcher<'a> {
+    parsed: &'a Parsed,
+    /// Words that also match with one typo.
+    typos: HashSet<String>,
+}
+
+impl Matcher<'_> {
+    /// Whether `word` from a document is what any part looks for, typos and prefixes included.
+    fn matches(&self, word: &str) -> bool {
+        self.parsed.parts.iter().any(|part| match part {
+            Part::Word(wanted) => wanted == word || (self.typos.contains(wanted) && within_one_edit(wanted, word)),
+            Part::Prefix(prefix) => word.starts_with(prefix.as_str()),
+            Part::Phrase(words) | Part::Key { words, .. } => words.iter().any(|wanted| wanted == word),
+        })
+    }
 }
 
 /// The Tantivy query, or `None` when the scope allows nothing at all.
-fn build(fields: &Fields, parsed: &Parsed, filters: &Filters, scope: &Scope) -> Option<BooleanQuery> {
+fn build(fields: &Fields, matcher: &Matcher, filters: &Filters, scope: &Scope) -> Option<BooleanQuery> {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-        parsed.parts.iter().map(|part| (Occur::Must, part_query(fields, part))).collect();
+        matcher.parsed.parts.iter().map(|part| (Occur::Must, part_query(fields, part, &matcher.typos))).collect();
     if let Scope::Only { projects, spaces } = scope {
         if projects.is_empty() && spaces.is_empty() {
             return None;
@@ -219,13 +257,13 @@ fn phrase(field: tantivy::schema::Field, words: &[String]) -> Box<dyn Query> {
 }
 
 /// One part as a query over the title, body and key fields: any of them may match.
-fn part_query(fields: &Fields, part: &Part) -> Box<dyn Query> {
+fn part_query(fields: &Fields, part: &Part, typos: &HashSet<String>) -> Box<dyn Query> {
     let mut any: Vec<Box<dyn Query>> = Vec::new();
     match part {
         Part::Word(word) => {
             any.push(boosted(term(fields.title, word), TITLE_BOOST));
             any.push(term(fields.body, word));
-            if word.chars().count() >= TYPO_TOLERANT_FROM {
+            if typos.contains(word) {
                 for (field, weight) in [(fields.title, TITLE_BOOST), (fields.body, 1.0)] {
                     let typo = FuzzyTermQuery::new(Term::from_field_text(field, word), 1, true);
                     any.push(boosted(Box::new(typo), weight * TYPO_WEIGHT));
@@ -257,17 +295,6 @@ fn part_query(fields: &Fields, part: &Part) -> Box<dyn Query> {
     Box::new(BooleanQuery::new(any.into_iter().map(|query| (Occur::Should, query)).collect()))
 }
 
-/// Whether `word` from a document is what `part` looks for, typos and prefixes included.
-fn matches(part: &Part, word: &str) -> bool {
-    match part {
-        Part::Word(wanted) => {
-            wanted == word || (wanted.chars().count() >= TYPO_TOLERANT_FROM && within_one_edit(wanted, word))
-        }
-        Part::Prefix(prefix) => word.starts_with(prefix.as_str()),
-        Part::Phrase(words) | Part::Key { words, .. } => words.iter().any(|wanted| wanted == word),
-    }
-}
-
 /// Levenshtein distance at most one, a swap of neighbours counting as one.
 fn within_one_edit(a: &str, b: &str) -> bool {
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
@@ -282,14 +309,14 @@ fn within_one_edit(a: &str, b: &str) -> bool {
 }
 
 /// `text` escaped, with every word the search matched in `<mark>`.
-fn highlight(text: &str, parsed: &Parsed) -> String {
+fn highlight(text: &str, matcher: &Matcher) -> String {
     let mut analyzer = schema::analyzer();
     let mut stream = analyzer.token_stream(text);
     let mut html = String::with_capacity(text.len() + 16);
     let mut written = 0;
     while stream.advance() {
         let token = stream.token();
-        if parsed.parts.iter().any(|part| matches(part, &token.text)) {
+        if matcher.matches(&token.text) {
             html.push_str(&escape_html(&text[written..token.offset_from]));
             html.push_str("<mark>");
             html.push_str(&escape_html(&text[token.offset_from..token.offset_to]));
@@ -303,12 +330,14 @@ fn highlight(text: &str, parsed: &Parsed) -> String {
 
 /// The body's best passage around the words the search matched in it, typos and prefixes
 /// included (Tantivy's own generator would only know the words as typed).
-fn snippet(body: &str, parsed: &Parsed, field: tantivy::schema::Field) -> String {
-    let matched: BTreeMap<String, f32> = schema::words(body)
-        .into_iter()
-        .filter(|word| parsed.parts.iter().any(|part| matches(part, word)))
-        .map(|word| (word, 1.0))
-        .collect();
+fn snippet(body: &str, matcher: &Matcher, field: tantivy::schema::Field) -> String {
+    // The passage comes from the body's beginning: long pages would cost every search time.
+    let body = match body.char_indices().nth(SNIPPET_SOURCE_CHARS) {
+        Some((end, _)) => &body[..end],
+        None => body,
+    };
+    let matched: BTreeMap<String, f32> =
+        schema::words(body).into_iter().filter(|word| matcher.matches(word)).map(|word| (word, 1.0)).collect();
     if matched.is_empty() {
         let start: String = body.chars().take(SNIPPET_CHARS).collect();
         let ellipsis = if start.len() < body.len() { "…" } else { "" };
@@ -320,7 +349,7 @@ fn snippet(body: &str, parsed: &Parsed, field: tantivy::schema::Field) -> String
     snippet.to_html()
 }
 
-fn hit(searcher: &Searcher, fields: &Fields, address: DocAddress, parsed: &Parsed) -> tantivy::Result<Hit> {
+fn hit(searcher: &Searcher, fields: &Fields, address: DocAddress, matcher: &Matcher) -> tantivy::Result<Hit> {
     let doc: TantivyDocument = searcher.doc(address)?;
     let text = |field| doc.get_first(field).and_then(|value| value.as_str()).unwrap_or_default().to_owned();
     let kind = Kind::parse(&text(fields.kind)).unwrap_or(Kind::Issue);
@@ -334,31 +363,12 @@ fn hit(searcher: &Searcher, fields: &Fields, address: DocAddress, parsed: &Parse
         kind,
         entity_id,
         label: text(fields.label),
-        title_html: highlight(&text(fields.title), parsed),
-        snippet_html: snippet(&text(fields.body), parsed, fields.body),
+        title_html: highlight(&text(fields.title), matcher),
+        snippet_html: snippet(&text(fields.body), matcher, fields.body),
         url: text(fields.url),
         context: text(fields.context),
         updated,
     })
-}
-
-fn facet_counts(counts: &tantivy::collector::FacetCounts) -> FacetCounts {
-    let values = |root: &str| -> Vec<(String, u64)> {
-        let mut values: Vec<(String, u64)> = counts
-            .get(root)
-            .filter_map(|(facet, count)| facet.to_path().last().map(|value| (value.to_string(), count)))
-            .collect();
-        values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        values
-    };
-    let ids = |root: &str| values(root).into_iter().filter_map(|(id, n)| Some((id.parse().ok()?, n))).collect();
-    FacetCounts {
-        kinds: values("/type").into_iter().filter_map(|(kind, n)| Some((Kind::parse(&kind)?, n))).collect(),
-        projects: ids("/project"),
-        spaces: ids("/space"),
-        statuses: values("/status"),
-        assignees: values("/assignee").into_iter().map(|(id, n)| (id.parse().ok(), n)).collect(),
-    }
 }
 
 #[cfg(test)]
@@ -385,11 +395,15 @@ mod tests {
     #[test]
     fn highlighting_escapes_the_text_and_marks_what_matched() {
         let parsed = parse("deploy* \"disk full\" <b>").unwrap();
+        let matcher = Matcher { parsed: &parsed, typos: HashSet::new() };
         assert_eq!(
-            highlight("<b>Deployment</b> failed: disk full & more", &parsed),
+            highlight("<b>Deployment</b> failed: disk full & more", &matcher),
             "&lt;<mark>b</mark>&gt;<mark>Deployment</mark>&lt;/<mark>b</mark>&gt; failed: <mark>disk</mark> <mark>full</mark> &amp; more"
         );
         let typo = parse("kubernetes").unwrap();
-        assert_eq!(highlight("kubernets nodes", &typo), "<mark>kubernets</mark> nodes");
+        let tolerant = Matcher { parsed: &typo, typos: HashSet::from(["kubernetes".to_owned()]) };
+        assert_eq!(highlight("kubernets nodes", &tolerant), "<mark>kubernets</mark> nodes");
+        let exact = Matcher { parsed: &typo, typos: HashSet::new() };
+        assert_eq!(highlight("kubernets nodes", &exact), "kubernets nodes");
     }
 }

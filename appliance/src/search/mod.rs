@@ -6,12 +6,14 @@
 //! switches `current` when it is complete, so searches use the old index until then and a
 //! rebuild cut short leaves only a folder that the next start removes.
 
+pub mod bench;
 pub mod documents;
 pub mod engine;
 pub mod handlers;
 pub mod indexer;
 pub mod query;
 pub mod schema;
+pub mod tally;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};

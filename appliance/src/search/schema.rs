@@ -2,7 +2,7 @@
 //! number that says when an index on disk no longer fits this code and must be rebuilt.
 
 use tantivy::schema::{
-    DateOptions, FacetOptions, Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
+    DateOptions, FacetOptions, Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, FAST,
     STORED, STRING,
 };
 use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer};
@@ -36,6 +36,12 @@ pub struct Fields {
     pub owner: Field,
     /// issue, comment, page or attachment.
     pub kind: Field,
+    /// The facets again, as columns for counting (`tally`): the project's or space's id,
+    /// the issue's status name, and its assignee's id (`tally::UNASSIGNED` when none).
+    pub project: Field,
+    pub space: Field,
+    pub status: Field,
+    pub assignee: Field,
     /// The id of the issue, comment, page or attachment the document is.
     pub entity_id: Field,
     /// The issue key, lower-cased, matched whole.
@@ -61,7 +67,11 @@ pub fn schema() -> (Schema, Fields) {
     let text = TextOptions::default().set_indexing_options(words).set_stored();
     let fields = Fields {
         owner: builder.add_text_field("owner", STRING),
-        kind: builder.add_text_field("kind", STRING | STORED),
+        kind: builder.add_text_field("kind", STRING | STORED | FAST),
+        project: builder.add_u64_field("project", FAST),
+        space: builder.add_u64_field("space", FAST),
+        status: builder.add_text_field("status", STRING | FAST),
+        assignee: builder.add_u64_field("assignee", FAST),
         entity_id: builder.add_u64_field("entity_id", NumericOptions::default().set_stored()),
         key: builder.add_text_field("key", STRING),
         label: builder.add_text_field("label", STORED),
