@@ -6,3 +6,4 @@ CREATE TABLE search_rebuilds (
     requested_by BIGINT REFERENCES users (id),
     reason       TEXT NOT NULL
 );
+CREATE INDEX search_rebuilds_requested_by ON search_rebuilds (requested_by);

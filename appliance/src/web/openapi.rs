@@ -241,7 +241,7 @@ const ERROR_STATUSES: &[(&str, &str)] = &[
     ("413", "The body is too large."),
     ("422", "The input was understood but breaks a rule; `error.field` names the input."),
     ("429", "Too many requests; try again later."),
-    ("503", "The database is unavailable; try again in a moment."),
+    ("503", "The database (or, for search, the search index) is unavailable; try again in a moment."),
 ];
 
 struct Conventions;

@@ -55,6 +55,8 @@ fn every_documented_operation_answers_as_documented() {
     assert_eq!(reply.status, 201, "{}", reply.body);
     let reply = api.api("POST", "/api/v1/projects/OPS/issues", Some(&token), Some(r#"{"title":"First"}"#));
     assert_eq!(reply.status, 201, "{}", reply.body);
+    // The search index is open, as on a running node (503 is for a node still building it).
+    app.index();
     let rule =
         json!({ "name": "Label", "trigger": "issue_created", "actions": [{ "type": "add_label", "label": "new" }] });
     let reply = api.api("POST", "/api/v1/projects/OPS/automation-rules", Some(&token), Some(&rule.to_string()));
