@@ -31,7 +31,8 @@ impl Owner {
 
 /// Files of these types have their text indexed, up to `ATTACHMENT_TEXT_BYTES`.
 pub fn has_searchable_text(content_type: &str) -> bool {
-    matches!(content_type, "text/plain" | "text/markdown" | "text/csv" | "application/json")
+    let media_type = content_type.split(';').next().unwrap_or_default().trim();
+    matches!(media_type, "text/plain" | "text/markdown" | "text/csv" | "application/json")
 }
 
 pub const ATTACHMENT_TEXT_BYTES: usize = 256 * 1024;
@@ -371,4 +372,17 @@ pub fn count_all(conn: &mut PgConnection) -> QueryResult<i64> {
     let pages: i64 = pages::table.count().get_result(conn)?;
     let files: i64 = attachments::table.count().get_result(conn)?;
     Ok(issues + comments + pages + files)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn text_files_are_searchable_whatever_their_charset_and_html_is_not() {
+        for searchable in ["text/plain; charset=utf-8", "text/markdown", "text/csv", "application/json"] {
+            assert!(super::has_searchable_text(searchable), "{searchable}");
+        }
+        for not in ["text/html", "image/png", "application/octet-stream"] {
+            assert!(!super::has_searchable_text(not), "{not}");
+        }
+    }
 }

@@ -415,7 +415,10 @@ fn suggestions(found: &Found) -> Vec<String> {
     if let Some(long) = found.parsed.words().find(|word| word.chars().count() >= 4) {
         tips.push(format!("Search for the beginning of a word, like {}*.", long.chars().take(4).collect::<String>()));
     }
-    tips.push("Check the spelling; words of five letters or more also match with one letter wrong.".to_owned());
+    tips.push(
+        "Check the spelling: a rare word of five letters or more also matches with one letter wrong, but not two."
+            .to_owned(),
+    );
     tips
 }
 

@@ -18,9 +18,10 @@ use crate::identity::users::User;
 use crate::identity::{secrets, sessions, tokens};
 
 pub const SESSION_COOKIE: &str = "outpost_session";
-/// The largest request body accepted, form or JSON: a 100,000-character description in
-/// multi-byte UTF-8, url-encoded, still fits.
-const BODY_LIMIT: usize = 2 * 1024 * 1024;
+/// The largest request body accepted, form or JSON: the longest text any field takes (a
+/// 200,000-character page) in four-byte UTF-8, url-encoded or as JSON `\u` escapes (12 bytes a
+/// character), still fits, so a valid request is never refused as too large.
+const BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 type Boxed<T, E> = Pin<Box<dyn Future<Output = Result<T, E>>>>;
 

@@ -166,7 +166,7 @@ fn bad_issue_input_gets_the_right_status_names_the_field_and_writes_nothing() {
         ),
         ("/api/v1/projects/NOPE/issues", r#"{"title": "x"}"#, 404, None, "There is no project with key NOPE."),
     ];
-    let huge = format!(r#"{{"title":"x","description":"{}"}}"#, "d".repeat(3 * 1024 * 1024));
+    let huge = format!(r#"{{"title":"x","description":"{}"}}"#, "d".repeat(5 * 1024 * 1024));
     let too_large = client.api("POST", "/api/v1/projects/OPS/issues", Some(&member), Some(&huge));
     assert_eq!((too_large.status, too_large.json()["error"]["code"].as_str()), (413, Some("too_large")));
     for (path, body, status, field, message) in cases {

@@ -445,6 +445,11 @@ fn the_api_reads_writes_moves_and_restores_pages_with_the_same_rules() {
 
     let top = call(&mut api, "POST", "/api/v1/spaces/OPS/pages", serde_json::json!({ "title": "Guide", "body": "v1" }));
     assert_eq!(top.status, 201, "{}", top.body);
+    // The longest body a page takes, in four-byte characters written as JSON escapes (2.4 MB),
+    // is a valid request and is not refused as too large.
+    let escaped = format!(r#"{{"title":"Emoji","body":"{}"}}"#, "\\ud83d\\ude00".repeat(200_000));
+    let longest = api.api("POST", "/api/v1/spaces/HB/pages", Some(&token), Some(&escaped));
+    assert_eq!(longest.status, 201, "{}", &longest.body[..longest.body.len().min(300)]);
     let top_id = top.json()["id"].as_i64().unwrap();
     let child = call(
         &mut api,

@@ -142,6 +142,42 @@ fn relevance_phrases_prefixes_typos_and_keys_find_what_was_meant() {
 }
 
 #[test]
+fn files_are_found_by_name_and_text_files_by_their_words_until_removed() {
+    let app = TestApp::start();
+    let (mut api, token) = fixtures(&app);
+    let mut browser = app.client();
+    browser.sign_in("root", crate::support::PASSWORD);
+    let csrf = browser.session_csrf();
+    let attached = browser.post_files(
+        "/issues/OPS-1/attachments",
+        &[("csrf_token", &csrf)],
+        &[
+            ("files", "rotation-runbook.md", b"# Steps\nRotate the quasar credentials every month.\n"),
+            ("files", "inventory.csv", b"host,owner\nnebula-01,ops\n"),
+            ("files", "page.html", b"<!DOCTYPE html><p>pulsar</p>"),
+        ],
+    );
+    assert_eq!(attached.status, 303, "{}", attached.body);
+    app.index();
+
+    let by_text = search(&mut api, &token, "q=quasar");
+    assert_eq!(labels(&by_text), ["attachment:OPS-1"], "{by_text}");
+    assert_eq!(by_text["hits"][0]["title_html"], "rotation-runbook.md");
+    assert!(by_text["hits"][0]["snippet_html"].as_str().unwrap().contains("<mark>quasar</mark>"));
+    assert!(by_text["hits"][0]["url"].as_str().unwrap().starts_with("/attachments/"));
+    assert_eq!(labels(&search(&mut api, &token, "q=nebula")), ["attachment:OPS-1"], "CSV text");
+    assert_eq!(labels(&search(&mut api, &token, "q=runbook&type=attachment")), ["attachment:OPS-1"], "by name");
+    assert_eq!(search(&mut api, &token, "q=pulsar")["total"], 0, "HTML files are indexed by name only");
+    assert_eq!(search(&mut api, &token, "q=page+html")["total"], 1);
+
+    let id = app.value("SELECT id::text FROM attachments WHERE file_name = 'rotation-runbook.md'");
+    let removed = browser.post_form(&format!("/attachments/{id}/delete"), &[("csrf_token", &csrf)]);
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    app.index();
+    assert_eq!(search(&mut api, &token, "q=quasar")["total"], 0, "a removed file is no longer found");
+}
+
+#[test]
 fn odd_input_is_refused_with_a_sentence_or_read_charitably() {
     let app = TestApp::start();
     let (mut api, token) = fixtures(&app);
