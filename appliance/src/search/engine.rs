@@ -231,8 +231,11 @@ fn build(fields: &Fields, matcher: &Matcher, filters: &Filters, scope: &Scope) -
     }
     if filters.updated_from.is_some() || filters.updated_to.is_some() {
         let day = |date: NaiveDate| {
-            let start = date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-            Term::from_field_date(fields.updated, tantivy::DateTime::from_timestamp_secs(start.timestamp()))
+            let start = date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().timestamp();
+            // Tantivy keeps nanoseconds in an i64 (years 1678 to 2262); days beyond that range
+            // are clamped to it, which changes no answer, since nothing was changed then.
+            let seconds = start.clamp(i64::MIN / 1_000_000_000 + 1, i64::MAX / 1_000_000_000 - 1);
+            Term::from_field_date(fields.updated, tantivy::DateTime::from_timestamp_secs(seconds))
         };
         let lower = filters.updated_from.map_or(Bound::Unbounded, |date| Bound::Included(day(date)));
         let upper = filters

@@ -134,6 +134,9 @@ fn relevance_phrases_prefixes_typos_and_keys_find_what_was_meant() {
     assert_eq!(search(&mut api, &token, "q=deploy*&assignee=none")["total"], 0);
     assert_eq!(search(&mut api, &token, "q=deploy*&updated_to=2000-01-01")["total"], 0);
     assert_eq!(search(&mut api, &token, "q=deploy*&updated_from=2000-01-01")["total"], 4);
+    // Days far outside any change (schemathesis found that these once crashed the search).
+    assert_eq!(search(&mut api, &token, "q=deploy*&updated_from=0049-04-26&updated_to=1496-08-26")["total"], 0);
+    assert_eq!(search(&mut api, &token, "q=deploy*&updated_from=0001-01-01&updated_to=9999-12-31")["total"], 4);
 
     // Pages of hits.
     let second = search(&mut api, &token, "q=deploy*&per_page=3&page=2");
