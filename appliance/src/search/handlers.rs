@@ -23,12 +23,13 @@ use crate::web::errors::{ApiError, PageError};
 use crate::web::extract::{ApiCaller, SignedIn};
 use crate::web::pages::{redirect, render_with_status, status_for, url_encode, Nav};
 use crate::web::AppState;
+use crate::work::issue_list::whole_number;
 use crate::work::issues;
 
-const PER_PAGE: usize = 20;
-const MAX_PER_PAGE: usize = 100;
+const PER_PAGE: i64 = 20;
+const MAX_PER_PAGE: i64 = 100;
 /// Hits beyond this depth are not paged to: a search that needs them needs narrowing.
-const DEEPEST_HIT: usize = 1000;
+const DEEPEST_HIT: i64 = 1000;
 
 /// The search and its filters, as the page's form and the API take them.
 #[derive(Deserialize, IntoParams, Default, Clone, Debug)]
@@ -87,14 +88,6 @@ struct Found {
 
 fn present(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|value| !value.is_empty())
-}
-
-fn whole_number(field: &str, value: &Option<String>, default: usize, most: usize) -> Result<usize, AppError> {
-    let Some(text) = present(value) else { return Ok(default) };
-    match text.parse::<usize>() {
-        Ok(n) if (1..=most).contains(&n) => Ok(n),
-        _ => Err(AppError::invalid(field, format!("“{text}” is not a whole number from 1 to {most}."))),
-    }
 }
 
 fn day(field: &str, value: &Option<String>) -> Result<Option<NaiveDate>, AppError> {
@@ -190,8 +183,8 @@ fn perform(
 ) -> Result<Outcome, AppError> {
     let parsed = query::parse(params.q.as_deref().unwrap_or("")).map_err(|message| AppError::invalid("q", message))?;
     let filters = read_filters(conn, user, params)?;
-    let per_page = whole_number("per_page", &params.per_page, PER_PAGE, MAX_PER_PAGE)?;
-    let page = whole_number("page", &params.page, 1, DEEPEST_HIT / per_page)?;
+    let per_page = whole_number(&params.per_page, "per_page", PER_PAGE, 1..=MAX_PER_PAGE)? as usize;
+    let page = whole_number(&params.page, "page", 1, 1..=DEEPEST_HIT / per_page as i64)? as usize;
     if let (true, false, Some(key)) = (may_jump, filters.any(), parsed.only_key()) {
         if let Ok((project, issue)) = issues::find_by_key(conn, key) {
             if authorize(user, Action::ViewProject(&project)).is_ok() {
@@ -444,7 +437,7 @@ pub async fn page(
             if found.page > 1 {
                 page.previous = Some(href(&params, |p| p.page = Some((found.page - 1).to_string())));
             }
-            if found.page * found.per_page < found.results.total.min(DEEPEST_HIT) {
+            if found.page * found.per_page < found.results.total.min(DEEPEST_HIT as usize) {
                 page.next = Some(href(&params, |p| p.page = Some((found.page + 1).to_string())));
             }
             if found.results.total == 0 {
@@ -573,7 +566,7 @@ pub async fn search_api(
     let facets = facet_values(&results.facets, &names);
     Ok(HttpResponse::Ok().json(SearchResult {
         q: params.q.unwrap_or_default(),
-        has_more: page * per_page < results.total.min(DEEPEST_HIT),
+        has_more: page * per_page < results.total.min(DEEPEST_HIT as usize),
         total: results.total,
         page,
         per_page,

@@ -167,7 +167,8 @@ pub fn paging(query: &IssueQuery) -> Result<(i64, i64), AppError> {
     Ok((page, per_page))
 }
 
-fn whole_number(
+/// A whole-number query parameter within `range`, or `default` when it is absent.
+pub fn whole_number(
     value: &Option<String>,
     field: &str,
     default: i64,
