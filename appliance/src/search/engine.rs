@@ -160,6 +160,16 @@ pub fn run(
     Ok(Results { total, hits, facets: tallies.into_facet_counts() })
 }
 
+/// How many documents the search finds in `scope` under `filters`, without ranking or facets.
+pub fn count(live: &Live, parsed: &Parsed, filters: &Filters, scope: &Scope) -> tantivy::Result<usize> {
+    let searcher = live.reader.searcher();
+    let matcher = Matcher { parsed, typos: typo_tolerant(&searcher, &live.fields, parsed)? };
+    match build(&live.fields, &matcher, filters, scope) {
+        Some(query) => searcher.search(&query, &Count),
+        None => Ok(0),
+    }
+}
+
 /// The words of the search that also match with one typo: long enough, and rare as typed.
 fn typo_tolerant(searcher: &Searcher, fields: &Fields, parsed: &Parsed) -> tantivy::Result<HashSet<String>> {
     let mut tolerant = HashSet::new();

@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::engine::{self, FacetCounts, Filters, Hit, Kind, Results};
 use super::query::{self, Parsed};
+use super::spelling;
 use super::SearchIndex;
 use crate::db;
 use crate::errors::AppError;
@@ -84,6 +85,8 @@ struct Found {
     per_page: usize,
     /// When nothing was found with filters: how much would be without them.
     without_filters: Option<usize>,
+    /// When nothing was found: the search with its unknown words spelt as the index knows them.
+    did_you_mean: Option<Parsed>,
 }
 
 fn present(value: &Option<String>) -> Option<&str> {
@@ -198,12 +201,16 @@ fn perform(
         engine::run(&live, &parsed, filters, &scope, paging).map_err(|e| AppError::internal(format!("search: {e}")))
     };
     let results = run(&filters, (page, per_page))?;
-    let without_filters = match results.total == 0 && filters.any() {
-        true => Some(run(&Filters::default(), (1, 1))?.total),
-        false => None,
-    };
+    let (mut without_filters, mut did_you_mean) = (None, None);
+    if results.total == 0 {
+        let failed = |e: tantivy::TantivyError| AppError::internal(format!("search: {e}"));
+        did_you_mean = spelling::suggest(&live, &parsed, &filters, &scope).map_err(failed)?;
+        if filters.any() {
+            without_filters = Some(engine::count(&live, &parsed, &Filters::default(), &scope).map_err(failed)?);
+        }
+    }
     let names = names_for(conn, &results.facets)?;
-    Ok(Outcome::Found(Box::new(Found { parsed, results, names, page, per_page, without_filters })))
+    Ok(Outcome::Found(Box::new(Found { parsed, results, names, page, per_page, without_filters, did_you_mean })))
 }
 
 async fn perform_blocking(
@@ -241,6 +248,8 @@ struct SearchPage {
     hits: Vec<Hit>,
     facets: Vec<FacetGroup>,
     suggestions: Vec<String>,
+    /// The corrected search and where it is, when a word was unknown.
+    did_you_mean: Option<(String, String)>,
     /// Where the search without its filters is, and how many it finds there.
     clear_filters: Option<(String, String)>,
     previous: Option<String>,
@@ -261,6 +270,7 @@ impl SearchPage {
             hits: Vec::new(),
             facets: Vec::new(),
             suggestions: Vec::new(),
+            did_you_mean: None,
             clear_filters: None,
             previous: None,
             next: None,
@@ -442,6 +452,10 @@ pub async fn page(
             }
             if found.results.total == 0 {
                 page.suggestions = suggestions(&found);
+                page.did_you_mean = found.did_you_mean.as_ref().map(|corrected| {
+                    let text = corrected.text();
+                    (href(&params, |p| (p.q, p.page) = (Some(text.clone()), None)), text)
+                });
                 page.clear_filters = found.without_filters.filter(|n| *n > 0).map(|n| {
                     let clear = href(&params, |p| *p = SearchParams { q: p.q.take(), ..SearchParams::default() });
                     let found = if n == 1 { "There is 1 result".to_owned() } else { format!("There are {n} results") };
@@ -509,6 +523,9 @@ pub struct SearchResult {
     notices: Vec<String>,
     /// When the query is exactly an issue key the caller may open: its page.
     issue_url: Option<String>,
+    /// When nothing was found: the query with its unknown words spelt as the index knows
+    /// them, offered only when it finds something the caller may see under the same filters.
+    did_you_mean: Option<String>,
     hits: Vec<SearchHit>,
     facets: SearchFacets,
 }
@@ -562,7 +579,7 @@ pub async fn search_api(
         }
         None => None,
     };
-    let Found { parsed, results, names, page, per_page, .. } = *found;
+    let Found { parsed, results, names, page, per_page, did_you_mean, .. } = *found;
     let facets = facet_values(&results.facets, &names);
     Ok(HttpResponse::Ok().json(SearchResult {
         q: params.q.unwrap_or_default(),
@@ -572,6 +589,7 @@ pub async fn search_api(
         per_page,
         notices: parsed.notices,
         issue_url,
+        did_you_mean: did_you_mean.map(|corrected| corrected.text()),
         hits: results
             .hits
             .into_iter()

@@ -13,6 +13,7 @@ pub mod handlers;
 pub mod indexer;
 pub mod query;
 pub mod schema;
+pub mod spelling;
 pub mod tally;
 
 use std::path::{Path, PathBuf};

@@ -48,7 +48,22 @@ impl Parsed {
         }
     }
 
-    /// Every word the search looks for, for highlighting and spelling suggestions.
+    /// The search written back as it would be typed: words, `prefix*`, "phrases", keys.
+    pub fn text(&self) -> String {
+        let written: Vec<String> = self
+            .parts
+            .iter()
+            .map(|part| match part {
+                Part::Word(word) => word.clone(),
+                Part::Prefix(prefix) => format!("{prefix}*"),
+                Part::Phrase(words) => format!("\"{}\"", words.join(" ")),
+                Part::Key { key, .. } => key.clone(),
+            })
+            .collect();
+        written.join(" ")
+    }
+
+    /// Every word the search looks for, for highlighting.
     pub fn words(&self) -> impl Iterator<Item = &str> {
         self.parts
             .iter()
@@ -174,6 +189,7 @@ mod tests {
         assert_eq!(parts("ops-42"), [Part::Key { key: "OPS-42".into(), words: vec!["ops".into(), "42".into()] }]);
         assert_eq!(parse("OPS-42").unwrap().only_key(), Some("OPS-42"));
         assert_eq!(parse("OPS-42 crash").unwrap().only_key(), None);
+        assert_eq!(parse("Deploy* \"disk  FULL\" ops-42 the").unwrap().text(), "deploy* \"disk full\" OPS-42");
     }
 
     #[test]

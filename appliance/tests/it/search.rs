@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use outpost::audit::Actor;
 use outpost::jobs::worker::Stop;
 use outpost::search::engine::{self, Filters, Scope};
-use outpost::search::{indexer, query, request_rebuild};
+use outpost::search::{indexer, query, request_rebuild, spelling};
 use serde_json::{json, Value};
 
 use crate::support::{Client, TempDir, TestApp};
@@ -224,6 +224,17 @@ fn odd_input_is_refused_with_a_sentence_or_read_charitably() {
         "{}",
         nothing.body
     );
+    // A word the index does not know: its nearest known spelling, when that finds something.
+    let misspelt = search(&mut api, &token, "q=dploymnt+handbok");
+    assert_eq!((misspelt["total"].clone(), misspelt["did_you_mean"].clone()), (json!(0), json!("deployment handbook")));
+    assert_eq!(search(&mut api, &token, "q=handbook")["did_you_mean"], Value::Null, "nothing to correct");
+    assert_eq!(search(&mut api, &token, "q=zzyzx+handbook")["did_you_mean"], Value::Null, "nothing near zzyzx");
+    let offered = browser.get("/search?q=dploymnt+handbok&page=1");
+    assert!(
+        offered.body.contains(r#"Did you mean <a href="/search?q=deployment%20handbook">deployment handbook</a>?"#),
+        "{}",
+        offered.body
+    );
     let found = browser.get("/search?q=deploy+pipeline");
     assert!(found.body.contains("1–2 of 2 results") && found.body.contains("<mark>Deploy</mark>"), "{}", found.body);
 }
@@ -248,6 +259,14 @@ fn the_permission_scope_is_part_of_the_search_so_totals_and_facets_leave_out_the
     assert_eq!(counted.total, 3, "OPS-1, OPS-2 and the OPS page");
     assert_eq!(counted.facets.projects, [(ops, 2)], "no facet count from WEB");
     assert!(counted.hits.iter().all(|hit| !hit.label.starts_with("WEB")));
+    // A spelling suggestion is a word some document holds: only one the reader may see.
+    let misspelt = query::parse("secrt lanch").unwrap();
+    let suggested = spelling::suggest(&live, &misspelt, &Filters::default(), &Scope::Everything).unwrap();
+    assert_eq!(suggested.map(|parsed| parsed.text()).as_deref(), Some("secret launch"));
+    assert!(
+        spelling::suggest(&live, &misspelt, &Filters::default(), &only_ops).unwrap().is_none(),
+        "WEB's words stay hidden"
+    );
     let nothing = Scope::Only { projects: vec![], spaces: vec![] };
     assert_eq!(engine::run(&live, &broad, &Filters::default(), &nothing, (1, 20)).unwrap().total, 0);
 
