@@ -11,6 +11,7 @@ use outpost::admin::{generate, quickstart};
 use outpost::audit::Actor;
 use outpost::config::{Config, KEYS};
 use outpost::identity::passwords;
+use outpost::identity::roles::GlobalRole;
 use outpost::identity::users::{self, NewUser};
 use outpost::notify::mail;
 use outpost::{db, server, telemetry};
@@ -261,7 +262,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 username,
                 email,
                 password: password.clone(),
-                is_admin: admin,
+                role: if admin { GlobalRole::Admin } else { GlobalRole::User },
             };
             let mut conn = pool.get().map_err(|e| e.to_string())?;
             let user = users::create(&mut conn, &Actor::system(), new).map_err(as_flag_error)?;

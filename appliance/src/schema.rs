@@ -12,6 +12,7 @@ diesel::table! {
         is_active -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        global_role -> Text,
     }
 }
 
@@ -61,6 +62,7 @@ diesel::table! {
         next_issue_number -> Int8,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        permission_scheme_id -> Int8,
     }
 }
 
@@ -452,7 +454,67 @@ diesel::joinable!(automation_rules -> users (owner_id));
 diesel::joinable!(automation_runs -> automation_rules (rule_id));
 diesel::joinable!(automation_runs -> issues (issue_id));
 
+diesel::table! {
+    teams (id) {
+        id -> Int8,
+        name -> Text,
+        description -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    team_members (team_id, user_id) {
+        team_id -> Int8,
+        user_id -> Int8,
+        added_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    permission_schemes (id) {
+        id -> Int8,
+        name -> Text,
+        description -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    permission_scheme_grants (scheme_id, permission, role) {
+        scheme_id -> Int8,
+        permission -> Text,
+        role -> Text,
+    }
+}
+
+diesel::table! {
+    project_role_grants (id) {
+        id -> Int8,
+        project_id -> Int8,
+        role -> Text,
+        user_id -> Nullable<Int8>,
+        team_id -> Nullable<Int8>,
+        everyone -> Bool,
+        granted_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(team_members -> teams (team_id));
+diesel::joinable!(team_members -> users (user_id));
+diesel::joinable!(permission_scheme_grants -> permission_schemes (scheme_id));
+diesel::joinable!(projects -> permission_schemes (permission_scheme_id));
+diesel::joinable!(project_role_grants -> projects (project_id));
+diesel::joinable!(project_role_grants -> teams (team_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    teams,
+    team_members,
+    permission_schemes,
+    permission_scheme_grants,
+    project_role_grants,
     users,
     sessions,
     login_failures,

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::audit::{self, Actor, Change};
 use crate::errors::AppError;
-use crate::identity::passwords;
+use crate::identity::{passwords, project_roles};
 use crate::schema::{issues, projects, users};
 use crate::work::kinds::StatusCategory;
 use crate::work::ranking;
@@ -151,7 +151,8 @@ pub fn run(conn: &mut PgConnection, plan: &Plan) -> Result<Summary, AppError> {
                     ))
                     .returning(projects::id)
                     .get_result(conn)
-                    .and_then(|id| workflows::create_default(conn, id).map(|()| id))?,
+                    .and_then(|id| workflows::create_default(conn, id).map(|()| id))
+                    .and_then(|id| project_roles::grant_defaults(conn, id).map(|()| id))?,
             };
         // Statuses in the proportions of a living project: a third done, a third not started.
         let statuses: Vec<(String, u32)> = Workflow::load(conn, project_id)?

@@ -58,7 +58,7 @@ fn serve_with(cluster: &Cluster, data: &Path, port: u16) -> Result<(), String> {
             display_name: "Administrator".to_owned(),
             email: "admin@localhost".to_owned(),
             password: password.clone(),
-            is_admin: true,
+            role: crate::identity::roles::GlobalRole::Admin,
         };
         users::create(&mut conn, &Actor::system(), admin).map_err(|e| e.to_string())?;
         println!("Created the administrator account. It is shown this once:");

@@ -24,7 +24,8 @@ use crate::web::errors::PageError;
 use crate::web::extract::{CsrfForm, SignedIn};
 use crate::web::pages::redirect;
 use crate::web::AppState;
-use crate::work::issues;
+use crate::work::issues::{self, Issue};
+use crate::work::projects::Project;
 use crate::{db, docs};
 
 /// `POST /issues/{key}/attachments`: the multipart form of the issue page (`csrf_token`
@@ -82,7 +83,9 @@ pub fn owner_place(conn: &mut PgConnection, user: &User, owner: Owner, edit: boo
     match owner {
         Owner::Issue(id) => {
             let (project, issue) = issues::find_by_id(conn, id)?;
-            authorize(user, if edit { Action::EditIssue(&project) } else { Action::ViewProject(&project) })?;
+            let action: for<'a> fn(&'a Project, &'a Issue) -> Action<'a> =
+                if edit { |p, i| Action::EditIssue(p, i) } else { |p, _| Action::ViewProject(p) };
+            issues::authorize_on(user, &project, &issue, action)?;
             Ok(format!("/issues/{}-{}", project.key, issue.number))
         }
         Owner::Page(id) => {

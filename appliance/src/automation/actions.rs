@@ -313,14 +313,14 @@ pub fn apply(conn: &mut PgConnection, target: &mut Target<'_>, action: &Action) 
     let (project, owner) = (target.project, target.owner);
     let line = match action {
         Action::SetField { field, value } => {
-            authorize(owner, Permission::EditIssue(project))?;
+            authorize(owner, Permission::EditIssue(project, &target.issue))?;
             let catalogue = Catalogue::load(conn, project.id)?;
             let changes = set_field_changes(&catalogue, field, value)?;
             update(conn, target, changes)?;
             action.describe()
         }
         Action::Assign { user } => {
-            authorize(owner, Permission::EditIssue(project))?;
+            authorize(owner, Permission::EditIssue(project, &target.issue))?;
             let name = match user.trim() {
                 "" => None,
                 "reporter" => Some(Target::username(conn, Some(target.issue.reporter_id))?),
@@ -334,7 +334,7 @@ pub fn apply(conn: &mut PgConnection, target: &mut Target<'_>, action: &Action) 
             line
         }
         Action::Transition { status } => {
-            authorize(owner, Permission::EditIssue(project))?;
+            authorize(owner, Permission::TransitionIssue(project))?;
             let workflow = Workflow::load(conn, project.id)?;
             let wanted = workflow.find(status)?;
             if wanted.id == target.issue.status_id {
@@ -352,7 +352,7 @@ pub fn apply(conn: &mut PgConnection, target: &mut Target<'_>, action: &Action) 
             "Added a comment".to_owned()
         }
         Action::AddLabel { label } => {
-            authorize(owner, Permission::EditIssue(project))?;
+            authorize(owner, Permission::EditIssue(project, &target.issue))?;
             let catalogue = Catalogue::load(conn, project.id)?;
             let mut labels = issue_fields::details_of(conn, &target.issue, &catalogue)?.labels;
             let label = issue_fields::clean_labels(std::slice::from_ref(label))?.pop().unwrap_or_default();

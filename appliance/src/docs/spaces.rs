@@ -137,7 +137,9 @@ pub fn find_allowed(
         .select(Space::as_select())
         .first(conn)
         .optional()?
-        .ok_or_else(|| AppError::not_found(format!("There is no documentation space with key {key}.")))?;
+        .ok_or_else(|| {
+            AppError::not_found(format!("There is no documentation space with key {}.", key.to_uppercase()))
+        })?;
     authorize(user, action(&space))?;
     Ok(space)
 }

@@ -1,13 +1,26 @@
 //! The one place that decides whether a user may do something. Every handler calls
-//! `authorize` before it acts; the rules grow here (permission schemes, roles) and nowhere else.
+//! `authorize` before it acts, and nothing else decides.
+//!
+//! The rules: a deactivated account may do nothing. A system administrator may do everything.
+//! An auditor reads every project and space and the audit log, and changes nothing but their
+//! own tokens and notifications. Anyone else holds, in each project, the permissions its
+//! permission scheme gives to the roles they were granted there (directly, through a team,
+//! or as everyone signed in; a project's lead is always its project admin); see
+//! `roles::Access`, which is loaded with the user.
+//!
+//! Whoever may not browse a project is told it does not exist (404), so that a project's
+//! existence, key and contents leak to nobody outside it. Whoever may browse it but not do
+//! the thing asked is told why (403).
 
 use diesel::prelude::*;
 
+use super::roles::{GlobalRole, PermissionSet, ProjectPermission};
 use super::users::User;
 use crate::docs::spaces::Space;
 use crate::errors::AppError;
 use crate::schema::spaces;
 use crate::search::engine::Scope;
+use crate::work::issues::Issue;
 use crate::work::projects::{self, Project};
 
 #[derive(Clone, Copy, Debug)]
@@ -15,11 +28,18 @@ pub enum Action<'a> {
     ListProjects,
     CreateProject,
     ViewProject(&'a Project),
-    /// Change a project's settings and workflow: its lead, or an administrator.
+    /// Change a project's settings, workflow, automation, hooks and access.
     ManageProject(&'a Project),
     CreateIssue(&'a Project),
-    EditIssue(&'a Project),
+    /// Edit this issue: anyone who may edit every issue, or its reporter if they may edit their own.
+    EditIssue(&'a Project, &'a Issue),
+    /// Change many issues at once (bulk edit): only who may edit every issue.
+    EditAllIssues(&'a Project),
+    /// Move an issue to another status.
+    TransitionIssue(&'a Project),
     Comment(&'a Project),
+    /// Create, start and complete sprints and rank the backlog.
+    ManageSprints(&'a Project),
     /// Read a documentation space's pages (and their files and versions).
     ViewSpace(&'a Space),
     /// Write, move, restore and delete pages in a space, and attach files to them.
@@ -28,38 +48,100 @@ pub enum Action<'a> {
     CreateSpace,
     ManageOwnTokens,
     ManageOwnNotifications,
-    /// Installation-wide administration: the job queue, global settings.
+    /// Installation-wide administration: users, teams, schemes, the job queue, global settings.
     Administer,
 }
 
-/// Until permission schemes arrive, every active user may read and work in every project and
-/// space, only administrators create projects and standalone spaces, and a project's lead (or an administrator) manages it.
+fn hidden_project(project: &Project) -> AppError {
+    AppError::not_found(format!("There is no project with key {}.", project.key))
+}
+
+fn hidden_space(space: &Space) -> AppError {
+    AppError::not_found(format!("There is no documentation space with key {}.", space.key))
+}
+
+fn denied(project: &Project, what: &str) -> AppError {
+    AppError::forbidden(format!("Your role in {} does not allow you to {what}.", project.key))
+}
+
+pub fn global_role(user: &User) -> GlobalRole {
+    GlobalRole::parse(&user.global_role).unwrap_or(GlobalRole::User)
+}
+
+/// What `user` holds in the project with this id, global role included.
+fn held(user: &User, project_id: i64) -> PermissionSet {
+    match global_role(user) {
+        GlobalRole::Admin => ProjectPermission::ALL.into_iter().collect(),
+        GlobalRole::Auditor => [ProjectPermission::Browse, ProjectPermission::ViewAudit].into_iter().collect(),
+        GlobalRole::User => user.access.in_project(project_id),
+    }
+}
+
+/// Refuses with 404 unless the user may browse the project, then with 403 unless they hold `permission`.
+fn require(user: &User, project: &Project, permission: ProjectPermission, what: &str) -> Result<(), AppError> {
+    let held = held(user, project.id);
+    if !held.contains(ProjectPermission::Browse) {
+        return Err(hidden_project(project));
+    }
+    if !held.contains(permission) {
+        return Err(denied(project, what));
+    }
+    Ok(())
+}
+
 pub fn authorize(user: &User, action: Action<'_>) -> Result<(), AppError> {
     if !user.is_active {
         return Err(AppError::forbidden("This account is deactivated."));
     }
+    let role = global_role(user);
+    let administrator_only = |sentence: &str| match role {
+        GlobalRole::Admin => Ok(()),
+        GlobalRole::User | GlobalRole::Auditor => Err(AppError::forbidden(sentence)),
+    };
+    use ProjectPermission as P;
     match action {
-        Action::CreateProject if !user.is_admin => Err(AppError::forbidden("Only administrators can create projects.")),
-        Action::Administer if !user.is_admin => Err(AppError::forbidden("Only administrators can do this.")),
-        Action::CreateSpace if !user.is_admin => {
-            Err(AppError::forbidden("Only administrators can create documentation spaces."))
+        Action::ListProjects | Action::ManageOwnTokens | Action::ManageOwnNotifications => Ok(()),
+        Action::CreateProject => administrator_only("Only administrators can create projects."),
+        Action::CreateSpace => administrator_only("Only administrators can create documentation spaces."),
+        Action::Administer => administrator_only("Only administrators can do this."),
+        Action::ViewProject(project) => require(user, project, P::Browse, "see it"),
+        Action::ManageProject(project) => {
+            require(user, project, P::AdministerProject, "change its settings, workflow or access")
         }
-        Action::ManageProject(project) if !user.is_admin && project.lead_id != user.id => Err(AppError::forbidden(
-            format!("Only the lead of {} or an administrator can change its settings.", project.key),
-        )),
-        Action::ListProjects
-        | Action::CreateProject
-        | Action::ViewProject(_)
-        | Action::ManageProject(_)
-        | Action::CreateIssue(_)
-        | Action::EditIssue(_)
-        | Action::Comment(_)
-        | Action::ViewSpace(_)
-        | Action::EditPages(_)
-        | Action::CreateSpace
-        | Action::ManageOwnTokens
-        | Action::ManageOwnNotifications
-        | Action::Administer => Ok(()),
+        Action::CreateIssue(project) => require(user, project, P::CreateIssues, "create issues"),
+        Action::EditIssue(project, issue) => {
+            let own = issue.reporter_id == user.id && held(user, project.id).contains(P::EditOwnIssues);
+            if own {
+                return require(user, project, P::Browse, "see it");
+            }
+            require(user, project, P::EditAllIssues, "edit issues others reported")
+        }
+        Action::EditAllIssues(project) => require(user, project, P::EditAllIssues, "edit every issue"),
+        Action::TransitionIssue(project) => require(user, project, P::TransitionIssues, "move issues between statuses"),
+        Action::Comment(project) => require(user, project, P::Comment, "comment"),
+        Action::ManageSprints(project) => require(user, project, P::ManageSprints, "plan or run sprints"),
+        Action::ViewSpace(space) => match space.project_id {
+            Some(project_id) if !held(user, project_id).contains(P::Browse) => Err(hidden_space(space)),
+            _ => Ok(()),
+        },
+        Action::EditPages(space) => {
+            let may_write = match space.project_id {
+                Some(project_id) => {
+                    let held = held(user, project_id);
+                    if !held.contains(P::Browse) {
+                        return Err(hidden_space(space));
+                    }
+                    held.contains(P::EditPages)
+                }
+                None => role != GlobalRole::Auditor,
+            };
+            match may_write {
+                true => Ok(()),
+                false => {
+                    Err(AppError::forbidden(format!("You may read the pages of {} but not change them.", space.key)))
+                }
+            }
+        }
     }
 }
 
@@ -88,60 +170,130 @@ pub fn readable_scope(conn: &mut PgConnection, user: &User) -> QueryResult<Scope
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::roles::Access;
     use chrono::Utc;
 
-    fn user(is_admin: bool, is_active: bool) -> User {
+    fn user(role: GlobalRole, grants: &[ProjectPermission]) -> User {
         User {
             id: 1,
             username: "u".into(),
             display_name: "U".into(),
             email: "u@example.com".into(),
             password_hash: String::new(),
-            is_admin,
-            is_active,
+            is_admin: role == GlobalRole::Admin,
+            is_active: true,
             created_at: Utc::now(),
             updated_at: Utc::now(),
+            global_role: role.as_str().into(),
+            access: Access::from_grants(grants.iter().map(|permission| (10, *permission))),
         }
     }
 
     fn project() -> Project {
         Project {
-            id: 1,
+            id: 10,
             key: "OPS".into(),
             name: "Ops".into(),
             description: String::new(),
             lead_id: 2,
+            permission_scheme_id: 1,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }
     }
 
-    #[test]
-    fn the_permission_matrix_holds() {
-        let project = project();
-        let actions = [
-            Action::ListProjects,
-            Action::CreateProject,
-            Action::ViewProject(&project),
-            Action::ManageProject(&project),
-            Action::CreateIssue(&project),
-            Action::EditIssue(&project),
-            Action::Comment(&project),
-            Action::ManageOwnTokens,
-            Action::ManageOwnNotifications,
-            Action::Administer,
-        ];
-        for action in actions {
-            assert!(authorize(&user(true, true), action).is_ok(), "admin may {action:?}");
-            assert!(authorize(&user(true, false), action).is_err(), "deactivated may not {action:?}");
-            let member = authorize(&user(false, true), action);
-            let admin_only = matches!(action, Action::CreateProject | Action::ManageProject(_) | Action::Administer);
-            assert_eq!(member.is_ok(), !admin_only, "member and {action:?}");
+    fn issue(reporter_id: i64) -> Issue {
+        use crate::work::kinds::{IssueType, Priority};
+        Issue {
+            id: 5,
+            project_id: 10,
+            number: 1,
+            issue_type: IssueType::Task,
+            status_id: 1,
+            priority: Priority::Medium,
+            title: "T".into(),
+            description: String::new(),
+            assignee_id: None,
+            reporter_id,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            parent_id: None,
+            due_date: None,
+            story_points: None,
+            estimate_minutes: None,
+            fix_version_id: None,
+            rank: 0,
+            sprint_id: None,
         }
-        let mut lead = user(false, true);
-        lead.id = project.lead_id;
-        assert!(authorize(&lead, Action::ManageProject(&project)).is_ok(), "the lead manages the project");
-        lead.id = project.lead_id + 1;
-        assert!(authorize(&lead, Action::ManageProject(&project)).is_err(), "someone else's project");
+    }
+
+    fn space(project_id: Option<i64>) -> Space {
+        Space {
+            id: 3,
+            key: "DOC".into(),
+            name: "Docs".into(),
+            description: String::new(),
+            project_id,
+            created_by: 2,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn each_action_needs_its_permission_and_an_outsider_is_told_nothing_exists() {
+        use ProjectPermission as P;
+        let project = project();
+        let (mine, theirs) = (issue(1), issue(2));
+        let (project_space, standalone) = (space(Some(10)), space(None));
+        let cases: [(Action, &[P]); 10] = [
+            (Action::ViewProject(&project), &[P::Browse]),
+            (Action::ManageProject(&project), &[P::Browse, P::AdministerProject]),
+            (Action::CreateIssue(&project), &[P::Browse, P::CreateIssues]),
+            (Action::EditIssue(&project, &mine), &[P::Browse, P::EditOwnIssues]),
+            (Action::EditIssue(&project, &theirs), &[P::Browse, P::EditAllIssues]),
+            (Action::EditAllIssues(&project), &[P::Browse, P::EditAllIssues]),
+            (Action::TransitionIssue(&project), &[P::Browse, P::TransitionIssues]),
+            (Action::Comment(&project), &[P::Browse, P::Comment]),
+            (Action::ManageSprints(&project), &[P::Browse, P::ManageSprints]),
+            (Action::EditPages(&project_space), &[P::Browse, P::EditPages]),
+        ];
+        for (action, needed) in cases {
+            let everything = user(GlobalRole::User, &P::ALL);
+            assert!(authorize(&everything, action).is_ok(), "{action:?} with every permission");
+            assert!(authorize(&user(GlobalRole::User, needed), action).is_ok(), "{action:?} with {needed:?}");
+            for missing in needed {
+                let fewer: Vec<P> = needed.iter().copied().filter(|p| p != missing).collect();
+                let refused = authorize(&user(GlobalRole::User, &fewer), action).unwrap_err();
+                let expected = if *missing == P::Browse { 404 } else { 403 };
+                assert_eq!(refused.status().as_u16(), expected, "{action:?} without {missing:?}: {refused}");
+            }
+            assert!(authorize(&user(GlobalRole::Admin, &[]), action).is_ok(), "an administrator may {action:?}");
+            let auditor = authorize(&user(GlobalRole::Auditor, &[]), action);
+            assert_eq!(auditor.is_ok(), matches!(action, Action::ViewProject(_)), "an auditor and {action:?}");
+            let mut deactivated = user(GlobalRole::Admin, &P::ALL);
+            deactivated.is_active = false;
+            assert_eq!(authorize(&deactivated, action).unwrap_err().status().as_u16(), 403);
+        }
+        let outsider = user(GlobalRole::User, &[]);
+        assert!(authorize(&outsider, Action::ViewSpace(&standalone)).is_ok());
+        assert!(authorize(&outsider, Action::EditPages(&standalone)).is_ok());
+        assert_eq!(authorize(&outsider, Action::ViewSpace(&project_space)).unwrap_err().status().as_u16(), 404);
+        let auditor = user(GlobalRole::Auditor, &[]);
+        assert!(authorize(&auditor, Action::ViewSpace(&project_space)).is_ok());
+        assert_eq!(authorize(&auditor, Action::EditPages(&standalone)).unwrap_err().status().as_u16(), 403);
+    }
+
+    #[test]
+    fn installation_wide_actions_belong_to_administrators() {
+        for action in [Action::CreateProject, Action::CreateSpace, Action::Administer] {
+            assert!(authorize(&user(GlobalRole::Admin, &[]), action).is_ok());
+            assert!(authorize(&user(GlobalRole::User, &ProjectPermission::ALL), action).is_err());
+            assert!(authorize(&user(GlobalRole::Auditor, &[]), action).is_err());
+        }
+        for action in [Action::ListProjects, Action::ManageOwnTokens, Action::ManageOwnNotifications] {
+            for role in GlobalRole::ALL {
+                assert!(authorize(&user(role, &[]), action).is_ok(), "{role:?} and {action:?}");
+            }
+        }
     }
 }

@@ -7,10 +7,33 @@ use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::json;
 
+use diesel::expression::SqlLiteral;
+use diesel::sql_types::Jsonb;
+
 use super::passwords;
+use super::roles::{Access, GlobalRole};
 use crate::audit::{self, Actor, Change};
 use crate::errors::AppError;
 use crate::schema::users;
+
+/// What a user holds in each project, as `roles::Access` reads it: their own grants, their
+/// teams' grants, grants to everyone, and project admin of the projects they lead, each
+/// role mapped to permissions by its project's scheme. Evaluated beside the `users` row it
+/// names, so that every loaded `User` carries it and `authorize` needs no query.
+const ACCESS_SQL: &str = "(SELECT coalesce(jsonb_object_agg(held.project_id, held.permissions), '{}'::jsonb) FROM ( \
+    SELECT r.project_id, jsonb_agg(DISTINCT sg.permission) AS permissions FROM ( \
+        SELECT g.project_id, g.role FROM project_role_grants g \
+        WHERE g.user_id = users.id OR g.everyone \
+           OR g.team_id IN (SELECT m.team_id FROM team_members m WHERE m.user_id = users.id) \
+        UNION ALL SELECT p.id, 'project_admin' FROM projects p WHERE p.lead_id = users.id \
+    ) r \
+    JOIN projects p ON p.id = r.project_id \
+    JOIN permission_scheme_grants sg ON sg.scheme_id = p.permission_scheme_id AND sg.role = r.role \
+    GROUP BY r.project_id) held)";
+
+fn access_sql() -> SqlLiteral<Jsonb> {
+    diesel::dsl::sql::<Jsonb>(ACCESS_SQL)
+}
 
 #[derive(Clone, Debug, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
@@ -20,10 +43,15 @@ pub struct User {
     pub display_name: String,
     pub email: String,
     pub password_hash: String,
+    /// Kept equal to `global_role == "admin"` (a CHECK holds it).
     pub is_admin: bool,
     pub is_active: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// admin, user or auditor (`roles::GlobalRole`); read it through `permissions::global_role`.
+    pub global_role: String,
+    #[diesel(select_expression = access_sql(), select_expression_type = SqlLiteral<Jsonb>)]
+    pub access: Access,
 }
 
 /// What pages and the API show of a person.
@@ -46,7 +74,7 @@ pub struct NewUser {
     pub display_name: String,
     pub email: String,
     pub password: String,
-    pub is_admin: bool,
+    pub role: GlobalRole,
 }
 
 impl NewUser {
@@ -95,7 +123,8 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, new: NewUser) -> Result<Us
                 users::display_name.eq(new.display_name.trim()),
                 users::email.eq(&email),
                 users::password_hash.eq(&password_hash),
-                users::is_admin.eq(new.is_admin),
+                users::is_admin.eq(new.role == GlobalRole::Admin),
+                users::global_role.eq(new.role.as_str()),
             ))
             .returning(User::as_returning())
             .get_result(conn)?;
@@ -107,7 +136,7 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, new: NewUser) -> Result<Us
                 entity_type: "user",
                 entity_id: user.id,
                 before: None,
-                after: Some(json!({ "username": user.username, "display_name": user.display_name, "email": user.email, "is_admin": user.is_admin })),
+                after: Some(json!({ "username": user.username, "display_name": user.display_name, "email": user.email, "global_role": user.global_role })),
             },
         )?;
         Ok(user)

@@ -24,6 +24,7 @@ use crate::db::DbPool;
 use crate::docs::{api as docs_api, page_handlers, space_handlers, version_handlers};
 use crate::errors::AppError;
 use crate::identity::pages as identity_pages;
+use crate::identity::project_roles_api;
 use crate::integrations::{api as webhook_api, deployment_pages, pages as webhook_pages};
 use crate::jobs::pages as job_pages;
 use crate::notify::pages as notification_pages;
@@ -295,6 +296,12 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
                 .route(post().to(planning_api::create_filter)),
         )
         .service(resource("/projects/{key}/filters/{id}").route(delete().to(planning_api::delete_filter)))
+        .service(
+            resource("/projects/{key}/roles")
+                .route(get().to(project_roles_api::list))
+                .route(post().to(project_roles_api::grant)),
+        )
+        .service(resource("/projects/{key}/roles/{id}").route(delete().to(project_roles_api::revoke)))
         .service(resource("/projects/{key}/bulk").route(post().to(planning_api::bulk_edit)))
         // Automation
         .service(

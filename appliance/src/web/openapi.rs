@@ -27,6 +27,7 @@ use crate::automation::{
     actions as automation_actions, api as automation_api, pages as automation_pages, rules as automation_rules,
 };
 use crate::docs::api as docs_api;
+use crate::identity::project_roles_api;
 use crate::integrations::{api as webhook_api, deployment_pages};
 use crate::notify::pages as notification_pages;
 use crate::work::{api as work_api, csv_api, issue_actions_api, planning_api, settings_api};
@@ -135,6 +136,9 @@ pub struct SwitchPath {
         work_api::list_projects,
         work_api::create_project,
         work_api::get_project,
+        project_roles_api::list,
+        project_roles_api::grant,
+        project_roles_api::revoke,
         work_api::list_issues,
         work_api::create_issue,
         work_api::get_project_issue,

@@ -87,7 +87,8 @@ pub struct ProjectList {
 #[utoipa::path(get, path = "/api/v1/projects", tag = "projects", responses((status = 200, body = ProjectList)))]
 pub async fn list_projects(caller: ApiCaller, state: web::Data<AppState>) -> ApiResult {
     authorize(&caller.user, Action::ListProjects)?;
-    let projects = db::run(&state.pool, |conn| Ok(projects::list(conn)?)).await?;
+    let reader = caller.user.clone();
+    let projects = db::run(&state.pool, move |conn| Ok(projects::visible(conn, &reader)?)).await?;
     Ok(HttpResponse::Ok().json(ProjectList { projects }))
 }
 
@@ -263,7 +264,7 @@ async fn issue_response(
             Some(project_key) => issues::find_in_project(conn, project_key, &key)?,
             None => issues::find_by_key(conn, &key)?,
         };
-        authorize(&user, Action::ViewProject(&project))?;
+        issues::authorize_on(&user, &project, &issue, |p, _| Action::ViewProject(p))?;
         issue_body(conn, &project, issue)
     })
     .await?;
@@ -402,7 +403,10 @@ pub async fn update_issue(
     let updated = db::run(&state.pool, move |conn| {
         conn.transaction(|conn| {
             let (project, issue) = issues::find_by_key(conn, &key)?;
-            authorize(&user, Action::EditIssue(&project))?;
+            issues::authorize_on(&user, &project, &issue, |p, i| Action::EditIssue(p, i))?;
+            if changes.status.is_some() {
+                authorize(&user, Action::TransitionIssue(&project))?;
+            }
             let before = if_match.before(|| {
                 issues::lock(conn, issue.id)?;
                 let (_, current) = issues::find_by_key(conn, &key)?;
@@ -455,10 +459,10 @@ pub async fn find_issues(
     let parsed = oql::parse(text.as_deref().unwrap_or(""))
         .map_err(|e| crate::errors::AppError::invalid("oql", e.to_string()))?;
     let paging = IssueQuery { page, per_page, cursor, ..IssueQuery::default() };
-    let me = caller.user.id;
+    let reader = caller.user.clone();
     let (page, per_page, found) = db::run(&state.pool, move |conn| {
         let (page, per_page) = issue_list::paging(&paging)?;
-        Ok((page, per_page, issue_list::search(conn, &parsed, me, (page, per_page), paging.cursor.as_deref())?))
+        Ok((page, per_page, issue_list::search(conn, &parsed, &reader, (page, per_page), paging.cursor.as_deref())?))
     })
     .await?;
     Ok(HttpResponse::Ok().json(IssueSearchResult {
@@ -483,7 +487,7 @@ pub async fn get_history(caller: ApiCaller, state: web::Data<AppState>, path: we
     let (key, user) = (path.into_inner().issue, caller.user.clone());
     let entries = db::run(&state.pool, move |conn| {
         let (project, issue) = issues::find_by_key(conn, &key)?;
-        authorize(&user, Action::ViewProject(&project))?;
+        issues::authorize_on(&user, &project, &issue, |p, _| Action::ViewProject(p))?;
         Ok(history::history_of(conn, issue.id)?)
     })
     .await?;
@@ -502,7 +506,7 @@ pub async fn list_comments(caller: ApiCaller, state: web::Data<AppState>, path: 
     let (key, user) = (path.into_inner().issue, caller.user.clone());
     let comments: Vec<CommentWithAuthor> = db::run(&state.pool, move |conn| {
         let (project, issue) = issues::find_by_key(conn, &key)?;
-        authorize(&user, Action::ViewProject(&project))?;
+        issues::authorize_on(&user, &project, &issue, |p, _| Action::ViewProject(p))?;
         Ok(comments::list_for_issue(conn, issue.id)?)
     })
     .await?;
@@ -530,7 +534,7 @@ pub async fn create_comment(
     let (key, user, actor) = (path.into_inner().issue, caller.user.clone(), caller.actor.clone());
     let created = db::run(&state.pool, move |conn| {
         let (project, issue) = issues::find_by_key(conn, &key)?;
-        authorize(&user, Action::Comment(&project))?;
+        issues::authorize_on(&user, &project, &issue, |p, _| Action::Comment(p))?;
         let comment = comments::create(conn, &actor, &issue, user.id, &input.body)?;
         Ok(CommentWithAuthor { comment, author: user.to_ref() })
     })

@@ -104,7 +104,7 @@ async fn render_page(
         Ok((project, with_issues, backlog))
     })
     .await?;
-    let can_manage = authorize(signed_in.user(), Action::ManageProject(&project)).is_ok();
+    let can_manage = authorize(signed_in.user(), Action::ManageSprints(&project)).is_ok();
     let status = status_for(error.as_ref());
     let page = BacklogPage {
         nav: Nav::for_user(signed_in, "projects"),
@@ -144,7 +144,7 @@ pub async fn create_sprint(
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let CsrfForm { signed_in, data } = form;
-    let project = project_for(&state, &signed_in, path.into_inner(), |p| Action::ManageProject(p)).await?;
+    let project = project_for(&state, &signed_in, path.into_inner(), |p| Action::ManageSprints(p)).await?;
     let parsed = parse_date("starts_on", &data.starts_on).and_then(|starts_on| {
         Ok(NewSprint {
             name: data.name.clone(),
@@ -180,7 +180,7 @@ pub async fn sprint_action(
 ) -> Result<HttpResponse, PageError> {
     let CsrfForm { signed_in, data } = form;
     let (key, sprint_id, action) = path.into_inner();
-    let project = project_for(&state, &signed_in, key, |p| Action::ManageProject(p)).await?;
+    let project = project_for(&state, &signed_in, key, |p| Action::ManageSprints(p)).await?;
     let (actor, target) = (signed_in.actor.clone(), project.clone());
     let done = match (action.as_str(), data.move_to.trim()) {
         ("start", _) => {

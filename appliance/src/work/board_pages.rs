@@ -208,16 +208,17 @@ pub async fn move_issue(
 ) -> Result<HttpResponse, PageError> {
     let CsrfForm { signed_in, data } = form;
     let key = path.into_inner();
-    let (project, issue) = issue_for(&state, &signed_in, &key, |p| Action::EditIssue(p)).await?;
+    let (project, issue) = issue_for(&state, &signed_in, &key, |p, i| Action::EditIssue(p, i)).await?;
     let parsed = Placement::parse(Some(&data.before), Some(&data.after), Some(&data.direction))
         .and_then(|placement| Ok((placement, data.sprint()?)));
-    let (actor, target, status) = (signed_in.actor.clone(), project.clone(), data.status.clone());
+    let (actor, mover, target, status) =
+        (signed_in.actor.clone(), signed_in.user().clone(), project.clone(), data.status.clone());
     let moved = match parsed {
         Err(error) => Err(error),
         Ok((placement, sprint)) => {
             db::run(&state.pool, move |conn| {
                 let status = Some(status.trim().to_owned()).filter(|s| !s.is_empty());
-                boards::move_card(conn, &actor, &target, issue, status, sprint, placement)
+                boards::move_card(conn, &actor, &mover, &target, issue, status, sprint, placement)
             })
             .await
         }

@@ -19,6 +19,8 @@ use super::sprints;
 use super::workflows::{Workflow, WorkflowStatus};
 use crate::audit::Actor;
 use crate::errors::AppError;
+use crate::identity::permissions::{authorize, Action};
+use crate::identity::users::User;
 
 /// Cards a board shows at most; a bigger board says it was cut.
 pub const CARDS_MAX: i64 = 1000;
@@ -159,16 +161,22 @@ pub fn load(conn: &mut PgConnection, workflow: &Workflow, source: &Source<'_>) -
 
 /// Moves a card, as a board, the backlog or the API asks: a transition to `status`, a sprint
 /// (`Some(None)`: the backlog) and a place in the rank order, all in one transaction.
-/// Returns the status the issue is in afterwards.
+/// Returns the status the issue is in afterwards. The caller has checked that `mover` may edit
+/// the issue; a move that names a status also needs the right to move issues between statuses.
+#[allow(clippy::too_many_arguments)]
 pub fn move_card(
     conn: &mut PgConnection,
     actor: &Actor,
+    mover: &User,
     project: &Project,
     issue: Issue,
     status: Option<String>,
     sprint: Option<Option<i64>>,
     placement: Option<Placement>,
 ) -> Result<String, AppError> {
+    if status.is_some() {
+        authorize(mover, Action::TransitionIssue(project))?;
+    }
     conn.transaction(|conn| {
         let mut issue = issue;
         if status.is_some() {

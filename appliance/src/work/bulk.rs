@@ -13,6 +13,8 @@ use super::sprints;
 use crate::audit::Actor;
 use crate::db::Abort;
 use crate::errors::AppError;
+use crate::identity::permissions::{authorize, Action};
+use crate::identity::users::User;
 
 pub const ISSUES_MAX: usize = 500;
 
@@ -44,6 +46,16 @@ pub struct Outcome {
 /// Why a bulk edit wrote nothing: the outcomes, with the refusals that stopped it.
 #[derive(Debug)]
 pub struct Refused(pub Vec<Outcome>);
+
+/// A bulk edit changes issues whoever reported them, so it needs the right to edit every
+/// issue, and to move issues when it changes their status.
+pub fn authorize_change(user: &User, project: &Project, change: &BulkChange) -> Result<(), AppError> {
+    authorize(user, Action::EditAllIssues(project))?;
+    if change.status.is_some() {
+        authorize(user, Action::TransitionIssue(project))?;
+    }
+    Ok(())
+}
 
 /// Applies `change` to the issues `keys` of `project`.
 pub fn apply(

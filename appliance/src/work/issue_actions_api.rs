@@ -9,7 +9,7 @@ use super::issues;
 use super::time_tracking::{self, parse_duration, WorkLog};
 use super::{links, watchers};
 use crate::db;
-use crate::identity::permissions::{authorize, Action};
+use crate::identity::permissions::Action;
 use crate::identity::users::UserRef;
 use crate::web::errors::ApiError;
 use crate::web::extract::{ApiCaller, ApiJson};
@@ -118,7 +118,7 @@ async fn set_watching(caller: ApiCaller, state: web::Data<AppState>, key: String
     let (user, actor) = (caller.user.clone(), caller.actor.clone());
     let watchers = db::run(&state.pool, move |conn| {
         let (project, issue) = issues::find_by_key(conn, &key)?;
-        authorize(&user, Action::ViewProject(&project))?;
+        issues::authorize_on(&user, &project, &issue, |p, _| Action::ViewProject(p))?;
         watchers::set_watching(conn, &actor, &issue, user.id, watching)?;
         Ok(watchers::watchers_of(conn, issue.id)?)
     })

@@ -305,7 +305,7 @@ pub async fn edit_form(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    let (project, issue) = issue_for(&state, &signed_in, &path, |p| Action::EditIssue(p)).await?;
+    let (project, issue) = issue_for(&state, &signed_in, &path, |p, i| Action::EditIssue(p, i)).await?;
     let (shown, target) = (issue.clone(), project.clone());
     let (assignee, status, details) = db::run(&state.pool, move |conn| {
         let (assignee, _) = super::issue_list::people_of(conn, &shown)?;
@@ -328,7 +328,7 @@ pub async fn update(
     let CsrfForm { signed_in, data } = form;
     let data = IssueForm::from_pairs(&data);
     let key = path.into_inner();
-    let (project, issue) = issue_for(&state, &signed_in, &key, |p| Action::EditIssue(p)).await?;
+    let (project, issue) = issue_for(&state, &signed_in, &key, |p, i| Action::EditIssue(p, i)).await?;
     let updated = match data.to_changes() {
         Ok(changes) => {
             let (actor, target, issue_id) = (signed_in.actor.clone(), project.clone(), issue.id);

@@ -17,8 +17,10 @@ use super::list_cursor;
 use super::oql::{self, Bind, Context, OrderTerm, SortValue, SqlBuilder};
 use super::workflows::Workflow;
 use crate::errors::AppError;
-use crate::identity::users::{self, UserRef};
+use crate::identity::permissions::readable_scope;
+use crate::identity::users::{self, User, UserRef};
 use crate::schema::users as users_table;
+use crate::search::engine::Scope;
 
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
 pub const MAX_PAGE_SIZE: i64 = 200;
@@ -397,16 +399,29 @@ fn sort_terms(sort: SortKey, descending: bool) -> Vec<OrderTerm> {
 }
 
 /// Open issues assigned to `user_id`, most recently updated first.
-pub fn assigned_to(conn: &mut PgConnection, user_id: i64, limit: i64) -> Result<Vec<ListedIssue>, AppError> {
+/// Keeps a list that spans projects to the projects `reader` may browse.
+fn within_readable(conn: &mut PgConnection, reader: &User, sql: &mut SqlBuilder) -> Result<(), AppError> {
+    if let Scope::Only { projects, .. } = readable_scope(conn, reader)? {
+        let allowed = sql.bind(Bind::Int8Array(projects));
+        sql.and(format!("i.project_id = ANY({allowed})"));
+    }
+    Ok(())
+}
+
+/// The reader's open issues, in the projects they may still browse.
+pub fn assigned_to(conn: &mut PgConnection, reader: &User, limit: i64) -> Result<Vec<ListedIssue>, AppError> {
+    let user_id = reader.id;
     let mut sql = SqlBuilder::default();
+    within_readable(conn, reader, &mut sql)?;
     let (user, done) = (sql.bind(Bind::Int8(user_id)), sql.bind(Bind::Text(StatusCategory::Done.as_str().to_owned())));
     sql.and(format!("i.assignee_id = {user} AND s.category <> {done}"));
     sql.order_by(OrderTerm::desc("i.updated_at", SortValue::Timestamp));
     load(conn, sql, limit, 0)
 }
 
-pub fn recently_updated(conn: &mut PgConnection, limit: i64) -> Result<Vec<ListedIssue>, AppError> {
+pub fn recently_updated(conn: &mut PgConnection, reader: &User, limit: i64) -> Result<Vec<ListedIssue>, AppError> {
     let mut sql = SqlBuilder::default();
+    within_readable(conn, reader, &mut sql)?;
     sql.order_by(OrderTerm::desc("i.updated_at", SortValue::Timestamp));
     load(conn, sql, limit, 0)
 }
@@ -425,12 +440,13 @@ pub fn children_of(conn: &mut PgConnection, issue_id: i64) -> Result<Vec<ListedI
 pub fn search(
     conn: &mut PgConnection,
     query: &oql::Query,
-    me: i64,
+    reader: &User,
     (page, per_page): (i64, i64),
     cursor: Option<&str>,
 ) -> Result<IssuePage, AppError> {
     let mut sql = SqlBuilder::default();
-    let context = Context { me, now: Utc::now(), project_id: None };
+    within_readable(conn, reader, &mut sql)?;
+    let context = Context { me: reader.id, now: Utc::now(), project_id: None };
     oql::compile::compile(conn, query, &context, &mut sql)?;
     if !sql.has_order() {
         sql.order_by(OrderTerm::desc("i.updated_at", SortValue::Timestamp));

@@ -21,7 +21,7 @@ use crate::attachments::{self, Attachment, Owner};
 use crate::db;
 use crate::docs::mentions::{self, Mention};
 use crate::errors::AppError;
-use crate::identity::permissions::{authorize, Action};
+use crate::identity::permissions::Action;
 use crate::identity::users::UserRef;
 use crate::integrations::deployments::{self, Deployment};
 use crate::web::errors::PageError;
@@ -35,11 +35,11 @@ pub(super) async fn issue_for(
     state: &AppState,
     signed_in: &SignedIn,
     key: &str,
-    action: for<'a> fn(&'a Project) -> Action<'a>,
+    action: for<'a> fn(&'a Project, &'a Issue) -> Action<'a>,
 ) -> Result<(Project, Issue), AppError> {
     let key = key.to_owned();
     let (project, issue) = db::run(&state.pool, move |conn| issues::find_by_key(conn, &key)).await?;
-    authorize(signed_in.user(), action(&project))?;
+    issues::authorize_on(signed_in.user(), &project, &issue, action)?;
     Ok((project, issue))
 }
 
@@ -158,7 +158,7 @@ async fn issue_page(
     // Everything, Markdown rendering included, happens on the blocking pool.
     let page = db::run(&state.pool, move |conn| {
         let (project, issue) = issues::find_by_key(conn, &key)?;
-        authorize(&user, Action::ViewProject(&project))?;
+        issues::authorize_on(&user, &project, &issue, |p, _| Action::ViewProject(p))?;
         let workflow = Workflow::load(conn, project.id)?;
         let (assignee, reporter) = issue_list::people_of(conn, &issue)?;
         let catalogue = Catalogue::custom_fields_only(conn, project.id)?;
@@ -238,7 +238,7 @@ pub async fn comment(
 ) -> Result<HttpResponse, PageError> {
     let CsrfForm { signed_in, data } = form;
     let key = path.into_inner();
-    let (_, issue) = issue_for(&state, &signed_in, &key, |p| Action::Comment(p)).await?;
+    let (_, issue) = issue_for(&state, &signed_in, &key, |p, _| Action::Comment(p)).await?;
     let (actor, author, body) = (signed_in.actor.clone(), signed_in.user().id, data.body.clone());
     let outcome = db::run(&state.pool, move |conn| comments::create(conn, &actor, &issue, author, &body)).await;
     let outcome = outcome.map(|comment| format!("#comment-{}", comment.id));
@@ -260,7 +260,7 @@ pub async fn transition(
 ) -> Result<HttpResponse, PageError> {
     let CsrfForm { signed_in, data } = form;
     let key = path.into_inner();
-    let (project, issue) = issue_for(&state, &signed_in, &key, |p| Action::EditIssue(p)).await?;
+    let (project, issue) = issue_for(&state, &signed_in, &key, |p, _| Action::TransitionIssue(p)).await?;
     let changes = IssueChanges { status: Some(data.status), ..IssueChanges::default() };
     let actor = signed_in.actor.clone();
     let outcome = db::run(&state.pool, move |conn| issues::update(conn, &actor, &project, issue.id, changes)).await;
@@ -282,7 +282,7 @@ pub async fn link(
 ) -> Result<HttpResponse, PageError> {
     let CsrfForm { signed_in, data } = form;
     let key = path.into_inner();
-    let (_, issue) = issue_for(&state, &signed_in, &key, |p| Action::EditIssue(p)).await?;
+    let (_, issue) = issue_for(&state, &signed_in, &key, |p, i| Action::EditIssue(p, i)).await?;
     let (actor, issue_key, draft) = (signed_in.actor.clone(), key.clone(), data.issue.clone());
     let outcome =
         db::run(&state.pool, move |conn| links::link(conn, &actor, &issue, &issue_key, &data.kind, &data.issue)).await;
@@ -296,7 +296,7 @@ pub async fn unlink(
 ) -> Result<HttpResponse, PageError> {
     let CsrfForm { signed_in, .. } = form;
     let (key, link_id) = path.into_inner();
-    let (_, issue) = issue_for(&state, &signed_in, &key, |p| Action::EditIssue(p)).await?;
+    let (_, issue) = issue_for(&state, &signed_in, &key, |p, i| Action::EditIssue(p, i)).await?;
     let actor = signed_in.actor.clone();
     let outcome = db::run(&state.pool, move |conn| links::unlink(conn, &actor, &issue, link_id)).await;
     after_action(&signed_in, &state, key, Section::Link, String::new(), outcome.map(|()| "#links".to_owned())).await
@@ -315,7 +315,7 @@ pub async fn watch(
 ) -> Result<HttpResponse, PageError> {
     let CsrfForm { signed_in, data } = form;
     let key = path.into_inner();
-    let (_, issue) = issue_for(&state, &signed_in, &key, |p| Action::ViewProject(p)).await?;
+    let (_, issue) = issue_for(&state, &signed_in, &key, |p, _| Action::ViewProject(p)).await?;
     let (actor, me, watching) = (signed_in.actor.clone(), signed_in.user().id, data.watching == "on");
     db::run(&state.pool, move |conn| watchers::set_watching(conn, &actor, &issue, me, watching)).await?;
     Ok(redirect(&format!("/issues/{key}")))
@@ -336,7 +336,7 @@ pub async fn log_work(
 ) -> Result<HttpResponse, PageError> {
     let CsrfForm { signed_in, data } = form;
     let key = path.into_inner();
-    let (_, issue) = issue_for(&state, &signed_in, &key, |p| Action::EditIssue(p)).await?;
+    let (_, issue) = issue_for(&state, &signed_in, &key, |p, i| Action::EditIssue(p, i)).await?;
     let (actor, me, draft) = (signed_in.actor.clone(), signed_in.user().id, data.time_spent.clone());
     let outcome = match parse_duration("time_spent", &data.time_spent) {
         Ok(minutes) => {

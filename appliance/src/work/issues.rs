@@ -322,8 +322,22 @@ pub fn lock(conn: &mut PgConnection, issue_id: i64) -> QueryResult<()> {
 /// An issue by key, when `user` may edit it (404 or 403 otherwise, as `authorize` decides).
 pub fn find_editable(conn: &mut PgConnection, user: &User, key: &str) -> Result<(Project, Issue), AppError> {
     let (project, issue) = find_by_key(conn, key)?;
-    authorize(user, Action::EditIssue(&project))?;
+    authorize_on(user, &project, &issue, |p, i| Action::EditIssue(p, i))?;
     Ok((project, issue))
+}
+
+/// Asks `authorize` about an issue; a project the user may not see hides the issue with the
+/// same sentence as an issue that does not exist, so keys leak nothing either.
+pub fn authorize_on(
+    user: &User,
+    project: &Project,
+    issue: &Issue,
+    action: for<'a> fn(&'a Project, &'a Issue) -> Action<'a>,
+) -> Result<(), AppError> {
+    authorize(user, action(project, issue)).map_err(|error| match error {
+        AppError::NotFound(_) => AppError::not_found(format!("There is no issue {}-{}.", project.key, issue.number)),
+        other => other,
+    })
 }
 
 /// An issue and its project by the issue's id.

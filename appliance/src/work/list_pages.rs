@@ -350,7 +350,7 @@ pub async fn bulk_edit(
         Ok((keys, change, skip)) => {
             db::run(&state.pool, move |conn| {
                 let project = projects::find_by_key(conn, &project_key)?;
-                authorize(&user, Action::EditIssue(&project))?;
+                bulk::authorize_change(&user, &project, &change)?;
                 bulk::apply(conn, &actor, &project, &keys, &change, skip)
             })
             .await

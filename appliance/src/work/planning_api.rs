@@ -92,7 +92,7 @@ pub async fn create_sprint(
     let ApiJson(input) = body;
     let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     let sprint = db::run(&state.pool, move |conn| {
-        let project = projects::find_allowed(conn, &user, &key, |p| Action::ManageProject(p))?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Action::ManageSprints(p))?;
         let new = NewSprint {
             name: input.name,
             goal: input.goal,
@@ -120,7 +120,7 @@ pub async fn start_sprint(
 ) -> ApiResult {
     let (ProjectItemPath { key, id }, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     let sprint = db::run(&state.pool, move |conn| {
-        let project = projects::find_allowed(conn, &user, &key, |p| Action::ManageProject(p))?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Action::ManageSprints(p))?;
         sprints::start(conn, &actor, &project, id)
     })
     .await?;
@@ -158,7 +158,7 @@ pub async fn complete_sprint(
     };
     let (ProjectItemPath { key, id }, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     let completed = db::run(&state.pool, move |conn| {
-        let project = projects::find_allowed(conn, &user, &key, |p| Action::ManageProject(p))?;
+        let project = projects::find_allowed(conn, &user, &key, |p| Action::ManageSprints(p))?;
         sprints::complete(conn, &actor, &project, id, input.move_to)
     })
     .await?;
@@ -206,7 +206,7 @@ pub async fn move_issue(
     let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     let status = db::run(&state.pool, move |conn| {
         let (project, issue) = issues::find_editable(conn, &user, &key)?;
-        boards::move_card(conn, &actor, &project, issue, input.status, sprint, placement)
+        boards::move_card(conn, &actor, &user, &project, issue, input.status, sprint, placement)
     })
     .await?;
     Ok(HttpResponse::Ok().json(Moved { status }))
@@ -428,7 +428,8 @@ pub async fn bulk_edit(
     let change = BulkChange { status: input.status, assignee: input.assignee, add_labels: input.add_labels, sprint };
     let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     let applied = db::run(&state.pool, move |conn| {
-        let project = projects::find_allowed(conn, &user, &key, |p| Action::EditIssue(p))?;
+        let project = projects::find_by_key(conn, &key)?;
+        bulk::authorize_change(&user, &project, &change)?;
         bulk::apply(conn, &actor, &project, &input.issues, &change, input.skip_refused)
     })
     .await?;

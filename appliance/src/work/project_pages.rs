@@ -37,11 +37,11 @@ struct HomePage {
 
 pub async fn home(signed_in: SignedIn, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     authorize(signed_in.user(), Action::ListProjects)?;
-    let me = signed_in.user().id;
+    let me = signed_in.user().clone();
     let (assigned, recent, has_projects) = db::run(&state.pool, move |conn| {
-        let assigned = issue_list::assigned_to(conn, me, 20)?;
-        let recent = issue_list::recently_updated(conn, 20)?;
-        let has_projects = projects::any_exist(conn)?;
+        let assigned = issue_list::assigned_to(conn, &me, 20)?;
+        let recent = issue_list::recently_updated(conn, &me, 20)?;
+        let has_projects = !projects::visible(conn, &me)?.is_empty();
         Ok((assigned, recent, has_projects))
     })
     .await?;
@@ -58,7 +58,8 @@ struct ProjectListPage {
 
 pub async fn list(signed_in: SignedIn, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     authorize(signed_in.user(), Action::ListProjects)?;
-    let projects = db::run(&state.pool, |conn| Ok(projects::list(conn)?)).await?;
+    let reader = signed_in.user().clone();
+    let projects = db::run(&state.pool, move |conn| Ok(projects::visible(conn, &reader)?)).await?;
     let can_create = authorize(signed_in.user(), Action::CreateProject).is_ok();
     Ok(render(&ProjectListPage { nav: Nav::for_user(&signed_in, "projects"), projects, can_create })?)
 }

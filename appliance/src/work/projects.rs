@@ -10,6 +10,7 @@ use crate::audit::{self, Actor, Change};
 use crate::docs::spaces;
 use crate::errors::AppError;
 use crate::identity::permissions::{authorize, Action};
+use crate::identity::project_roles;
 use crate::identity::users::User;
 use crate::schema::projects;
 
@@ -25,6 +26,8 @@ pub struct Project {
     pub lead_id: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[serde(skip)]
+    pub permission_scheme_id: i64,
 }
 
 pub struct NewProject {
@@ -90,6 +93,7 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, lead_id: i64, new: NewProj
             .returning(Project::as_returning())
             .get_result(conn)?;
         workflows::create_default(conn, project.id)?;
+        project_roles::grant_defaults(conn, project.id)?;
         spaces::create_for_project(conn, &project)?;
         audit::record(
             conn,
@@ -110,8 +114,11 @@ pub fn list(conn: &mut PgConnection) -> QueryResult<Vec<Project>> {
     projects::table.order(projects::key.asc()).select(Project::as_select()).load(conn)
 }
 
-pub fn any_exist(conn: &mut PgConnection) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(projects::table.select(projects::id))).get_result(conn)
+/// The projects `reader` may browse, by key.
+pub fn visible(conn: &mut PgConnection, reader: &User) -> QueryResult<Vec<Project>> {
+    let mut all = list(conn)?;
+    all.retain(|project| authorize(reader, Action::ViewProject(project)).is_ok());
+    Ok(all)
 }
 
 /// Holds the row until the transaction ends, so a check made on the project's settings (an `If-Match`)
@@ -126,7 +133,7 @@ pub fn find_by_key(conn: &mut PgConnection, key: &str) -> Result<Project, AppErr
         .select(Project::as_select())
         .first(conn)
         .optional()?
-        .ok_or_else(|| AppError::not_found(format!("There is no project with key {key}.")))
+        .ok_or_else(|| AppError::not_found(format!("There is no project with key {}.", key.to_uppercase())))
 }
 
 /// The project `key` names, once `user` is allowed `action` on it (the one permission check).

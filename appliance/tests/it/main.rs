@@ -1,6 +1,7 @@
 //! Outpost's integration tests: one binary, so one PostgreSQL cluster serves the whole run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access;
 mod api;
 mod api_conventions;
 mod attachments;

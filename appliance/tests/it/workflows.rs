@@ -241,7 +241,7 @@ fn only_the_lead_or_an_administrator_edits_a_workflow() {
     let refused =
         post(&mut mia, "/projects/OPS/workflow", &editor_form(&token, &[1, 2, 3, 4], &[("status_0_name", "Backlog")]));
     assert_eq!(refused.status, 403);
-    assert!(refused.body.contains("Only the lead of OPS or an administrator can change its settings."));
+    assert!(refused.body.contains("Your role in OPS does not allow you to change its settings, workflow or access."));
     assert_eq!((app.footprint(), app.count("workflow_statuses")), before);
 }
 

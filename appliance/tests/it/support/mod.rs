@@ -16,6 +16,7 @@ use diesel::sql_types::BigInt;
 use outpost::audit::Actor;
 use outpost::config::Config;
 use outpost::db::{self, DbPool};
+use outpost::identity::roles::GlobalRole;
 use outpost::identity::tokens;
 use outpost::identity::users::{self, NewUser, User};
 use outpost::jobs::worker::Context;
@@ -139,7 +140,7 @@ impl TestApp {
             display_name: format!("{username} (test)"),
             email: format!("{username}@example.test"),
             password: PASSWORD.to_owned(),
-            is_admin,
+            role: if is_admin { GlobalRole::Admin } else { GlobalRole::User },
         };
         users::create(&mut self.conn(), &Actor::system(), new).expect("create a test user")
     }

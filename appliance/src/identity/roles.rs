@@ -1,0 +1,244 @@
+//! The vocabulary of access: global roles, project roles, the fine-grained project
+//! permissions a permission scheme hands to roles, and `Access`, what one user holds in
+//! each project, loaded with the user (see `users::ACCESS_SQL`).
+
+use std::collections::HashMap;
+
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::pg::{Pg, PgValue};
+use diesel::sql_types::Jsonb;
+use serde::{Deserialize, Serialize};
+
+/// What a person is across the installation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GlobalRole {
+    /// Administers the installation and may do everything in every project.
+    Admin,
+    /// Works where project roles let them.
+    User,
+    /// Reads every project, space and the audit log; changes nothing.
+    Auditor,
+}
+
+impl GlobalRole {
+    pub const ALL: [GlobalRole; 3] = [GlobalRole::Admin, GlobalRole::User, GlobalRole::Auditor];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GlobalRole::Admin => "admin",
+            GlobalRole::User => "user",
+            GlobalRole::Auditor => "auditor",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            GlobalRole::Admin => "System administrator",
+            GlobalRole::User => "User",
+            GlobalRole::Auditor => "Auditor (reads everything, changes nothing)",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<GlobalRole> {
+        GlobalRole::ALL.into_iter().find(|role| role.as_str() == text)
+    }
+}
+
+/// A role someone holds in one project, by a grant to them, their team, or everyone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectRole {
+    ProjectAdmin,
+    Member,
+    Reporter,
+    Viewer,
+}
+
+impl ProjectRole {
+    pub const ALL: [ProjectRole; 4] =
+        [ProjectRole::ProjectAdmin, ProjectRole::Member, ProjectRole::Reporter, ProjectRole::Viewer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProjectRole::ProjectAdmin => "project_admin",
+            ProjectRole::Member => "member",
+            ProjectRole::Reporter => "reporter",
+            ProjectRole::Viewer => "viewer",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ProjectRole::ProjectAdmin => "Project admin",
+            ProjectRole::Member => "Member",
+            ProjectRole::Reporter => "Reporter",
+            ProjectRole::Viewer => "Viewer",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ProjectRole> {
+        ProjectRole::ALL.into_iter().find(|role| role.as_str() == text)
+    }
+}
+
+/// One thing a permission scheme can allow a project role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectPermission {
+    Browse,
+    CreateIssues,
+    EditOwnIssues,
+    EditAllIssues,
+    TransitionIssues,
+    Comment,
+    DeleteIssues,
+    ManageSprints,
+    EditPages,
+    AdministerProject,
+    ViewAudit,
+}
+
+impl ProjectPermission {
+    pub const ALL: [ProjectPermission; 11] = [
+        ProjectPermission::Browse,
+        ProjectPermission::CreateIssues,
+        ProjectPermission::EditOwnIssues,
+        ProjectPermission::EditAllIssues,
+        ProjectPermission::TransitionIssues,
+        ProjectPermission::Comment,
+        ProjectPermission::DeleteIssues,
+        ProjectPermission::ManageSprints,
+        ProjectPermission::EditPages,
+        ProjectPermission::AdministerProject,
+        ProjectPermission::ViewAudit,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProjectPermission::Browse => "browse",
+            ProjectPermission::CreateIssues => "create_issues",
+            ProjectPermission::EditOwnIssues => "edit_own_issues",
+            ProjectPermission::EditAllIssues => "edit_all_issues",
+            ProjectPermission::TransitionIssues => "transition_issues",
+            ProjectPermission::Comment => "comment",
+            ProjectPermission::DeleteIssues => "delete_issues",
+            ProjectPermission::ManageSprints => "manage_sprints",
+            ProjectPermission::EditPages => "edit_pages",
+            ProjectPermission::AdministerProject => "administer_project",
+            ProjectPermission::ViewAudit => "view_audit",
+        }
+    }
+
+    /// What the permission lets a role do, as a sentence fragment ("browse the project").
+    pub fn label(self) -> &'static str {
+        match self {
+            ProjectPermission::Browse => "See the project, its issues and its pages",
+            ProjectPermission::CreateIssues => "Create issues",
+            ProjectPermission::EditOwnIssues => "Edit issues they reported",
+            ProjectPermission::EditAllIssues => "Edit every issue",
+            ProjectPermission::TransitionIssues => "Move issues between statuses",
+            ProjectPermission::Comment => "Comment",
+            ProjectPermission::DeleteIssues => "Delete issues",
+            ProjectPermission::ManageSprints => "Plan, start and complete sprints",
+            ProjectPermission::EditPages => "Write documentation pages",
+            ProjectPermission::AdministerProject => "Administer the project (settings, workflow, access)",
+            ProjectPermission::ViewAudit => "Read the project's audit trail",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ProjectPermission> {
+        ProjectPermission::ALL.into_iter().find(|permission| permission.as_str() == text)
+    }
+
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
+/// A set of project permissions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PermissionSet(u16);
+
+impl PermissionSet {
+    pub fn contains(self, permission: ProjectPermission) -> bool {
+        self.0 & permission.bit() != 0
+    }
+
+    pub fn insert(&mut self, permission: ProjectPermission) {
+        self.0 |= permission.bit();
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl FromIterator<ProjectPermission> for PermissionSet {
+    fn from_iter<I: IntoIterator<Item = ProjectPermission>>(iter: I) -> Self {
+        let mut set = PermissionSet::default();
+        for permission in iter {
+            set.insert(permission);
+        }
+        set
+    }
+}
+
+/// The project permissions one user holds, by project id: what their own grants, their
+/// teams' grants, grants to everyone and being a project's lead add up to under each
+/// project's scheme. Global roles are not in it; `authorize` adds them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, FromSqlRow)]
+pub struct Access(HashMap<i64, PermissionSet>);
+
+impl Access {
+    pub fn in_project(&self, project_id: i64) -> PermissionSet {
+        self.0.get(&project_id).copied().unwrap_or_default()
+    }
+
+    pub fn from_grants(grants: impl IntoIterator<Item = (i64, ProjectPermission)>) -> Access {
+        let mut access = Access::default();
+        for (project_id, permission) in grants {
+            access.0.entry(project_id).or_default().insert(permission);
+        }
+        access
+    }
+}
+
+impl FromSql<Jsonb, Pg> for Access {
+    /// `{"<project id>": ["browse", …]}`; a permission this code does not know is skipped
+    /// (the database only holds the names its CHECK allows).
+    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+        let value = <serde_json::Value as FromSql<Jsonb, Pg>>::from_sql(bytes)?;
+        let held: HashMap<String, Vec<String>> = serde_json::from_value(value)?;
+        let mut access = Access::default();
+        for (project, permissions) in held {
+            let project_id: i64 = project.parse()?;
+            access.0.insert(project_id, permissions.iter().filter_map(|p| ProjectPermission::parse(p)).collect());
+        }
+        Ok(access)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_read_back_and_sets_hold_what_was_put_in() {
+        for permission in ProjectPermission::ALL {
+            assert_eq!(ProjectPermission::parse(permission.as_str()), Some(permission));
+        }
+        for role in ProjectRole::ALL {
+            assert_eq!(ProjectRole::parse(role.as_str()), Some(role));
+        }
+        for role in GlobalRole::ALL {
+            assert_eq!(GlobalRole::parse(role.as_str()), Some(role));
+        }
+        let set: PermissionSet = [ProjectPermission::Browse, ProjectPermission::ViewAudit].into_iter().collect();
+        assert!(set.contains(ProjectPermission::Browse) && set.contains(ProjectPermission::ViewAudit));
+        assert!(!set.contains(ProjectPermission::Comment));
+        let access = Access::from_grants([(7, ProjectPermission::Comment)]);
+        assert!(access.in_project(7).contains(ProjectPermission::Comment));
+        assert!(access.in_project(8).is_empty());
+    }
+}
