@@ -13,6 +13,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         global_role -> Text,
+        timezone -> Text,
     }
 }
 

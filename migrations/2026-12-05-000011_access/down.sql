@@ -7,3 +7,4 @@ DROP TABLE team_members;
 DROP TABLE teams;
 ALTER TABLE users DROP CONSTRAINT users_admin_is_the_admin_role;
 ALTER TABLE users DROP COLUMN global_role;
+ALTER TABLE users DROP COLUMN timezone;

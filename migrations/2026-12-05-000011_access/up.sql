@@ -92,3 +92,6 @@ CREATE INDEX project_role_grants_team_idx ON project_role_grants (team_id) WHERE
 -- Until now every active user worked in every project: keep that for existing projects,
 -- as an explicit grant their admins can now narrow.
 INSERT INTO project_role_grants (project_id, role, everyone) SELECT id, 'member', TRUE FROM projects;
+
+-- The profile: the zone a person reads times in (an IANA name, checked by the application).
+ALTER TABLE users ADD COLUMN timezone TEXT NOT NULL DEFAULT 'UTC' CHECK (length(timezone) BETWEEN 1 AND 64);

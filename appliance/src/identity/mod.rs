@@ -1,12 +1,19 @@
 //! Identity: accounts, passwords, sessions and sign-in, API tokens, and the permission check.
 
+pub mod access_pages;
+pub mod accounts;
+pub mod admin_api;
+pub mod admin_pages;
 pub mod pages;
 pub mod passwords;
 pub mod permissions;
+pub mod profile_pages;
 pub mod project_roles;
 pub mod project_roles_api;
 pub mod roles;
+pub mod schemes;
 pub mod secrets;
 pub mod sessions;
+pub mod teams;
 pub mod tokens;
 pub mod users;

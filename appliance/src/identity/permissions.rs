@@ -185,6 +185,7 @@ mod tests {
             created_at: Utc::now(),
             updated_at: Utc::now(),
             global_role: role.as_str().into(),
+            timezone: "UTC".into(),
             access: Access::from_grants(grants.iter().map(|permission| (10, *permission))),
         }
     }

@@ -7,9 +7,10 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::roles::ProjectRole;
+use super::teams;
 use crate::audit::{self, Actor, Change};
 use crate::errors::AppError;
-use crate::schema::{project_role_grants, teams, users};
+use crate::schema::{project_role_grants, teams as teams_table, users};
 use crate::work::projects::Project;
 
 /// What a new project starts with: everyone signed in works in it as a member, as every
@@ -61,14 +62,14 @@ struct GrantRow {
 pub fn list(conn: &mut PgConnection, project_id: i64) -> QueryResult<Vec<RoleGrant>> {
     let rows: Vec<GrantRow> = project_role_grants::table
         .left_join(users::table.on(users::id.nullable().eq(project_role_grants::user_id)))
-        .left_join(teams::table)
+        .left_join(teams_table::table)
         .filter(project_role_grants::project_id.eq(project_id))
         .select((
             project_role_grants::id,
             project_role_grants::role,
             project_role_grants::everyone,
             users::username.nullable(),
-            teams::name.nullable(),
+            teams_table::name.nullable(),
             project_role_grants::granted_at,
         ))
         .load(conn)?;
@@ -110,10 +111,8 @@ pub fn grant(
                 (Some(id), None)
             }
             Grantee::Team(name) => {
-                // Team names are unique whatever their case, and there are few teams.
-                let all: Vec<(i64, String)> = teams::table.select((teams::id, teams::name)).load(conn)?;
-                let wanted = name.trim().to_lowercase();
-                let id = all.into_iter().find(|(_, team)| team.to_lowercase() == wanted).map(|(id, _)| id);
+                let team = teams::find_by_name(conn, name)?;
+                let id = team.map(|team| team.id);
                 let id = id.ok_or_else(|| AppError::invalid("team", format!("There is no team named {}.", name.trim())))?;
                 (None, Some(id))
             }

@@ -50,6 +50,8 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
     /// admin, user or auditor (`roles::GlobalRole`); read it through `permissions::global_role`.
     pub global_role: String,
+    /// The IANA zone the person reads times in.
+    pub timezone: String,
     #[diesel(select_expression = access_sql(), select_expression_type = SqlLiteral<Jsonb>)]
     pub access: Access,
 }

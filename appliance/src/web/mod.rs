@@ -24,7 +24,8 @@ use crate::db::DbPool;
 use crate::docs::{api as docs_api, page_handlers, space_handlers, version_handlers};
 use crate::errors::AppError;
 use crate::identity::pages as identity_pages;
-use crate::identity::project_roles_api;
+use crate::identity::{access_pages, admin_pages, profile_pages};
+use crate::identity::{admin_api, project_roles_api};
 use crate::integrations::{api as webhook_api, deployment_pages, pages as webhook_pages};
 use crate::jobs::pages as job_pages;
 use crate::notify::pages as notification_pages;
@@ -86,6 +87,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(identity_pages::login_form))
         .route("/login", web::post().to(identity_pages::login))
         .route("/logout", web::post().to(identity_pages::logout))
+        .route("/settings/profile", web::get().to(profile_pages::show))
+        .route("/settings/profile", web::post().to(profile_pages::save))
         .route("/settings/tokens", web::get().to(identity_pages::tokens))
         .route("/settings/tokens", web::post().to(identity_pages::create_token))
         .route("/settings/tokens/{id}/revoke", web::post().to(identity_pages::revoke_token))
@@ -96,6 +99,18 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/notifications/preferences", web::post().to(notification_pages::save_preferences))
         .route("/notifications/unsubscribe", web::get().to(notification_pages::unsubscribe_form))
         .route("/notifications/unsubscribe", web::post().to(notification_pages::unsubscribe))
+        .route("/admin", web::get().to(|| async { crate::web::pages::redirect("/admin/users") }))
+        .route("/admin/users", web::get().to(admin_pages::users))
+        .route("/admin/users", web::post().to(admin_pages::create_user))
+        .route("/admin/users/{username}/{action}", web::post().to(admin_pages::change_user))
+        .route("/admin/teams", web::get().to(admin_pages::teams))
+        .route("/admin/teams", web::post().to(admin_pages::create_team))
+        .route("/admin/teams/{id}", web::get().to(admin_pages::team))
+        .route("/admin/teams/{id}/{action}", web::post().to(admin_pages::change_team))
+        .route("/admin/schemes", web::get().to(access_pages::list))
+        .route("/admin/schemes", web::post().to(access_pages::copy))
+        .route("/admin/schemes/{id}", web::get().to(access_pages::show))
+        .route("/admin/schemes/{id}/{action}", web::post().to(access_pages::change))
         .route("/admin/jobs", web::get().to(job_pages::list))
         .route("/admin/jobs/{id}/{action}", web::post().to(job_pages::act))
         // What CI systems call, with the URL's secret as credential
@@ -154,6 +169,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/projects/{key}/board", web::get().to(board_pages::kanban))
         .route("/projects/{key}/sprint-board", web::get().to(board_pages::scrum))
         .route("/projects/{key}/settings", web::get().to(settings_pages::show))
+        .route("/projects/{key}/access", web::get().to(access_pages::access))
+        .route("/projects/{key}/access/{action}", web::post().to(access_pages::change_access))
         .route("/projects/{key}/settings/{part}", web::post().to(settings_pages::save))
         .route("/help/oql", web::get().to(project_pages::oql_help))
         .route("/help/api", web::get().to(openapi::reference))
@@ -302,6 +319,37 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
                 .route(post().to(project_roles_api::grant)),
         )
         .service(resource("/projects/{key}/roles/{id}").route(delete().to(project_roles_api::revoke)))
+        .service(
+            resource("/projects/{key}/permission-scheme")
+                .route(get().to(admin_api::project_scheme))
+                .route(put().to(admin_api::set_project_scheme)),
+        )
+        // Administration
+        .service(resource("/users").route(get().to(admin_api::list_users)).route(post().to(admin_api::create_user)))
+        .service(resource("/users/{username}").route(patch().to(admin_api::change_user)))
+        .service(resource("/teams").route(get().to(admin_api::list_teams)).route(post().to(admin_api::create_team)))
+        .service(
+            resource("/teams/{id}")
+                .route(get().to(admin_api::get_team))
+                .route(patch().to(admin_api::update_team))
+                .route(delete().to(admin_api::delete_team)),
+        )
+        .service(
+            resource("/teams/{id}/members/{username}")
+                .route(put().to(admin_api::add_member))
+                .route(delete().to(admin_api::remove_member)),
+        )
+        .service(
+            resource("/permission-schemes")
+                .route(get().to(admin_api::list_schemes))
+                .route(post().to(admin_api::create_scheme)),
+        )
+        .service(
+            resource("/permission-schemes/{id}")
+                .route(get().to(admin_api::get_scheme))
+                .route(put().to(admin_api::put_scheme))
+                .route(delete().to(admin_api::delete_scheme)),
+        )
         .service(resource("/projects/{key}/bulk").route(post().to(planning_api::bulk_edit)))
         // Automation
         .service(

@@ -27,7 +27,7 @@ use crate::automation::{
     actions as automation_actions, api as automation_api, pages as automation_pages, rules as automation_rules,
 };
 use crate::docs::api as docs_api;
-use crate::identity::project_roles_api;
+use crate::identity::{admin_api, project_roles_api};
 use crate::integrations::{api as webhook_api, deployment_pages};
 use crate::notify::pages as notification_pages;
 use crate::work::{api as work_api, csv_api, issue_actions_api, planning_api, settings_api};
@@ -137,6 +137,23 @@ pub struct SwitchPath {
         work_api::create_project,
         work_api::get_project,
         project_roles_api::list,
+        admin_api::project_scheme,
+        admin_api::set_project_scheme,
+        admin_api::list_users,
+        admin_api::create_user,
+        admin_api::change_user,
+        admin_api::list_teams,
+        admin_api::create_team,
+        admin_api::get_team,
+        admin_api::update_team,
+        admin_api::delete_team,
+        admin_api::add_member,
+        admin_api::remove_member,
+        admin_api::list_schemes,
+        admin_api::create_scheme,
+        admin_api::get_scheme,
+        admin_api::put_scheme,
+        admin_api::delete_scheme,
         project_roles_api::grant,
         project_roles_api::revoke,
         work_api::list_issues,
@@ -219,6 +236,7 @@ pub struct SwitchPath {
     security(("token" = [])),
     tags(
         (name = "projects", description = "Projects and their settings"),
+        (name = "administration", description = "Accounts, teams and permission schemes (administrators)"),
         (name = "issues", description = "Issues: create, read, change, find"),
         (name = "comments", description = "Comments on issues"),
         (name = "planning", description = "Sprints, boards, saved filters, moving and bulk-changing issues"),

@@ -15,7 +15,7 @@ use crate::web::pages::{redirect, render, render_with_status, url_encode, Nav};
 use crate::web::AppState;
 
 /// The project a URL names, once the user is allowed `action` on it.
-pub(super) async fn project_for(
+pub async fn project_for(
     state: &AppState,
     signed_in: &SignedIn,
     key: String,

@@ -153,3 +153,287 @@ fn bad_grants_are_refused_by_field_and_change_nothing() {
     assert_eq!(again.0, 201);
     assert_eq!((app.count("project_role_grants"), app.count("audit_log")), (before, audited));
 }
+
+#[test]
+fn administrators_manage_accounts_and_never_lose_the_last_administrator() {
+    let app = TestApp::start();
+    let mut api = app.client();
+    let root = person(&app, "root", GlobalRole::Admin);
+    let (status, created) = call(
+        &mut api,
+        &root,
+        "POST",
+        "/api/v1/users",
+        Some(json!({ "username": "Ada", "display_name": "Ada Lovelace", "email": "ada@example.test" })),
+    );
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(
+        (created["user"]["username"].as_str(), created["user"]["global_role"].as_str()),
+        (Some("ada"), Some("user"))
+    );
+    let password = created["password"].as_str().unwrap().to_owned();
+    let mut browser = app.client();
+    assert_eq!(browser.sign_in("ada", &password).status, 303, "the generated password signs in");
+    let ada = Caller { token: app.token(&users::find_by_username(&mut app.conn(), "ada").unwrap().unwrap()) };
+
+    // Not an administrator: no account API, no administration pages.
+    assert_eq!(call(&mut api, &ada, "GET", "/api/v1/users", None).0, 403);
+    assert_eq!(browser.get("/admin/users").status, 403);
+    assert_eq!(call(&mut api, &ada, "PATCH", "/api/v1/users/ada", Some(json!({ "role": "admin" }))).0, 403);
+
+    // The last active administrator stays one, and stays active.
+    let before = app.count("audit_log");
+    for change in [json!({ "role": "user" }), json!({ "active": false })] {
+        let (status, body) = call(&mut api, &root, "PATCH", "/api/v1/users/root", Some(change));
+        assert_eq!(status, 409, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("last active administrator"), "{body}");
+    }
+    let (status, body) = call(&mut api, &root, "PATCH", "/api/v1/users/ada", Some(json!({ "role": "boss" })));
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("role")));
+    assert_eq!(app.count("audit_log"), before, "refusals record nothing");
+
+    // Deactivation ends sessions and stops tokens; the name stays; reactivation restores.
+    let (status, body) = call(&mut api, &root, "PATCH", "/api/v1/users/ada", Some(json!({ "active": false })));
+    assert_eq!((status, body["is_active"].as_bool()), (200, Some(false)));
+    assert_eq!(browser.get("/").status, 303, "the session ended");
+    assert_eq!(call(&mut api, &ada, "GET", "/api/v1/projects", None).0, 401);
+    assert_eq!(app.value("SELECT display_name FROM users WHERE username = 'ada'"), "Ada Lovelace");
+    assert_eq!(
+        call(&mut api, &root, "PATCH", "/api/v1/users/ada", Some(json!({ "active": true, "role": "auditor" }))).0,
+        200
+    );
+    assert_eq!(call(&mut api, &ada, "GET", "/api/v1/projects", None).0, 200);
+    assert_eq!(app.count("audit_log WHERE action IN ('user.deactivated', 'user.reactivated', 'user.role_changed')"), 3);
+
+    // The page: create an account, see its one-time password, deactivate it.
+    let mut admin = app.client();
+    admin.sign_in("root", PASSWORD);
+    let csrf = admin.session_csrf();
+    let page = admin.post_form(
+        "/admin/users",
+        &[
+            ("csrf_token", &csrf),
+            ("username", "grace"),
+            ("display_name", "Grace Hopper"),
+            ("email", "grace@example.test"),
+            ("role", "user"),
+        ],
+    );
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("The account <strong>grace</strong> was created") && page.body.contains("class=\"secret\"")
+    );
+    let refused = admin.post_form(
+        "/admin/users",
+        &[
+            ("csrf_token", &csrf),
+            ("username", "grace"),
+            ("display_name", "Again"),
+            ("email", "other@example.test"),
+            ("role", "user"),
+        ],
+    );
+    assert_eq!(refused.status, 409);
+    assert!(
+        refused.body.contains("A user named grace already exists") && refused.body.contains("value=\"Again\""),
+        "typed input is kept"
+    );
+    assert_eq!(admin.post_form("/admin/users/grace/deactivate", &[("csrf_token", &csrf)]).status, 303);
+    assert_eq!(app.value("SELECT is_active::text FROM users WHERE username = 'grace'"), "false");
+}
+
+#[test]
+fn teams_carry_their_grants_to_whoever_is_a_member() {
+    let app = TestApp::start();
+    let mut api = app.client();
+    let root = person(&app, "root", GlobalRole::Admin);
+    let otto = person(&app, "otto", GlobalRole::User);
+    assert_eq!(call(&mut api, &root, "POST", "/api/v1/projects", Some(json!({ "key": "SEC", "name": "S" }))).0, 201);
+    let everyone =
+        call(&mut api, &root, "GET", "/api/v1/projects/SEC/roles", None).1["grants"][0]["id"].as_i64().unwrap();
+    call(&mut api, &root, "DELETE", &format!("/api/v1/projects/SEC/roles/{everyone}"), None);
+
+    let (status, team) = call(&mut api, &root, "POST", "/api/v1/teams", Some(json!({ "name": "Platform" })));
+    assert_eq!(status, 201, "{team}");
+    let id = team["id"].as_i64().unwrap();
+    let (status, body) = call(&mut api, &root, "POST", "/api/v1/teams", Some(json!({ "name": "platform" })));
+    assert_eq!((status, body["error"]["message"].as_str()), (409, Some("There is already a team named Platform.")));
+    let (status, body) = call(&mut api, &root, "PUT", &format!("/api/v1/teams/{id}/members/ghost"), None);
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("user")));
+    assert_eq!(
+        call(
+            &mut api,
+            &root,
+            "POST",
+            "/api/v1/projects/SEC/roles",
+            Some(json!({ "role": "member", "team": "Platform" }))
+        )
+        .0,
+        201
+    );
+
+    assert_eq!(call(&mut api, &otto, "GET", "/api/v1/projects/SEC", None).0, 404, "not yet a member");
+    assert_eq!(call(&mut api, &root, "PUT", &format!("/api/v1/teams/{id}/members/otto"), None).0, 204);
+    assert_eq!(call(&mut api, &root, "PUT", &format!("/api/v1/teams/{id}/members/otto"), None).0, 204, "twice is once");
+    assert_eq!(call(&mut api, &root, "GET", &format!("/api/v1/teams/{id}"), None).1["members"][0]["username"], "otto");
+    assert_eq!(call(&mut api, &otto, "GET", "/api/v1/projects/SEC", None).0, 200, "a member through the team");
+    assert_eq!(
+        call(&mut api, &otto, "POST", "/api/v1/projects/SEC/issues", Some(json!({ "title": "From the team" }))).0,
+        201
+    );
+
+    assert_eq!(call(&mut api, &root, "DELETE", &format!("/api/v1/teams/{id}/members/otto"), None).0, 204);
+    assert_eq!(call(&mut api, &otto, "GET", "/api/v1/projects/SEC", None).0, 404, "no longer a member");
+    assert_eq!(call(&mut api, &root, "DELETE", &format!("/api/v1/teams/{id}"), None).0, 204);
+    assert_eq!(app.count("project_role_grants WHERE team_id IS NOT NULL"), 0, "the team's grants went with it");
+    assert_eq!(app.count("audit_log WHERE action LIKE 'team.%'"), 4);
+
+    // The pages do the same.
+    let mut admin = app.client();
+    admin.sign_in("root", PASSWORD);
+    let csrf = admin.session_csrf();
+    let created =
+        admin.post_form("/admin/teams", &[("csrf_token", &csrf), ("name", "Database"), ("description", "DBAs")]);
+    assert_eq!(created.status, 303, "{}", created.body);
+    let team_page = created.location.unwrap();
+    let added = admin.post_form(&format!("{team_page}/add"), &[("csrf_token", &csrf), ("username", "otto")]);
+    assert_eq!(added.status, 303);
+    assert!(admin.get(&team_page).body.contains("<code>otto</code>"));
+    let refused = admin.post_form(&format!("{team_page}/add"), &[("csrf_token", &csrf), ("username", "nobody")]);
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("There is no user named nobody.") && refused.body.contains("value=\"nobody\""));
+}
+
+#[test]
+fn a_scheme_decides_what_each_role_may_and_refuses_grids_that_lock_everyone_out() {
+    let app = TestApp::start();
+    let mut api = app.client();
+    let root = person(&app, "root", GlobalRole::Admin);
+    let rex = person(&app, "rex", GlobalRole::User);
+    assert_eq!(call(&mut api, &root, "POST", "/api/v1/projects", Some(json!({ "key": "SEC", "name": "S" }))).0, 201);
+    let everyone =
+        call(&mut api, &root, "GET", "/api/v1/projects/SEC/roles", None).1["grants"][0]["id"].as_i64().unwrap();
+    call(&mut api, &root, "DELETE", &format!("/api/v1/projects/SEC/roles/{everyone}"), None);
+    call(&mut api, &root, "POST", "/api/v1/projects/SEC/roles", Some(json!({ "role": "reporter", "user": "rex" })));
+    call(&mut api, &root, "POST", "/api/v1/projects/SEC/issues", Some(json!({ "title": "Keys" })));
+    assert_eq!(call(&mut api, &rex, "POST", "/api/v1/issues/SEC-1/comments", Some(json!({ "body": "hi" }))).0, 201);
+
+    let (_, default) = call(&mut api, &root, "GET", "/api/v1/projects/SEC/permission-scheme", None);
+    let (status, copy) = call(
+        &mut api,
+        &root,
+        "POST",
+        "/api/v1/permission-schemes",
+        Some(json!({ "name": "Quiet reporters", "copy_from": default["id"] })),
+    );
+    assert_eq!(status, 201, "{copy}");
+    let id = copy["id"].as_i64().unwrap();
+    let mut grants = copy["grants"].clone();
+    grants["comment"] = json!(["project_admin", "member"]);
+    let put = |api: &mut Client, grants: &Value| {
+        call(
+            api,
+            &root,
+            "PUT",
+            &format!("/api/v1/permission-schemes/{id}"),
+            Some(json!({ "name": "Quiet reporters", "grants": grants })),
+        )
+    };
+    assert_eq!(put(&mut api, &grants).0, 200);
+    assert_eq!(
+        call(&mut api, &root, "PUT", "/api/v1/projects/SEC/permission-scheme", Some(json!({ "scheme_id": id }))).0,
+        200
+    );
+    let (status, body) =
+        call(&mut api, &rex, "POST", "/api/v1/issues/SEC-1/comments", Some(json!({ "body": "again" })));
+    assert_eq!(
+        (status, body["error"]["message"].as_str()),
+        (403, Some("Your role in SEC does not allow you to comment."))
+    );
+
+    // Grids that would lock a project out are refused, and change nothing.
+    let saved = call(&mut api, &root, "GET", &format!("/api/v1/permission-schemes/{id}"), None).1;
+    for (change, field) in [
+        (json!({ "browse": [] }), "browse"),
+        (json!({ "administer_project": ["member"] }), "administer_project"),
+        (json!({ "comment": ["viewer"], "browse": ["project_admin", "member", "reporter"] }), "comment"),
+        (json!({ "fly": ["member"] }), "grants"),
+        (json!({ "comment": ["boss"] }), "grants"),
+    ] {
+        let mut bad = grants.clone();
+        for (permission, roles) in change.as_object().unwrap() {
+            bad[permission] = roles.clone();
+        }
+        let (status, body) = put(&mut api, &bad);
+        assert_eq!((status, body["error"]["field"].as_str()), (422, Some(field)), "{change}: {body}");
+    }
+    assert_eq!(call(&mut api, &root, "GET", &format!("/api/v1/permission-schemes/{id}"), None).1, saved);
+    let (status, body) = call(&mut api, &root, "DELETE", &format!("/api/v1/permission-schemes/{id}"), None);
+    assert_eq!(
+        (status, body["error"]["message"].as_str()),
+        (409, Some("Quiet reporters is used by SEC; give them another scheme first."))
+    );
+
+    // The project's Access page shows the roles and the scheme, and grants through a form.
+    let mut admin = app.client();
+    admin.sign_in("root", PASSWORD);
+    let csrf = admin.session_csrf();
+    let page = admin.get("/projects/SEC/access");
+    assert!(
+        page.body.contains("Permission scheme: Quiet reporters") && page.body.contains("<code>rex</code>"),
+        "{}",
+        page.body
+    );
+    let granted = admin.post_form(
+        "/projects/SEC/access/grant",
+        &[("csrf_token", &csrf), ("role", "viewer"), ("kind", "everyone"), ("name", "")],
+    );
+    assert_eq!(granted.status, 303, "{}", granted.body);
+    let refused = admin.post_form(
+        "/projects/SEC/access/grant",
+        &[("csrf_token", &csrf), ("role", "viewer"), ("kind", "user"), ("name", "")],
+    );
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("Name the user or team"), "{}", refused.body);
+    let mut member_browser = app.client();
+    app.sql("UPDATE users SET password_hash = (SELECT password_hash FROM users WHERE username = 'root') WHERE username = 'rex'");
+    member_browser.sign_in("rex", PASSWORD);
+    assert_eq!(member_browser.get("/projects/SEC/access").status, 403, "a reporter does not administer");
+}
+
+#[test]
+fn people_keep_their_own_profile() {
+    let app = TestApp::start();
+    let (mut browser, _) = app.signed_in("mia", false);
+    let csrf = browser.session_csrf();
+    let page = browser.get("/settings/profile");
+    assert!(
+        page.body.contains("class=\"avatar large\"") && page.body.contains(">MT<"),
+        "initials of “mia (test)”: {}",
+        page.body
+    );
+    let saved = browser.post_form(
+        "/settings/profile",
+        &[
+            ("csrf_token", &csrf),
+            ("display_name", "Mia Wong"),
+            ("email", "mia@example.test"),
+            ("timezone", "Europe/Berlin"),
+        ],
+    );
+    assert_eq!(saved.status, 200);
+    assert!(saved.body.contains("Your profile is saved."));
+    assert_eq!(app.value("SELECT timezone FROM users WHERE username = 'mia'"), "Europe/Berlin");
+    let refused = browser.post_form(
+        "/settings/profile",
+        &[
+            ("csrf_token", &csrf),
+            ("display_name", "Mia W"),
+            ("email", "mia@example.test"),
+            ("timezone", "Mars/Olympus"),
+        ],
+    );
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("“Mars/Olympus” is not a time zone") && refused.body.contains("value=\"Mia W\""));
+    assert_eq!(app.value("SELECT display_name FROM users WHERE username = 'mia'"), "Mia Wong", "nothing half-saved");
+}
