@@ -28,8 +28,9 @@ pub enum AppError {
     PreconditionFailed(String),
     #[error("{0}")]
     TooLarge(String),
-    #[error("{0}")]
-    RateLimited(String),
+    /// Too many attempts or requests; `retry_after` seconds until they are allowed again.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after: u64 },
     /// A dependency (the database) cannot be reached; the cause is logged, not shown.
     #[error("The database is unavailable; try again in a moment.")]
     Unavailable(String),
@@ -79,7 +80,7 @@ impl AppError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) | Self::StorageUnavailable(_) | Self::SearchUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -98,11 +99,19 @@ impl AppError {
             Self::Conflict { .. } => "conflict",
             Self::PreconditionFailed(_) => "precondition_failed",
             Self::TooLarge(_) => "too_large",
-            Self::RateLimited(_) => "rate_limited",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable(_) => "unavailable",
             Self::StorageUnavailable(_) => "storage_unavailable",
             Self::SearchUnavailable(_) => "search_unavailable",
             Self::Internal(_) => "internal",
+        }
+    }
+
+    /// For a rate limit: the seconds to send as `Retry-After`.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 

@@ -72,6 +72,9 @@ enum Command {
     /// File storage settings.
     #[command(subcommand)]
     Storage(StorageCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Tools for development and benchmarking.
     #[command(subcommand)]
     Dev(DevCommand),
@@ -84,6 +87,20 @@ enum StorageCommand {
     Check {
         #[command(flatten)]
         config: ConfigArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the audit log's hash chain and report every edited, missing or unsealed row;
+    /// exits non-zero when anything is wrong. Prints the chain's head to record for later.
+    Verify {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// A head printed by an earlier run (POSITION:HASH): proves nothing up to it was
+        /// rewritten since, even by someone who recomputed the hashes after it.
+        #[arg(long, value_name = "POSITION:HASH")]
+        expect_head: Option<String>,
     },
 }
 
@@ -263,6 +280,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 email,
                 password: password.clone(),
                 role: if admin { GlobalRole::Admin } else { GlobalRole::User },
+                is_service: false,
             };
             let mut conn = pool.get().map_err(|e| e.to_string())?;
             let user = users::create(&mut conn, &Actor::system(), new).map_err(as_flag_error)?;
@@ -293,6 +311,34 @@ fn run(cli: Cli) -> Result<(), String> {
             let config = load(&config.config)?;
             println!("{}", mail::send_test(&config, &address)?);
             Ok(())
+        }
+        Command::Audit(AuditCommand::Verify { config, expect_head }) => {
+            let expected = match expect_head.as_deref() {
+                None => None,
+                Some(text) => {
+                    let (position, hash) = text
+                        .split_once(':')
+                        .and_then(|(position, hash)| Some((position.parse::<i64>().ok()?, hash)))
+                        .filter(|(_, hash)| hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()))
+                        .ok_or("--expect-head: write it as POSITION:HASH, as `outpost audit verify` printed it")?;
+                    Some((position, hash))
+                }
+            };
+            let config = load(&config.config)?;
+            let pool = connect(&config)?;
+            let mut conn = pool.get().map_err(|e| format!("cannot connect to the database: {e}"))?;
+            let found = outpost::audit::chain::verify(&mut conn, expected).map_err(|e| e.to_string())?;
+            for problem in &found.problems {
+                println!("{problem}");
+            }
+            match &found.head {
+                Some((position, hash)) => println!("Checked {} audit rows. Head: {position}:{hash}", found.rows),
+                None => println!("The audit log is empty."),
+            }
+            match found.problems.len() {
+                0 => Ok(()),
+                n => Err(format!("the audit log failed verification: {n} problem(s), listed above")),
+            }
         }
         Command::Storage(StorageCommand::Check { config }) => {
             let config = load(&config.config)?;

@@ -14,6 +14,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         global_role -> Text,
         timezone -> Text,
+        is_service -> Bool,
     }
 }
 
@@ -50,6 +51,7 @@ diesel::table! {
         expires_at -> Nullable<Timestamptz>,
         last_used_at -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
+        scope -> Text,
     }
 }
 
@@ -238,6 +240,9 @@ diesel::table! {
         before_state -> Nullable<Jsonb>,
         after_state -> Nullable<Jsonb>,
         via_rule_id -> Nullable<Int8>,
+        chain_position -> Nullable<Int8>,
+        previous_hash -> Nullable<Bytea>,
+        row_hash -> Nullable<Bytea>,
     }
 }
 

@@ -30,7 +30,8 @@ pub fn bind(
         None => None,
     };
     let https = tls.is_some();
-    let state = AppState { pool, config: Arc::new(config), storage, search };
+    let limits = Arc::new(crate::web::rate_limit::RateLimiter::new(&config.api));
+    let state = AppState { pool, config: Arc::new(config), storage, search, limits };
     let server = HttpServer::new(move || web::app(state.clone())).workers(workers).shutdown_timeout(10);
     let bound = match tls {
         Some(tls) => server.bind_rustls_0_23(bind, tls),

@@ -59,6 +59,7 @@ fn serve_with(cluster: &Cluster, data: &Path, port: u16) -> Result<(), String> {
             email: "admin@localhost".to_owned(),
             password: password.clone(),
             role: crate::identity::roles::GlobalRole::Admin,
+            is_service: false,
         };
         users::create(&mut conn, &Actor::system(), admin).map_err(|e| e.to_string())?;
         println!("Created the administrator account. It is shown this once:");

@@ -2,6 +2,11 @@
 //!
 //! `record` is the write-path rule of DESIGN.md in one call: domain code calls it inside the
 //! transaction that makes a change, and it writes the audit row and the outbox event beside it.
+//! PostgreSQL seals every row into a hash chain at commit; `chain` checks it.
+
+pub mod chain;
+pub mod log;
+pub mod pages;
 
 use diesel::prelude::*;
 use serde_json::{json, Value};

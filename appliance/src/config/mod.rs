@@ -35,6 +35,9 @@ pub const KEYS: &[(&str, &str)] = &[
     ("session.absolute_timeout_hours", "a session ends this long after sign-in, whatever happens (default 168)"),
     ("login.max_failures", "failed sign-ins per account before it is locked out for a while (default 5)"),
     ("login.lockout_minutes", "how long failed sign-ins are counted and an account stays locked (default 15)"),
+    ("api.requests_per_minute", "API requests one account may make per minute on one node; then 429 (default 1200)"),
+    ("api.requests_per_minute_per_address", "API requests one client address may make per minute on one node (default 2400)"),
+    ("api.failed_tokens_per_minute", "API tokens that do not work one address may send per minute before it waits (default 20)"),
     ("log.level", "log filter: error, warn, info, debug, trace, or a tracing directive (default info)"),
     ("jobs.workers", "background job workers on this node (default 2; 0 leaves the work to other nodes)"),
     ("jobs.lease_seconds", "how long a job may run before another worker takes it over (default 300)"),
@@ -84,6 +87,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub session: SessionConfig,
     pub login: LoginConfig,
+    pub api: ApiConfig,
     pub log_level: String,
     pub jobs: JobsConfig,
     pub mail: MailConfig,
@@ -216,6 +220,14 @@ pub struct SessionConfig {
     pub absolute_timeout_hours: i64,
 }
 
+/// How many API requests a node takes per minute, per account and per client address.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    pub requests_per_minute: u32,
+    pub requests_per_minute_per_address: u32,
+    pub failed_tokens_per_minute: u32,
+}
+
 #[derive(Clone, Debug)]
 pub struct LoginConfig {
     pub max_failures: i64,
@@ -264,6 +276,15 @@ impl Config {
             login: LoginConfig {
                 max_failures: reader.integer("login.max_failures", 5, 1..=100),
                 lockout_minutes: reader.integer("login.lockout_minutes", 15, 1..=1_440),
+            },
+            api: ApiConfig {
+                requests_per_minute: reader.integer("api.requests_per_minute", 1200, 1..=1_000_000) as u32,
+                requests_per_minute_per_address: reader.integer(
+                    "api.requests_per_minute_per_address",
+                    2400,
+                    1..=1_000_000,
+                ) as u32,
+                failed_tokens_per_minute: reader.integer("api.failed_tokens_per_minute", 20, 1..=10_000) as u32,
             },
             log_level: reader.string("log.level", "info"),
             jobs: JobsConfig {

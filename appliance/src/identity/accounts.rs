@@ -25,6 +25,8 @@ pub struct Account {
     pub global_role: String,
     pub is_active: bool,
     pub timezone: String,
+    /// An integration's account: tokens only.
+    pub is_service: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -56,6 +58,19 @@ pub fn list(conn: &mut PgConnection) -> QueryResult<Vec<Account>> {
 pub fn find(conn: &mut PgConnection, username: &str) -> Result<User, AppError> {
     find_by_username(conn, username)?
         .ok_or_else(|| AppError::not_found(format!("There is no user named {}.", username.trim())))
+}
+
+/// A service account by user name, for managing its tokens; a person is refused, since
+/// people's tokens are their own.
+pub fn find_service(conn: &mut PgConnection, username: &str) -> Result<User, AppError> {
+    let user = find(conn, username)?;
+    if !user.is_service {
+        return Err(AppError::conflict(
+            "user",
+            format!("{} is a person: their tokens are their own, made under Settings → API tokens.", user.username),
+        ));
+    }
+    Ok(user)
 }
 
 /// Refuses a change that would leave no active administrator to undo it.

@@ -14,6 +14,7 @@ use super::permissions::{authorize, Action};
 use super::roles::GlobalRole;
 use super::schemes::{self, SchemeDetail};
 use super::teams::{self, TeamDetail, TeamSummary};
+use super::tokens::{self, ApiToken, TokenScope};
 use super::users::{self, NewUser, User};
 use crate::db;
 use crate::errors::AppError;
@@ -90,8 +91,11 @@ pub struct NewAccountInput {
     email: String,
     /// admin, user or auditor; user when left out.
     role: Option<String>,
-    /// Leave out to have one generated (and answered once).
+    /// Leave out to have one generated (and answered once). A service account has none.
     password: Option<String>,
+    /// An integration's account: API tokens only, never a password or a session.
+    #[serde(default)]
+    service: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -113,7 +117,10 @@ fn account_of(conn: &mut diesel::PgConnection, user: &User) -> Result<Account, A
     responses((status = 201, body = NewAccount)))]
 pub async fn create_user(caller: ApiCaller, state: web::Data<AppState>, body: ApiJson<NewAccountInput>) -> ApiResult {
     let ApiJson(input) = body;
-    let generated = input.password.is_none().then(passwords::generate);
+    if input.service && input.password.is_some() {
+        return Err(AppError::invalid("password", "A service account has no password; leave password out.").into());
+    }
+    let generated = (input.password.is_none() && !input.service).then(passwords::generate);
     let password = input.password.clone().or(generated.clone()).unwrap_or_default();
     let user = as_administrator(&state, &caller, move |conn, actor| {
         let role = input.role.as_deref().map_or(Ok(GlobalRole::User), role_named)?;
@@ -123,6 +130,7 @@ pub async fn create_user(caller: ApiCaller, state: web::Data<AppState>, body: Ap
             email: input.email,
             password,
             role,
+            is_service: input.service,
         };
         let user = users::create(conn, actor, new)?;
         account_of(conn, &user)
@@ -165,6 +173,89 @@ pub async fn change_user(
     })
     .await?;
     Ok(HttpResponse::Ok().json(account))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenList {
+    tokens: Vec<ApiToken>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenInput {
+    #[schema(example = "CI pipeline")]
+    name: String,
+    /// read, write or admin (admin only for an administrator account).
+    scope: TokenScope,
+    /// 1 to 3650; left out, the token does not expire.
+    expires_in_days: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NewToken {
+    token: ApiToken,
+    /// The secret to send as `Authorization: Bearer …`; shown this once.
+    secret: String,
+}
+
+/// A service account's tokens (administrators).
+#[utoipa::path(get, path = "/api/v1/users/{username}/tokens", tag = "administration", params(UserPath),
+    responses((status = 200, body = TokenList)))]
+pub async fn service_tokens(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
+    let username = path.into_inner();
+    let tokens = as_administrator(&state, &caller, move |conn, _| {
+        let owner = accounts::find_service(conn, &username)?;
+        Ok(tokens::list_for_user(conn, owner.id)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(TokenList { tokens }))
+}
+
+/// Makes a token for a service account (administrators); its secret is answered once.
+#[utoipa::path(post, path = "/api/v1/users/{username}/tokens", tag = "administration", params(UserPath),
+    request_body = TokenInput, responses((status = 201, body = NewToken)))]
+pub async fn create_service_token(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: ApiJson<TokenInput>,
+) -> ApiResult {
+    let (username, ApiJson(input)) = (path.into_inner(), body);
+    let (token, secret) = as_administrator(&state, &caller, move |conn, actor| {
+        let owner = accounts::find_service(conn, &username)?;
+        tokens::create(conn, actor, &owner, &input.name, input.scope, input.expires_in_days)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(NewToken { token, secret }))
+}
+
+/// A service account's token in the path.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct TokenPath {
+    /// The service account's user name.
+    #[param(example = "ci-bot")]
+    pub username: String,
+    /// The token's id.
+    #[param(example = 1)]
+    pub id: i64,
+}
+
+/// Revokes a service account's token (administrators).
+#[utoipa::path(delete, path = "/api/v1/users/{username}/tokens/{id}", tag = "administration", params(TokenPath),
+    responses((status = 204, description = "Revoked")))]
+pub async fn revoke_service_token(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, i64)>,
+) -> ApiResult {
+    let (username, id) = path.into_inner();
+    as_administrator(&state, &caller, move |conn, actor| {
+        let owner = accounts::find_service(conn, &username)?;
+        tokens::revoke(conn, actor, owner.id, id)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[derive(Serialize, ToSchema)]

@@ -11,6 +11,7 @@ use super::passwords;
 use super::permissions::{authorize, Action};
 use super::roles::GlobalRole;
 use super::teams::{self, TeamDetail, TeamSummary};
+use super::tokens::{self, TokenScope};
 use super::users::{self, NewUser};
 use crate::db;
 use crate::errors::AppError;
@@ -34,11 +35,24 @@ pub struct PeopleForm {
     name: String,
     #[serde(default)]
     description: String,
+    /// "on" for a service account.
+    #[serde(default)]
+    service: String,
+    /// A service token's scope.
+    #[serde(default)]
+    scope: String,
 }
 
 fn global_role(text: &str) -> Result<GlobalRole, AppError> {
     GlobalRole::parse(text.trim())
         .ok_or_else(|| AppError::invalid("role", format!("“{text}” is not a role; use admin, user or auditor.")))
+}
+
+/// What the users page shows once: a new account's or a reset password, or a service token.
+pub enum Secret {
+    NewAccount { username: String, password: String },
+    NewPassword { username: String, password: String },
+    Token { username: String, token: String },
 }
 
 #[derive(Template)]
@@ -47,8 +61,9 @@ struct UsersPage {
     nav: Nav,
     accounts: Vec<Account>,
     roles: [GlobalRole; 3],
-    /// A password just set, shown this once: (user name, password, whether the account is new).
-    password: Option<(String, String, bool)>,
+    scopes: [TokenScope; 3],
+    /// A secret just made, shown this once.
+    secret: Option<Secret>,
     typed: PeopleForm,
     error: Option<AppError>,
 }
@@ -62,14 +77,21 @@ impl UsersPage {
 async fn users_page(
     signed_in: &SignedIn,
     state: &AppState,
-    password: Option<(String, String, bool)>,
+    secret: Option<Secret>,
     refused: Option<(PeopleForm, AppError)>,
 ) -> Result<HttpResponse, PageError> {
     let accounts = db::run(&state.pool, |conn| Ok(accounts::list(conn)?)).await?;
     let (typed, error) = refused.map_or((PeopleForm::default(), None), |(form, error)| (form, Some(error)));
     let status = status_for(error.as_ref());
-    let page =
-        UsersPage { nav: Nav::for_user(signed_in, "admin"), accounts, roles: GlobalRole::ALL, password, typed, error };
+    let page = UsersPage {
+        nav: Nav::for_user(signed_in, "admin"),
+        accounts,
+        roles: GlobalRole::ALL,
+        scopes: TokenScope::ALL,
+        secret,
+        typed,
+        error,
+    };
     Ok(render_with_status(&page, status)?)
 }
 
@@ -79,7 +101,8 @@ pub async fn users(signed_in: SignedIn, state: web::Data<AppState>) -> Result<Ht
     users_page(&signed_in, &state, None, None).await
 }
 
-/// `POST /admin/users`: a new account with a generated password, shown once.
+/// `POST /admin/users`: a new account with a generated password, shown once (a service
+/// account has none: it gets tokens).
 pub async fn create_user(form: CsrfForm<PeopleForm>, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     let CsrfForm { signed_in, data } = form;
     authorize(signed_in.user(), Action::Administer)?;
@@ -93,17 +116,23 @@ pub async fn create_user(form: CsrfForm<PeopleForm>, state: web::Data<AppState>)
             email: input.email.clone(),
             password: secret,
             role: global_role(&input.role)?,
+            is_service: input.service == "on",
         };
         users::create(conn, &actor, new)
     })
     .await;
     match created {
-        Ok(user) => users_page(&signed_in, &state, Some((user.username, password, true)), None).await,
+        Ok(user) if user.is_service => Ok(redirect(&format!("/admin/users#user-{}", user.username))),
+        Ok(user) => {
+            let secret = Secret::NewAccount { username: user.username, password };
+            users_page(&signed_in, &state, Some(secret), None).await
+        }
         Err(error) => users_page(&signed_in, &state, None, Some((data, error))).await,
     }
 }
 
-/// `POST /admin/users/{username}/{action}`: role, deactivate, reactivate or password.
+/// `POST /admin/users/{username}/{action}`: role, deactivate, reactivate, password, or a
+/// token for a service account.
 pub async fn change_user(
     form: CsrfForm<PeopleForm>,
     state: web::Data<AppState>,
@@ -113,20 +142,33 @@ pub async fn change_user(
     authorize(signed_in.user(), Action::Administer)?;
     let (username, action) = path.into_inner();
     let (actor, input) = (signed_in.actor.clone(), data.clone());
-    let password = passwords::generate();
-    let secret = password.clone();
-    let name = username.clone();
     let done = db::run(&state.pool, move |conn| match action.as_str() {
-        "role" => accounts::set_role(conn, &actor, &name, global_role(&input.role)?).map(|_| false),
-        "deactivate" => accounts::set_active(conn, &actor, &name, false).map(|_| false),
-        "reactivate" => accounts::set_active(conn, &actor, &name, true).map(|_| false),
-        "password" => users::set_password(conn, &actor, &name, &secret).map(|_| true),
+        "role" => accounts::set_role(conn, &actor, &username, global_role(&input.role)?).map(|_| None),
+        "deactivate" => accounts::set_active(conn, &actor, &username, false).map(|_| None),
+        "reactivate" => accounts::set_active(conn, &actor, &username, true).map(|_| None),
+        "password" => {
+            if accounts::find(conn, &username)?.is_service {
+                return Err(AppError::conflict(
+                    "user",
+                    format!("{username} is a service account: it has tokens, not a password."),
+                ));
+            }
+            let password = passwords::generate();
+            users::set_password(conn, &actor, &username, &password)?;
+            Ok(Some(Secret::NewPassword { username, password }))
+        }
+        "token" => {
+            let owner = accounts::find_service(conn, &username)?;
+            let scope = TokenScope::parse(&input.scope)?;
+            let (_, token) = tokens::create(conn, &actor, &owner, &input.name, scope, None)?;
+            Ok(Some(Secret::Token { username, token }))
+        }
         other => Err(AppError::not_found(format!("There is no account action \"{other}\"."))),
     })
     .await;
     match done {
-        Ok(true) => users_page(&signed_in, &state, Some((username, password, false)), None).await,
-        Ok(false) => Ok(redirect("/admin/users")),
+        Ok(Some(secret)) => users_page(&signed_in, &state, Some(secret), None).await,
+        Ok(None) => Ok(redirect("/admin/users")),
         Err(error @ AppError::NotFound(_)) => Err(error.into()),
         Err(error) => users_page(&signed_in, &state, None, Some((data, error))).await,
     }

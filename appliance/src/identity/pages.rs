@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::permissions::{authorize, Action};
 use super::secrets;
 use super::sessions::{self, SignInContext};
-use super::tokens::{self, ApiToken};
+use super::tokens::{self, ApiToken, TokenScope};
 use crate::audit::Actor;
 use crate::db;
 use crate::errors::AppError;
@@ -55,6 +55,7 @@ fn login_page(
     let existing = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()).filter(|v| v.len() == 64);
     let csrf_token = existing.clone().unwrap_or_else(|| secrets::random_hex(32));
     let status = status_for(error.as_ref());
+    let retry_after = error.as_ref().and_then(AppError::retry_after);
     let page = LoginPage {
         nav: Nav::anonymous(),
         csrf_token: csrf_token.clone(),
@@ -63,6 +64,10 @@ fn login_page(
         error: error.map(|e| e.to_string()),
     };
     let mut response = render_with_status(&page, status)?;
+    if let Some(seconds) = retry_after {
+        let value = actix_web::http::header::HeaderValue::from(seconds);
+        response.headers_mut().insert(actix_web::http::header::RETRY_AFTER, value);
+    }
     if existing.is_none() {
         response.add_cookie(&cookie(LOGIN_CSRF_COOKIE, csrf_token, state)).map_err(AppError::internal)?;
     }
@@ -126,7 +131,7 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
         Err(
             error @ (AppError::Unauthenticated(_)
             | AppError::Invalid { .. }
-            | AppError::RateLimited(_)
+            | AppError::RateLimited { .. }
             | AppError::Forbidden(_)),
         ) => login_page(&req, &state, form.username, next, Some(error)),
         Err(other) => Err(other.into()),
@@ -187,6 +192,8 @@ pub struct TokenForm {
     name: String,
     #[serde(default)]
     expires_in_days: String,
+    #[serde(default)]
+    scope: String,
 }
 
 pub async fn create_token(form: CsrfForm<TokenForm>, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
@@ -199,9 +206,16 @@ pub async fn create_token(form: CsrfForm<TokenForm>, state: web::Data<AppState>)
             .map(Some)
             .map_err(|_| AppError::invalid("expires_in_days", "Expiry must be a number of days, or empty for never.")),
     };
-    let (actor, user_id, name) = (signed_in.actor.clone(), signed_in.user().id, data.name.clone());
-    let created = match expires {
-        Ok(expires) => db::run(&state.pool, move |conn| tokens::create(conn, &actor, user_id, &name, expires)).await,
+    let (actor, owner, name) = (signed_in.actor.clone(), signed_in.user().clone(), data.name.clone());
+    // A form from before scopes existed sends none: such tokens could write.
+    let scope = match data.scope.trim() {
+        "" => Ok(TokenScope::Write),
+        text => TokenScope::parse(text),
+    };
+    let created = match expires.and_then(|expires| Ok((expires, scope?))) {
+        Ok((expires, scope)) => {
+            db::run(&state.pool, move |conn| tokens::create(conn, &actor, &owner, &name, scope, expires)).await
+        }
         Err(error) => Err(error),
     };
     match created {

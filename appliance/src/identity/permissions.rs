@@ -50,6 +50,8 @@ pub enum Action<'a> {
     ManageOwnNotifications,
     /// Installation-wide administration: users, teams, schemes, the job queue, global settings.
     Administer,
+    /// Read and export the whole audit log: administrators and auditors.
+    ViewAuditLog,
 }
 
 fn hidden_project(project: &Project) -> AppError {
@@ -104,6 +106,10 @@ pub fn authorize(user: &User, action: Action<'_>) -> Result<(), AppError> {
         Action::CreateProject => administrator_only("Only administrators can create projects."),
         Action::CreateSpace => administrator_only("Only administrators can create documentation spaces."),
         Action::Administer => administrator_only("Only administrators can do this."),
+        Action::ViewAuditLog => match role {
+            GlobalRole::Admin | GlobalRole::Auditor => Ok(()),
+            GlobalRole::User => Err(AppError::forbidden("Only auditors and administrators can read the audit log.")),
+        },
         Action::ViewProject(project) => require(user, project, P::Browse, "see it"),
         Action::ManageProject(project) => {
             require(user, project, P::AdministerProject, "change its settings, workflow or access")
@@ -186,6 +192,7 @@ mod tests {
             updated_at: Utc::now(),
             global_role: role.as_str().into(),
             timezone: "UTC".into(),
+            is_service: false,
             access: Access::from_grants(grants.iter().map(|permission| (10, *permission))),
         }
     }
@@ -291,6 +298,9 @@ mod tests {
             assert!(authorize(&user(GlobalRole::User, &ProjectPermission::ALL), action).is_err());
             assert!(authorize(&user(GlobalRole::Auditor, &[]), action).is_err());
         }
+        assert!(authorize(&user(GlobalRole::Auditor, &[]), Action::ViewAuditLog).is_ok());
+        assert!(authorize(&user(GlobalRole::Admin, &[]), Action::ViewAuditLog).is_ok());
+        assert!(authorize(&user(GlobalRole::User, &ProjectPermission::ALL), Action::ViewAuditLog).is_err());
         for action in [Action::ListProjects, Action::ManageOwnTokens, Action::ManageOwnNotifications] {
             for role in GlobalRole::ALL {
                 assert!(authorize(&user(role, &[]), action).is_ok(), "{role:?} and {action:?}");

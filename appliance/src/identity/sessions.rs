@@ -65,16 +65,17 @@ pub fn sign_in(
         .get_result(conn)?;
     // An address may mistype several accounts' passwords (a shared NAT), so it gets more room.
     if by_name >= limits.max_failures || by_address >= limits.max_failures * 4 {
-        return Err(AppError::RateLimited(format!(
-            "Too many failed sign-in attempts; try again in {} minutes.",
-            limits.lockout_minutes
-        )));
+        return Err(AppError::RateLimited {
+            message: format!("Too many failed sign-in attempts; try again in {} minutes.", limits.lockout_minutes),
+            retry_after: limits.lockout_minutes as u64 * 60,
+        });
     }
 
     let user = users::find_by_username(conn, &username)?;
     let verified = match &user {
-        Some(user) => passwords::verify(password, &user.password_hash),
-        None => {
+        // Service accounts have no password; they take as long to refuse as anyone else.
+        Some(user) if !user.is_service => passwords::verify(password, &user.password_hash),
+        _ => {
             passwords::verify_against_nothing(password);
             false
         }

@@ -1,5 +1,5 @@
-//! Personal API tokens: shown once at creation, stored as a digest, optionally expiring,
-//! revocable by their owner.
+//! API tokens: shown once at creation, stored as a digest, optionally expiring, revocable,
+//! and scoped: a token acts with at most its scope of its account's powers.
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -15,7 +15,48 @@ use crate::schema::{api_tokens, users};
 /// Every token starts with this, so that secret scanners and people can recognise one.
 pub const PREFIX: &str = "op_";
 
-#[derive(Clone, Debug, Queryable, Selectable, Serialize)]
+/// How much of its account's power a token carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenScope {
+    /// GET requests only.
+    Read,
+    /// Everything the account may do in projects and spaces.
+    Write,
+    /// Also the account's installation-wide powers (an administrator's).
+    Admin,
+}
+
+impl TokenScope {
+    pub const ALL: [TokenScope; 3] = [TokenScope::Read, TokenScope::Write, TokenScope::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Read => "read",
+            TokenScope::Write => "write",
+            TokenScope::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<TokenScope, AppError> {
+        TokenScope::ALL
+            .into_iter()
+            .find(|scope| scope.as_str() == text.trim())
+            .ok_or_else(|| AppError::invalid("scope", format!("“{text}” is not a scope; use read, write or admin.")))
+    }
+
+    /// The account as this token lets it act: below the admin scope an administrator's
+    /// installation-wide powers are left behind (project roles stay).
+    pub fn narrow(self, mut user: User) -> User {
+        if self != TokenScope::Admin && user.is_admin {
+            user.is_admin = false;
+            user.global_role = super::roles::GlobalRole::User.as_str().to_owned();
+        }
+        user
+    }
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = api_tokens)]
 pub struct ApiToken {
     pub id: i64,
@@ -25,6 +66,8 @@ pub struct ApiToken {
     pub expires_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// read, write or admin.
+    pub scope: String,
 }
 
 impl ApiToken {
@@ -33,14 +76,19 @@ impl ApiToken {
     }
 }
 
-/// Creates a token for `user_id` and returns it with its secret, which is never shown again.
+/// Creates a token for `owner` and returns it with its secret, which is never shown again.
 pub fn create(
     conn: &mut PgConnection,
     actor: &Actor,
-    user_id: i64,
+    owner: &User,
     name: &str,
+    scope: TokenScope,
     expires_in_days: Option<i64>,
 ) -> Result<(ApiToken, String), AppError> {
+    let user_id = owner.id;
+    if scope == TokenScope::Admin && !owner.is_admin {
+        return Err(AppError::invalid("scope", "Only an administrator's token can have the admin scope."));
+    }
     let name = name.trim();
     if !(1..=80).contains(&name.chars().count()) {
         return Err(AppError::invalid("name", "Token name must be 1 to 80 characters."));
@@ -58,6 +106,7 @@ pub fn create(
                 api_tokens::name.eq(name),
                 api_tokens::token_hash.eq(digest(&secret)),
                 api_tokens::token_prefix.eq(&secret[..PREFIX.len() + 6]),
+                api_tokens::scope.eq(scope.as_str()),
                 api_tokens::expires_at.eq(expires_in_days.map(|days| Utc::now() + Duration::days(days))),
             ))
             .returning(ApiToken::as_returning())
@@ -70,7 +119,7 @@ pub fn create(
                 entity_type: "api_token",
                 entity_id: token.id,
                 before: None,
-                after: Some(json!({ "user_id": user_id, "name": token.name, "expires_at": token.expires_at })),
+                after: Some(json!({ "user_id": user_id, "name": token.name, "scope": token.scope, "expires_at": token.expires_at })),
             },
         )?;
         Ok((token, secret))
@@ -115,8 +164,9 @@ pub fn revoke(conn: &mut PgConnection, actor: &Actor, user_id: i64, token_id: i6
     })
 }
 
-/// The user a bearer secret belongs to, or a sentence saying why it does not authenticate.
-pub fn authenticate(conn: &mut PgConnection, secret: &str) -> Result<User, AppError> {
+/// The user a bearer secret belongs to and the token's scope, or a sentence saying why it
+/// does not authenticate.
+pub fn authenticate(conn: &mut PgConnection, secret: &str) -> Result<(User, TokenScope), AppError> {
     let unauthenticated = |message: &str| AppError::Unauthenticated(message.to_owned());
     if !secret.starts_with(PREFIX) {
         return Err(unauthenticated("The API token is not valid."));
@@ -142,5 +192,5 @@ pub fn authenticate(conn: &mut PgConnection, secret: &str) -> Result<User, AppEr
     if token.last_used_at.is_none_or(|at| Utc::now() - at > Duration::seconds(60)) {
         diesel::update(api_tokens::table.find(token.id)).set(api_tokens::last_used_at.eq(Utc::now())).execute(conn)?;
     }
-    Ok(user)
+    Ok((user, TokenScope::parse(&token.scope)?))
 }

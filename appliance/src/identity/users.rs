@@ -31,6 +31,9 @@ const ACCESS_SQL: &str = "(SELECT coalesce(jsonb_object_agg(held.project_id, hel
     JOIN permission_scheme_grants sg ON sg.scheme_id = p.permission_scheme_id AND sg.role = r.role \
     GROUP BY r.project_id) held)";
 
+/// What a service account has instead of a password hash.
+pub const SERVICE_PASSWORD_HASH: &str = "!service-account";
+
 fn access_sql() -> SqlLiteral<Jsonb> {
     diesel::dsl::sql::<Jsonb>(ACCESS_SQL)
 }
@@ -52,6 +55,8 @@ pub struct User {
     pub global_role: String,
     /// The IANA zone the person reads times in.
     pub timezone: String,
+    /// An integration's account: API tokens only, never a password or a session.
+    pub is_service: bool,
     #[diesel(select_expression = access_sql(), select_expression_type = SqlLiteral<Jsonb>)]
     pub access: Access,
 }
@@ -75,8 +80,10 @@ pub struct NewUser {
     pub username: String,
     pub display_name: String,
     pub email: String,
+    /// Ignored for a service account, which has none.
     pub password: String,
     pub role: GlobalRole,
+    pub is_service: bool,
 }
 
 impl NewUser {
@@ -101,13 +108,20 @@ impl NewUser {
         if !email_ok {
             return Err(AppError::invalid("email", "Email must look like name@example.com."));
         }
-        passwords::check_rules(&self.password)
+        match self.is_service {
+            true => Ok(()),
+            false => passwords::check_rules(&self.password),
+        }
     }
 }
 
 pub fn create(conn: &mut PgConnection, actor: &Actor, new: NewUser) -> Result<User, AppError> {
     new.validate()?;
-    let password_hash = passwords::hash(&new.password)?;
+    let password_hash = match new.is_service {
+        // Not a hash of anything: no password can ever match it.
+        true => SERVICE_PASSWORD_HASH.to_owned(),
+        false => passwords::hash(&new.password)?,
+    };
     // Stored lower-cased so that uniqueness and look-ups ignore case.
     let email = new.email.trim().to_lowercase();
     conn.transaction(|conn| {
@@ -127,6 +141,7 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, new: NewUser) -> Result<Us
                 users::password_hash.eq(&password_hash),
                 users::is_admin.eq(new.role == GlobalRole::Admin),
                 users::global_role.eq(new.role.as_str()),
+                users::is_service.eq(new.is_service),
             ))
             .returning(User::as_returning())
             .get_result(conn)?;
@@ -138,7 +153,7 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, new: NewUser) -> Result<Us
                 entity_type: "user",
                 entity_id: user.id,
                 before: None,
-                after: Some(json!({ "username": user.username, "display_name": user.display_name, "email": user.email, "global_role": user.global_role })),
+                after: Some(json!({ "username": user.username, "display_name": user.display_name, "email": user.email, "global_role": user.global_role, "is_service": user.is_service })),
             },
         )?;
         Ok(user)

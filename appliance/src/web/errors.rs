@@ -55,8 +55,12 @@ impl ResponseError for PageError {
             message: error.to_string(),
             error_id,
         };
+        let mut response = HttpResponse::build(status);
+        if let Some(seconds) = error.retry_after() {
+            response.insert_header((header::RETRY_AFTER, seconds));
+        }
         match page.render() {
-            Ok(html) => HttpResponse::build(status).content_type("text/html; charset=utf-8").body(html),
+            Ok(html) => response.content_type("text/html; charset=utf-8").body(html),
             Err(e) => {
                 tracing::error!(error = %e, "cannot render the error page");
                 HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(error.to_string())
@@ -83,6 +87,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(error.status());
         if matches!(error, AppError::Unauthenticated(_)) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let Some(seconds) = error.retry_after() {
+            response.insert_header((header::RETRY_AFTER, seconds));
         }
         response.json(body)
     }

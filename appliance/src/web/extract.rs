@@ -10,10 +10,12 @@ use actix_web::{web, FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
 
 use super::errors::{ApiError, PageError};
+use super::rate_limit::Counted;
 use super::AppState;
 use crate::audit::Actor;
 use crate::db;
 use crate::errors::AppError;
+use crate::identity::tokens::TokenScope;
 use crate::identity::users::User;
 use crate::identity::{secrets, sessions, tokens};
 
@@ -152,8 +154,27 @@ impl FromRequest for ApiCaller {
             };
             let secret = secret.trim().to_owned();
             let state = state(&req)?;
-            let user = db::run(&state.pool, move |conn| tokens::authenticate(conn, &secret)).await?;
-            Ok(ApiCaller { actor: Actor::user(user.id, client_ip(&req)), user })
+            let address = client_ip(&req).unwrap_or_default();
+            state.limits.refuse_if_full(Counted::FailedToken(address.clone()))?;
+            state.limits.count(Counted::Address(address.clone()))?;
+            let authenticated = db::run(&state.pool, move |conn| tokens::authenticate(conn, &secret)).await;
+            let (user, scope) = match authenticated {
+                Ok(found) => found,
+                Err(error @ AppError::Unauthenticated(_)) => {
+                    // Guessing tokens costs the guesser: counted, and refused once past the limit.
+                    state.limits.count(Counted::FailedToken(address))?;
+                    return Err(ApiError(error));
+                }
+                Err(other) => return Err(ApiError(other)),
+            };
+            state.limits.count(Counted::Account(user.id))?;
+            let reads = matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD);
+            if scope == TokenScope::Read && !reads {
+                return Err(ApiError(AppError::forbidden(
+                    "This token has the read scope: it may only read. Create a token with the write scope to make changes.",
+                )));
+            }
+            Ok(ApiCaller { actor: Actor::user(user.id, client_ip(&req)), user: scope.narrow(user) })
         })
     }
 }

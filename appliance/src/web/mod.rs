@@ -8,6 +8,7 @@ pub mod health;
 pub mod markdown;
 pub mod openapi;
 pub mod pages;
+pub mod rate_limit;
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use actix_web::{middleware, web, App, HttpRequest, HttpResponse};
 
 use crate::attachments::api as attachment_api;
 use crate::attachments::pages as attachment_pages;
+use crate::audit::pages as audit_pages;
 use crate::automation::{api as automation_api, pages as automation_pages};
 use crate::config::Config;
 use crate::db::DbPool;
@@ -36,6 +38,7 @@ use crate::work::{
     api as work_api, backlog_pages, board_pages, csv_api, import_pages, issue_actions_api, issue_form, issue_pages,
     list_pages, planning_api, project_pages, settings_api, settings_pages, workflow_pages,
 };
+use rate_limit::RateLimiter;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -43,6 +46,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub storage: Storage,
     pub search: SearchIndex,
+    /// API requests counted per account and address on this node.
+    pub limits: Arc<RateLimiter>,
 }
 
 /// Nothing from another origin, no inline script, no framing.
@@ -111,6 +116,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/schemes", web::post().to(access_pages::copy))
         .route("/admin/schemes/{id}", web::get().to(access_pages::show))
         .route("/admin/schemes/{id}/{action}", web::post().to(access_pages::change))
+        .route("/admin/audit", web::get().to(audit_pages::page))
+        .route("/admin/audit/export", web::get().to(audit_pages::page_export))
         .route("/admin/jobs", web::get().to(job_pages::list))
         .route("/admin/jobs/{id}/{action}", web::post().to(job_pages::act))
         // What CI systems call, with the URL's secret as credential
@@ -325,8 +332,16 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
                 .route(put().to(admin_api::set_project_scheme)),
         )
         // Administration
+        .service(resource("/audit").route(get().to(audit_pages::api_list)))
+        .service(resource("/audit/export").route(get().to(audit_pages::api_export)))
         .service(resource("/users").route(get().to(admin_api::list_users)).route(post().to(admin_api::create_user)))
         .service(resource("/users/{username}").route(patch().to(admin_api::change_user)))
+        .service(
+            resource("/users/{username}/tokens")
+                .route(get().to(admin_api::service_tokens))
+                .route(post().to(admin_api::create_service_token)),
+        )
+        .service(resource("/users/{username}/tokens/{id}").route(delete().to(admin_api::revoke_service_token)))
         .service(resource("/teams").route(get().to(admin_api::list_teams)).route(post().to(admin_api::create_team)))
         .service(
             resource("/teams/{id}")

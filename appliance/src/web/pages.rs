@@ -6,6 +6,7 @@ use askama::Template;
 
 use super::extract::SignedIn;
 use crate::errors::AppError;
+use crate::identity::permissions::{authorize, Action};
 
 /// The top bar: who is signed in (if anyone), the CSRF token for the sign-out button, and
 /// which section is current.
@@ -15,11 +16,13 @@ pub struct Nav {
     pub section: &'static str,
     pub unread: i64,
     pub is_admin: bool,
+    /// Auditors (and administrators) read the audit log.
+    pub can_audit: bool,
 }
 
 impl Nav {
     pub fn anonymous() -> Self {
-        Self { user_name: None, csrf_token: String::new(), section: "", unread: 0, is_admin: false }
+        Self { user_name: None, csrf_token: String::new(), section: "", unread: 0, is_admin: false, can_audit: false }
     }
 
     pub fn for_user(signed_in: &SignedIn, section: &'static str) -> Self {
@@ -29,6 +32,7 @@ impl Nav {
             section,
             unread: signed_in.session.unread_notifications,
             is_admin: signed_in.user().is_admin,
+            can_audit: authorize(signed_in.user(), Action::ViewAuditLog).is_ok(),
         }
     }
 }

@@ -28,6 +28,7 @@ fn person(app: &TestApp, name: &str, role: GlobalRole) -> Caller {
         email: format!("{name}@example.test"),
         password: PASSWORD.into(),
         role,
+        is_service: false,
     };
     let user = users::create(&mut app.conn(), &Actor::system(), new).unwrap();
     Caller { token: app.token(&user) }
@@ -436,4 +437,132 @@ fn people_keep_their_own_profile() {
     assert_eq!(refused.status, 422);
     assert!(refused.body.contains("“Mars/Olympus” is not a time zone") && refused.body.contains("value=\"Mia W\""));
     assert_eq!(app.value("SELECT display_name FROM users WHERE username = 'mia'"), "Mia Wong", "nothing half-saved");
+}
+
+#[test]
+fn a_token_acts_with_at_most_its_scope_and_service_accounts_live_on_tokens() {
+    use outpost::identity::tokens::{self, TokenScope};
+    let app = TestApp::start();
+    let mut api = app.client();
+    let root_user = app.user("root", true);
+    let root = Caller { token: app.token(&root_user) };
+    let scoped = |scope| {
+        let (_, secret) = tokens::create(&mut app.conn(), &Actor::system(), &root_user, "scoped", scope, None).unwrap();
+        Caller { token: secret }
+    };
+    assert_eq!(call(&mut api, &root, "POST", "/api/v1/projects", Some(json!({ "key": "OPS", "name": "Ops" }))).0, 201);
+
+    // read: looks only, and a refused change writes nothing.
+    let reader = scoped(TokenScope::Read);
+    assert_eq!(call(&mut api, &reader, "GET", "/api/v1/projects/OPS", None).0, 200);
+    let before = app.count("issues");
+    let (status, body) = call(&mut api, &reader, "POST", "/api/v1/projects/OPS/issues", Some(json!({ "title": "x" })));
+    assert_eq!(status, 403);
+    assert!(body["error"]["message"].as_str().unwrap().contains("read scope"), "{body}");
+    assert_eq!(app.count("issues"), before);
+
+    // write: an administrator's token works in projects but does not administer.
+    let writer = scoped(TokenScope::Write);
+    assert_eq!(call(&mut api, &writer, "POST", "/api/v1/projects/OPS/issues", Some(json!({ "title": "x" }))).0, 201);
+    let (status, body) =
+        call(&mut api, &writer, "POST", "/api/v1/projects", Some(json!({ "key": "WEB", "name": "Web" })));
+    assert_eq!((status, body["error"]["message"].as_str()), (403, Some("Only administrators can create projects.")));
+    assert_eq!(call(&mut api, &writer, "GET", "/api/v1/users", None).0, 403);
+
+    // Only an administrator's token can have the admin scope.
+    let (mut mia, mia_user) = app.signed_in("mia", false);
+    let refused =
+        tokens::create(&mut app.conn(), &Actor::system(), &mia_user, "x", TokenScope::Admin, None).unwrap_err();
+    assert_eq!(refused.field(), Some("scope"));
+    let csrf = mia.session_csrf();
+    let page = mia.post_form(
+        "/settings/tokens",
+        &[("csrf_token", &csrf), ("name", "mine"), ("expires_in_days", ""), ("scope", "admin")],
+    );
+    assert_eq!(page.status, 422);
+    assert!(page.body.contains("token can have the admin scope"), "{}", page.body);
+
+    // A service account: no password, no sign-in, tokens made by administrators.
+    let (status, body) = call(
+        &mut api,
+        &root,
+        "POST",
+        "/api/v1/users",
+        Some(
+            json!({ "username": "ci-bot", "display_name": "CI", "email": "ci@example.test", "service": true, "password": "x" }),
+        ),
+    );
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("password")));
+    let (status, body) = call(
+        &mut api,
+        &root,
+        "POST",
+        "/api/v1/users",
+        Some(json!({ "username": "ci-bot", "display_name": "CI", "email": "ci@example.test", "service": true })),
+    );
+    assert_eq!(
+        (status, body["password"].clone(), body["user"]["is_service"].clone()),
+        (201, Value::Null, json!(true)),
+        "{body}"
+    );
+    let signed = app.client().sign_in("ci-bot", "!service-account");
+    assert_eq!(signed.status, 401, "no password signs a service account in");
+    let (status, made) = call(
+        &mut api,
+        &root,
+        "POST",
+        "/api/v1/users/ci-bot/tokens",
+        Some(json!({ "name": "pipeline", "scope": "write" })),
+    );
+    assert_eq!(status, 201, "{made}");
+    let bot = Caller { token: made["secret"].as_str().unwrap().to_owned() };
+    assert_eq!(call(&mut api, &bot, "POST", "/api/v1/projects/OPS/issues", Some(json!({ "title": "from CI" }))).0, 201);
+    let (status, body) =
+        call(&mut api, &root, "POST", "/api/v1/users/mia/tokens", Some(json!({ "name": "x", "scope": "read" })));
+    assert_eq!(status, 409, "a person's tokens are their own: {body}");
+    let listed = call(&mut api, &root, "GET", "/api/v1/users/ci-bot/tokens", None).1;
+    assert_eq!(listed["tokens"][0]["scope"], "write");
+    let id = made["token"]["id"].as_i64().unwrap();
+    assert_eq!(call(&mut api, &root, "DELETE", &format!("/api/v1/users/ci-bot/tokens/{id}"), None).0, 204);
+    let (status, body) = call(&mut api, &bot, "GET", "/api/v1/projects", None);
+    assert_eq!((status, body["error"]["message"].as_str()), (401, Some("The API token has been revoked.")));
+}
+
+/// Waits until at least 15 seconds remain in this minute, so a test of per-minute windows
+/// does not straddle two of them.
+fn early_in_a_minute() {
+    let seconds = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() % 60;
+    while seconds() > 45 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn api_requests_past_the_limits_wait_with_429_and_retry_after() {
+    let app = TestApp::start_with(&[
+        ("OUTPOST_API_REQUESTS_PER_MINUTE", "5"),
+        ("OUTPOST_API_REQUESTS_PER_MINUTE_PER_ADDRESS", "100"),
+        ("OUTPOST_API_FAILED_TOKENS_PER_MINUTE", "3"),
+    ]);
+    let (ada, bob) = (app.user("ada", false), app.user("bob", false));
+    let (ada, bob) = (app.token(&ada), app.token(&bob));
+    let mut api = app.client();
+    early_in_a_minute();
+    for _ in 0..5 {
+        assert_eq!(api.api("GET", "/api/v1/projects", Some(&ada), None).status, 200);
+    }
+    let refused = api.api("GET", "/api/v1/projects", Some(&ada), None);
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    let wait: u64 = refused.header("Retry-After").expect("Retry-After").parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert!(refused.json()["error"]["message"].as_str().unwrap().contains("made 5 API requests this minute"));
+    assert_eq!(api.api("GET", "/api/v1/projects", Some(&bob), None).status, 200, "each account has its own limit");
+
+    // Tokens that do not work: after three, this address waits, even with a good token.
+    for _ in 0..3 {
+        assert_eq!(api.api("GET", "/api/v1/projects", Some("op_0000"), None).status, 401);
+    }
+    let blocked = api.api("GET", "/api/v1/projects", Some(&bob), None);
+    assert_eq!(blocked.status, 429);
+    assert!(blocked.header("Retry-After").is_some());
 }

@@ -101,6 +101,7 @@ fn repeated_failures_lock_the_account_for_a_while() {
     // Now even the right password is refused, without being checked.
     let reply = client.sign_in("ana", PASSWORD);
     assert_eq!(reply.status, 429);
+    assert_eq!(reply.header("Retry-After"), Some("900"));
     assert!(reply.body.contains("Too many failed sign-in attempts; try again in 15 minutes."));
     assert_eq!(app.count("sessions"), 0);
 

@@ -5,6 +5,7 @@ mod access;
 mod api;
 mod api_conventions;
 mod attachments;
+mod audit;
 mod auth;
 mod automation;
 mod browser;

@@ -17,7 +17,7 @@ use outpost::audit::Actor;
 use outpost::config::Config;
 use outpost::db::{self, DbPool};
 use outpost::identity::roles::GlobalRole;
-use outpost::identity::tokens;
+use outpost::identity::tokens::{self, TokenScope};
 use outpost::identity::users::{self, NewUser, User};
 use outpost::jobs::worker::Context;
 use outpost::search::indexer::{FileText, Indexer};
@@ -62,6 +62,11 @@ impl TestApp {
             ("OUTPOST_DATABASE_POOL_SIZE".into(), "6".into()),
             ("OUTPOST_STORAGE_LOCAL_DIR".into(), objects.0.display().to_string()),
             ("OUTPOST_SEARCH_INDEX_DIR".into(), search_dir.0.display().to_string()),
+            // Tests send many requests from one address in little time; the rate limit test
+            // sets its own.
+            ("OUTPOST_API_REQUESTS_PER_MINUTE".into(), "1000000".into()),
+            ("OUTPOST_API_REQUESTS_PER_MINUTE_PER_ADDRESS".into(), "1000000".into()),
+            ("OUTPOST_API_FAILED_TOKENS_PER_MINUTE".into(), "10000".into()),
         ];
         env.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = Config::load(None, env).expect("test configuration");
@@ -141,6 +146,7 @@ impl TestApp {
             email: format!("{username}@example.test"),
             password: PASSWORD.to_owned(),
             role: if is_admin { GlobalRole::Admin } else { GlobalRole::User },
+            is_service: false,
         };
         users::create(&mut self.conn(), &Actor::system(), new).expect("create a test user")
     }
@@ -155,7 +161,8 @@ impl TestApp {
     }
 
     pub fn token(&self, user: &User) -> String {
-        tokens::create(&mut self.conn(), &Actor::system(), user.id, "test", None).expect("create a token").1
+        let scope = if user.is_admin { TokenScope::Admin } else { TokenScope::Write };
+        tokens::create(&mut self.conn(), &Actor::system(), user, "test", scope, None).expect("create a token").1
     }
 
     /// Rows in `table`, to prove that a refused request wrote nothing.
