@@ -15,6 +15,10 @@ diesel::table! {
         global_role -> Text,
         timezone -> Text,
         is_service -> Bool,
+        totp_secret -> Nullable<Bytea>,
+        totp_pending_secret -> Nullable<Bytea>,
+        totp_enabled_at -> Nullable<Timestamptz>,
+        totp_last_step -> Nullable<Int8>,
     }
 }
 
@@ -515,7 +519,37 @@ diesel::joinable!(projects -> permission_schemes (permission_scheme_id));
 diesel::joinable!(project_role_grants -> projects (project_id));
 diesel::joinable!(project_role_grants -> teams (team_id));
 
+diesel::table! {
+    mfa_recovery_codes (id) {
+        id -> Int8,
+        user_id -> Int8,
+        code_hash -> Bytea,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    mfa_challenges (id) {
+        id -> Int8,
+        token_hash -> Bytea,
+        user_id -> Int8,
+        created_at -> Timestamptz,
+        failures -> Int4,
+    }
+}
+
+diesel::table! {
+    installation_settings (key) {
+        key -> Text,
+        value -> Text,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    mfa_recovery_codes,
+    mfa_challenges,
+    installation_settings,
     teams,
     team_members,
     permission_schemes,

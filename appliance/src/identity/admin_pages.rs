@@ -7,6 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::accounts::{self, Account};
+use super::mfa::{self, Requirement};
 use super::passwords;
 use super::permissions::{authorize, Action};
 use super::roles::GlobalRole;
@@ -62,6 +63,9 @@ struct UsersPage {
     accounts: Vec<Account>,
     roles: [GlobalRole; 3],
     scopes: [TokenScope; 3],
+    /// Who must use two-factor sign-in, and the choices.
+    mfa_required: Requirement,
+    requirements: [Requirement; 3],
     /// A secret just made, shown this once.
     secret: Option<Secret>,
     typed: PeopleForm,
@@ -72,6 +76,10 @@ impl UsersPage {
     fn role_label(&self, role: &str) -> &'static str {
         GlobalRole::parse(role).map_or("User", GlobalRole::label)
     }
+
+    fn is_required(&self, requirement: &Requirement) -> bool {
+        *requirement == self.mfa_required
+    }
 }
 
 async fn users_page(
@@ -80,7 +88,8 @@ async fn users_page(
     secret: Option<Secret>,
     refused: Option<(PeopleForm, AppError)>,
 ) -> Result<HttpResponse, PageError> {
-    let accounts = db::run(&state.pool, |conn| Ok(accounts::list(conn)?)).await?;
+    let (accounts, mfa_required) =
+        db::run(&state.pool, |conn| Ok((accounts::list(conn)?, mfa::requirement(conn)?))).await?;
     let (typed, error) = refused.map_or((PeopleForm::default(), None), |(form, error)| (form, Some(error)));
     let status = status_for(error.as_ref());
     let page = UsersPage {
@@ -88,6 +97,8 @@ async fn users_page(
         accounts,
         roles: GlobalRole::ALL,
         scopes: TokenScope::ALL,
+        mfa_required,
+        requirements: Requirement::ALL,
         secret,
         typed,
         error,

@@ -4,6 +4,8 @@ pub mod access_pages;
 pub mod accounts;
 pub mod admin_api;
 pub mod admin_pages;
+pub mod mfa;
+pub mod mfa_pages;
 pub mod pages;
 pub mod passwords;
 pub mod permissions;

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::permissions::{authorize, Action};
 use super::secrets;
-use super::sessions::{self, SignInContext};
+use super::sessions::{self, NewSession, SignIn, SignInContext};
 use super::tokens::{self, ApiToken, TokenScope};
 use crate::audit::Actor;
 use crate::db;
@@ -19,7 +19,9 @@ use crate::web::AppState;
 
 /// Before sign-in there is no session to bind a CSRF token to, so the sign-in form uses a
 /// double-submit cookie: the form's token must equal this cookie's.
-const LOGIN_CSRF_COOKIE: &str = "outpost_login_csrf";
+pub const LOGIN_CSRF_COOKIE: &str = "outpost_login_csrf";
+/// Between a right password and its second factor: the challenge's token.
+pub const MFA_CHALLENGE_COOKIE: &str = "outpost_mfa";
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -36,7 +38,7 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-fn cookie<'a>(name: &'a str, value: String, state: &AppState) -> Cookie<'a> {
+pub fn cookie<'a>(name: &'a str, value: String, state: &AppState) -> Cookie<'a> {
     Cookie::build(name, value)
         .path("/")
         .http_only(true)
@@ -95,6 +97,19 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
+/// The signed-in answer: the new session's cookie, the pre-sign-in cookies gone, and on to `next`.
+pub fn session_response(state: &AppState, new_session: NewSession, next: &str) -> Result<HttpResponse, PageError> {
+    let mut response = redirect(next);
+    let mut session_cookie = cookie(SESSION_COOKIE, new_session.cookie_token, state);
+    session_cookie.set_max_age(CookieDuration::hours(state.config.session.absolute_timeout_hours));
+    response.add_cookie(&session_cookie).map_err(AppError::internal)?;
+    // The pre-sign-in tokens have served their purpose; the session brings its own.
+    for name in [LOGIN_CSRF_COOKIE, MFA_CHALLENGE_COOKIE] {
+        response.add_removal_cookie(&cookie(name, String::new(), state)).map_err(AppError::internal)?;
+    }
+    Ok(response)
+}
+
 pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, PageError> {
     let expected = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
     if expected.is_empty() {
@@ -117,15 +132,12 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     })
     .await;
     match signed_in {
-        Ok(new_session) => {
-            let mut response = redirect(&next);
-            let mut session_cookie = cookie(SESSION_COOKIE, new_session.cookie_token, &state);
-            session_cookie.set_max_age(CookieDuration::hours(state.config.session.absolute_timeout_hours));
-            response.add_cookie(&session_cookie).map_err(AppError::internal)?;
-            // The pre-sign-in token has served its purpose; the session brings its own.
-            response
-                .add_removal_cookie(&cookie(LOGIN_CSRF_COOKIE, String::new(), &state))
-                .map_err(AppError::internal)?;
+        Ok(SignIn::Session(new_session)) => session_response(&state, new_session, &next),
+        Ok(SignIn::SecondFactor { challenge }) => {
+            let mut response = redirect(&format!("/login/code?next={}", crate::web::pages::url_encode(&next)));
+            let mut pending = cookie(MFA_CHALLENGE_COOKIE, challenge, &state);
+            pending.set_max_age(CookieDuration::minutes(5));
+            response.add_cookie(&pending).map_err(AppError::internal)?;
             Ok(response)
         }
         Err(

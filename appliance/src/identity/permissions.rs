@@ -193,6 +193,7 @@ mod tests {
             global_role: role.as_str().into(),
             timezone: "UTC".into(),
             is_service: false,
+            totp_enabled_at: None,
             access: Access::from_grants(grants.iter().map(|permission| (10, *permission))),
         }
     }

@@ -5,9 +5,9 @@ use chrono::{Duration, Utc};
 use diesel::prelude::*;
 use serde_json::json;
 
-use super::passwords;
 use super::secrets::{digest, random_hex};
 use super::users::{self, User};
+use super::{mfa, passwords};
 use crate::audit::{self, Actor, Change};
 use crate::config::{LoginConfig, SessionConfig};
 use crate::errors::AppError;
@@ -21,11 +21,22 @@ pub struct Session {
     pub csrf_token: String,
     /// For the bell in the top bar, read with the session so that no page pays a query for it.
     pub unread_notifications: i64,
+    /// The administrators require a second factor of this user, who has none yet.
+    pub second_factor_missing: bool,
 }
 
 /// What the browser is handed at sign-in: the cookie value (only its digest is stored).
 pub struct NewSession {
     pub cookie_token: String,
+}
+
+/// Where a sign-in with the right password stands.
+pub enum SignIn {
+    Session(NewSession),
+    /// Two-factor sign-in is on: the browser keeps this token while the code is asked for.
+    SecondFactor {
+        challenge: String,
+    },
 }
 
 /// What a sign-in request brings besides the credentials.
@@ -44,8 +55,8 @@ pub fn sign_in(
     username: &str,
     password: &str,
     context: &SignInContext<'_>,
-) -> Result<NewSession, AppError> {
-    let (actor, user_agent) = (context.actor, context.user_agent);
+) -> Result<SignIn, AppError> {
+    let actor = context.actor;
     let username = username.trim().to_lowercase();
     if username.is_empty() {
         return Err(AppError::invalid("username", "Enter your user name."));
@@ -90,9 +101,22 @@ pub fn sign_in(
     if !user.is_active {
         return Err(AppError::forbidden("This account is deactivated; ask an administrator."));
     }
+    if user.totp_enabled_at.is_some() {
+        // The password was right: its failures are forgiven, and the code is what remains.
+        let challenge = conn.transaction(|conn| {
+            diesel::delete(login_failures::table.filter(login_failures::username.eq(&username))).execute(conn)?;
+            mfa::challenge(conn, user.id)
+        })?;
+        return Ok(SignIn::SecondFactor { challenge });
+    }
+    open_session(conn, &user, context).map(SignIn::Session)
+}
 
+/// Opens a session for `user`, who has proved who they are, replacing the browser's old one.
+pub fn open_session(conn: &mut PgConnection, user: &User, context: &SignInContext<'_>) -> Result<NewSession, AppError> {
+    let (actor, user_agent) = (context.actor, context.user_agent);
     conn.transaction(|conn| {
-        diesel::delete(login_failures::table.filter(login_failures::username.eq(&username))).execute(conn)?;
+        diesel::delete(login_failures::table.filter(login_failures::username.eq(&user.username))).execute(conn)?;
         let replaced: Option<i64> = match context.previous_cookie {
             Some(previous) => diesel::delete(sessions::table.filter(sessions::token_hash.eq(digest(previous))))
                 .returning(sessions::id)
@@ -120,7 +144,7 @@ pub fn sign_in(
                 entity_type: "session",
                 entity_id: session_id,
                 before: None,
-                after: Some(json!({ "user_id": user.id, "user_agent": user_agent, "replaced_session_id": replaced })),
+                after: Some(json!({ "user_id": user.id, "user_agent": user_agent, "replaced_session_id": replaced, "second_factor": user.totp_enabled_at.is_some() })),
             },
         )?;
         Ok(NewSession { cookie_token })
@@ -165,7 +189,7 @@ struct SessionTimes {
     last_seen_at: chrono::DateTime<Utc>,
 }
 
-type SessionRow = (SessionTimes, User, i64);
+type SessionRow = (SessionTimes, User, i64, Option<String>);
 
 /// The session a cookie belongs to, if it is still alive. Expired sessions are deleted here.
 pub fn find_alive(
@@ -176,13 +200,17 @@ pub fn find_alive(
     let unread = diesel::dsl::sql::<diesel::sql_types::BigInt>(
         "(SELECT count(*) FROM notifications n WHERE n.user_id = users.id AND n.read_at IS NULL)",
     );
+    let requirement = diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
+        "(SELECT value FROM installation_settings WHERE key = 'mfa_required')",
+    );
     let found: Option<SessionRow> = sessions::table
         .inner_join(users_table::table)
         .filter(sessions::token_hash.eq(digest(cookie_token)))
-        .select((SessionTimes::as_select(), User::as_select(), unread))
+        .select((SessionTimes::as_select(), User::as_select(), unread, requirement))
         .first(conn)
         .optional()?;
-    let Some((SessionTimes { id, csrf_token, created_at, last_seen_at }, user, unread_notifications)) = found else {
+    let Some((SessionTimes { id, csrf_token, created_at, last_seen_at }, user, unread_notifications, required)) = found
+    else {
         return Ok(None);
     };
     let now = Utc::now();
@@ -216,7 +244,9 @@ pub fn find_alive(
     if now - last_seen_at > Duration::seconds(60) {
         diesel::update(sessions::table.find(id)).set(sessions::last_seen_at.eq(now)).execute(conn)?;
     }
-    Ok(Some(Session { id, user, csrf_token, unread_notifications }))
+    let required = required.and_then(|value| mfa::Requirement::parse(&value).ok()).is_some_and(|r| r.applies_to(&user));
+    let second_factor_missing = required && user.totp_enabled_at.is_none();
+    Ok(Some(Session { id, user, csrf_token, unread_notifications, second_factor_missing }))
 }
 
 pub fn sign_out(conn: &mut PgConnection, actor: &Actor, session_id: i64) -> Result<(), AppError> {

@@ -57,6 +57,8 @@ pub struct User {
     pub timezone: String,
     /// An integration's account: API tokens only, never a password or a session.
     pub is_service: bool,
+    /// When two-factor sign-in was turned on; `None` while it is off.
+    pub totp_enabled_at: Option<DateTime<Utc>>,
     #[diesel(select_expression = access_sql(), select_expression_type = SqlLiteral<Jsonb>)]
     pub access: Access,
 }

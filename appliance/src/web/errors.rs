@@ -13,6 +13,9 @@ pub enum PageError {
     App(#[from] AppError),
     #[error("sign-in required")]
     SignInFirst { next: String },
+    /// Signed in, but a second factor is required and not yet set up.
+    #[error("two-factor sign-in required")]
+    EnrolSecondFactor,
 }
 
 /// Errors of API handlers: `{ "error": { "code", "message", "field"?, "error_id"? } }`.
@@ -34,7 +37,7 @@ impl ResponseError for PageError {
     fn status_code(&self) -> actix_web::http::StatusCode {
         match self {
             Self::App(error) => error.status(),
-            Self::SignInFirst { .. } => actix_web::http::StatusCode::SEE_OTHER,
+            Self::SignInFirst { .. } | Self::EnrolSecondFactor => actix_web::http::StatusCode::SEE_OTHER,
         }
     }
 
@@ -43,6 +46,9 @@ impl ResponseError for PageError {
             Self::SignInFirst { next } => {
                 let target = format!("/login?next={}", super::pages::url_encode(next));
                 return HttpResponse::SeeOther().insert_header((header::LOCATION, target)).finish();
+            }
+            Self::EnrolSecondFactor => {
+                return HttpResponse::SeeOther().insert_header((header::LOCATION, "/settings/mfa")).finish();
             }
             Self::App(error) => error,
         };

@@ -70,6 +70,19 @@ impl SignedIn {
         let session = db::run(&state.pool, move |conn| sessions::find_alive(conn, &limits, &token)).await?;
         Ok(session.map(|session| SignedIn { actor: Actor::user(session.user.id, client_ip(req)), session }))
     }
+
+    /// The signed-in user of a page request, who must first enrol a second factor when the
+    /// administrators require one: until then only that page and signing out are open.
+    async fn for_page(req: &HttpRequest) -> Result<SignedIn, PageError> {
+        let signed_in =
+            SignedIn::find(req).await?.ok_or_else(|| PageError::SignInFirst { next: req.uri().to_string() })?;
+        let path = req.path();
+        let open = path == "/settings/mfa" || path.starts_with("/settings/mfa/") || path == "/logout";
+        if signed_in.session.second_factor_missing && !open {
+            return Err(PageError::EnrolSecondFactor);
+        }
+        Ok(signed_in)
+    }
 }
 
 impl FromRequest for SignedIn {
@@ -78,9 +91,7 @@ impl FromRequest for SignedIn {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move {
-            SignedIn::find(&req).await?.ok_or_else(|| PageError::SignInFirst { next: req.uri().to_string() })
-        })
+        Box::pin(async move { SignedIn::for_page(&req).await })
     }
 }
 
@@ -117,8 +128,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         let req = req.clone();
         let body = web::Bytes::from_request(&req, payload);
         Box::pin(async move {
-            let signed_in =
-                SignedIn::find(&req).await?.ok_or_else(|| PageError::SignInFirst { next: req.uri().to_string() })?;
+            let signed_in = SignedIn::for_page(&req).await?;
             let body = body.await.map_err(|_| too_large("form"))?;
             let data = decode_form(&body, &signed_in.session.csrf_token)?;
             Ok(CsrfForm { signed_in, data })

@@ -26,7 +26,7 @@ use crate::db::DbPool;
 use crate::docs::{api as docs_api, page_handlers, space_handlers, version_handlers};
 use crate::errors::AppError;
 use crate::identity::pages as identity_pages;
-use crate::identity::{access_pages, admin_pages, profile_pages};
+use crate::identity::{access_pages, admin_pages, mfa_pages, profile_pages};
 use crate::identity::{admin_api, project_roles_api};
 use crate::integrations::{api as webhook_api, deployment_pages, pages as webhook_pages};
 use crate::jobs::pages as job_pages;
@@ -78,6 +78,7 @@ pub fn app(
                 .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY)),
         )
         .wrap(middleware::Compress::default())
+        .wrap(middleware::from_fn(refuse_nul_in_query))
         .wrap(middleware::from_fn(access_log))
         .configure(routes)
         .default_service(web::to(not_found))
@@ -92,6 +93,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(identity_pages::login_form))
         .route("/login", web::post().to(identity_pages::login))
         .route("/logout", web::post().to(identity_pages::logout))
+        .route("/login/code", web::get().to(mfa_pages::code_form))
+        .route("/login/code", web::post().to(mfa_pages::code))
+        .route("/settings/mfa", web::get().to(mfa_pages::settings))
+        .route("/settings/mfa/{action}", web::post().to(mfa_pages::change))
+        .route("/admin/settings/mfa", web::post().to(mfa_pages::set_requirement))
         .route("/settings/profile", web::get().to(profile_pages::show))
         .route("/settings/profile", web::post().to(profile_pages::save))
         .route("/settings/tokens", web::get().to(identity_pages::tokens))
@@ -433,6 +439,30 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
     } else {
         errors::PageError::App(error).into()
     })
+}
+
+/// No name, key or filter holds a NUL character, and PostgreSQL refuses text with one: a query
+/// string carrying one is refused here, naming the problem, before any handler reads it.
+async fn refuse_nul_in_query(
+    req: ServiceRequest,
+    next: middleware::Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if req.query_string().to_ascii_lowercase().contains("%00") {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+        let field = pairs
+            .iter()
+            .find(|(name, value)| name.contains('\0') || value.contains('\0'))
+            .map_or("query", |(name, _)| name.as_str());
+        let refusal = crate::errors::AppError::invalid(
+            field,
+            format!("The parameter {field} holds a NUL character, which nothing can match; nothing was done."),
+        );
+        return Err(match req.path().starts_with("/api/") {
+            true => errors::ApiError(refusal).into(),
+            false => errors::PageError::App(refusal).into(),
+        });
+    }
+    next.call(req).await
 }
 
 async fn access_log(

@@ -566,3 +566,128 @@ fn api_requests_past_the_limits_wait_with_429_and_retry_after() {
     assert_eq!(blocked.status, 429);
     assert!(blocked.header("Retry-After").is_some());
 }
+
+/// Who is asking, in the matrix below.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Who {
+    Outsider,
+    Viewer,
+    Reporter,
+    Member,
+    ProjectAdmin,
+    Auditor,
+    Admin,
+}
+
+const EVERYONE: [Who; 7] =
+    [Who::Outsider, Who::Viewer, Who::Reporter, Who::Member, Who::ProjectAdmin, Who::Auditor, Who::Admin];
+
+#[test]
+fn the_route_and_role_matrix_allows_exactly_what_the_scheme_says() {
+    use Who::*;
+    let app = TestApp::start();
+    let mut api = app.client();
+    let root = person(&app, "root", GlobalRole::Admin);
+    assert_eq!(
+        call(&mut api, &root, "POST", "/api/v1/projects", Some(json!({ "key": "SEC", "name": "Secret" }))).0,
+        201
+    );
+    let everyone =
+        call(&mut api, &root, "GET", "/api/v1/projects/SEC/roles", None).1["grants"][0]["id"].as_i64().unwrap();
+    call(&mut api, &root, "DELETE", &format!("/api/v1/projects/SEC/roles/{everyone}"), None);
+    assert_eq!(call(&mut api, &root, "POST", "/api/v1/projects/SEC/issues", Some(json!({ "title": "Keys" }))).0, 201);
+
+    let mut people = Vec::new();
+    for who in EVERYONE {
+        let name = format!("{who:?}").to_lowercase();
+        let role = match who {
+            Admin => GlobalRole::Admin,
+            Auditor => GlobalRole::Auditor,
+            _ => GlobalRole::User,
+        };
+        let caller = if who == Admin { Caller { token: root.token.clone() } } else { person(&app, &name, role) };
+        let grant = match who {
+            Viewer => Some("viewer"),
+            Reporter => Some("reporter"),
+            Member => Some("member"),
+            ProjectAdmin => Some("project_admin"),
+            _ => None,
+        };
+        if let Some(role) = grant {
+            let granted = call(
+                &mut api,
+                &root,
+                "POST",
+                "/api/v1/projects/SEC/roles",
+                Some(json!({ "role": role, "user": name })),
+            );
+            assert_eq!(granted.0, 201);
+        }
+        let username = if who == Admin { "root".to_owned() } else { name };
+        let mut browser = app.client();
+        assert_eq!(browser.sign_in(&username, PASSWORD).status, 303);
+        people.push((who, caller, browser));
+    }
+
+    let readers = [Viewer, Reporter, Member, ProjectAdmin, Auditor, Admin];
+    let pages: [(&str, &[Who]); 10] = [
+        ("/projects/SEC/issues", &readers),
+        ("/issues/SEC-1", &readers),
+        ("/projects/SEC/board", &readers),
+        ("/projects/SEC/backlog", &readers),
+        ("/spaces/SEC", &readers),
+        ("/projects/SEC/settings", &[ProjectAdmin, Admin]),
+        ("/projects/SEC/access", &[ProjectAdmin, Admin]),
+        ("/projects/SEC/workflow", &[ProjectAdmin, Admin]),
+        ("/admin/users", &[Admin]),
+        ("/admin/audit", &[Auditor, Admin]),
+    ];
+    let calls: [(&str, &str, Option<Value>, &[Who]); 10] = [
+        ("GET", "/api/v1/projects/SEC", None, &readers),
+        ("GET", "/api/v1/issues/SEC-1", None, &readers),
+        ("GET", "/api/v1/projects/SEC/issues", None, &readers),
+        (
+            "POST",
+            "/api/v1/projects/SEC/issues",
+            Some(json!({ "title": "More" })),
+            &[Reporter, Member, ProjectAdmin, Admin],
+        ),
+        (
+            "POST",
+            "/api/v1/issues/SEC-1/comments",
+            Some(json!({ "body": "Seen" })),
+            &[Reporter, Member, ProjectAdmin, Admin],
+        ),
+        ("PATCH", "/api/v1/issues/SEC-1", Some(json!({ "title": "Keys rotated" })), &[Member, ProjectAdmin, Admin]),
+        ("POST", "/api/v1/projects/SEC/sprints", Some(json!({ "name": "Sprint" })), &[Member, ProjectAdmin, Admin]),
+        ("GET", "/api/v1/projects/SEC/roles", None, &[ProjectAdmin, Admin]),
+        ("GET", "/api/v1/users", None, &[Admin]),
+        ("GET", "/api/v1/audit", None, &[Auditor, Admin]),
+    ];
+    let project_route = |path: &str| path.contains("SEC");
+    let expected_refusal = |who: Who, path: &str| if who == Outsider && project_route(path) { 404 } else { 403 };
+    let mut wrong = Vec::new();
+    for (path, allowed) in pages {
+        for (who, _, browser) in people.iter_mut() {
+            let status = browser.get(path).status;
+            let expected = if allowed.contains(who) { 200 } else { expected_refusal(*who, path) };
+            if status != expected {
+                wrong.push(format!("{who:?} GET {path}: {status}, expected {expected}"));
+            }
+        }
+    }
+    for (method, path, body, allowed) in calls {
+        for (who, caller, _) in people.iter() {
+            let status = call(&mut api, caller, method, path, body.clone()).0;
+            let ok = if allowed.contains(who) {
+                (200..300).contains(&status)
+            } else {
+                status == expected_refusal(*who, path)
+            };
+            if !ok {
+                wrong.push(format!("{who:?} {method} {path}: {status}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

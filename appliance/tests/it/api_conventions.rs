@@ -165,3 +165,22 @@ fn updates_with_a_stale_etag_are_refused_with_412_and_change_nothing() {
     assert_eq!(with_if_match(&mut client, &admin, "PUT", path, &rule_tag, rule).status, 412);
     assert_eq!(app.footprint(), before);
 }
+
+#[test]
+fn a_nul_character_in_the_query_is_refused_before_any_handler() {
+    let app = TestApp::start();
+    let admin = app.user("root", true);
+    let token = app.token(&admin);
+    let mut api = app.client();
+    let created = api.api("POST", "/api/v1/projects", Some(&token), Some(r#"{"key":"OPS","name":"Ops"}"#));
+    assert_eq!(created.status, 201);
+    let refused = api.api("GET", "/api/v1/projects/OPS/issues?assignee=a%00b", Some(&token), None);
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert_eq!(refused.json()["error"]["field"], "assignee");
+    assert!(refused.json()["error"]["message"].as_str().unwrap().contains("NUL character"));
+    let mut browser = app.client();
+    browser.sign_in("root", crate::support::PASSWORD);
+    let page = browser.get("/search?q=%00");
+    assert_eq!(page.status, 422);
+    assert!(page.body.contains("NUL character"));
+}

@@ -214,6 +214,12 @@ fn set_password_replaces_the_password_and_ends_sessions() {
         Some("short\n"),
     );
     assert!(text(&weak).contains("--password: Password must be at least 12 characters long."), "{}", text(&weak));
+    let common = outpost(
+        &["admin", "set-password", "--config", file.arg(), "--username", "ops", "--password-stdin"],
+        Some("Password2024!\n"),
+    );
+    assert!(!common.status.success());
+    assert!(text(&common).contains("--password: That password is one of the most used"), "{}", text(&common));
     let nobody = outpost(&["admin", "set-password", "--config", file.arg(), "--username", "ghost"], None);
     assert!(!nobody.status.success());
     assert!(text(&nobody).contains("--username: There is no user named ghost."), "{}", text(&nobody));

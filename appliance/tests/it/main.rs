@@ -17,6 +17,7 @@ mod deployments;
 mod docs;
 mod issue_fields;
 mod jobs;
+mod mfa;
 mod migrations;
 mod notifications;
 mod oql;
