@@ -37,6 +37,9 @@ pub enum AppError {
     /// The object store cannot be reached or refuses Outpost; the cause is logged, not shown.
     #[error("The file storage is unavailable, so nothing was saved; try again in a moment.")]
     StorageUnavailable(String),
+    /// The LDAP directory cannot be reached or refuses Outpost's account; the cause is logged.
+    #[error("The sign-in directory cannot be reached, so the password could not be checked; try again in a moment or tell an administrator.")]
+    DirectoryUnavailable(String),
     /// The search index is being built or cannot be opened; the sentence says which.
     #[error("{0}")]
     SearchUnavailable(String),
@@ -81,9 +84,10 @@ impl AppError {
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) | Self::StorageUnavailable(_) | Self::SearchUnavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::Unavailable(_)
+            | Self::StorageUnavailable(_)
+            | Self::SearchUnavailable(_)
+            | Self::DirectoryUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -102,6 +106,7 @@ impl AppError {
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable(_) => "unavailable",
             Self::StorageUnavailable(_) => "storage_unavailable",
+            Self::DirectoryUnavailable(_) => "directory_unavailable",
             Self::SearchUnavailable(_) => "search_unavailable",
             Self::Internal(_) => "internal",
         }
@@ -128,7 +133,10 @@ impl AppError {
     /// variants that hide a cause; `None` for the rest.
     pub fn log_hidden_cause(&self) -> Option<String> {
         let cause = match self {
-            Self::Internal(cause) | Self::Unavailable(cause) | Self::StorageUnavailable(cause) => cause,
+            Self::Internal(cause)
+            | Self::Unavailable(cause)
+            | Self::StorageUnavailable(cause)
+            | Self::DirectoryUnavailable(cause) => cause,
             _ => return None,
         };
         let error_id = hex::encode(rand::random::<[u8; 6]>());

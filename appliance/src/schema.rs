@@ -19,6 +19,8 @@ diesel::table! {
         totp_pending_secret -> Nullable<Bytea>,
         totp_enabled_at -> Nullable<Timestamptz>,
         totp_last_step -> Nullable<Int8>,
+        source -> Text,
+        directory_dn -> Nullable<Text>,
     }
 }
 

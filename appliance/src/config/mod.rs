@@ -38,6 +38,19 @@ pub const KEYS: &[(&str, &str)] = &[
     ("api.requests_per_minute", "API requests one account may make per minute on one node; then 429 (default 1200)"),
     ("api.requests_per_minute_per_address", "API requests one client address may make per minute on one node (default 2400)"),
     ("api.failed_tokens_per_minute", "API tokens that do not work one address may send per minute before it waits (default 20)"),
+    ("ldap.url", "ldap://host:389 or ldaps://host:636 of the directory people sign in with (default: none, local accounts only)"),
+    ("ldap.security", "starttls (default with ldap://), tls (ldaps://), or none (a trusted network only)"),
+    ("ldap.ca_file", "PEM file of the certificate authority that signed the directory's certificate"),
+    ("ldap.bind_dn", "the account Outpost searches the directory as (read-only is enough)"),
+    ("ldap.bind_password", "the password of ldap.bind_dn"),
+    ("ldap.user_base", "where people are, e.g. ou=people,dc=example,dc=com"),
+    (
+        "ldap.user_filter",
+        "which entry is a person, {username} standing for the escaped user name (default (&(objectClass=inetOrgPerson)(uid={username})))",
+    ),
+    ("ldap.group_base", "where groups (groupOfNames) are; a group named like a team fills that team"),
+    ("ldap.admin_group", "the cn of the group whose members are administrators (default: none)"),
+    ("ldap.auditor_group", "the cn of the group whose members are auditors (default: none)"),
     ("log.level", "log filter: error, warn, info, debug, trace, or a tracing directive (default info)"),
     ("jobs.workers", "background job workers on this node (default 2; 0 leaves the work to other nodes)"),
     ("jobs.lease_seconds", "how long a job may run before another worker takes it over (default 300)"),
@@ -49,6 +62,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("schedule.digest", "cron for the notification digest mails (default 07:00 UTC daily)"),
     ("schedule.reminders", "cron for due-date reminders (default 08:00 UTC daily)"),
     ("schedule.automation", "cron for checking which scheduled automation rules are due (default every minute)"),
+    ("schedule.ldap_sync", "cron for bringing directory people up to date and deactivating the departed (default hourly)"),
     ("mail.smtp_host", "SMTP server for notification mail (default: none, no mail is sent)"),
     ("mail.smtp_port", "SMTP port (default 587; 465 with security = tls, 25 with security = none)"),
     ("mail.security", "starttls (default: required, never plain), tls (implicit TLS), or none (trusted local relay only)"),
@@ -88,6 +102,8 @@ pub struct Config {
     pub session: SessionConfig,
     pub login: LoginConfig,
     pub api: ApiConfig,
+    /// `None`: no directory; accounts are local.
+    pub ldap: Option<LdapConfig>,
     pub log_level: String,
     pub jobs: JobsConfig,
     pub mail: MailConfig,
@@ -144,6 +160,7 @@ pub struct JobsConfig {
 /// The scheduled jobs and their default times.
 pub const SCHEDULES: &[(&str, &str)] = &[
     ("cleanup", "0 */10 * * * *"),
+    ("ldap_sync", "0 15 * * * *"),
     ("digest", "0 0 7 * * *"),
     ("reminders", "0 0 8 * * *"),
     ("automation", "0 * * * * *"),
@@ -174,6 +191,43 @@ pub struct SmtpConfig {
 }
 
 // The password must never reach a log line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LdapSecurity {
+    StartTls,
+    Tls,
+    None,
+}
+
+/// The directory people sign in with, and where Outpost finds them and their groups.
+#[derive(Clone)]
+pub struct LdapConfig {
+    pub url: String,
+    pub security: LdapSecurity,
+    pub ca_file: Option<PathBuf>,
+    pub bind_dn: String,
+    pub bind_password: String,
+    pub user_base: String,
+    pub user_filter: String,
+    pub group_base: String,
+    pub admin_group: Option<String>,
+    pub auditor_group: Option<String>,
+}
+
+impl std::fmt::Debug for LdapConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LdapConfig")
+            .field("url", &self.url)
+            .field("security", &self.security)
+            .field("ca_file", &self.ca_file)
+            .field("bind_dn", &self.bind_dn)
+            .field("bind_password", &"[redacted]")
+            .field("user_base", &self.user_base)
+            .field("user_filter", &self.user_filter)
+            .field("group_base", &self.group_base)
+            .finish()
+    }
+}
+
 impl std::fmt::Debug for SmtpConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SmtpConfig")
@@ -297,6 +351,7 @@ impl Config {
                     .collect(),
             },
             mail: reader.mail(),
+            ldap: reader.ldap(),
             webhooks: WebhookConfig {
                 targets: TargetPolicy {
                     allowed: reader.networks("webhooks.allowed_networks", &[]),

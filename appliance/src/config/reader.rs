@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use toml::{Table, Value};
 
-use super::{MailConfig, S3Settings, SmtpConfig, SmtpSecurity, StorageBackend, StorageConfig, KEYS};
+use super::{
+    LdapConfig, LdapSecurity, MailConfig, S3Settings, SmtpConfig, SmtpSecurity, StorageBackend, StorageConfig, KEYS,
+};
 use crate::integrations::networks::Network;
 use crate::tls::{self, TlsFiles};
 
@@ -254,6 +256,60 @@ impl Reader {
         let host = self.optional_string("mail.smtp_host").filter(|host| !host.trim().is_empty());
         let smtp = host.map(|host| SmtpConfig { host, port, security, username, password, ca_file });
         MailConfig { smtp, from }
+    }
+
+    pub(super) fn ldap(&mut self) -> Option<LdapConfig> {
+        let url = self.optional_string("ldap.url").filter(|url| !url.trim().is_empty());
+        let default_security =
+            if url.as_deref().is_some_and(|url| url.starts_with("ldaps://")) { "tls" } else { "starttls" };
+        let security = match self.string("ldap.security", default_security).as_str() {
+            "starttls" => LdapSecurity::StartTls,
+            "tls" => LdapSecurity::Tls,
+            "none" => LdapSecurity::None,
+            other => {
+                self.problems.push(format!("ldap.security: \"{other}\" must be starttls, tls or none"));
+                LdapSecurity::StartTls
+            }
+        };
+        let ca_file = self.certificate_file("ldap.ca_file");
+        let bind_dn = self.optional_string("ldap.bind_dn");
+        let bind_password = self.optional_string("ldap.bind_password");
+        let user_base = self.optional_string("ldap.user_base");
+        let user_filter = self.string("ldap.user_filter", "(&(objectClass=inetOrgPerson)(uid={username}))");
+        let group_base = self.optional_string("ldap.group_base");
+        let admin_group = self.optional_string("ldap.admin_group");
+        let auditor_group = self.optional_string("ldap.auditor_group");
+        let url = url?;
+        let scheme_fits = match security {
+            LdapSecurity::Tls => url.starts_with("ldaps://"),
+            LdapSecurity::StartTls | LdapSecurity::None => url.starts_with("ldap://"),
+        };
+        if !scheme_fits {
+            self.problems.push(format!(
+                "ldap.url: \"{url}\" does not fit ldap.security: ldaps:// goes with tls, ldap:// with starttls or none"
+            ));
+        }
+        if !user_filter.contains("{username}") {
+            self.problems.push("ldap.user_filter: must contain {username}, where the user name goes".to_owned());
+        }
+        let mut required = |key: &str, value: Option<String>| {
+            value.filter(|v| !v.trim().is_empty()).unwrap_or_else(|| {
+                self.problems.push(format!("{key}: is required when ldap.url is set"));
+                String::new()
+            })
+        };
+        Some(LdapConfig {
+            bind_dn: required("ldap.bind_dn", bind_dn),
+            bind_password: required("ldap.bind_password", bind_password),
+            user_base: required("ldap.user_base", user_base),
+            group_base: required("ldap.group_base", group_base),
+            url,
+            security,
+            ca_file,
+            user_filter,
+            admin_group,
+            auditor_group,
+        })
     }
 
     pub(super) fn storage(&mut self) -> StorageConfig {

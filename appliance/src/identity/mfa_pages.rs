@@ -73,6 +73,7 @@ pub async fn code(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
             actor: &actor,
             user_agent: user_agent.as_deref(),
             previous_cookie: previous_cookie.as_deref(),
+            directory: None,
         };
         sessions::open_session(conn, &user, &context)
     })

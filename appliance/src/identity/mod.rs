@@ -4,6 +4,7 @@ pub mod access_pages;
 pub mod accounts;
 pub mod admin_api;
 pub mod admin_pages;
+pub mod directory;
 pub mod mfa;
 pub mod mfa_pages;
 pub mod pages;

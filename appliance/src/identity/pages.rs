@@ -57,6 +57,8 @@ fn login_page(
     let existing = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()).filter(|v| v.len() == 64);
     let csrf_token = existing.clone().unwrap_or_else(|| secrets::random_hex(32));
     let status = status_for(error.as_ref());
+    // A directory that cannot be reached is shown as a sentence; its cause goes to the log.
+    let _ = error.as_ref().and_then(AppError::log_hidden_cause);
     let retry_after = error.as_ref().and_then(AppError::retry_after);
     let page = LoginPage {
         nav: Nav::anonymous(),
@@ -120,13 +122,14 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     let actor = Actor::anonymous(client_ip(&req));
     let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let previous_cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
-    let limits = state.config.login.clone();
+    let (limits, directory) = (state.config.login.clone(), state.config.ldap.clone());
     let (username, password) = (form.username.clone(), form.password);
     let signed_in = db::run(&state.pool, move |conn| {
         let context = SignInContext {
             actor: &actor,
             user_agent: user_agent.as_deref(),
             previous_cookie: previous_cookie.as_deref(),
+            directory: directory.as_ref(),
         };
         sessions::sign_in(conn, &limits, &username, &password, &context)
     })
@@ -144,6 +147,7 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
             error @ (AppError::Unauthenticated(_)
             | AppError::Invalid { .. }
             | AppError::RateLimited { .. }
+            | AppError::DirectoryUnavailable(_)
             | AppError::Forbidden(_)),
         ) => login_page(&req, &state, form.username, next, Some(error)),
         Err(other) => Err(other.into()),

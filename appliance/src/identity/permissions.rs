@@ -194,6 +194,7 @@ mod tests {
             timezone: "UTC".into(),
             is_service: false,
             totp_enabled_at: None,
+            source: "local".into(),
             access: Access::from_grants(grants.iter().map(|permission| (10, *permission))),
         }
     }

@@ -7,9 +7,9 @@ use serde_json::json;
 
 use super::secrets::{digest, random_hex};
 use super::users::{self, User};
-use super::{mfa, passwords};
+use super::{directory, mfa, passwords};
 use crate::audit::{self, Actor, Change};
-use crate::config::{LoginConfig, SessionConfig};
+use crate::config::{LdapConfig, LoginConfig, SessionConfig};
 use crate::errors::AppError;
 use crate::schema::{login_failures, sessions, users as users_table};
 
@@ -45,6 +45,8 @@ pub struct SignInContext<'a> {
     pub user_agent: Option<&'a str>,
     /// The session cookie the browser already had, if any: it is ended, never reused.
     pub previous_cookie: Option<&'a str>,
+    /// The directory people sign in with, when one is configured.
+    pub directory: Option<&'a LdapConfig>,
 }
 
 /// Checks the password and opens a fresh session. Failures are counted per user name and per
@@ -82,21 +84,38 @@ pub fn sign_in(
         });
     }
 
-    let user = users::find_by_username(conn, &username)?;
-    let verified = match &user {
-        // Service accounts have no password; they take as long to refuse as anyone else.
-        Some(user) if !user.is_service => passwords::verify(password, &user.password_hash),
-        _ => {
-            passwords::verify_against_nothing(password);
-            false
+    let local = users::find_by_username(conn, &username)?;
+    let from_directory = context.directory.filter(|_| local.as_ref().is_none_or(|user| user.source == "ldap"));
+    let user = match (from_directory, local) {
+        // A directory person (or someone unknown here, whom the directory may know): the
+        // directory checks the password, and their account follows what it says of them.
+        (Some(directory), local) => match directory::authenticate(directory, &username, password)? {
+            Some((person, groups)) => Some(directory::apply(conn, actor, directory, &person, &groups)?),
+            None => {
+                record_failure(conn, actor, &username, local.as_ref().map(|u| u.id))?;
+                None
+            }
+        },
+        (None, local) => {
+            let verified = match &local {
+                // Service and directory accounts have no password here; they take as long
+                // to refuse as anyone else.
+                Some(user) if !user.is_service && user.source == "local" => {
+                    passwords::verify(password, &user.password_hash)
+                }
+                _ => {
+                    passwords::verify_against_nothing(password);
+                    false
+                }
+            };
+            if !verified {
+                record_failure(conn, actor, &username, local.as_ref().map(|u| u.id))?;
+            }
+            local.filter(|_| verified)
         }
     };
-    let user = match user {
-        Some(user) if verified => user,
-        _ => {
-            record_failure(conn, actor, &username, user.as_ref().map(|u| u.id))?;
-            return Err(AppError::Unauthenticated("The user name or password is incorrect.".to_owned()));
-        }
+    let Some(user) = user else {
+        return Err(AppError::Unauthenticated("The user name or password is incorrect.".to_owned()));
     };
     if !user.is_active {
         return Err(AppError::forbidden("This account is deactivated; ask an administrator."));

@@ -59,6 +59,8 @@ pub struct User {
     pub is_service: bool,
     /// When two-factor sign-in was turned on; `None` while it is off.
     pub totp_enabled_at: Option<DateTime<Utc>>,
+    /// local, or ldap: then the directory's password, groups and presence decide.
+    pub source: String,
     #[diesel(select_expression = access_sql(), select_expression_type = SqlLiteral<Jsonb>)]
     pub access: Access,
 }

@@ -17,6 +17,7 @@ mod deployments;
 mod docs;
 mod issue_fields;
 mod jobs;
+mod ldap;
 mod mfa;
 mod migrations;
 mod notifications;

@@ -1,0 +1,2 @@
+ALTER TABLE users DROP COLUMN directory_dn;
+ALTER TABLE users DROP COLUMN source;
