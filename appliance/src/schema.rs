@@ -548,7 +548,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    oidc_logins (id) {
+        id -> Int8,
+        state_hash -> Bytea,
+        nonce -> Text,
+        verifier -> Text,
+        next -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    oidc_logins,
     mfa_recovery_codes,
     mfa_challenges,
     installation_settings,

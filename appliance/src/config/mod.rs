@@ -51,6 +51,15 @@ pub const KEYS: &[(&str, &str)] = &[
     ("ldap.group_base", "where groups (groupOfNames) are; a group named like a team fills that team"),
     ("ldap.admin_group", "the cn of the group whose members are administrators (default: none)"),
     ("ldap.auditor_group", "the cn of the group whose members are auditors (default: none)"),
+    ("oidc.issuer", "the OpenID Connect provider for single sign-on, e.g. https://idp.example.com/realms/main (default: none)"),
+    ("oidc.client_id", "Outpost's client id at the provider"),
+    ("oidc.client_secret", "Outpost's client secret at the provider"),
+    ("oidc.redirect_url", "where the provider sends people back: the public URL followed by /login/sso/callback"),
+    ("oidc.ca_file", "PEM file of the certificate authority that signed the provider's certificate"),
+    ("oidc.groups_claim", "the ID token claim listing a person's groups (default groups)"),
+    ("oidc.admin_group", "the group whose members are administrators (default: none)"),
+    ("oidc.auditor_group", "the group whose members are auditors (default: none)"),
+    ("oidc.label", "the sign-in button's words (default: Sign in with single sign-on)"),
     ("log.level", "log filter: error, warn, info, debug, trace, or a tracing directive (default info)"),
     ("jobs.workers", "background job workers on this node (default 2; 0 leaves the work to other nodes)"),
     ("jobs.lease_seconds", "how long a job may run before another worker takes it over (default 300)"),
@@ -104,6 +113,8 @@ pub struct Config {
     pub api: ApiConfig,
     /// `None`: no directory; accounts are local.
     pub ldap: Option<LdapConfig>,
+    /// `None`: no single sign-on.
+    pub oidc: Option<OidcConfig>,
     pub log_level: String,
     pub jobs: JobsConfig,
     pub mail: MailConfig,
@@ -211,6 +222,31 @@ pub struct LdapConfig {
     pub group_base: String,
     pub admin_group: Option<String>,
     pub auditor_group: Option<String>,
+}
+
+/// The OpenID Connect provider people may sign in with.
+#[derive(Clone)]
+pub struct OidcConfig {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub redirect_url: String,
+    pub ca_file: Option<PathBuf>,
+    pub groups_claim: String,
+    pub admin_group: Option<String>,
+    pub auditor_group: Option<String>,
+    pub label: String,
+}
+
+impl std::fmt::Debug for OidcConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcConfig")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("redirect_url", &self.redirect_url)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for LdapConfig {
@@ -352,6 +388,7 @@ impl Config {
             },
             mail: reader.mail(),
             ldap: reader.ldap(),
+            oidc: reader.oidc(),
             webhooks: WebhookConfig {
                 targets: TargetPolicy {
                     allowed: reader.networks("webhooks.allowed_networks", &[]),

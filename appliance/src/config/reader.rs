@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use toml::{Table, Value};
 
 use super::{
-    LdapConfig, LdapSecurity, MailConfig, S3Settings, SmtpConfig, SmtpSecurity, StorageBackend, StorageConfig, KEYS,
+    LdapConfig, LdapSecurity, MailConfig, OidcConfig, S3Settings, SmtpConfig, SmtpSecurity, StorageBackend,
+    StorageConfig, KEYS,
 };
 use crate::integrations::networks::Network;
 use crate::tls::{self, TlsFiles};
@@ -309,6 +310,40 @@ impl Reader {
             user_filter,
             admin_group,
             auditor_group,
+        })
+    }
+
+    pub(super) fn oidc(&mut self) -> Option<OidcConfig> {
+        let issuer = self.optional_string("oidc.issuer").filter(|issuer| !issuer.trim().is_empty());
+        let client_id = self.optional_string("oidc.client_id");
+        let client_secret = self.optional_string("oidc.client_secret");
+        let redirect_url = self.optional_string("oidc.redirect_url");
+        let ca_file = self.certificate_file("oidc.ca_file");
+        let groups_claim = self.string("oidc.groups_claim", "groups");
+        let admin_group = self.optional_string("oidc.admin_group");
+        let auditor_group = self.optional_string("oidc.auditor_group");
+        let label = self.string("oidc.label", "Sign in with single sign-on");
+        let issuer = issuer?.trim_end_matches('/').to_owned();
+        if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+            self.problems
+                .push(format!("oidc.issuer: \"{issuer}\" must start with https:// (or http:// on a trusted network)"));
+        }
+        let mut required = |key: &str, value: Option<String>| {
+            value.filter(|v| !v.trim().is_empty()).unwrap_or_else(|| {
+                self.problems.push(format!("{key}: is required when oidc.issuer is set"));
+                String::new()
+            })
+        };
+        Some(OidcConfig {
+            client_id: required("oidc.client_id", client_id),
+            client_secret: required("oidc.client_secret", client_secret),
+            redirect_url: required("oidc.redirect_url", redirect_url),
+            issuer,
+            ca_file,
+            groups_claim,
+            admin_group,
+            auditor_group,
+            label,
         })
     }
 

@@ -147,22 +147,41 @@ pub fn authenticate(
     }
 }
 
-/// Brings the local account of `person` in step with the directory, making it if needed:
-/// name, mail, active, the global role from the administrator and auditor groups, and the
-/// membership of every team named like a directory group.
+/// Where people come from (the directory, or the single sign-on provider), and which of their
+/// groups make administrators and auditors.
+pub struct Source<'a> {
+    /// ldap or oidc, as `users.source` says it.
+    pub name: &'static str,
+    pub admin_group: Option<&'a str>,
+    pub auditor_group: Option<&'a str>,
+}
+
+impl Source<'_> {
+    pub fn ldap(config: &LdapConfig) -> Source<'_> {
+        Source {
+            name: "ldap",
+            admin_group: config.admin_group.as_deref(),
+            auditor_group: config.auditor_group.as_deref(),
+        }
+    }
+}
+
+/// Brings the local account of `person` in step with where they come from, making it if
+/// needed: name, mail, active, the global role from the administrator and auditor groups, and
+/// the membership of every team named like one of `managed_groups`.
 pub fn apply(
     conn: &mut PgConnection,
     actor: &Actor,
-    config: &LdapConfig,
+    source: &Source<'_>,
     person: &Person,
-    directory_groups: &[String],
+    managed_groups: &[String],
 ) -> Result<User, AppError> {
-    let in_group = |name: &Option<String>| {
-        name.as_ref().is_some_and(|wanted| person.groups.iter().any(|group| group.eq_ignore_ascii_case(wanted)))
+    let in_group = |name: Option<&str>| {
+        name.is_some_and(|wanted| person.groups.iter().any(|group| group.eq_ignore_ascii_case(wanted)))
     };
-    let role = if in_group(&config.admin_group) {
+    let role = if in_group(source.admin_group) {
         GlobalRole::Admin
-    } else if in_group(&config.auditor_group) {
+    } else if in_group(source.auditor_group) {
         GlobalRole::Auditor
     } else {
         GlobalRole::User
@@ -170,12 +189,12 @@ pub fn apply(
     conn.transaction(|conn| {
         let existing = users::find_by_username(conn, &person.username)?;
         let user = match existing {
-            Some(user) if user.source != "ldap" => {
+            Some(user) if user.source != source.name => {
                 return Err(AppError::conflict(
                     "username",
                     format!(
-                        "{} is a local account here; the directory's person of that name cannot use it.",
-                        user.username
+                        "{} is an account of another kind here; the person of that name from {} cannot use it.",
+                        user.username, source.name
                     ),
                 ))
             }
@@ -187,7 +206,7 @@ pub fn apply(
                         users_table::display_name.eq(person.display_name.chars().take(80).collect::<String>()),
                         users_table::email.eq(person.email.to_lowercase()),
                         users_table::password_hash.eq(DIRECTORY_PASSWORD_HASH),
-                        users_table::source.eq("ldap"),
+                        users_table::source.eq(source.name),
                         users_table::directory_dn.eq(&person.dn),
                     ))
                     .returning(users_table::id)
@@ -200,7 +219,9 @@ pub fn apply(
                         entity_type: "user",
                         entity_id: id,
                         before: None,
-                        after: Some(json!({ "username": person.username, "source": "ldap", "dn": person.dn })),
+                        after: Some(
+                            json!({ "username": person.username, "source": source.name, "external_id": person.dn }),
+                        ),
                     },
                 )?;
                 accounts::find(conn, &person.username)?
@@ -230,10 +251,10 @@ pub fn apply(
                 },
             )?;
         }
-        if user.global_role != role.as_str() && (config.admin_group.is_some() || config.auditor_group.is_some()) {
+        if user.global_role != role.as_str() && (source.admin_group.is_some() || source.auditor_group.is_some()) {
             accounts::set_role(conn, actor, &user.username, role)?;
         }
-        sync_teams(conn, actor, user.id, &person.groups, directory_groups)?;
+        sync_teams(conn, actor, user.id, &person.groups, managed_groups)?;
         accounts::find(conn, &person.username)
     })
 }
@@ -303,7 +324,7 @@ pub fn sync(conn: &mut PgConnection, config: &LdapConfig) -> Result<Synced, AppE
     let actor = Actor::system();
     let mut synced = Synced::default();
     for person in &found {
-        match apply(conn, &actor, config, person, &groups) {
+        match apply(conn, &actor, &Source::ldap(config), person, &groups) {
             Ok(_) => synced.people += 1,
             Err(AppError::Conflict { message, .. }) => tracing::warn!(%message, "ldap sync: a person was left out"),
             Err(other) => return Err(other),

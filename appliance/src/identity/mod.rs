@@ -17,6 +17,8 @@ pub mod roles;
 pub mod schemes;
 pub mod secrets;
 pub mod sessions;
+pub mod sso;
+pub mod sso_pages;
 pub mod teams;
 pub mod tokens;
 pub mod users;

@@ -31,6 +31,8 @@ struct LoginPage {
     username: String,
     next: String,
     error: Option<String>,
+    /// The single sign-on button's words, when single sign-on is set up.
+    sso_label: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -64,6 +66,7 @@ fn login_page(
         nav: Nav::anonymous(),
         csrf_token: csrf_token.clone(),
         username,
+        sso_label: state.config.oidc.as_ref().map(|oidc| oidc.label.clone()),
         next,
         error: error.map(|e| e.to_string()),
     };

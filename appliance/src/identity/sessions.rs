@@ -90,7 +90,9 @@ pub fn sign_in(
         // A directory person (or someone unknown here, whom the directory may know): the
         // directory checks the password, and their account follows what it says of them.
         (Some(directory), local) => match directory::authenticate(directory, &username, password)? {
-            Some((person, groups)) => Some(directory::apply(conn, actor, directory, &person, &groups)?),
+            Some((person, groups)) => {
+                Some(directory::apply(conn, actor, &directory::Source::ldap(directory), &person, &groups)?)
+            }
             None => {
                 record_failure(conn, actor, &username, local.as_ref().map(|u| u.id))?;
                 None

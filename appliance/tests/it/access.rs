@@ -691,3 +691,67 @@ fn the_route_and_role_matrix_allows_exactly_what_the_scheme_says() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+#[test]
+fn every_project_operation_of_the_api_tells_an_outsider_the_project_is_not_there() {
+    let app = TestApp::start();
+    let mut api = app.client();
+    let root = person(&app, "root", GlobalRole::Admin);
+    let otto = person(&app, "otto", GlobalRole::User);
+    assert_eq!(
+        call(&mut api, &root, "POST", "/api/v1/projects", Some(json!({ "key": "SEC", "name": "Secret" }))).0,
+        201
+    );
+    let everyone =
+        call(&mut api, &root, "GET", "/api/v1/projects/SEC/roles", None).1["grants"][0]["id"].as_i64().unwrap();
+    call(&mut api, &root, "DELETE", &format!("/api/v1/projects/SEC/roles/{everyone}"), None);
+    assert_eq!(call(&mut api, &root, "POST", "/api/v1/projects/SEC/issues", Some(json!({ "title": "Keys" }))).0, 201);
+    // Objects with id 1 under SEC, so the administrator's reads below find real things.
+    let rule =
+        json!({ "name": "Label", "trigger": "issue_created", "actions": [{ "type": "add_label", "label": "new" }] });
+    assert_eq!(call(&mut api, &root, "POST", "/api/v1/projects/SEC/automation-rules", Some(rule)).0, 201);
+    let hook = json!({ "name": "CI", "url": "https://203.0.113.10/hook", "events": ["issue.created"] });
+    assert_eq!(call(&mut api, &root, "POST", "/api/v1/projects/SEC/webhooks", Some(hook)).0, 201);
+
+    let document = api.api("GET", "/api/v1/openapi.json", None, None).json();
+    let fill = |template: &str| {
+        template
+            .replace("{key}", "SEC")
+            .replace("{issue}", "SEC-1")
+            .replace("{id}", "1")
+            .replace("{name}", "x")
+            .replace("{delivery}", "1")
+            .replace("{action}", "enable")
+    };
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for (template, item) in document["paths"].as_object().unwrap() {
+        if !(template.contains("{key}") || template.contains("{issue}")) || template.starts_with("/hooks/") {
+            continue;
+        }
+        let path = fill(template);
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if item.get(method).is_none() {
+                continue;
+            }
+            let with_body = matches!(method, "post" | "put" | "patch");
+            let body = with_body.then(|| json!({}));
+            let (status, reply) = call(&mut api, &otto, &method.to_uppercase(), &path, body);
+            // A body that cannot be read is refused before anything is looked up, the same
+            // for every project: that tells nothing either.
+            let fine = status == 404 || (with_body && (status == 400 || status == 422));
+            if !fine {
+                wrong.push(format!("{method} {path}: {status} {reply}"));
+            }
+            if method == "get" {
+                let status = api.api("GET", &path, Some(&root.token), None).status;
+                if status == 404 {
+                    wrong.push(format!("{method} {path}: 404 for the administrator too, so the check proves nothing"));
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "only {checked} operations were checked");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

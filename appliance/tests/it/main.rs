@@ -26,6 +26,7 @@ mod pages;
 mod planning;
 mod quickstart;
 mod search;
+mod sso;
 mod storage;
 mod support;
 mod tls;
