@@ -300,7 +300,8 @@ fn run(cli: Cli) -> Result<(), String> {
             let pool = connect(&config)?;
             let (password, generated) = password_from(password_stdin)?;
             let mut conn = pool.get().map_err(|e| e.to_string())?;
-            let user = users::set_password(&mut conn, &Actor::system(), &username, &password).map_err(as_flag_error)?;
+            let user =
+                users::set_password(&mut conn, &Actor::system(), &username, &password, false).map_err(as_flag_error)?;
             println!("Set the password of {} and ended their sessions.", user.username);
             if generated {
                 println!("Password (shown this once): {password}");

@@ -21,6 +21,7 @@ diesel::table! {
         totp_last_step -> Nullable<Int8>,
         source -> Text,
         directory_dn -> Nullable<Text>,
+        password_must_change -> Bool,
     }
 }
 
@@ -559,7 +560,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    password_resets (id) {
+        id -> Int8,
+        user_id -> Int8,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    password_resets,
     oidc_logins,
     mfa_recovery_codes,
     mfa_challenges,

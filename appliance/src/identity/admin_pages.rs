@@ -165,7 +165,7 @@ pub async fn change_user(
                 ));
             }
             let password = passwords::generate();
-            users::set_password(conn, &actor, &username, &password)?;
+            users::set_password(conn, &actor, &username, &password, true)?;
             Ok(Some(Secret::NewPassword { username, password }))
         }
         "token" => {

@@ -195,6 +195,7 @@ mod tests {
             is_service: false,
             totp_enabled_at: None,
             source: "local".into(),
+            password_must_change: false,
             access: Access::from_grants(grants.iter().map(|permission| (10, *permission))),
         }
     }

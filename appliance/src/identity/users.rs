@@ -59,8 +59,10 @@ pub struct User {
     pub is_service: bool,
     /// When two-factor sign-in was turned on; `None` while it is off.
     pub totp_enabled_at: Option<DateTime<Utc>>,
-    /// local, or ldap: then the directory's password, groups and presence decide.
+    /// local, ldap or oidc: then the directory's or provider's password and groups decide.
     pub source: String,
+    /// An administrator set this password: its owner must choose their own before anything else.
+    pub password_must_change: bool,
     #[diesel(select_expression = access_sql(), select_expression_type = SqlLiteral<Jsonb>)]
     pub access: Access,
 }
@@ -193,15 +195,32 @@ pub fn display_name(conn: &mut PgConnection, id: i64) -> QueryResult<String> {
 }
 
 /// Sets a new password and signs the user out everywhere: whoever knew the old one keeps no
-/// session made with it.
-pub fn set_password(conn: &mut PgConnection, actor: &Actor, username: &str, password: &str) -> Result<User, AppError> {
+/// session made with it. With `must_change` (a password an administrator chose), its owner
+/// must choose their own at their next sign-in.
+pub fn set_password(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    username: &str,
+    password: &str,
+    must_change: bool,
+) -> Result<User, AppError> {
     passwords::check_rules(password)?;
     let password_hash = passwords::hash(password)?;
     let user = find_by_username(conn, username)?
         .ok_or_else(|| AppError::invalid("username", format!("There is no user named {username}.")))?;
+    if user.source != "local" || user.is_service {
+        return Err(AppError::conflict(
+            "username",
+            format!("{} has no password here: they sign in with their directory, provider or tokens.", user.username),
+        ));
+    }
     conn.transaction(|conn| {
         let user: User = diesel::update(users::table.find(user.id))
-            .set((users::password_hash.eq(&password_hash), users::updated_at.eq(chrono::Utc::now())))
+            .set((
+                users::password_hash.eq(&password_hash),
+                users::password_must_change.eq(must_change),
+                users::updated_at.eq(chrono::Utc::now()),
+            ))
             .returning(User::as_returning())
             .get_result(conn)?;
         let ended = diesel::delete(crate::schema::sessions::table.filter(crate::schema::sessions::user_id.eq(user.id)))
@@ -214,7 +233,7 @@ pub fn set_password(conn: &mut PgConnection, actor: &Actor, username: &str, pass
                 entity_type: "user",
                 entity_id: user.id,
                 before: None,
-                after: Some(json!({ "sessions_ended": ended })),
+                after: Some(json!({ "sessions_ended": ended, "must_change": must_change })),
             },
         )?;
         Ok(user)

@@ -16,6 +16,9 @@ pub enum PageError {
     /// Signed in, but a second factor is required and not yet set up.
     #[error("two-factor sign-in required")]
     EnrolSecondFactor,
+    /// Signed in with a password an administrator set, which must be changed first.
+    #[error("a new password is required")]
+    ChangePasswordFirst,
 }
 
 /// Errors of API handlers: `{ "error": { "code", "message", "field"?, "error_id"? } }`.
@@ -37,7 +40,9 @@ impl ResponseError for PageError {
     fn status_code(&self) -> actix_web::http::StatusCode {
         match self {
             Self::App(error) => error.status(),
-            Self::SignInFirst { .. } | Self::EnrolSecondFactor => actix_web::http::StatusCode::SEE_OTHER,
+            Self::SignInFirst { .. } | Self::EnrolSecondFactor | Self::ChangePasswordFirst => {
+                actix_web::http::StatusCode::SEE_OTHER
+            }
         }
     }
 
@@ -49,6 +54,9 @@ impl ResponseError for PageError {
             }
             Self::EnrolSecondFactor => {
                 return HttpResponse::SeeOther().insert_header((header::LOCATION, "/settings/mfa")).finish();
+            }
+            Self::ChangePasswordFirst => {
+                return HttpResponse::SeeOther().insert_header((header::LOCATION, "/settings/password")).finish();
             }
             Self::App(error) => error,
         };

@@ -77,6 +77,9 @@ impl SignedIn {
         let signed_in =
             SignedIn::find(req).await?.ok_or_else(|| PageError::SignInFirst { next: req.uri().to_string() })?;
         let path = req.path();
+        if signed_in.user().password_must_change && path != "/settings/password" && path != "/logout" {
+            return Err(PageError::ChangePasswordFirst);
+        }
         let open = path == "/settings/mfa" || path.starts_with("/settings/mfa/") || path == "/logout";
         if signed_in.session.second_factor_missing && !open {
             return Err(PageError::EnrolSecondFactor);

@@ -26,7 +26,7 @@ use crate::db::DbPool;
 use crate::docs::{api as docs_api, page_handlers, space_handlers, version_handlers};
 use crate::errors::AppError;
 use crate::identity::pages as identity_pages;
-use crate::identity::{access_pages, admin_pages, mfa_pages, profile_pages, sso_pages};
+use crate::identity::{access_pages, admin_pages, mfa_pages, password_pages, profile_pages, sso_pages};
 use crate::identity::{admin_api, project_roles_api};
 use crate::integrations::{api as webhook_api, deployment_pages, pages as webhook_pages};
 use crate::jobs::pages as job_pages;
@@ -93,6 +93,12 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(identity_pages::login_form))
         .route("/login", web::post().to(identity_pages::login))
         .route("/logout", web::post().to(identity_pages::logout))
+        .route("/login/reset", web::get().to(password_pages::request_form))
+        .route("/login/reset", web::post().to(password_pages::request))
+        .route("/login/reset/{token}", web::get().to(password_pages::choose_form))
+        .route("/login/reset/{token}", web::post().to(password_pages::choose))
+        .route("/settings/password", web::get().to(password_pages::settings))
+        .route("/settings/password", web::post().to(password_pages::change))
         .route("/login/sso", web::get().to(sso_pages::start))
         .route("/login/sso/callback", web::get().to(sso_pages::callback))
         .route("/login/code", web::get().to(mfa_pages::code_form))

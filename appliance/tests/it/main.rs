@@ -23,6 +23,7 @@ mod migrations;
 mod notifications;
 mod oql;
 mod pages;
+mod passwords;
 mod planning;
 mod quickstart;
 mod search;

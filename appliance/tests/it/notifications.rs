@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::support::smtp::{Certificates, SmtpServer};
+use crate::support::smtp::{decoded, plain_mail, Certificates, SmtpServer};
 use crate::support::{Client, TestApp, PASSWORD};
 
 struct Setup {
@@ -153,40 +153,8 @@ fn preferences_refuse_unknown_choices_and_save_nothing() {
     assert_eq!(s.app.count("audit_log WHERE action = 'notification_preferences.updated'"), 1);
 }
 
-fn plain_mail(smtp: &SmtpServer) -> Vec<(String, String)> {
-    vec![
-        ("OUTPOST_MAIL_SMTP_HOST".to_owned(), "127.0.0.1".to_owned()),
-        ("OUTPOST_MAIL_SMTP_PORT".to_owned(), smtp.port.to_string()),
-        ("OUTPOST_MAIL_SECURITY".to_owned(), "none".to_owned()),
-        ("OUTPOST_MAIL_FROM".to_owned(), "Outpost <outpost@example.test>".to_owned()),
-        ("OUTPOST_SERVER_PUBLIC_URL".to_owned(), "https://outpost.example.test".to_owned()),
-    ]
-}
-
 fn as_refs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
     pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
-}
-
-/// The decoded text of a mail's parts (quoted-printable soft breaks and escapes undone).
-fn decoded(raw: &str) -> String {
-    let joined = raw.replace("=\r\n", "").replace("=\n", "");
-    let mut out = String::new();
-    let bytes = joined.as_bytes();
-    let mut i = 0;
-    let mut pending = Vec::new();
-    while i < bytes.len() {
-        if bytes[i] == b'=' && i + 2 < bytes.len() {
-            if let Ok(byte) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
-                pending.push(byte);
-                i += 3;
-                continue;
-            }
-        }
-        pending.push(bytes[i]);
-        i += 1;
-    }
-    out.push_str(&String::from_utf8_lossy(&pending));
-    out
 }
 
 #[test]
