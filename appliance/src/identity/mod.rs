@@ -1,4 +1,13 @@
-//! Identity: accounts, passwords, sessions and sign-in, API tokens, and the permission check.
+//! Identity: who someone is and what they may do.
+//!
+//! - Accounts: `users` (the row and what it holds), `accounts` (administrators' changes,
+//!   profiles), `teams`.
+//! - Signing in: `passwords` (policy), `sessions`, `mfa` (TOTP), `directory` (LDAP),
+//!   `sso` (OpenID Connect), `resets` (forgotten and changed passwords), `tokens` (API
+//!   tokens with scopes, service accounts).
+//! - Access: `roles`, `schemes`, `project_roles`, and `permissions::authorize`, the one
+//!   decision every page and API route asks.
+//! - `*_pages` and `*_api` are their pages and REST API.
 
 pub mod access_pages;
 pub mod accounts;

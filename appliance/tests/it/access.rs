@@ -34,6 +34,13 @@ fn person(app: &TestApp, name: &str, role: GlobalRole) -> Caller {
     Caller { token: app.token(&user) }
 }
 
+/// Project SEC with its opening grant to everyone removed: only those given a role see it.
+fn private_project(api: &mut Client, root: &Caller) {
+    assert_eq!(call(api, root, "POST", "/api/v1/projects", Some(json!({ "key": "SEC", "name": "Secret" }))).0, 201);
+    let everyone = call(api, root, "GET", "/api/v1/projects/SEC/roles", None).1["grants"][0]["id"].as_i64().unwrap();
+    assert_eq!(call(api, root, "DELETE", &format!("/api/v1/projects/SEC/roles/{everyone}"), None).0, 204);
+}
+
 #[test]
 fn each_role_may_do_what_its_scheme_gives_and_outsiders_see_nothing() {
     let app = TestApp::start();
@@ -249,10 +256,7 @@ fn teams_carry_their_grants_to_whoever_is_a_member() {
     let mut api = app.client();
     let root = person(&app, "root", GlobalRole::Admin);
     let otto = person(&app, "otto", GlobalRole::User);
-    assert_eq!(call(&mut api, &root, "POST", "/api/v1/projects", Some(json!({ "key": "SEC", "name": "S" }))).0, 201);
-    let everyone =
-        call(&mut api, &root, "GET", "/api/v1/projects/SEC/roles", None).1["grants"][0]["id"].as_i64().unwrap();
-    call(&mut api, &root, "DELETE", &format!("/api/v1/projects/SEC/roles/{everyone}"), None);
+    private_project(&mut api, &root);
 
     let (status, team) = call(&mut api, &root, "POST", "/api/v1/teams", Some(json!({ "name": "Platform" })));
     assert_eq!(status, 201, "{team}");
@@ -311,10 +315,7 @@ fn a_scheme_decides_what_each_role_may_and_refuses_grids_that_lock_everyone_out(
     let mut api = app.client();
     let root = person(&app, "root", GlobalRole::Admin);
     let rex = person(&app, "rex", GlobalRole::User);
-    assert_eq!(call(&mut api, &root, "POST", "/api/v1/projects", Some(json!({ "key": "SEC", "name": "S" }))).0, 201);
-    let everyone =
-        call(&mut api, &root, "GET", "/api/v1/projects/SEC/roles", None).1["grants"][0]["id"].as_i64().unwrap();
-    call(&mut api, &root, "DELETE", &format!("/api/v1/projects/SEC/roles/{everyone}"), None);
+    private_project(&mut api, &root);
     call(&mut api, &root, "POST", "/api/v1/projects/SEC/roles", Some(json!({ "role": "reporter", "user": "rex" })));
     call(&mut api, &root, "POST", "/api/v1/projects/SEC/issues", Some(json!({ "title": "Keys" })));
     assert_eq!(call(&mut api, &rex, "POST", "/api/v1/issues/SEC-1/comments", Some(json!({ "body": "hi" }))).0, 201);
@@ -588,13 +589,7 @@ fn the_route_and_role_matrix_allows_exactly_what_the_scheme_says() {
     let app = TestApp::start();
     let mut api = app.client();
     let root = person(&app, "root", GlobalRole::Admin);
-    assert_eq!(
-        call(&mut api, &root, "POST", "/api/v1/projects", Some(json!({ "key": "SEC", "name": "Secret" }))).0,
-        201
-    );
-    let everyone =
-        call(&mut api, &root, "GET", "/api/v1/projects/SEC/roles", None).1["grants"][0]["id"].as_i64().unwrap();
-    call(&mut api, &root, "DELETE", &format!("/api/v1/projects/SEC/roles/{everyone}"), None);
+    private_project(&mut api, &root);
     assert_eq!(call(&mut api, &root, "POST", "/api/v1/projects/SEC/issues", Some(json!({ "title": "Keys" }))).0, 201);
 
     let mut people = Vec::new();
@@ -698,13 +693,7 @@ fn every_project_operation_of_the_api_tells_an_outsider_the_project_is_not_there
     let mut api = app.client();
     let root = person(&app, "root", GlobalRole::Admin);
     let otto = person(&app, "otto", GlobalRole::User);
-    assert_eq!(
-        call(&mut api, &root, "POST", "/api/v1/projects", Some(json!({ "key": "SEC", "name": "Secret" }))).0,
-        201
-    );
-    let everyone =
-        call(&mut api, &root, "GET", "/api/v1/projects/SEC/roles", None).1["grants"][0]["id"].as_i64().unwrap();
-    call(&mut api, &root, "DELETE", &format!("/api/v1/projects/SEC/roles/{everyone}"), None);
+    private_project(&mut api, &root);
     assert_eq!(call(&mut api, &root, "POST", "/api/v1/projects/SEC/issues", Some(json!({ "title": "Keys" }))).0, 201);
     // Objects with id 1 under SEC, so the administrator's reads below find real things.
     let rule =
