@@ -32,6 +32,25 @@ pub fn server_config(files: &TlsFiles) -> Result<rustls::ServerConfig, Vec<Strin
         .map_err(|e| vec![format!("server.tls_private_key: does not fit the certificate or is not supported: {e}")])
 }
 
+/// What Outpost trusts as a client (webhook targets, the LDAP directory, the single sign-on
+/// provider): the public roots, plus the certificate authorities in `ca_file`, the
+/// on-premises CA that signed an internal service's certificate.
+pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
+    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    if let Some(path) = ca_file {
+        let (added, _) = roots.add_parsable_certificates(read_certificates(path)?);
+        if added == 0 {
+            return Err(format!("{} holds no usable CA certificate", path.display()));
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS settings: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
         .and_then(|iter| iter.collect())

@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::errors::AppError;
 use crate::schema::{audit_log, users};
+use crate::web::extract::{date_param, present};
 
 /// Rows on one page of the log.
 pub const PAGE: i64 = 100;
@@ -60,10 +61,6 @@ pub struct AuditEntry {
     pub row_hash: Option<String>,
 }
 
-fn present(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|value| !value.is_empty())
-}
-
 /// A filter's text, refusing control characters (which no actor, object or address holds).
 fn text<'a>(field: &str, value: &'a Option<String>) -> Result<Option<&'a str>, AppError> {
     match present(value) {
@@ -75,33 +72,45 @@ fn text<'a>(field: &str, value: &'a Option<String>) -> Result<Option<&'a str>, A
     }
 }
 
-fn day(field: &str, value: &Option<String>) -> Result<Option<NaiveDate>, AppError> {
-    present(value)
-        .map(|text| {
-            NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .map_err(|_| AppError::invalid(field, format!("“{text}” is not a date; write it as 2026-12-05.")))
-        })
-        .transpose()
-}
-
 fn at_midnight(date: NaiveDate) -> DateTime<Utc> {
     date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
 }
 
-type Row = (
-    i64,
-    DateTime<Utc>,
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-    i64,
-    Option<Value>,
-    Option<Value>,
-    Option<i64>,
-    Option<i64>,
-    Option<Vec<u8>>,
-);
+/// A row as read, before the actor's name and the hash are put as people read them.
+#[derive(Queryable)]
+struct Row {
+    id: i64,
+    occurred_at: DateTime<Utc>,
+    actor: Option<String>,
+    actor_ip: Option<String>,
+    action: String,
+    entity_type: String,
+    entity_id: i64,
+    before: Option<Value>,
+    after: Option<Value>,
+    via_rule_id: Option<i64>,
+    chain_position: Option<i64>,
+    row_hash: Option<Vec<u8>>,
+}
+
+impl From<Row> for AuditEntry {
+    fn from(row: Row) -> AuditEntry {
+        AuditEntry {
+            id: row.id,
+            occurred_at: row.occurred_at,
+            actor: row.actor.unwrap_or_default(),
+            actor_ip: row.actor_ip,
+            action: row.action,
+            entity_type: row.entity_type,
+            entity_id: row.entity_id,
+            before: row.before,
+            after: row.after,
+            via_rule_id: row.via_rule_id,
+            chain_position: row.chain_position,
+            row_hash: row.row_hash.map(hex::encode),
+        }
+    }
+}
 
 /// Rows matching `query`, newest first, at most `limit`, older than the cursor if there is one.
 pub fn find(conn: &mut PgConnection, query: &AuditQuery, limit: i64) -> Result<Vec<AuditEntry>, AppError> {
@@ -166,7 +175,7 @@ pub fn find(conn: &mut PgConnection, query: &AuditQuery, limit: i64) -> Result<V
             rows = rows.filter(audit_log::entity_id.eq(id));
         }
     }
-    let (from, to) = (day("from", &query.from)?, day("to", &query.to)?);
+    let (from, to) = (date_param("from", &query.from)?, date_param("to", &query.to)?);
     if let (Some(from), Some(to)) = (from, to) {
         if to < from {
             return Err(AppError::invalid("to", format!("{to} is before from ({from}).")));
@@ -191,40 +200,7 @@ pub fn find(conn: &mut PgConnection, query: &AuditQuery, limit: i64) -> Result<V
         rows = rows.filter(audit_log::id.lt(before));
     }
     let found: Vec<Row> = rows.load(conn)?;
-    Ok(found
-        .into_iter()
-        .map(
-            |(
-                id,
-                occurred_at,
-                actor,
-                actor_ip,
-                action,
-                entity_type,
-                entity_id,
-                before,
-                after,
-                via_rule_id,
-                position,
-                hash,
-            )| {
-                AuditEntry {
-                    id,
-                    occurred_at,
-                    actor: actor.unwrap_or_default(),
-                    actor_ip,
-                    action,
-                    entity_type,
-                    entity_id,
-                    before,
-                    after,
-                    via_rule_id,
-                    chain_position: position,
-                    row_hash: hash.map(hex::encode),
-                }
-            },
-        )
-        .collect())
+    Ok(found.into_iter().map(AuditEntry::from).collect())
 }
 
 /// Every row matching `query`, as `format` (csv or json): the body and its content type.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::roles::GlobalRole;
-use super::users::{find_by_username, User};
+use super::users::{clean_display_name, clean_email, find_by_username, refuse_taken_email, User};
 use crate::audit::{self, Actor, Change};
 use crate::errors::AppError;
 use crate::schema::{api_tokens, sessions, users};
@@ -53,6 +53,10 @@ pub fn initials(display_name: &str) -> String {
 
 pub fn list(conn: &mut PgConnection) -> QueryResult<Vec<Account>> {
     users::table.order((users::is_active.desc(), users::username.asc())).select(Account::as_select()).load(conn)
+}
+
+pub fn by_id(conn: &mut PgConnection, id: i64) -> QueryResult<Account> {
+    users::table.find(id).select(Account::as_select()).first(conn)
 }
 
 pub fn find(conn: &mut PgConnection, username: &str) -> Result<User, AppError> {
@@ -168,17 +172,8 @@ pub fn update_profile(
     user: &User,
     change: ProfileChange,
 ) -> Result<User, AppError> {
-    let display_name = change.display_name.trim().to_owned();
-    if !(1..=80).contains(&display_name.chars().count()) {
-        return Err(AppError::invalid("display_name", "Display name must be 1 to 80 characters."));
-    }
-    let email = change.email.trim().to_lowercase();
-    let email_ok = (3..=254).contains(&email.len())
-        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
-        && !email.contains(char::is_whitespace);
-    if !email_ok {
-        return Err(AppError::invalid("email", "Email must look like name@example.com."));
-    }
+    let display_name = clean_display_name(&change.display_name)?;
+    let email = clean_email(&change.email)?;
     let timezone = change.timezone.trim().to_owned();
     if timezone.parse::<chrono_tz::Tz>().is_err() {
         return Err(AppError::invalid(
@@ -187,11 +182,7 @@ pub fn update_profile(
         ));
     }
     conn.transaction(|conn| {
-        let taken: i64 =
-            users::table.filter(users::email.eq(&email)).filter(users::id.ne(user.id)).count().get_result(conn)?;
-        if taken > 0 {
-            return Err(AppError::conflict("email", format!("Another user already has the email {email}.")));
-        }
+        refuse_taken_email(conn, &email, Some(user.id))?;
         if (display_name.as_str(), email.as_str(), timezone.as_str())
             == (user.display_name.as_str(), user.email.as_str(), user.timezone.as_str())
         {

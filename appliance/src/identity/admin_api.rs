@@ -106,10 +106,7 @@ pub struct NewAccount {
 }
 
 fn account_of(conn: &mut diesel::PgConnection, user: &User) -> Result<Account, AppError> {
-    accounts::list(conn)?
-        .into_iter()
-        .find(|account| account.id == user.id)
-        .ok_or_else(|| AppError::internal("an account just written is not there"))
+    Ok(accounts::by_id(conn, user.id)?)
 }
 
 /// Creates an account (administrators).

@@ -3,12 +3,10 @@
 //! escaped, RFC 4515), bind as them with their password; their name, mail, groups (teams of
 //! the same name, the administrator and auditor groups) and presence follow the directory.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::prelude::*;
 use ldap3::{ldap_escape, LdapConn, LdapConnSettings, Scope, SearchEntry};
-use rustls::pki_types::{pem::PemObject, CertificateDer};
 use serde_json::json;
 
 use super::accounts;
@@ -39,28 +37,13 @@ fn unreachable(config: &LdapConfig, error: impl std::fmt::Display) -> AppError {
     AppError::DirectoryUnavailable(format!("the directory {} cannot be used: {error}", config.url))
 }
 
-fn tls(config: &LdapConfig) -> Result<Arc<rustls::ClientConfig>, AppError> {
-    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    if let Some(file) = &config.ca_file {
-        let certificates = CertificateDer::pem_file_iter(file)
-            .and_then(|found| found.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| unreachable(config, format!("ldap.ca_file {}: {e}", file.display())))?;
-        roots.add_parsable_certificates(certificates);
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let built = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| unreachable(config, e))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(built))
-}
-
 /// A connection, not yet bound, with the configured transport security.
 fn open(config: &LdapConfig) -> Result<LdapConn, AppError> {
     let mut settings = LdapConnSettings::new().set_conn_timeout(Duration::from_secs(10));
     if config.security != LdapSecurity::None {
-        settings = settings.set_config(tls(config)?);
+        let tls = crate::tls::client_config(config.ca_file.as_deref())
+            .map_err(|why| unreachable(config, format!("ldap.ca_file {why}")))?;
+        settings = settings.set_config(tls);
     }
     settings = settings.set_starttls(config.security == LdapSecurity::StartTls);
     LdapConn::with_settings(settings, &config.url).map_err(|e| unreachable(config, e))

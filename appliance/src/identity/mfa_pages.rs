@@ -6,14 +6,13 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::mfa::{self, Requirement};
-use super::pages::{session_response, LOGIN_CSRF_COOKIE, MFA_CHALLENGE_COOKIE};
+use super::pages::{decode_login_form, session_response, Arrival, LoginToken, LOGIN_CSRF_COOKIE, MFA_CHALLENGE_COOKIE};
 use super::permissions::{authorize, Action};
-use super::sessions::{self, SignInContext};
-use crate::audit::Actor;
+use super::sessions;
 use crate::db;
 use crate::errors::AppError;
 use crate::web::errors::PageError;
-use crate::web::extract::{client_ip, decode_form, CsrfForm, SignedIn, SESSION_COOKIE};
+use crate::web::extract::{CsrfForm, SignedIn};
 use crate::web::pages::{local_path, redirect, render_with_status, status_for, Nav};
 use crate::web::AppState;
 
@@ -32,7 +31,7 @@ pub struct NextQuery {
 }
 
 fn code_page(req: &HttpRequest, next: String, error: Option<AppError>) -> Result<HttpResponse, PageError> {
-    let csrf_token = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+    let csrf_token = LoginToken::of(req).value;
     let status = status_for(error.as_ref());
     let page = CodePage { nav: Nav::anonymous(), csrf_token, next, error: error.map(|e| e.to_string()) };
     Ok(render_with_status(&page, status)?)
@@ -56,26 +55,13 @@ pub struct CodeForm {
 
 /// `POST /login/code`.
 pub async fn code(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, PageError> {
-    let expected = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
-    if expected.is_empty() {
-        return Err(AppError::forbidden(crate::web::extract::CSRF_REFUSAL).into());
-    }
-    let form: CodeForm = decode_form(&body, &expected)?;
+    let form: CodeForm = decode_login_form(&req, &body)?;
     let next = local_path(form.next.as_deref());
     let challenge = req.cookie(MFA_CHALLENGE_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
-    let actor = Actor::anonymous(client_ip(&req));
-    let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let previous_cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
-    let code = form.code;
+    let (arrival, code) = (Arrival::of(&req), form.code);
     let opened = db::run(&state.pool, move |conn| {
-        let user = mfa::answer(conn, &actor, &challenge, &code)?;
-        let context = SignInContext {
-            actor: &actor,
-            user_agent: user_agent.as_deref(),
-            previous_cookie: previous_cookie.as_deref(),
-            directory: None,
-        };
-        sessions::open_session(conn, &user, &context)
+        let user = mfa::answer(conn, &arrival.actor, &challenge, &code)?;
+        sessions::open_session(conn, &user, &arrival.context(None))
     })
     .await;
     match opened {

@@ -10,6 +10,7 @@ use super::secrets;
 use super::sessions::{self, NewSession, SignIn, SignInContext};
 use super::tokens::{self, ApiToken, TokenScope};
 use crate::audit::Actor;
+use crate::config::LdapConfig;
 use crate::db;
 use crate::errors::AppError;
 use crate::web::errors::PageError;
@@ -49,6 +50,64 @@ pub fn cookie<'a>(name: &'a str, value: String, state: &AppState) -> Cookie<'a> 
         .finish()
 }
 
+/// The token a pre-sign-in page's form carries: the browser's cookie, or a new one.
+pub struct LoginToken {
+    pub value: String,
+    is_new: bool,
+}
+
+impl LoginToken {
+    pub fn of(req: &HttpRequest) -> LoginToken {
+        match req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()).filter(|v| v.len() == 64) {
+            Some(value) => LoginToken { value, is_new: false },
+            None => LoginToken { value: secrets::random_hex(32), is_new: true },
+        }
+    }
+
+    /// Hands a new token to the browser with the page that carries it.
+    pub fn keep(self, response: &mut HttpResponse, state: &AppState) -> Result<(), AppError> {
+        if self.is_new {
+            response.add_cookie(&cookie(LOGIN_CSRF_COOKIE, self.value, state)).map_err(AppError::internal)?;
+        }
+        Ok(())
+    }
+}
+
+/// What a sign-in request tells of where it comes from, to open a session with.
+pub struct Arrival {
+    pub actor: Actor,
+    user_agent: Option<String>,
+    previous_cookie: Option<String>,
+}
+
+impl Arrival {
+    pub fn of(req: &HttpRequest) -> Arrival {
+        Arrival {
+            actor: Actor::anonymous(client_ip(req)),
+            user_agent: req.headers().get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned),
+            previous_cookie: req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()),
+        }
+    }
+
+    pub fn context<'a>(&'a self, directory: Option<&'a LdapConfig>) -> SignInContext<'a> {
+        SignInContext {
+            actor: &self.actor,
+            user_agent: self.user_agent.as_deref(),
+            previous_cookie: self.previous_cookie.as_deref(),
+            directory,
+        }
+    }
+}
+
+/// Reads a pre-sign-in form, once its token matches the browser's cookie.
+pub fn decode_login_form<T: serde::de::DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<T, AppError> {
+    let expected = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+    if expected.is_empty() {
+        return Err(AppError::forbidden(crate::web::extract::CSRF_REFUSAL));
+    }
+    decode_form(body, &expected)
+}
+
 fn login_page(
     req: &HttpRequest,
     state: &AppState,
@@ -56,15 +115,14 @@ fn login_page(
     next: String,
     error: Option<AppError>,
 ) -> Result<HttpResponse, PageError> {
-    let existing = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()).filter(|v| v.len() == 64);
-    let csrf_token = existing.clone().unwrap_or_else(|| secrets::random_hex(32));
+    let token = LoginToken::of(req);
     let status = status_for(error.as_ref());
     // A directory that cannot be reached is shown as a sentence; its cause goes to the log.
     let _ = error.as_ref().and_then(AppError::log_hidden_cause);
     let retry_after = error.as_ref().and_then(AppError::retry_after);
     let page = LoginPage {
         nav: Nav::anonymous(),
-        csrf_token: csrf_token.clone(),
+        csrf_token: token.value.clone(),
         username,
         sso_label: state.config.oidc.as_ref().map(|oidc| oidc.label.clone()),
         next,
@@ -75,9 +133,7 @@ fn login_page(
         let value = actix_web::http::header::HeaderValue::from(seconds);
         response.headers_mut().insert(actix_web::http::header::RETRY_AFTER, value);
     }
-    if existing.is_none() {
-        response.add_cookie(&cookie(LOGIN_CSRF_COOKIE, csrf_token, state)).map_err(AppError::internal)?;
-    }
+    token.keep(&mut response, state)?;
     Ok(response)
 }
 
@@ -116,25 +172,13 @@ pub fn session_response(state: &AppState, new_session: NewSession, next: &str) -
 }
 
 pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, PageError> {
-    let expected = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
-    if expected.is_empty() {
-        return Err(AppError::forbidden(crate::web::extract::CSRF_REFUSAL).into());
-    }
-    let form: LoginForm = decode_form(&body, &expected)?;
+    let form: LoginForm = decode_login_form(&req, &body)?;
     let next = local_path(form.next.as_deref());
-    let actor = Actor::anonymous(client_ip(&req));
-    let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let previous_cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+    let arrival = Arrival::of(&req);
     let (limits, directory) = (state.config.login.clone(), state.config.ldap.clone());
     let (username, password) = (form.username.clone(), form.password);
     let signed_in = db::run(&state.pool, move |conn| {
-        let context = SignInContext {
-            actor: &actor,
-            user_agent: user_agent.as_deref(),
-            previous_cookie: previous_cookie.as_deref(),
-            directory: directory.as_ref(),
-        };
-        sessions::sign_in(conn, &limits, &username, &password, &context)
+        sessions::sign_in(conn, &limits, &username, &password, &arrival.context(directory.as_ref()))
     })
     .await;
     match signed_in {

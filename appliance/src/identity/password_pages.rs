@@ -6,14 +6,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::pages::{cookie, LOGIN_CSRF_COOKIE};
+use super::pages::{cookie, decode_login_form, LoginToken};
 use super::resets;
-use super::secrets;
 use crate::audit::Actor;
 use crate::db;
 use crate::errors::AppError;
 use crate::web::errors::PageError;
-use crate::web::extract::{client_ip, decode_form, CsrfForm, SignedIn, SESSION_COOKIE};
+use crate::web::extract::{client_ip, CsrfForm, SignedIn, SESSION_COOKIE};
 use crate::web::pages::{redirect, render_with_status, status_for, Nav};
 use crate::web::AppState;
 
@@ -36,28 +35,18 @@ fn reset_page(
     done: Option<String>,
     error: Option<AppError>,
 ) -> Result<HttpResponse, PageError> {
-    let existing = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()).filter(|v| v.len() == 64);
-    let csrf_token = existing.clone().unwrap_or_else(|| secrets::random_hex(32));
+    let login_token = LoginToken::of(req);
     let status = status_for(error.as_ref());
     let page = ResetPage {
         nav: Nav::anonymous(),
-        csrf_token: csrf_token.clone(),
+        csrf_token: login_token.value.clone(),
         token,
         done,
         error: error.map(|e| e.to_string()),
     };
     let mut response = render_with_status(&page, status)?;
-    if existing.is_none() {
-        response.add_cookie(&cookie(LOGIN_CSRF_COOKIE, csrf_token, state)).map_err(AppError::internal)?;
-    }
+    login_token.keep(&mut response, state)?;
     Ok(response)
-}
-
-fn login_token(req: &HttpRequest) -> Result<String, AppError> {
-    req.cookie(LOGIN_CSRF_COOKIE)
-        .map(|c| c.value().to_owned())
-        .filter(|value| !value.is_empty())
-        .ok_or_else(|| AppError::forbidden(crate::web::extract::CSRF_REFUSAL))
 }
 
 /// `GET /login/reset`.
@@ -77,7 +66,7 @@ pub async fn request(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let form: RequestForm = decode_form(&body, &login_token(&req)?)?;
+    let form: RequestForm = decode_login_form(&req, &body)?;
     let (config, actor) = (state.config.clone(), Actor::anonymous(client_ip(&req)));
     let asked = db::run(&state.pool, move |conn| resets::request(conn, &config, &actor, &form.who)).await;
     match asked {
@@ -117,7 +106,7 @@ pub async fn choose(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let form: ChooseForm = decode_form(&body, &login_token(&req)?)?;
+    let form: ChooseForm = decode_login_form(&req, &body)?;
     let token = path.into_inner();
     let (actor, spent) = (Actor::anonymous(client_ip(&req)), token.clone());
     let set =

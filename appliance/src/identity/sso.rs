@@ -3,7 +3,6 @@
 //! once with a code, and the code is exchanged for an ID token whose signature (the provider's
 //! published keys), issuer, audience, expiry and nonce are all checked before anyone is let in.
 
-use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use base64::Engine;
@@ -11,7 +10,6 @@ use chrono::{Duration, Utc};
 use diesel::prelude::*;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{decode, decode_header, DecodingKey, Validation};
-use rustls::pki_types::{pem::PemObject, CertificateDer};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -52,19 +50,9 @@ fn refused() -> AppError {
 }
 
 fn agent(config: &OidcConfig) -> Result<ureq::Agent, AppError> {
-    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    if let Some(file) = &config.ca_file {
-        let certificates = CertificateDer::pem_file_iter(file)
-            .and_then(|found| found.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| unreachable(config, format!("oidc.ca_file {}: {e}", file.display())))?;
-        roots.add_parsable_certificates(certificates);
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| unreachable(config, e))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(ureq::AgentBuilder::new().tls_config(Arc::new(tls)).timeout(StdDuration::from_secs(10)).redirects(0).build())
+    let tls = crate::tls::client_config(config.ca_file.as_deref())
+        .map_err(|why| unreachable(config, format!("oidc.ca_file {why}")))?;
+    Ok(ureq::AgentBuilder::new().tls_config(tls).timeout(StdDuration::from_secs(10)).redirects(0).build())
 }
 
 fn discover(config: &OidcConfig, agent: &ureq::Agent) -> Result<Discovery, AppError> {

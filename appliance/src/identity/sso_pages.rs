@@ -4,14 +4,12 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::pages::session_response;
-use super::sessions::{self, SignInContext};
+use super::pages::{session_response, Arrival};
+use super::sessions;
 use super::sso;
-use crate::audit::Actor;
 use crate::db;
 use crate::errors::AppError;
 use crate::web::errors::PageError;
-use crate::web::extract::{client_ip, SESSION_COOKIE};
 use crate::web::pages::{local_path, redirect};
 use crate::web::AppState;
 
@@ -53,21 +51,13 @@ pub async fn callback(
             AppError::Unauthenticated(format!("The single sign-on provider did not sign you in ({error}).")).into()
         );
     }
-    let actor = Actor::anonymous(client_ip(&req));
-    let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let previous_cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+    let arrival = Arrival::of(&req);
     let opened = db::run(&state.pool, move |conn| {
-        let (user, next) = sso::finish(conn, &config, &actor, &query.state, &query.code)?;
+        let (user, next) = sso::finish(conn, &config, &arrival.actor, &query.state, &query.code)?;
         if !user.is_active {
             return Err(AppError::forbidden("This account is deactivated; ask an administrator."));
         }
-        let context = SignInContext {
-            actor: &actor,
-            user_agent: user_agent.as_deref(),
-            previous_cookie: previous_cookie.as_deref(),
-            directory: None,
-        };
-        Ok((sessions::open_session(conn, &user, &context)?, next))
+        Ok((sessions::open_session(conn, &user, &arrival.context(None))?, next))
     })
     .await?;
     let (new_session, next) = opened;

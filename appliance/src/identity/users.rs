@@ -104,21 +104,48 @@ impl NewUser {
                 "User name must be 2 to 32 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit.",
             ));
         }
-        if !(1..=80).contains(&self.display_name.trim().chars().count()) {
-            return Err(AppError::invalid("display_name", "Display name must be 1 to 80 characters."));
-        }
-        let email = self.email.trim();
-        let email_ok = (3..=254).contains(&email.len())
-            && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
-            && !email.contains(char::is_whitespace);
-        if !email_ok {
-            return Err(AppError::invalid("email", "Email must look like name@example.com."));
-        }
+        clean_display_name(&self.display_name)?;
+        clean_email(&self.email)?;
         match self.is_service {
             true => Ok(()),
             false => passwords::check_rules(&self.password),
         }
     }
+}
+
+/// A display name as it is kept: trimmed, 1 to 80 characters.
+pub fn clean_display_name(text: &str) -> Result<String, AppError> {
+    let name = text.trim();
+    if !(1..=80).contains(&name.chars().count()) {
+        return Err(AppError::invalid("display_name", "Display name must be 1 to 80 characters."));
+    }
+    Ok(name.to_owned())
+}
+
+/// An email address as it is kept: trimmed and lower-cased, so that uniqueness and look-ups
+/// ignore case.
+pub fn clean_email(text: &str) -> Result<String, AppError> {
+    let email = text.trim();
+    let email_ok = (3..=254).contains(&email.len())
+        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+        && !email.contains(char::is_whitespace);
+    if !email_ok {
+        return Err(AppError::invalid("email", "Email must look like name@example.com."));
+    }
+    Ok(email.to_lowercase())
+}
+
+/// Refuses an email address another account (than `except`) already has.
+pub fn refuse_taken_email(conn: &mut PgConnection, email: &str, except: Option<i64>) -> Result<(), AppError> {
+    let taken: i64 = users::table
+        .filter(users::email.eq(email))
+        .filter(users::id.ne(except.unwrap_or(0)))
+        .count()
+        .get_result(conn)?;
+    if taken > 0 {
+        return Err(AppError::conflict("email", format!("Another user already has the email {email}.")));
+    }
+    Ok(())
 }
 
 pub fn create(conn: &mut PgConnection, actor: &Actor, new: NewUser) -> Result<User, AppError> {
@@ -128,17 +155,13 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, new: NewUser) -> Result<Us
         true => SERVICE_PASSWORD_HASH.to_owned(),
         false => passwords::hash(&new.password)?,
     };
-    // Stored lower-cased so that uniqueness and look-ups ignore case.
-    let email = new.email.trim().to_lowercase();
+    let email = clean_email(&new.email)?;
     conn.transaction(|conn| {
         let taken: i64 = users::table.filter(users::username.eq(&new.username)).count().get_result(conn)?;
         if taken > 0 {
             return Err(AppError::conflict("username", format!("A user named {} already exists.", new.username)));
         }
-        let email_taken: i64 = users::table.filter(users::email.eq(&email)).count().get_result(conn)?;
-        if email_taken > 0 {
-            return Err(AppError::conflict("email", format!("Another user already has the email {email}.")));
-        }
+        refuse_taken_email(conn, &email, None)?;
         let user: User = diesel::insert_into(users::table)
             .values((
                 users::username.eq(&new.username),

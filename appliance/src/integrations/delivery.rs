@@ -11,15 +11,10 @@
 
 use std::io::Read;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use diesel::prelude::*;
-
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
 
 use super::networks::TargetPolicy;
 use super::webhooks::{Delivery, Webhook};
@@ -98,26 +93,6 @@ pub fn deliver(context: &Context, job: &Job) -> Result<(), Failure> {
     result
 }
 
-/// The TLS settings for https targets: the public roots, plus the CAs in `ca_file`.
-fn tls_config(ca_file: &Path) -> Result<Arc<rustls::ClientConfig>, Failure> {
-    let not_usable = |why: String| Failure::permanent(format!("webhooks.ca_file {}: {why}", ca_file.display()));
-    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    let certificates = CertificateDer::pem_file_iter(ca_file)
-        .map_err(|e| not_usable(e.to_string()))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| not_usable(e.to_string()))?;
-    let (added, _) = roots.add_parsable_certificates(certificates);
-    if added == 0 {
-        return Err(not_usable("holds no usable CA certificate".to_owned()));
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Failure::permanent(format!("TLS settings: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
 /// POSTs `body`; returns the status and the start of the response body.
 fn post(settings: &WebhookConfig, hook: &Webhook, delivery: &Delivery, body: &[u8]) -> Result<(u16, String), Failure> {
     let policy: TargetPolicy = settings.targets.clone();
@@ -129,7 +104,9 @@ fn post(settings: &WebhookConfig, hook: &Webhook, delivery: &Delivery, body: &[u
         .timeout(Duration::from_secs(timeout_seconds))
         .user_agent("Outpost-Webhooks/1");
     if let Some(ca_file) = &settings.ca_file {
-        builder = builder.tls_config(tls_config(ca_file)?);
+        let tls = crate::tls::client_config(Some(ca_file))
+            .map_err(|why| Failure::permanent(format!("webhooks.ca_file {why}")))?;
+        builder = builder.tls_config(tls);
     }
     let agent = builder.build();
     let timestamp = Utc::now().timestamp();

@@ -178,13 +178,17 @@ fn typo_tolerant(searcher: &Searcher, fields: &Fields, parsed: &Parsed) -> tanti
         if word.chars().count() < TYPO_TOLERANT_FROM {
             continue;
         }
-        let found = searcher.doc_freq(&Term::from_field_text(fields.title, word))?
-            + searcher.doc_freq(&Term::from_field_text(fields.body, word))?;
-        if found < TYPOS_BELOW_DOCUMENTS {
+        if documents_with(searcher, fields, word)? < TYPOS_BELOW_DOCUMENTS {
             tolerant.insert(word.clone());
         }
     }
     Ok(tolerant)
+}
+
+/// How many documents hold `word` as typed, in their title or body (counted once per field).
+pub(super) fn documents_with(searcher: &Searcher, fields: &Fields, word: &str) -> tantivy::Result<u64> {
+    Ok(searcher.doc_freq(&Term::from_field_text(fields.title, word))?
+        + searcher.doc_freq(&Term::from_field_text(fields.body, word))?)
 }
 
 /// What the search looks for, to build the query and to mark what matched in a hit.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -21,7 +21,7 @@ use crate::identity::permissions::{authorize, readable_scope, Action};
 use crate::identity::users::User;
 use crate::schema::{projects, spaces, users};
 use crate::web::errors::{ApiError, PageError};
-use crate::web::extract::{ApiCaller, SignedIn};
+use crate::web::extract::{date_param, present, ApiCaller, SignedIn};
 use crate::web::pages::{redirect, render_with_status, status_for, url_encode, Nav};
 use crate::web::AppState;
 use crate::work::issue_list::whole_number;
@@ -89,19 +89,6 @@ struct Found {
     did_you_mean: Option<Parsed>,
 }
 
-fn present(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|value| !value.is_empty())
-}
-
-fn day(field: &str, value: &Option<String>) -> Result<Option<NaiveDate>, AppError> {
-    present(value)
-        .map(|text| {
-            NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .map_err(|_| AppError::invalid(field, format!("“{text}” is not a date; write it as 2026-11-23.")))
-        })
-        .transpose()
-}
-
 /// The filters, each checked; a project or space the reader may not see is "not there".
 fn read_filters(conn: &mut PgConnection, user: &User, params: &SearchParams) -> Result<Filters, AppError> {
     let kind = present(&params.kind)
@@ -138,8 +125,8 @@ fn read_filters(conn: &mut PgConnection, user: &User, params: &SearchParams) -> 
             }),
         })
         .transpose()?;
-    let updated_from = day("updated_from", &params.updated_from)?;
-    let updated_to = day("updated_to", &params.updated_to)?;
+    let updated_from = date_param("updated_from", &params.updated_from)?;
+    let updated_to = date_param("updated_to", &params.updated_to)?;
     if let (Some(from), Some(to)) = (updated_from, updated_to) {
         if to < from {
             return Err(AppError::invalid("updated_to", format!("{to} is before updated_from ({from}).")));

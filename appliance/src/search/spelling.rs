@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use levenshtein_automata::{Distance, LevenshteinAutomatonBuilder, DFA};
-use tantivy::{Searcher, Term};
+use tantivy::Searcher;
 use tantivy_fst::Automaton;
 
 use super::engine::{self, Filters, Scope};
@@ -56,7 +56,8 @@ pub fn suggest(live: &Live, parsed: &Parsed, filters: &Filters, scope: &Scope) -
     for part in &parsed.parts {
         let mut choices = Vec::new();
         if let Part::Word(word) = part {
-            if word.chars().count() >= SHORTEST_CORRECTED && documents_with(&searcher, live, word)? == 0 {
+            if word.chars().count() >= SHORTEST_CORRECTED && engine::documents_with(&searcher, &live.fields, word)? == 0
+            {
                 choices = spellings(&searcher, live, word)?;
                 any_unknown |= !choices.is_empty();
             }
@@ -83,14 +84,6 @@ pub fn suggest(live: &Live, parsed: &Parsed, filters: &Filters, scope: &Scope) -
         }
     }
     Ok(None)
-}
-
-fn documents_with(searcher: &Searcher, live: &Live, word: &str) -> tantivy::Result<u64> {
-    let mut found = 0;
-    for field in [live.fields.title, live.fields.body] {
-        found += searcher.doc_freq(&Term::from_field_text(field, word))?;
-    }
-    Ok(found)
 }
 
 /// Known words near `word`: the fewest edits first, then those in the most documents.

@@ -108,6 +108,22 @@ pub struct CsrfForm<T> {
 pub const CSRF_REFUSAL: &str =
     "The form's security token is missing or out of date, so nothing was changed. Reload the page and try again.";
 
+/// A query parameter's value, trimmed; an empty one counts as absent, as forms send their
+/// empty fields.
+pub fn present(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|value| !value.is_empty())
+}
+
+/// A day given as a query parameter (YYYY-MM-DD), refused by name when it is not one.
+pub fn date_param(field: &str, value: &Option<String>) -> Result<Option<chrono::NaiveDate>, AppError> {
+    present(value)
+        .map(|text| {
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map_err(|_| AppError::invalid(field, format!("“{text}” is not a date; write it as 2026-11-23.")))
+        })
+        .transpose()
+}
+
 /// Decodes a url-encoded body and checks its `csrf_token` against `expected`.
 pub fn decode_form<T: DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, AppError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
