@@ -167,3 +167,34 @@ fn certificate_files_must_exist_and_hold_a_certificate() {
     assert!(text.contains("webhooks.ca_file: /nonexistent/ca.pem cannot be read"), "{text}");
     assert!(text.contains("mail.ca_file:") && text.contains("holds no PEM certificate"), "{text}");
 }
+
+#[test]
+fn directory_and_single_sign_on_settings_are_checked_by_key() {
+    let ldap = load(
+        "[database]\nurl = \"x\"\n[ldap]\nurl = \"ldaps://dir:636\"\nsecurity = \"starttls\"\nuser_filter = \"(uid=x)\"\n",
+        &[],
+    )
+    .unwrap_err()
+    .join("\n");
+    for problem in [
+        "ldap.url: \"ldaps://dir:636\" does not fit ldap.security",
+        "ldap.user_filter: must contain {username}",
+        "ldap.bind_dn: is required when ldap.url is set",
+        "ldap.bind_password: is required when ldap.url is set",
+        "ldap.user_base: is required when ldap.url is set",
+        "ldap.group_base: is required when ldap.url is set",
+    ] {
+        assert!(ldap.contains(problem), "{problem} in {ldap}");
+    }
+    let oidc = load("[database]\nurl = \"x\"\n[oidc]\nissuer = \"idp.example.com\"\n", &[]).unwrap_err().join("\n");
+    for problem in [
+        "oidc.issuer: \"idp.example.com\" must start with https://",
+        "oidc.client_id: is required when oidc.issuer is set",
+        "oidc.client_secret: is required when oidc.issuer is set",
+        "oidc.redirect_url: is required when oidc.issuer is set",
+    ] {
+        assert!(oidc.contains(problem), "{problem} in {oidc}");
+    }
+    let api = load("[database]\nurl = \"x\"\n[api]\nrequests_per_minute = 0\n", &[]).unwrap_err().join("\n");
+    assert!(api.contains("api.requests_per_minute: 0 is out of range"), "{api}");
+}

@@ -263,6 +263,11 @@ fn teams_carry_their_grants_to_whoever_is_a_member() {
     let id = team["id"].as_i64().unwrap();
     let (status, body) = call(&mut api, &root, "POST", "/api/v1/teams", Some(json!({ "name": "platform" })));
     assert_eq!((status, body["error"]["message"].as_str()), (409, Some("There is already a team named Platform.")));
+    call(&mut api, &root, "POST", "/api/v1/teams", Some(json!({ "name": "Database" })));
+    let (status, body) =
+        call(&mut api, &root, "PATCH", &format!("/api/v1/teams/{id}"), Some(json!({ "name": "DATABASE" })));
+    assert_eq!((status, body["error"]["message"].as_str()), (409, Some("There is already a team named Database.")));
+    assert_eq!(app.value(&format!("SELECT name FROM teams WHERE id = {id}")), "Platform");
     let (status, body) = call(&mut api, &root, "PUT", &format!("/api/v1/teams/{id}/members/ghost"), None);
     assert_eq!((status, body["error"]["field"].as_str()), (422, Some("user")));
     assert_eq!(
@@ -329,6 +334,24 @@ fn a_scheme_decides_what_each_role_may_and_refuses_grids_that_lock_everyone_out(
         Some(json!({ "name": "Quiet reporters", "copy_from": default["id"] })),
     );
     assert_eq!(status, 201, "{copy}");
+    let schemes = app.count("permission_schemes");
+    let (status, body) = call(
+        &mut api,
+        &root,
+        "POST",
+        "/api/v1/permission-schemes",
+        Some(json!({ "name": "From nothing", "copy_from": 999999 })),
+    );
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("copy_from")));
+    let (status, _) = call(
+        &mut api,
+        &root,
+        "POST",
+        "/api/v1/permission-schemes",
+        Some(json!({ "name": "quiet REPORTERS", "copy_from": default["id"] })),
+    );
+    assert_eq!(status, 409, "scheme names are unique whatever their case");
+    assert_eq!(app.count("permission_schemes"), schemes);
     let id = copy["id"].as_i64().unwrap();
     let mut grants = copy["grants"].clone();
     grants["comment"] = json!(["project_admin", "member"]);
@@ -438,6 +461,14 @@ fn people_keep_their_own_profile() {
     assert_eq!(refused.status, 422);
     assert!(refused.body.contains("“Mars/Olympus” is not a time zone") && refused.body.contains("value=\"Mia W\""));
     assert_eq!(app.value("SELECT display_name FROM users WHERE username = 'mia'"), "Mia Wong", "nothing half-saved");
+    app.user("ola", false);
+    let taken = browser.post_form(
+        "/settings/profile",
+        &[("csrf_token", &csrf), ("display_name", "Mia"), ("email", "OLA@example.test"), ("timezone", "UTC")],
+    );
+    assert_eq!(taken.status, 409);
+    assert!(taken.body.contains("Another user already has the email ola@example.test."));
+    assert_eq!(app.value("SELECT email FROM users WHERE username = 'mia'"), "mia@example.test");
 }
 
 #[test]
@@ -506,6 +537,14 @@ fn a_token_acts_with_at_most_its_scope_and_service_accounts_live_on_tokens() {
         (201, Value::Null, json!(true)),
         "{body}"
     );
+    let mut admin = app.client();
+    admin.sign_in("root", PASSWORD);
+    let csrf = admin.session_csrf();
+    let hash_before = app.value("SELECT password_hash FROM users WHERE username = 'ci-bot'");
+    let refused = admin.post_form("/admin/users/ci-bot/password", &[("csrf_token", &csrf)]);
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(refused.body.contains("it has tokens, not a password"));
+    assert_eq!(app.value("SELECT password_hash FROM users WHERE username = 'ci-bot'"), hash_before);
     let signed = app.client().sign_in("ci-bot", "!service-account");
     assert_eq!(signed.status, 401, "no password signs a service account in");
     let (status, made) = call(

@@ -28,6 +28,9 @@ fn a_reset_link_by_mail_sets_a_new_password_once() {
     app.user("ana", false);
     let mut browser = app.client();
 
+    let empty = ask_for_link(&mut browser, "  ");
+    assert_eq!(empty.status, 422);
+    assert!(empty.body.contains("Type your user name or email address."));
     let unknown = ask_for_link(&mut browser, "nobody@example.test");
     let known = ask_for_link(&mut browser, "ANA@example.test");
     assert_eq!((unknown.status, known.status), (200, 200));
