@@ -39,6 +39,11 @@ pub struct AuditQuery {
     pub cursor: Option<String>,
     /// csv or json (exports only).
     pub format: Option<String>,
+    /// Only what belongs to this project (its audit trail page); set by the route, never
+    /// read from the query string.
+    #[serde(skip)]
+    #[param(ignore)]
+    pub project: Option<i64>,
 }
 
 /// One row of the log.
@@ -174,6 +179,14 @@ pub fn find(conn: &mut PgConnection, query: &AuditQuery, limit: i64) -> Result<V
         if let Some(id) = id {
             rows = rows.filter(audit_log::entity_id.eq(id));
         }
+    }
+    if let Some(project) = query.project {
+        let belongs = diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "(audit_log.entity_type, audit_log.entity_id) IN (SELECT * FROM audit_project_entities(",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(project)
+        .sql("))");
+        rows = rows.filter(belongs);
     }
     let (from, to) = (date_param("from", &query.from)?, date_param("to", &query.to)?);
     if let (Some(from), Some(to)) = (from, to) {

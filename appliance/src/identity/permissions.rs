@@ -38,6 +38,10 @@ pub enum Action<'a> {
     /// Move an issue to another status.
     TransitionIssue(&'a Project),
     Comment(&'a Project),
+    /// Delete an issue for good, with its comments, history and files.
+    DeleteIssue(&'a Project),
+    /// Read the audit trail of one project's issues, sprints, pages and settings.
+    ViewProjectAudit(&'a Project),
     /// Create, start and complete sprints and rank the backlog.
     ManageSprints(&'a Project),
     /// Read a documentation space's pages (and their files and versions).
@@ -125,6 +129,8 @@ pub fn authorize(user: &User, action: Action<'_>) -> Result<(), AppError> {
         Action::EditAllIssues(project) => require(user, project, P::EditAllIssues, "edit every issue"),
         Action::TransitionIssue(project) => require(user, project, P::TransitionIssues, "move issues between statuses"),
         Action::Comment(project) => require(user, project, P::Comment, "comment"),
+        Action::DeleteIssue(project) => require(user, project, P::DeleteIssues, "delete issues"),
+        Action::ViewProjectAudit(project) => require(user, project, P::ViewAudit, "read its audit trail"),
         Action::ManageSprints(project) => require(user, project, P::ManageSprints, "plan or run sprints"),
         Action::ViewSpace(space) => match space.project_id {
             Some(project_id) if !held(user, project_id).contains(P::Browse) => Err(hidden_space(space)),
@@ -256,7 +262,7 @@ mod tests {
         let project = project();
         let (mine, theirs) = (issue(1), issue(2));
         let (project_space, standalone) = (space(Some(10)), space(None));
-        let cases: [(Action, &[P]); 10] = [
+        let cases: [(Action, &[P]); 12] = [
             (Action::ViewProject(&project), &[P::Browse]),
             (Action::ManageProject(&project), &[P::Browse, P::AdministerProject]),
             (Action::CreateIssue(&project), &[P::Browse, P::CreateIssues]),
@@ -265,6 +271,8 @@ mod tests {
             (Action::EditAllIssues(&project), &[P::Browse, P::EditAllIssues]),
             (Action::TransitionIssue(&project), &[P::Browse, P::TransitionIssues]),
             (Action::Comment(&project), &[P::Browse, P::Comment]),
+            (Action::DeleteIssue(&project), &[P::Browse, P::DeleteIssues]),
+            (Action::ViewProjectAudit(&project), &[P::Browse, P::ViewAudit]),
             (Action::ManageSprints(&project), &[P::Browse, P::ManageSprints]),
             (Action::EditPages(&project_space), &[P::Browse, P::EditPages]),
         ];
@@ -280,7 +288,8 @@ mod tests {
             }
             assert!(authorize(&user(GlobalRole::Admin, &[]), action).is_ok(), "an administrator may {action:?}");
             let auditor = authorize(&user(GlobalRole::Auditor, &[]), action);
-            assert_eq!(auditor.is_ok(), matches!(action, Action::ViewProject(_)), "an auditor and {action:?}");
+            let reads = matches!(action, Action::ViewProject(_) | Action::ViewProjectAudit(_));
+            assert_eq!(auditor.is_ok(), reads, "an auditor and {action:?}");
             let mut deactivated = user(GlobalRole::Admin, &P::ALL);
             deactivated.is_active = false;
             assert_eq!(authorize(&deactivated, action).unwrap_err().status().as_u16(), 403);

@@ -191,6 +191,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/projects/{key}/sprint-board", web::get().to(board_pages::scrum))
         .route("/projects/{key}/settings", web::get().to(settings_pages::show))
         .route("/projects/{key}/access", web::get().to(access_pages::access))
+        .route("/projects/{key}/audit", web::get().to(audit_pages::project_page))
+        .route("/projects/{key}/audit/export", web::get().to(audit_pages::project_page_export))
         .route("/projects/{key}/access/{action}", web::post().to(access_pages::change_access))
         .route("/projects/{key}/settings/{part}", web::post().to(settings_pages::save))
         .route("/help/oql", web::get().to(project_pages::oql_help))
@@ -205,6 +207,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/issues/{key}/links/{id}/delete", web::post().to(issue_pages::unlink))
         .route("/issues/{key}/watch", web::post().to(issue_pages::watch))
         .route("/issues/{key}/work-log", web::post().to(issue_pages::log_work))
+        .route("/issues/{key}/delete", web::post().to(issue_pages::delete))
         .route("/issues/{key}/attachments", web::post().to(attachment_pages::attach_to_issue))
         .route("/attachments/{id}/delete", web::post().to(attachment_pages::remove))
         .route("/attachments/{id}/{name}", web::get().to(attachment_pages::download))
@@ -271,7 +274,10 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/issues").route(get().to(work_api::find_issues)))
         .service(resource("/search").route(get().to(search_handlers::search_api)))
         .service(
-            resource("/issues/{issue}").route(get().to(work_api::get_issue)).route(patch().to(work_api::update_issue)),
+            resource("/issues/{issue}")
+                .route(get().to(work_api::get_issue))
+                .route(patch().to(work_api::update_issue))
+                .route(delete().to(issue_actions_api::delete_issue)),
         )
         .service(resource("/issues/{issue}/history").route(get().to(work_api::get_history)))
         .service(
@@ -347,6 +353,7 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
         )
         // Administration
         .service(resource("/audit").route(get().to(audit_pages::api_list)))
+        .service(resource("/projects/{key}/audit").route(get().to(audit_pages::api_project_list)))
         .service(resource("/audit/export").route(get().to(audit_pages::api_export)))
         .service(resource("/users").route(get().to(admin_api::list_users)).route(post().to(admin_api::create_user)))
         .service(resource("/users/{username}").route(patch().to(admin_api::change_user)))

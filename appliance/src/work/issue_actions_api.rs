@@ -1,5 +1,5 @@
 //! REST API v1 for what a person does to an issue besides editing its fields: links, the
-//! work log and watching. Each calls the same domain function as the issue page.
+//! work log, watching and deleting. Each calls the same domain function as the issue page.
 
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -60,6 +60,22 @@ pub async fn delete_link(caller: ApiCaller, state: web::Data<AppState>, path: we
     db::run(&state.pool, move |conn| {
         let (_, issue) = issues::find_editable(conn, &user, &key)?;
         links::unlink(conn, &actor, &issue, id)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Deletes the issue for good, with its comments, history, links and files (project admins,
+/// by the default scheme). An issue with sub-issues is refused with 409.
+#[utoipa::path(delete, path = "/api/v1/issues/{issue}", tag = "issues", params(IssuePath),
+    responses((status = 204, description = "Deleted"),
+        (status = 409, description = "The issue has sub-issues", body = crate::web::errors::ErrorBody)))]
+pub async fn delete_issue(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<IssuePath>) -> ApiResult {
+    let (key, user, actor) = (path.into_inner().issue, caller.user.clone(), caller.actor.clone());
+    db::run(&state.pool, move |conn| {
+        let (project, issue) = issues::find_by_key(conn, &key)?;
+        issues::authorize_on(&user, &project, &issue, |p, _| Action::DeleteIssue(p))?;
+        issues::delete(conn, &actor, &project, issue.id)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -50,6 +50,7 @@ pub enum Section {
     Comment,
     Link,
     WorkLog,
+    Delete,
 }
 
 /// A refused action: where, why, and what the user had typed (a comment or work note).
@@ -87,6 +88,8 @@ struct IssuePage {
     /// Documentation pages (the viewer may read) that name this issue.
     mentions: Vec<Mention>,
     max_upload_mb: u64,
+    /// Whether the reader may delete the issue, so the page offers it only then.
+    may_delete: bool,
     refusal: Option<Refusal>,
 }
 
@@ -189,6 +192,7 @@ async fn issue_page(
             attachments: attachments::of_owner(conn, Owner::Issue(issue.id))?,
             mentions: mentions::pages_mentioning(conn, &user, issue.id)?,
             max_upload_mb,
+            may_delete: issues::authorize_on(&user, &project, &issue, |p, _| Action::DeleteIssue(p)).is_ok(),
             project,
             issue,
             refusal,
@@ -346,4 +350,34 @@ pub async fn log_work(
         Err(error) => Err(error),
     };
     after_action(&signed_in, &state, key, Section::WorkLog, draft, outcome.map(|_| "#work-log".to_owned())).await
+}
+
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    /// The issue's key, typed again: deleting cannot be undone.
+    #[serde(default)]
+    confirm: String,
+}
+
+/// `POST /issues/{key}/delete`: deletes the issue once its key is typed back, then shows the
+/// project's issues.
+pub async fn delete(
+    form: CsrfForm<DeleteForm>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let CsrfForm { signed_in, data } = form;
+    let key = path.into_inner();
+    let (project, issue) = issue_for(&state, &signed_in, &key, |p, _| Action::DeleteIssue(p)).await?;
+    let shown_key = format!("{}-{}", project.key, issue.number);
+    let outcome = if data.confirm.trim().eq_ignore_ascii_case(&shown_key) {
+        let (actor, project_key) = (signed_in.actor.clone(), project.key.clone());
+        db::run(&state.pool, move |conn| issues::delete(conn, &actor, &project, issue.id)).await.map(|()| project_key)
+    } else {
+        Err(AppError::invalid("confirm", format!("Type {shown_key} to confirm; nothing was deleted.")))
+    };
+    match outcome {
+        Ok(project_key) => Ok(redirect(&format!("/projects/{project_key}/issues"))),
+        Err(error) => after_action(&signed_in, &state, key, Section::Delete, data.confirm, Err(error)).await,
+    }
 }

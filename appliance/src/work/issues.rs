@@ -13,12 +13,13 @@ use super::kinds::{IssueType, Priority};
 use super::projects::{self, Project};
 use super::ranking;
 use super::workflows::Workflow;
+use crate::attachments;
 use crate::audit::{self, Actor, Change};
 use crate::db::Abort;
 use crate::errors::AppError;
 use crate::identity::permissions::{authorize, Action};
 use crate::identity::users::User;
-use crate::schema::{issue_watchers, issues, projects as projects_table, users};
+use crate::schema::{comments, issue_watchers, issues, projects as projects_table, users};
 
 pub const TITLE_MAX: usize = 255;
 pub const DESCRIPTION_MAX: usize = 100_000;
@@ -286,6 +287,56 @@ pub fn update(
         Err(Abort::Deliberately(())) => Ok(issues::table.find(issue_id).select(Issue::as_select()).first(conn)?),
         Err(Abort::Failed(error)) => Err(error),
     }
+}
+
+/// Deletes an issue for good: its comments, history, links, work log and watchers go with
+/// the row, its files by job. The audit row keeps what it was (and its project, so the
+/// project's audit trail still shows it). An issue with sub-issues is refused: they would lose
+/// their parent without anyone deciding where they belong.
+pub fn delete(conn: &mut PgConnection, actor: &Actor, project: &Project, issue_id: i64) -> Result<(), AppError> {
+    conn.transaction(|conn| {
+        let issue: Issue = issues::table.find(issue_id).for_update().select(Issue::as_select()).first(conn)?;
+        let key = format!("{}-{}", project.key, issue.number);
+        let children: Vec<i64> = issues::table
+            .filter(issues::parent_id.eq(issue.id))
+            .select(issues::number)
+            .order(issues::number)
+            .load(conn)?;
+        if !children.is_empty() {
+            let keys: Vec<String> = children.iter().map(|number| format!("{}-{number}", project.key)).collect();
+            return Err(AppError::conflict(
+                "issue",
+                format!("{key} has sub-issues ({}); delete them or give them another parent first.", keys.join(", ")),
+            ));
+        }
+        for (attachment, _) in attachments::of_owner(conn, attachments::Owner::Issue(issue.id))? {
+            attachments::delete(conn, actor, &attachment)?;
+        }
+        let workflow = Workflow::load(conn, project.id)?;
+        let catalogue = Catalogue::load(conn, project.id)?;
+        let mut before = issue_fields::snapshot(conn, project, &issue, &workflow, &catalogue)?;
+        before["project_id"] = Value::from(project.id);
+        // The comments' own audit rows name only their ids: these keep them in the project's trail.
+        let comment_ids: Vec<i64> = comments::table
+            .filter(comments::issue_id.eq(issue.id))
+            .select(comments::id)
+            .order(comments::id)
+            .load(conn)?;
+        before["comment_ids"] = Value::from(comment_ids);
+        diesel::delete(issues::table.find(issue.id)).execute(conn)?;
+        audit::record(
+            conn,
+            actor,
+            Change {
+                action: "issue.deleted",
+                entity_type: "issue",
+                entity_id: issue.id,
+                before: Some(before),
+                after: None,
+            },
+        )?;
+        Ok(())
+    })
 }
 
 /// Keeps only the fields whose values differ (plus the key, for the reader's sake).

@@ -10,18 +10,18 @@ use serde_json::{json, Value};
 
 use crate::support::{Client, TestApp, PASSWORD};
 
-struct Caller {
-    token: String,
+pub(crate) struct Caller {
+    pub(crate) token: String,
 }
 
-fn call(api: &mut Client, who: &Caller, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+pub(crate) fn call(api: &mut Client, who: &Caller, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let body = body.map(|body| body.to_string());
     let reply = api.api(method, path, Some(&who.token), body.as_deref());
     let json = if reply.body.is_empty() { Value::Null } else { reply.json() };
     (reply.status, json)
 }
 
-fn person(app: &TestApp, name: &str, role: GlobalRole) -> Caller {
+pub(crate) fn person(app: &TestApp, name: &str, role: GlobalRole) -> Caller {
     let new = NewUser {
         username: name.into(),
         display_name: name.into(),
@@ -35,7 +35,7 @@ fn person(app: &TestApp, name: &str, role: GlobalRole) -> Caller {
 }
 
 /// Project SEC with its opening grant to everyone removed: only those given a role see it.
-fn private_project(api: &mut Client, root: &Caller) {
+pub(crate) fn private_project(api: &mut Client, root: &Caller) {
     assert_eq!(call(api, root, "POST", "/api/v1/projects", Some(json!({ "key": "SEC", "name": "Secret" }))).0, 201);
     let everyone = call(api, root, "GET", "/api/v1/projects/SEC/roles", None).1["grants"][0]["id"].as_i64().unwrap();
     assert_eq!(call(api, root, "DELETE", &format!("/api/v1/projects/SEC/roles/{everyone}"), None).0, 204);

@@ -25,6 +25,7 @@ mod oql;
 mod pages;
 mod passwords;
 mod planning;
+mod project_trail;
 mod quickstart;
 mod search;
 mod sso;

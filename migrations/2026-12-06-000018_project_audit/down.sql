@@ -1,0 +1,1 @@
+DROP FUNCTION audit_project_entities(BIGINT);
