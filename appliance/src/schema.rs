@@ -482,6 +482,7 @@ diesel::table! {
         team_id -> Int8,
         user_id -> Int8,
         added_at -> Timestamptz,
+        added_by -> Text,
     }
 }
 

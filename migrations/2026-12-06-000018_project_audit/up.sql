@@ -22,3 +22,9 @@ RETURNS TABLE (entity_type TEXT, entity_id BIGINT) LANGUAGE sql STABLE AS $$
     UNION ALL SELECT 'page', a.entity_id FROM audit_log a JOIN spaces s ON s.id = (a.before_state ->> 'space_id')::bigint
         WHERE a.action = 'page.deleted' AND s.project_id = $1
 $$;
+
+-- Who made each team membership: an administrator here ('local'), the LDAP directory or the
+-- single sign-on provider. What a directory or provider made, it may undo; an OIDC provider
+-- lists only the groups a person is in, so this is how leaving a group leaves its team.
+ALTER TABLE team_members ADD COLUMN added_by TEXT NOT NULL DEFAULT 'local'
+    CHECK (added_by IN ('local', 'ldap', 'oidc'));

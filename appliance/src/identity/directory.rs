@@ -237,33 +237,43 @@ pub fn apply(
         if user.global_role != role.as_str() && (source.admin_group.is_some() || source.auditor_group.is_some()) {
             accounts::set_role(conn, actor, &user.username, role)?;
         }
-        sync_teams(conn, actor, user.id, &person.groups, managed_groups)?;
+        sync_teams(conn, actor, source.name, user.id, &person.groups, managed_groups)?;
         accounts::find(conn, &person.username)
     })
 }
 
 /// Puts the user in each team named like one of their groups, and out of each team named
-/// like a directory group they are not in. Other teams are Outpost's own and left alone.
+/// like a directory group they are not in, or that this source put them in and no group of
+/// theirs names any more. Other memberships are Outpost's own and left alone.
 fn sync_teams(
     conn: &mut PgConnection,
     actor: &Actor,
+    source: &str,
     user_id: i64,
     groups: &[String],
     directory_groups: &[String],
 ) -> Result<(), AppError> {
     let all: Vec<(i64, String)> = teams::table.select((teams::id, teams::name)).load(conn)?;
-    let mine: Vec<i64> =
-        team_members::table.filter(team_members::user_id.eq(user_id)).select(team_members::team_id).load(conn)?;
+    let mine: Vec<(i64, String)> = team_members::table
+        .filter(team_members::user_id.eq(user_id))
+        .select((team_members::team_id, team_members::added_by))
+        .load(conn)?;
     let named = |list: &[String], team: &str| list.iter().any(|group| group.eq_ignore_ascii_case(team));
     for (team_id, name) in all {
-        if !named(directory_groups, &name) {
+        let membership = mine.iter().find(|(team, _)| *team == team_id);
+        let made_here = membership.is_some_and(|(_, added_by)| added_by == source);
+        if !named(directory_groups, &name) && !made_here {
             continue;
         }
         let should = named(groups, &name);
-        let is = mine.contains(&team_id);
+        let is = membership.is_some();
         if should && !is {
             diesel::insert_into(team_members::table)
-                .values((team_members::team_id.eq(team_id), team_members::user_id.eq(user_id)))
+                .values((
+                    team_members::team_id.eq(team_id),
+                    team_members::user_id.eq(user_id),
+                    team_members::added_by.eq(source),
+                ))
                 .on_conflict_do_nothing()
                 .execute(conn)?;
         } else if is && !should {
@@ -282,7 +292,7 @@ fn sync_teams(
                 entity_type: "team",
                 entity_id: team_id,
                 before: None,
-                after: Some(json!({ "team": name, "user_id": user_id, "by": "directory" })),
+                after: Some(json!({ "team": name, "user_id": user_id, "by": source })),
             },
         )?;
     }

@@ -143,7 +143,7 @@ pub fn finish(
         auditor_group: config.auditor_group.as_deref(),
     };
     // The provider says only which groups this person is in: teams named like them are joined,
-    // and none is left on the provider's word alone.
+    // and the teams it once joined them to but no group names now are left.
     let user = directory::apply(conn, actor, &source, &person, &person.groups)?;
     Ok((user, next))
 }

@@ -307,7 +307,7 @@ pub async fn delete_filter(
     db::run(&state.pool, move |conn| {
         let project = projects::find_by_key(conn, &project_key)?;
         authorize(&user, Action::ViewProject(&project))?;
-        saved_filters::delete(conn, &actor, &user, project.id, id)
+        saved_filters::delete(conn, &actor, &user, &project, id)
     })
     .await?;
     Ok(redirect(&format!("/projects/{}/issues", key.to_uppercase())))

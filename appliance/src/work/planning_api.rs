@@ -368,7 +368,7 @@ pub async fn delete_filter(caller: ApiCaller, state: web::Data<AppState>, path: 
     let ((key, id), user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     db::run(&state.pool, move |conn| {
         let project = projects::find_allowed(conn, &user, &key, |p| Action::ViewProject(p))?;
-        saved_filters::delete(conn, &actor, &user, project.id, id)
+        saved_filters::delete(conn, &actor, &user, &project, id)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

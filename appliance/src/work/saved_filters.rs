@@ -11,6 +11,7 @@ use super::oql::{self, Context, SqlBuilder};
 use super::projects::Project;
 use crate::audit::{self, Actor, Change};
 use crate::errors::AppError;
+use crate::identity::permissions::{authorize, Action};
 use crate::identity::users::User;
 use crate::schema::saved_filters;
 
@@ -114,12 +115,12 @@ pub fn find_visible(conn: &mut PgConnection, user: &User, project_id: i64, id: i
         .ok_or_else(|| AppError::not_found(format!("There is no saved filter {id} you can see in this project.")))
 }
 
-/// Deletes a filter; only its owner or an administrator may.
-pub fn delete(conn: &mut PgConnection, actor: &Actor, user: &User, project_id: i64, id: i64) -> Result<(), AppError> {
+/// Deletes a filter; only its owner, or whoever administers the project (for a shared one), may.
+pub fn delete(conn: &mut PgConnection, actor: &Actor, user: &User, project: &Project, id: i64) -> Result<(), AppError> {
     conn.transaction(|conn| {
-        let filter = find_visible(conn, user, project_id, id)?;
-        if filter.owner_id != user.id && !user.is_admin {
-            return Err(AppError::forbidden("Only its owner or an administrator can delete a shared filter."));
+        let filter = find_visible(conn, user, project.id, id)?;
+        if filter.owner_id != user.id && authorize(user, Action::ManageProject(project)).is_err() {
+            return Err(AppError::forbidden("Only its owner or a project admin can delete a shared filter."));
         }
         diesel::delete(saved_filters::table.find(filter.id)).execute(conn)?;
         audit::record(

@@ -203,3 +203,57 @@ fn forwarded_addresses_count_only_from_trusted_proxies() {
     assert_eq!(failure_ip(&proxied), "198.51.100.7", "the nearest hop the proxies did not add");
     assert_eq!(proxied.count("audit_log WHERE action = 'login.failed' AND actor_ip = '198.51.100.7'"), 1);
 }
+
+/// How long the server takes to refuse a sign-in, the median of several, so that one slow
+/// request on a busy machine decides nothing.
+fn median_refusal(app: &TestApp, attempts: &[(&str, &str)]) -> std::time::Duration {
+    let mut client = app.client();
+    let token = client.get("/login").csrf_token();
+    let mut took: Vec<std::time::Duration> = attempts
+        .iter()
+        .map(|(username, password)| {
+            let started = std::time::Instant::now();
+            let reply = client.post_form(
+                "/login",
+                &[("csrf_token", &token), ("username", username), ("password", password), ("next", "/")],
+            );
+            let elapsed = started.elapsed();
+            assert_eq!(reply.status, 401, "{username}: {}", reply.body);
+            assert!(reply.body.contains("The user name or password is incorrect."), "{username}");
+            elapsed
+        })
+        .collect();
+    took.sort();
+    took[took.len() / 2]
+}
+
+/// Timing must not tell which user names exist: a name nobody has, a real person with a wrong
+/// password and a service account (which has no password) are all refused after one argon2
+/// verification. The comparison is a ratio with a wide margin, not a time budget: without
+/// the dummy verification an unknown name is refused about a hundred times faster.
+#[test]
+fn unknown_names_take_as_long_to_refuse_as_wrong_passwords() {
+    let app = TestApp::start_with(&[("OUTPOST_LOGIN_MAX_FAILURES", "100")]);
+    app.user("ana", false);
+    app.sql(
+        "INSERT INTO users (username, display_name, email, password_hash, is_service) \
+         VALUES ('robot', 'Robot', 'robot@example.test', '!', true)",
+    );
+    // The first unknown name makes the dummy hash: not part of what is measured.
+    median_refusal(&app, &[("warm-up", "Wrong horse battery")]);
+    let rounds = 7;
+    let unknown: Vec<String> = (0..rounds).map(|i| format!("nobody{i}")).collect();
+    let unknown: Vec<(&str, &str)> = unknown.iter().map(|name| (name.as_str(), "Wrong horse battery")).collect();
+    let nobody = median_refusal(&app, &unknown);
+    let wrong = median_refusal(&app, &vec![("ana", "Wrong horse battery"); rounds]);
+    let service = median_refusal(&app, &vec![("robot", "Wrong horse battery"); rounds]);
+    println!("median refusal: wrong password {wrong:?}, unknown name {nobody:?}, service account {service:?}");
+    for (what, took) in [("an unknown name", nobody), ("a service account", service)] {
+        let ratio = took.as_secs_f64() / wrong.as_secs_f64();
+        assert!(
+            (0.5..2.0).contains(&ratio),
+            "{what} is refused in {took:?}, a wrong password in {wrong:?}: timing tells them apart"
+        );
+    }
+    assert_eq!(app.count("sessions"), 0);
+}

@@ -164,7 +164,7 @@ fn directory_people_sign_in_over_starttls_and_their_account_follows_the_director
 }
 
 #[test]
-fn ldaps_needs_the_directory_s_ca_and_says_so_when_it_cannot_connect() {
+fn ldaps_needs_the_directory_s_ca_and_a_directory_that_cannot_be_used_is_said_so() {
     let directory = Directory::start();
     let settings = directory.settings(format!("ldaps://127.0.0.1:{}", directory.tls_port), "tls");
     let app = app_with(&settings);
@@ -177,4 +177,25 @@ fn ldaps_needs_the_directory_s_ca_and_says_so_when_it_cannot_connect() {
     assert_eq!(reply.status, 503, "{}", reply.body);
     assert!(reply.body.contains("The sign-in directory cannot be reached"), "{}", reply.body);
     assert_eq!(app.count("sessions"), 0);
+
+    // The directory refuses Outpost's own search account: the same sentence, and the person's
+    // password is not held against them.
+    let wrong_bind: Vec<(String, String)> = directory
+        .settings(format!("ldap://127.0.0.1:{}", directory.port), "starttls")
+        .into_iter()
+        .map(
+            |(key, value)| {
+                if key == "OUTPOST_LDAP_BIND_PASSWORD" {
+                    (key, "not-the-secret".to_owned())
+                } else {
+                    (key, value)
+                }
+            },
+        )
+        .collect();
+    let app = app_with(&wrong_bind);
+    let (_, reply) = sign_in(&app, "alice", "alice-pass");
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert!(reply.body.contains("The sign-in directory cannot be reached"), "{}", reply.body);
+    assert_eq!((app.count("sessions"), app.count("login_failures"), app.count("users")), (0, 0, 0));
 }

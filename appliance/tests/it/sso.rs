@@ -1,7 +1,8 @@
 //! Single sign-on against a real, certified OpenID provider (the npm package `oidc-provider`,
 //! started here on loopback): the authorization code flow with PKCE, an account made from the
 //! ID token's claims (administrator by group, teams named like groups), and the replays and
-//! forgeries it refuses: an answer used twice, an unknown state, a provider's refusal.
+//! forgeries it refuses: an answer used twice, an unknown state, a provider's refusal, an ID
+//! token whose nonce is another sign-in's, a name that cannot be a user name.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -130,10 +131,56 @@ fn people_sign_in_with_the_provider_and_each_answer_counts_once() {
     assert_eq!(denied.status, 401);
     assert!(denied.body.contains("did not sign you in (access_denied)"));
 
-    // Carol has no groups: a user, in no team.
+    // Carol has no groups now. The provider once put her in Platform, so she leaves it; an
+    // administrator put her in Local, which the provider has no say in.
+    app.sql(
+        "INSERT INTO users (username, display_name, email, password_hash, source) \
+         VALUES ('carol', 'Carol', 'carol@outpost.test', '!', 'oidc')",
+    );
+    app.sql("INSERT INTO teams (name) VALUES ('Local')");
+    app.sql(
+        "INSERT INTO team_members (team_id, user_id, added_by) SELECT t.id, u.id, \
+         CASE t.name WHEN 'Platform' THEN 'oidc' ELSE 'local' END FROM teams t, users u WHERE u.username = 'carol'",
+    );
     let mut carol = app.client();
     let authorize = carol.get("/login/sso").location.unwrap();
     let callback = at_provider(&provider, &authorize, "carol", "carol-pass");
     assert_eq!(carol.get(&callback).status, 303);
     assert_eq!(app.value("SELECT global_role FROM users WHERE username = 'carol'"), "user");
+    assert_eq!(
+        app.value(
+            "SELECT string_agg(t.name, ',') FROM team_members m JOIN teams t ON t.id = m.team_id \
+             JOIN users u ON u.id = m.user_id WHERE u.username = 'carol'"
+        ),
+        "Local"
+    );
+    let left = app.value("SELECT after_state::text FROM audit_log WHERE action = 'team.member_removed'");
+    assert!(left.contains("\"by\": \"oidc\"") && left.contains("Platform"), "{left}");
+}
+
+#[test]
+fn an_id_token_for_another_sign_in_or_a_name_that_cannot_be_a_user_changes_nothing() {
+    let (app, provider) = start();
+    // The provider answers with a nonce other than the one this sign-in sent (as a provider
+    // replaying an old token would): the ID token is refused after a good code exchange.
+    let mut browser = app.client();
+    let authorize = browser.get("/login/sso").location.unwrap();
+    let callback = at_provider(&provider, &authorize, "bob", "bob-pass");
+    app.sql("UPDATE oidc_logins SET nonce = 'another-sign-in'");
+    let footprint = (app.count("users"), app.count("sessions"));
+    let refused = browser.get(&callback);
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    assert!(refused.body.contains("not valid here"), "{}", refused.body);
+    assert_eq!((app.count("users"), app.count("sessions")), footprint);
+    assert_eq!(app.count("oidc_logins"), 0, "the sign-in cannot be tried again");
+
+    // Zed's preferred_username is "Ω": refused by name, no account made.
+    let mut zed = app.client();
+    let authorize = zed.get("/login/sso").location.unwrap();
+    let callback = at_provider(&provider, &authorize, "zed", "zed-pass");
+    let refused = zed.get(&callback);
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("name for you, “ω”, cannot be a user name here."), "{}", refused.body);
+    assert_eq!((app.count("users"), app.count("sessions")), footprint);
+    assert_eq!(zed.get("/projects").location.as_deref(), Some("/login?next=/projects"));
 }

@@ -72,6 +72,17 @@ const ACCOUNTS = new Map(Object.entries({
       groups: [],
     },
   },
+  // A name no Outpost user name can be made of.
+  zed: {
+    password: 'zed-pass',
+    claims: {
+      name: 'Zed Zero',
+      preferred_username: 'Ω',
+      email: 'zed@outpost.test',
+      email_verified: true,
+      groups: [],
+    },
+  },
 }));
 
 function passwordMatches(expected, given) {
