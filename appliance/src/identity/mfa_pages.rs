@@ -6,7 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::mfa::{self, Requirement};
-use super::pages::{decode_login_form, session_response, Arrival, LoginToken, LOGIN_CSRF_COOKIE, MFA_CHALLENGE_COOKIE};
+use super::pages::{decode_login_form, session_response, Arrival, LoginToken, MFA_CHALLENGE_COOKIE};
 use super::permissions::{authorize, Action};
 use super::sessions;
 use crate::db;
@@ -30,20 +30,33 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-fn code_page(req: &HttpRequest, next: String, error: Option<AppError>) -> Result<HttpResponse, PageError> {
-    let csrf_token = LoginToken::of(req).value;
+fn code_page(
+    req: &HttpRequest,
+    state: &AppState,
+    next: String,
+    error: Option<AppError>,
+) -> Result<HttpResponse, PageError> {
+    // A sign-in through the provider arrives here without having seen the sign-in form.
+    let token = LoginToken::of(req);
     let status = status_for(error.as_ref());
-    let page = CodePage { nav: Nav::anonymous(), csrf_token, next, error: error.map(|e| e.to_string()) };
-    Ok(render_with_status(&page, status)?)
+    let page =
+        CodePage { nav: Nav::anonymous(), csrf_token: token.value.clone(), next, error: error.map(|e| e.to_string()) };
+    let mut response = render_with_status(&page, status)?;
+    token.keep(&mut response, state)?;
+    Ok(response)
 }
 
 /// `GET /login/code`: the second step of signing in; without a waiting sign-in, back to the first.
-pub async fn code_form(req: HttpRequest, query: web::Query<NextQuery>) -> Result<HttpResponse, PageError> {
+pub async fn code_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<NextQuery>,
+) -> Result<HttpResponse, PageError> {
     let next = local_path(query.next.as_deref());
-    if req.cookie(MFA_CHALLENGE_COOKIE).is_none() || req.cookie(LOGIN_CSRF_COOKIE).is_none() {
+    if req.cookie(MFA_CHALLENGE_COOKIE).is_none() {
         return Ok(redirect(&format!("/login?next={}", crate::web::pages::url_encode(&next))));
     }
-    code_page(&req, next, None)
+    code_page(&req, &state, next, None)
 }
 
 #[derive(Deserialize)]
@@ -66,7 +79,7 @@ pub async fn code(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
     .await;
     match opened {
         Ok(new_session) => session_response(&state, new_session, &next),
-        Err(error @ AppError::Unauthenticated(_)) => code_page(&req, next, Some(error)),
+        Err(error @ AppError::Unauthenticated(_)) => code_page(&req, &state, next, Some(error)),
         Err(other) => Err(other.into()),
     }
 }

@@ -171,6 +171,20 @@ pub fn session_response(state: &AppState, new_session: NewSession, next: &str) -
     Ok(response)
 }
 
+/// The answer to a first factor given: signed in, or on to the code step with the challenge.
+pub fn sign_in_response(state: &AppState, step: SignIn, next: &str) -> Result<HttpResponse, PageError> {
+    match step {
+        SignIn::Session(new_session) => session_response(state, new_session, next),
+        SignIn::SecondFactor { challenge } => {
+            let mut response = redirect(&format!("/login/code?next={}", crate::web::pages::url_encode(next)));
+            let mut pending = cookie(MFA_CHALLENGE_COOKIE, challenge, state);
+            pending.set_max_age(CookieDuration::minutes(5));
+            response.add_cookie(&pending).map_err(AppError::internal)?;
+            Ok(response)
+        }
+    }
+}
+
 pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, PageError> {
     let form: LoginForm = decode_login_form(&req, &body)?;
     let next = local_path(form.next.as_deref());
@@ -182,14 +196,7 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     })
     .await;
     match signed_in {
-        Ok(SignIn::Session(new_session)) => session_response(&state, new_session, &next),
-        Ok(SignIn::SecondFactor { challenge }) => {
-            let mut response = redirect(&format!("/login/code?next={}", crate::web::pages::url_encode(&next)));
-            let mut pending = cookie(MFA_CHALLENGE_COOKIE, challenge, &state);
-            pending.set_max_age(CookieDuration::minutes(5));
-            response.add_cookie(&pending).map_err(AppError::internal)?;
-            Ok(response)
-        }
+        Ok(step) => sign_in_response(&state, step, &next),
         Err(
             error @ (AppError::Unauthenticated(_)
             | AppError::Invalid { .. }

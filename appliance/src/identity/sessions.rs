@@ -122,15 +122,22 @@ pub fn sign_in(
     if !user.is_active {
         return Err(AppError::forbidden("This account is deactivated; ask an administrator."));
     }
+    after_first_factor(conn, &user, context)
+}
+
+/// Once `user` has proved who they are with a password, here or at a directory or provider:
+/// the code step if they enrolled a second factor, a session otherwise. However the first
+/// factor was given, an enrolled second factor is asked for.
+pub fn after_first_factor(conn: &mut PgConnection, user: &User, context: &SignInContext<'_>) -> Result<SignIn, AppError> {
     if user.totp_enabled_at.is_some() {
         // The password was right: its failures are forgiven, and the code is what remains.
         let challenge = conn.transaction(|conn| {
-            diesel::delete(login_failures::table.filter(login_failures::username.eq(&username))).execute(conn)?;
+            diesel::delete(login_failures::table.filter(login_failures::username.eq(&user.username))).execute(conn)?;
             mfa::challenge(conn, user.id)
         })?;
         return Ok(SignIn::SecondFactor { challenge });
     }
-    open_session(conn, &user, context).map(SignIn::Session)
+    open_session(conn, user, context).map(SignIn::Session)
 }
 
 /// Opens a session for `user`, who has proved who they are, replacing the browser's old one.

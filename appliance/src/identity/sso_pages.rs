@@ -4,7 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::pages::{session_response, Arrival};
+use super::pages::{sign_in_response, Arrival};
 use super::sessions;
 use super::sso;
 use crate::db;
@@ -57,9 +57,9 @@ pub async fn callback(
         if !user.is_active {
             return Err(AppError::forbidden("This account is deactivated; ask an administrator."));
         }
-        Ok((sessions::open_session(conn, &user, &arrival.context(None))?, next))
+        Ok((sessions::after_first_factor(conn, &user, &arrival.context(None))?, next))
     })
     .await?;
-    let (new_session, next) = opened;
-    session_response(&state, new_session, &next)
+    let (step, next) = opened;
+    sign_in_response(&state, step, &next)
 }

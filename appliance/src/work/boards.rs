@@ -162,7 +162,7 @@ pub fn load(conn: &mut PgConnection, workflow: &Workflow, source: &Source<'_>) -
 /// Moves a card, as a board, the backlog or the API asks: a transition to `status`, a sprint
 /// (`Some(None)`: the backlog) and a place in the rank order, all in one transaction.
 /// Returns the status the issue is in afterwards. The caller has checked that `mover` may edit
-/// the issue; a move that names a status also needs the right to move issues between statuses.
+/// the issue; a move to another status also needs the right to move issues between statuses.
 #[allow(clippy::too_many_arguments)]
 pub fn move_card(
     conn: &mut PgConnection,
@@ -174,10 +174,15 @@ pub fn move_card(
     sprint: Option<Option<i64>>,
     placement: Option<Placement>,
 ) -> Result<String, AppError> {
-    if status.is_some() {
-        authorize(mover, Action::TransitionIssue(project))?;
-    }
     conn.transaction(|conn| {
+        // A card reordered within its column names the status it is already in: no transition.
+        let status = match status {
+            Some(name) if Workflow::load(conn, project.id)?.find(&name)?.id == issue.status_id => None,
+            other => other,
+        };
+        if status.is_some() {
+            authorize(mover, Action::TransitionIssue(project))?;
+        }
         let mut issue = issue;
         if status.is_some() {
             issue = issues::update(conn, actor, project, issue.id, IssueChanges { status, ..IssueChanges::default() })?;

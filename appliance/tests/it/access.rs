@@ -606,3 +606,32 @@ fn api_requests_past_the_limits_wait_with_429_and_retry_after() {
     assert_eq!(blocked.status, 429);
     assert!(blocked.header("Retry-After").is_some());
 }
+
+/// A reporter may rank their own issue, which a board sends with the status the card is
+/// already in; only a move to another status needs the right to transition.
+#[test]
+fn reordering_a_card_within_its_column_is_not_a_transition() {
+    let app = TestApp::start();
+    let mut api = app.client();
+    let root = person(&app, "root", GlobalRole::Admin);
+    private_project(&mut api, &root);
+    let rex = person(&app, "rex", GlobalRole::User);
+    let grant = json!({ "role": "reporter", "user": "rex" });
+    assert_eq!(call(&mut api, &root, "POST", "/api/v1/projects/SEC/roles", Some(grant)).0, 201);
+    for title in ["First", "Mine"] {
+        let who = if title == "Mine" { &rex } else { &root };
+        assert_eq!(call(&mut api, who, "POST", "/api/v1/projects/SEC/issues", Some(json!({ "title": title }))).0, 201);
+    }
+    let reorder = json!({ "status": "To do", "before": "SEC-1" });
+    let (status, body) = call(&mut api, &rex, "POST", "/api/v1/issues/SEC-2/move", Some(reorder));
+    assert_eq!((status, body["status"].as_str()), (200, Some("To do")), "{body}");
+    let first = app.value("SELECT number::text FROM issues ORDER BY rank LIMIT 1");
+    assert_eq!(first, "2", "SEC-2 now ranks before SEC-1");
+    let audit_rows = app.count("audit_log");
+    let (status, body) = call(&mut api, &rex, "POST", "/api/v1/issues/SEC-2/move", Some(json!({ "status": "Done" })));
+    assert_eq!(
+        (status, body["error"]["message"].as_str()),
+        (403, Some("Your role in SEC does not allow you to move issues between statuses."))
+    );
+    assert_eq!(app.count("audit_log"), audit_rows);
+}

@@ -131,6 +131,28 @@ fn people_sign_in_with_the_provider_and_each_answer_counts_once() {
     assert_eq!(denied.status, 401);
     assert!(denied.body.contains("did not sign you in (access_denied)"));
 
+    // Bob enrolled a second factor here: the provider's sign-in is his password, and the code
+    // is still asked for (on a page his browser never saw the sign-in form of).
+    let secret = b"12345678901234567890";
+    app.sql(
+        "INSERT INTO users (username, display_name, email, password_hash, source, totp_secret, totp_enabled_at) \
+         VALUES ('bob', 'Bob', 'bob@outpost.test', '!', 'oidc', '\\x3132333435363738393031323334353637383930', now())",
+    );
+    let mut bob = app.client();
+    let authorize = bob.get("/login/sso?next=/projects").location.unwrap();
+    let callback = at_provider(&provider, &authorize, "bob", "bob-pass");
+    let asked = bob.get(&callback);
+    assert_eq!((asked.status, asked.location.as_deref()), (303, Some("/login/code?next=/projects")));
+    assert_eq!(bob.get("/projects").status, 303, "no session before the code");
+    let form = bob.get("/login/code?next=/projects");
+    assert_eq!(form.status, 200, "{}", form.body);
+    let step = chrono::Utc::now().timestamp().div_euclid(30);
+    let code = format!("{:06}", outpost::identity::mfa::code_at(secret, step));
+    let token = form.csrf_token();
+    let signed = bob.post_form("/login/code", &[("csrf_token", &token), ("code", &code), ("next", "/projects")]);
+    assert_eq!((signed.status, signed.location.as_deref()), (303, Some("/projects")), "{}", signed.body);
+    assert_eq!(bob.get("/projects").status, 200);
+
     // Carol has no groups now. The provider once put her in Platform, so she leaves it; an
     // administrator put her in Local, which the provider has no say in.
     app.sql(
