@@ -157,6 +157,12 @@ pub fn authorize(user: &User, action: Action<'_>) -> Result<(), AppError> {
     }
 }
 
+/// Whether `user` may see the project with this id, for rows that name other projects'
+/// issues (a link's other end): the same decision as `ViewProject`, without loading the project.
+pub fn may_browse(user: &User, project_id: i64) -> bool {
+    user.is_active && held(user, project_id).contains(ProjectPermission::Browse)
+}
+
 /// The projects and spaces whose contents `user` may read, each decided by `authorize`, for
 /// filters that must run inside a query (search) instead of on each row afterwards.
 pub fn readable_scope(conn: &mut PgConnection, user: &User) -> QueryResult<Scope> {

@@ -128,7 +128,11 @@ pub fn sign_in(
 /// Once `user` has proved who they are with a password, here or at a directory or provider:
 /// the code step if they enrolled a second factor, a session otherwise. However the first
 /// factor was given, an enrolled second factor is asked for.
-pub fn after_first_factor(conn: &mut PgConnection, user: &User, context: &SignInContext<'_>) -> Result<SignIn, AppError> {
+pub fn after_first_factor(
+    conn: &mut PgConnection,
+    user: &User,
+    context: &SignInContext<'_>,
+) -> Result<SignIn, AppError> {
     if user.totp_enabled_at.is_some() {
         // The password was right: its failures are forgiven, and the code is what remains.
         let challenge = conn.transaction(|conn| {

@@ -23,7 +23,7 @@ use super::time_tracking::{self, parse_duration};
 use super::workflows::Workflow;
 use crate::db;
 use crate::identity::permissions::{authorize, Action};
-use crate::identity::users::UserRef;
+use crate::identity::users::{User, UserRef};
 use crate::web::errors::{ApiError, ErrorBody};
 use crate::web::etag::{self, IfMatch};
 use crate::web::extract::{explicit_null, ApiCaller, ApiJson};
@@ -53,6 +53,7 @@ pub struct IssueBody {
 
 fn issue_body(
     conn: &mut diesel::PgConnection,
+    reader: &User,
     project: &Project,
     issue: Issue,
 ) -> Result<IssueBody, crate::errors::AppError> {
@@ -66,7 +67,7 @@ fn issue_body(
     Ok(IssueBody {
         details,
         time_logged_minutes,
-        links: links::links_of(conn, issue.id)?,
+        links: links::links_of(conn, reader, issue.id)?,
         key: format!("{}-{}", project.key, issue.number),
         project: project.key.clone(),
         status: status.name.clone(),
@@ -243,7 +244,7 @@ pub async fn create_issue(
         let project = projects::find_by_key(conn, &key)?;
         authorize(&user, Action::CreateIssue(&project))?;
         let issue = issues::create(conn, &actor, &project, user.id, new)?;
-        issue_body(conn, &project, issue)
+        issue_body(conn, &user, &project, issue)
     })
     .await?;
     Ok(HttpResponse::Created()
@@ -265,7 +266,7 @@ async fn issue_response(
             None => issues::find_by_key(conn, &key)?,
         };
         issues::authorize_on(&user, &project, &issue, |p, _| Action::ViewProject(p))?;
-        issue_body(conn, &project, issue)
+        issue_body(conn, &user, &project, issue)
     })
     .await?;
     Ok(etag::answer(&req, &body))
@@ -410,11 +411,11 @@ pub async fn update_issue(
             let before = if_match.before(|| {
                 issues::lock(conn, issue.id)?;
                 let (_, current) = issues::find_by_key(conn, &key)?;
-                issue_body(conn, &project, current)
+                issue_body(conn, &user, &project, current)
             })?;
             let issue = issues::update(conn, &actor, &project, issue.id, changes)?;
             if_match.check(before)?;
-            issue_body(conn, &project, issue)
+            issue_body(conn, &user, &project, issue)
         })
     })
     .await?;

@@ -45,8 +45,16 @@ pub async fn create_link(
     let (key, user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     let links = db::run(&state.pool, move |conn| {
         let (project, issue) = issues::find_editable(conn, &user, &key)?;
-        links::link(conn, &actor, &issue, &format!("{}-{}", project.key, issue.number), &input.kind, &input.issue)?;
-        Ok(links::links_of(conn, issue.id)?)
+        links::link(
+            conn,
+            &actor,
+            &user,
+            &issue,
+            &format!("{}-{}", project.key, issue.number),
+            &input.kind,
+            &input.issue,
+        )?;
+        Ok(links::links_of(conn, &user, issue.id)?)
     })
     .await?;
     Ok(HttpResponse::Created().json(LinkList { links }))
@@ -59,7 +67,7 @@ pub async fn delete_link(caller: ApiCaller, state: web::Data<AppState>, path: we
     let ((key, id), user, actor) = (path.into_inner(), caller.user.clone(), caller.actor.clone());
     db::run(&state.pool, move |conn| {
         let (_, issue) = issues::find_editable(conn, &user, &key)?;
-        links::unlink(conn, &actor, &issue, id)
+        links::unlink(conn, &actor, &user, &issue, id)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

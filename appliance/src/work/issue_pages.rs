@@ -183,7 +183,7 @@ async fn issue_page(
             reporter,
             details: issue_fields::details_of(conn, &issue, &catalogue)?,
             children: issue_list::children_of(conn, issue.id)?,
-            links: links::links_of(conn, issue.id)?,
+            links: links::links_of(conn, &user, issue.id)?,
             watchers: watchers::watchers_of(conn, issue.id)?,
             work_logs: time_tracking::logs_of(conn, issue.id)?,
             history: history::history_of(conn, issue.id)?,
@@ -287,9 +287,11 @@ pub async fn link(
     let CsrfForm { signed_in, data } = form;
     let key = path.into_inner();
     let (_, issue) = issue_for(&state, &signed_in, &key, |p, i| Action::EditIssue(p, i)).await?;
-    let (actor, issue_key, draft) = (signed_in.actor.clone(), key.clone(), data.issue.clone());
+    let (actor, user, issue_key, draft) =
+        (signed_in.actor.clone(), signed_in.user().clone(), key.clone(), data.issue.clone());
     let outcome =
-        db::run(&state.pool, move |conn| links::link(conn, &actor, &issue, &issue_key, &data.kind, &data.issue)).await;
+        db::run(&state.pool, move |conn| links::link(conn, &actor, &user, &issue, &issue_key, &data.kind, &data.issue))
+            .await;
     after_action(&signed_in, &state, key, Section::Link, draft, outcome.map(|()| "#links".to_owned())).await
 }
 
@@ -301,8 +303,8 @@ pub async fn unlink(
     let CsrfForm { signed_in, .. } = form;
     let (key, link_id) = path.into_inner();
     let (_, issue) = issue_for(&state, &signed_in, &key, |p, i| Action::EditIssue(p, i)).await?;
-    let actor = signed_in.actor.clone();
-    let outcome = db::run(&state.pool, move |conn| links::unlink(conn, &actor, &issue, link_id)).await;
+    let (actor, user) = (signed_in.actor.clone(), signed_in.user().clone());
+    let outcome = db::run(&state.pool, move |conn| links::unlink(conn, &actor, &user, &issue, link_id)).await;
     after_action(&signed_in, &state, key, Section::Link, String::new(), outcome.map(|()| "#links".to_owned())).await
 }
 

@@ -9,6 +9,8 @@ use super::issues::{self, Issue};
 use super::kinds::StatusCategory;
 use crate::audit::{self, Actor, Change};
 use crate::errors::AppError;
+use crate::identity::permissions::may_browse;
+use crate::identity::users::User;
 use crate::schema::issue_links;
 
 /// What a user picks: the stored kind, and whether this issue is the link's target.
@@ -43,6 +45,7 @@ fn phrase(kind: &str, from_target: bool) -> &'static str {
 pub fn link(
     conn: &mut PgConnection,
     actor: &Actor,
+    reader: &User,
     issue: &Issue,
     issue_key: &str,
     choice: &str,
@@ -58,8 +61,12 @@ pub fn link(
     if other_key.is_empty() {
         return Err(AppError::invalid("issue", "Name the issue to link to, like OPS-12."));
     }
-    let (other_project, other) = issues::find_by_key(conn, other_key)
-        .map_err(|_| AppError::invalid("issue", format!("There is no issue {other_key} to link to.")))?;
+    // An issue in a project the linker may not see is as absent as one that does not exist.
+    let no_such_issue = || AppError::invalid("issue", format!("There is no issue {other_key} to link to."));
+    let (other_project, other) = issues::find_by_key(conn, other_key).map_err(|_| no_such_issue())?;
+    if !may_browse(reader, other_project.id) {
+        return Err(no_such_issue());
+    }
     let other_key = format!("{}-{}", other_project.key, other.number);
     if other.id == issue.id {
         return Err(AppError::invalid("issue", "An issue cannot be linked to itself."));
@@ -104,10 +111,16 @@ pub fn link(
     })
 }
 
-/// Removes link `link_id`, which must touch `issue`.
-pub fn unlink(conn: &mut PgConnection, actor: &Actor, issue: &Issue, link_id: i64) -> Result<(), AppError> {
+/// Removes link `link_id`, which must touch `issue` (and lead to an issue `reader` may see).
+pub fn unlink(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    reader: &User,
+    issue: &Issue,
+    link_id: i64,
+) -> Result<(), AppError> {
     conn.transaction(|conn| {
-        let view = links_of(conn, issue.id)?
+        let view = links_of(conn, reader, issue.id)?
             .into_iter()
             .find(|link| link.id == link_id)
             .ok_or_else(|| AppError::not_found("That link does not exist on this issue."))?;
@@ -138,6 +151,8 @@ struct LinkRow {
     inverse: bool,
     #[diesel(sql_type = diesel::sql_types::Text)]
     other_key: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    other_project: i64,
     #[diesel(sql_type = diesel::sql_types::Text)]
     title: String,
     #[diesel(sql_type = diesel::sql_types::Text)]
@@ -146,10 +161,11 @@ struct LinkRow {
     category: StatusCategory,
 }
 
-/// Every link of an issue, from its side, in one query.
-pub fn links_of(conn: &mut PgConnection, issue_id: i64) -> QueryResult<Vec<LinkView>> {
+/// Every link of an issue, from its side, in one query; links to issues in projects `reader`
+/// may not see are left out, as those issues are.
+pub fn links_of(conn: &mut PgConnection, reader: &User, issue_id: i64) -> QueryResult<Vec<LinkView>> {
     let rows: Vec<LinkRow> = diesel::sql_query(
-        "SELECT l.id, l.kind, l.target_id = $1 AS inverse, p.key || '-' || o.number AS other_key, o.title, \
+        "SELECT l.id, l.kind, l.target_id = $1 AS inverse, p.key || '-' || o.number AS other_key, o.project_id AS other_project, o.title, \
                 s.name AS status, s.category \
            FROM issue_links l \
            JOIN issues o ON o.id = CASE WHEN l.source_id = $1 THEN l.target_id ELSE l.source_id END \
@@ -162,6 +178,7 @@ pub fn links_of(conn: &mut PgConnection, issue_id: i64) -> QueryResult<Vec<LinkV
     .load(conn)?;
     let mut views: Vec<LinkView> = rows
         .into_iter()
+        .filter(|row| may_browse(reader, row.other_project))
         .map(|row| LinkView {
             id: row.id,
             phrase: phrase(&row.kind, row.inverse),

@@ -32,6 +32,7 @@ mod search;
 mod sso;
 mod storage;
 mod support;
+mod tampering;
 mod tls;
 mod webhooks;
 mod workflows;
