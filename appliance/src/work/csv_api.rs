@@ -97,7 +97,7 @@ pub async fn import(
             .filter(|(_, t)| **t == Target::Ignore)
             .map(|(h, _)| h.clone())
             .collect();
-        let report = csv_io::import(conn, &actor, &project, user.id, (&parsed, &mapping), options)?;
+        let report = csv_io::import(conn, &actor, &project, &user, (&parsed, &mapping), options)?;
         Ok((report, ignored))
     })
     .await?;

@@ -20,6 +20,8 @@ use super::workflows::normalized;
 use crate::audit::Actor;
 use crate::db::Abort;
 use crate::errors::AppError;
+use crate::identity::permissions::{authorize, Action};
+use crate::identity::users::User;
 use crate::schema::users;
 
 /// Rows one import takes at most.
@@ -290,12 +292,13 @@ pub struct ImportOptions {
 }
 
 /// Imports `parsed` into `project` as `mapping` says, reported by `importer` unless a
-/// reporter column names someone else.
+/// reporter column names someone else, which only who administers the project may do (a
+/// migration from another tracker keeps its reporters; nobody else signs issues in others' names).
 pub fn import(
     conn: &mut PgConnection,
     actor: &Actor,
     project: &Project,
-    importer: i64,
+    importer: &User,
     (parsed, mapping): (&Parsed, &[Target]),
     options: ImportOptions,
 ) -> Result<ImportReport, AppError> {
@@ -327,6 +330,7 @@ pub fn import(
     let mut order: Vec<usize> = (0..parsed.rows.len()).collect();
     order.sort_by_key(|index| (depth(*index), *index));
 
+    let may_name_reporters = authorize(importer, Action::ManageProject(project)).is_ok();
     let mut outcomes: Vec<Option<RowOutcome>> = vec![None; parsed.rows.len()];
     let mut created_keys: HashMap<String, String> = HashMap::new();
     let result = conn.transaction::<(), Abort, _>(|conn| {
@@ -350,7 +354,18 @@ pub fn import(
             let attempt = conn.transaction::<_, AppError, _>(|conn| {
                 let (new, reporter) = to_new(row, mapping, parent)?;
                 let reporter_id = match reporter {
-                    None => importer,
+                    None => importer.id,
+                    Some(name) if name.eq_ignore_ascii_case(&importer.username) => importer.id,
+                    Some(name) if !may_name_reporters => {
+                        return Err(AppError::invalid(
+                            "reporter",
+                            format!(
+                                "Only who administers {} may import issues reported by others ({name}); \
+                                 leave the reporter column out.",
+                                project.key
+                            ),
+                        ))
+                    }
                     Some(name) => users::table
                         .filter(users::username.eq(name.to_lowercase()))
                         .select(users::id)

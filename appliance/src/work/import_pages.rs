@@ -193,12 +193,12 @@ pub async fn run(
     let mapping: Vec<String> = (0..parsed.headers.len()).map(|i| value(&format!("map_{i}"))).collect();
     let targets: Result<Vec<Target>, AppError> = mapping.iter().map(|m| Target::parse(m)).collect();
     let (actor, importer, target_project, for_db) =
-        (signed_in.actor.clone(), signed_in.user().id, project.clone(), parsed.clone());
+        (signed_in.actor.clone(), signed_in.user().clone(), project.clone(), parsed.clone());
     let outcome = match targets {
         Ok(targets) => {
             db::run(&state.pool, move |conn| {
                 let options = ImportOptions { dry_run, skip_bad_rows };
-                csv_io::import(conn, &actor, &target_project, importer, (&for_db, &targets), options)
+                csv_io::import(conn, &actor, &target_project, &importer, (&for_db, &targets), options)
             })
             .await
         }

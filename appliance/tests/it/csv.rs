@@ -146,6 +146,39 @@ fn bad_rows_stop_the_import_unless_skipped_and_name_their_column() {
     assert_eq!(api.api("GET", "/api/v1/issues/NEW-1", Some(&token), None).json()["title"], "Good one");
 }
 
+/// Issues carry their reporter's name: a reporter column naming someone else is for who
+/// administers the project (a migration); anyone else may only name themselves.
+#[test]
+fn only_project_admins_import_issues_in_other_peoples_names() {
+    let Setup { app, mut api, token } = setup();
+    let mia = app.token(&outpost::identity::users::find_by_username(&mut app.conn(), "mia").unwrap().unwrap());
+    let grant = json!({ "role": "reporter", "user": "mia" }).to_string();
+    assert_eq!(api.api("POST", "/api/v1/projects/NEW/roles", Some(&token), Some(&grant)).status, 201);
+    let everyone = api.api("GET", "/api/v1/projects/NEW/roles", Some(&token), None).json()["grants"][0]["id"].clone();
+    let revoked = api.api("DELETE", &format!("/api/v1/projects/NEW/roles/{everyone}"), Some(&token), None);
+    assert_eq!(revoked.status, 204);
+    let before = app.footprint();
+    let csv = "Summary,Reporter\nMine,mia\nIn root's name,root\n";
+    let refused = api.api_raw("/api/v1/projects/NEW/import", &mia, "text/csv", csv.as_bytes());
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert_eq!(
+        refused.json()["report"]["rows"][1]["error"],
+        "reporter: Only who administers NEW may import issues reported by others (root); leave the reporter column out."
+    );
+    assert_eq!(app.footprint(), before, "nothing written");
+    let own = api.api_raw("/api/v1/projects/NEW/import", &mia, "text/csv", b"Summary,Reporter\nMine,Mia\n");
+    assert_eq!(own.status, 200, "{}", own.body);
+    let by_admin = api.api_raw("/api/v1/projects/NEW/import", &token, "text/csv", csv.as_bytes());
+    assert_eq!(by_admin.status, 200, "{}", by_admin.body);
+    assert_eq!(
+        app.value(
+            "SELECT string_agg(u.username, ',' ORDER BY i.number) FROM issues i JOIN users u ON u.id = i.reporter_id \
+                   JOIN projects p ON p.id = i.project_id WHERE p.key = 'NEW'"
+        ),
+        "mia,mia,root"
+    );
+}
+
 #[test]
 fn bad_files_are_refused_with_a_sentence() {
     let Setup { app, mut api, token } = setup();
