@@ -489,7 +489,7 @@ pub async fn get_history(caller: ApiCaller, state: web::Data<AppState>, path: we
     let entries = db::run(&state.pool, move |conn| {
         let (project, issue) = issues::find_by_key(conn, &key)?;
         issues::authorize_on(&user, &project, &issue, |p, _| Action::ViewProject(p))?;
-        Ok(history::history_of(conn, issue.id)?)
+        Ok(history::history_of(conn, &user, issue.id)?)
     })
     .await?;
     Ok(HttpResponse::Ok().json(HistoryList { history: entries }))

@@ -7,7 +7,9 @@ use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::schema::{audit_log, automation_rules, users};
+use crate::identity::permissions::may_browse;
+use crate::identity::users::User;
+use crate::schema::{audit_log, automation_rules, projects, users};
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct FieldChange {
@@ -107,8 +109,21 @@ fn summary(action: &str, before: Option<&Value>, after: Option<&Value>) -> Strin
 /// after.
 type AuditRow = (DateTime<Utc>, Option<String>, Option<String>, String, Option<Value>, Option<Value>);
 
-/// The history of issue `issue_id`, oldest first.
-pub fn history_of(conn: &mut PgConnection, issue_id: i64) -> QueryResult<Vec<HistoryEntry>> {
+/// The project key of the issue a link record names ("blocks OPS-7" → OPS).
+fn linked_project(action: &str, before: Option<&Value>, after: Option<&Value>) -> Option<String> {
+    let state = match action {
+        "issue.linked" => after,
+        "issue.unlinked" => before,
+        _ => None,
+    }?;
+    let link = state.get("link").and_then(Value::as_str)?;
+    let key = link.rsplit(' ').next()?;
+    key.rsplit_once('-').map(|(project, _)| project.to_owned())
+}
+
+/// The history of issue `issue_id` as `reader` may see it, oldest first: links to issues in
+/// projects the reader may not see are left out, as the links themselves are.
+pub fn history_of(conn: &mut PgConnection, reader: &User, issue_id: i64) -> QueryResult<Vec<HistoryEntry>> {
     let rows: Vec<AuditRow> = audit_log::table
         .left_join(users::table)
         .left_join(automation_rules::table.on(audit_log::via_rule_id.eq(automation_rules::id.nullable())))
@@ -123,8 +138,23 @@ pub fn history_of(conn: &mut PgConnection, issue_id: i64) -> QueryResult<Vec<His
             audit_log::after_state,
         ))
         .load(conn)?;
+    let named: Vec<String> = rows
+        .iter()
+        .filter_map(|(_, _, _, action, before, after)| linked_project(action, before.as_ref(), after.as_ref()))
+        .collect();
+    let hidden: Vec<String> = projects::table
+        .filter(projects::key.eq_any(&named))
+        .select((projects::id, projects::key))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .filter(|(id, _)| !may_browse(reader, *id))
+        .map(|(_, key)| key)
+        .collect();
     Ok(rows
         .into_iter()
+        .filter(|(_, _, _, action, before, after)| {
+            linked_project(action, before.as_ref(), after.as_ref()).is_none_or(|project| !hidden.contains(&project))
+        })
         .map(|(at, actor, via_rule, action, before, after)| HistoryEntry {
             at,
             actor,

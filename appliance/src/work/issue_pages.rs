@@ -186,7 +186,7 @@ async fn issue_page(
             links: links::links_of(conn, &user, issue.id)?,
             watchers: watchers::watchers_of(conn, issue.id)?,
             work_logs: time_tracking::logs_of(conn, issue.id)?,
-            history: history::history_of(conn, issue.id)?,
+            history: history::history_of(conn, &user, issue.id)?,
             comments,
             deployments: deployments::latest_for_issue(conn, issue.id)?,
             attachments: attachments::of_owner(conn, Owner::Issue(issue.id))?,

@@ -150,6 +150,10 @@ fn ids_of_a_project_one_cannot_see_do_nothing_in_a_project_one_administers() {
     }
     let (_, open_two) = call(&mut api, &mallory, "GET", "/api/v1/issues/OPEN-2", None);
     assert_eq!(open_two["links"], json!([]), "the link's other end is in SEC: {open_two}");
+    let (_, history) = call(&mut api, &mallory, "GET", "/api/v1/issues/OPEN-2/history", None);
+    assert!(!history.to_string().contains("SEC-2"), "{history}");
+    let (_, history) = call(&mut api, &root, "GET", "/api/v1/issues/OPEN-2/history", None);
+    assert!(history.to_string().contains("blocks SEC-2"), "who sees both sees the link: {history}");
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     assert_eq!((app.count("audit_log"), app.count("outbox")), before, "nothing was written");
     assert_eq!(app.count("pages"), 2);
