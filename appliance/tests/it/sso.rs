@@ -27,16 +27,26 @@ impl Drop for Provider {
     }
 }
 
-fn start_provider(redirect_uri: &str) -> Provider {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/support/oidc");
-    if !dir.join("node_modules/oidc-provider").exists() {
+/// Installs the provider's packages once per test run: tests start providers in parallel, and
+/// two `npm ci` in one folder would delete each other's files.
+fn install_provider(dir: &std::path::Path) {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        if dir.join("node_modules/oidc-provider").exists() {
+            return;
+        }
         let installed = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
+            .current_dir(dir)
             .status()
             .expect("npm must be installed (Debian: apt-get install nodejs npm)");
         assert!(installed.success(), "npm ci in {} failed (the npm registry must be reachable)", dir.display());
-    }
+    });
+}
+
+fn start_provider(redirect_uri: &str) -> Provider {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/support/oidc");
+    install_provider(&dir);
     let port = free_port();
     let mut child = Command::new("node")
         .arg("provider.mjs")
