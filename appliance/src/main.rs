@@ -75,6 +75,9 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The license: show the one in force, check a file, install one.
+    #[command(subcommand)]
+    License(LicenseCommand),
     /// Tools for development and benchmarking.
     #[command(subcommand)]
     Dev(DevCommand),
@@ -87,6 +90,27 @@ enum StorageCommand {
     Check {
         #[command(flatten)]
         config: ConfigArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum LicenseCommand {
+    /// What is in force: mode, customer, expiry, seats in use, features, this installation's id.
+    Show {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Check a license file against the vendor's keys without installing it (no database needed).
+    Verify {
+        /// The license file.
+        file: std::path::PathBuf,
+    },
+    /// Check a license file for this installation and put it in force; audited.
+    Install {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The license file.
+        file: std::path::PathBuf,
     },
 }
 
@@ -313,6 +337,7 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("{}", mail::send_test(&config, &address)?);
             Ok(())
         }
+        Command::License(command) => license_command(command),
         Command::Audit(AuditCommand::Verify { config, expect_head }) => {
             let expected = match expect_head.as_deref() {
                 None => None,
@@ -390,6 +415,63 @@ fn main() -> ExitCode {
         Err(message) => {
             eprintln!("outpost: {message}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn read_license(file: &std::path::Path) -> Result<String, String> {
+    std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))
+}
+
+fn license_command(command: LicenseCommand) -> Result<(), String> {
+    use outpost::license;
+    match command {
+        LicenseCommand::Verify { file } => {
+            let text = read_license(&file)?;
+            let found = license::signed::verify(&text, &license::vendor_keys::trusted()).map_err(|e| e.to_string())?;
+            let now = chrono::Utc::now();
+            license::signed::check_not_before(&found, now).map_err(|e| e.to_string())?;
+            for line in license::describe(&found) {
+                println!("{line}");
+            }
+            if found.payload.expires_at <= now {
+                return Err(license::signed::Refusal::Expired(license::signed::day_and_time(found.payload.expires_at))
+                    .to_string());
+            }
+            println!("The signature and dates check out.");
+            Ok(())
+        }
+        LicenseCommand::Show { config } => {
+            let config = load(&config.config)?;
+            let pool = connect(&config)?;
+            let mut conn = pool.get().map_err(|e| format!("cannot connect to the database: {e}"))?;
+            let status = license::current(&mut conn).map_err(|e| e.to_string())?;
+            let used = license::seats_used(&mut conn).map_err(|e| e.to_string())?;
+            println!("Installation id: {}", status.installation_id);
+            if let Some(problem) = &status.problem {
+                println!("{problem}");
+            }
+            match &status.license {
+                None => println!("Evaluation mode: every feature, up to {} people.", license::EVALUATION_SEATS),
+                Some(found) => license::describe(found).iter().for_each(|line| println!("{line}")),
+            }
+            println!("Seats in use: {used} of {}", status.seat_limit());
+            if let Some(notice) = status.notice(true, chrono::Utc::now()) {
+                println!("{notice}");
+            }
+            Ok(())
+        }
+        LicenseCommand::Install { config, file } => {
+            let text = read_license(&file)?;
+            let config = load(&config.config)?;
+            let pool = connect(&config)?;
+            let mut conn = pool.get().map_err(|e| format!("cannot connect to the database: {e}"))?;
+            let found = license::install(&mut conn, &Actor::system(), &text).map_err(|e| e.to_string())?;
+            for line in license::describe(&found) {
+                println!("{line}");
+            }
+            println!("Installed; it is in force on every node now.");
+            Ok(())
         }
     }
 }

@@ -39,6 +39,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    licenses (id) {
+        id -> Int8,
+        license_id -> Text,
+        text -> Text,
+        installed_at -> Timestamptz,
+        installed_by -> Nullable<Int8>,
+        replaced_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     login_failures (id) {
         id -> Int8,
         username -> Text,
@@ -421,6 +432,7 @@ diesel::joinable!(custom_fields -> projects (project_id));
 diesel::joinable!(comments -> issues (issue_id));
 diesel::joinable!(comments -> users (author_id));
 diesel::joinable!(audit_log -> users (actor_id));
+diesel::joinable!(licenses -> users (installed_by));
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(webhooks -> projects (project_id));
 diesel::joinable!(deployment_issues -> deployments (deployment_id));
@@ -584,6 +596,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     project_role_grants,
     users,
     sessions,
+    licenses,
     login_failures,
     api_tokens,
     projects,

@@ -337,6 +337,7 @@ pub fn create(
     draft: &Draft,
 ) -> Result<(Rule, Option<String>), AppError> {
     let owner_id = actor.user_id.ok_or_else(|| AppError::internal("a rule needs an owner"))?;
+    crate::license::require(conn, crate::license::Feature::Automation)?;
     conn.transaction(|conn| {
         let trigger = check(conn, project, owner_id, draft)?;
         let token = (trigger == Trigger::IncomingWebhook).then(new_hook_token);
@@ -400,6 +401,9 @@ pub fn set_enabled(
     rule_id: i64,
     enabled: bool,
 ) -> Result<Rule, AppError> {
+    if enabled {
+        crate::license::require(conn, crate::license::Feature::Automation)?;
+    }
     conn.transaction(|conn| {
         let before = find(conn, project, rule_id)?;
         if before.enabled == enabled {

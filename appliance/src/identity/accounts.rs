@@ -138,6 +138,8 @@ pub fn set_active(conn: &mut PgConnection, actor: &Actor, username: &str, active
         diesel::sql_query("SELECT id FROM users WHERE global_role = 'admin' FOR UPDATE").execute(conn)?;
         if !active {
             keep_an_administrator(conn, &user)?;
+        } else if !user.is_service {
+            crate::license::ensure_seat(conn)?;
         }
         diesel::update(users::table.find(user.id))
             .set((users::is_active.eq(active), users::updated_at.eq(Utc::now())))

@@ -183,6 +183,7 @@ pub fn apply(
             }
             Some(user) => user,
             None => {
+                crate::license::ensure_seat(conn)?;
                 let id: i64 = diesel::insert_into(users_table::table)
                     .values((
                         users_table::username.eq(&person.username),
@@ -211,6 +212,9 @@ pub fn apply(
             }
         };
         let profile = (person.display_name.chars().take(80).collect::<String>(), person.email.to_lowercase());
+        if !user.is_active {
+            crate::license::ensure_seat(conn)?;
+        }
         if (user.display_name.clone(), user.email.clone()) != profile || !user.is_active {
             diesel::update(users_table::table.find(user.id))
                 .set((

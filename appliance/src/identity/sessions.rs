@@ -11,6 +11,7 @@ use super::{directory, mfa, passwords};
 use crate::audit::{self, Actor, Change};
 use crate::config::{LdapConfig, LoginConfig, SessionConfig};
 use crate::errors::AppError;
+use crate::license::{self, Feature};
 use crate::schema::{login_failures, sessions, users as users_table};
 
 /// A signed-in session as requests see it.
@@ -23,6 +24,8 @@ pub struct Session {
     pub unread_notifications: i64,
     /// The administrators require a second factor of this user, who has none yet.
     pub second_factor_missing: bool,
+    /// What the license means for this user now (evaluation, expiry, read-only), if anything.
+    pub license_notice: Option<String>,
 }
 
 /// What the browser is handed at sign-in: the cookie value (only its digest is stored).
@@ -85,7 +88,12 @@ pub fn sign_in(
     }
 
     let local = users::find_by_username(conn, &username)?;
-    let from_directory = context.directory.filter(|_| local.as_ref().is_none_or(|user| user.source == "ldap"));
+    // Without the LDAP feature, directory people cannot sign in; local accounts still can.
+    let directory = match context.directory {
+        Some(directory) if license::current(conn)?.has(Feature::Ldap) => Some(directory),
+        _ => None,
+    };
+    let from_directory = directory.filter(|_| local.as_ref().is_none_or(|user| user.source == "ldap"));
     let user = match (from_directory, local) {
         // A directory person (or someone unknown here, whom the directory may know): the
         // directory checks the password, and their account follows what it says of them.
@@ -221,7 +229,7 @@ struct SessionTimes {
     last_seen_at: chrono::DateTime<Utc>,
 }
 
-type SessionRow = (SessionTimes, User, i64, Option<String>);
+type SessionRow = (SessionTimes, User, i64, Option<String>, Option<String>, Option<String>);
 
 /// The session a cookie belongs to, if it is still alive. Expired sessions are deleted here.
 pub fn find_alive(
@@ -235,13 +243,27 @@ pub fn find_alive(
     let requirement = diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
         "(SELECT value FROM installation_settings WHERE key = 'mfa_required')",
     );
+    // The license rides along too, for the banner every page may carry.
+    let license = diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
+        "(SELECT text FROM licenses WHERE replaced_at IS NULL)",
+    );
+    let installation = diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
+        "(SELECT value FROM installation_settings WHERE key = 'installation_id')",
+    );
     let found: Option<SessionRow> = sessions::table
         .inner_join(users_table::table)
         .filter(sessions::token_hash.eq(digest(cookie_token)))
-        .select((SessionTimes::as_select(), User::as_select(), unread, requirement))
+        .select((SessionTimes::as_select(), User::as_select(), unread, requirement, license, installation))
         .first(conn)
         .optional()?;
-    let Some((SessionTimes { id, csrf_token, created_at, last_seen_at }, user, unread_notifications, required)) = found
+    let Some((
+        SessionTimes { id, csrf_token, created_at, last_seen_at },
+        user,
+        unread_notifications,
+        required,
+        license,
+        installation,
+    )) = found
     else {
         return Ok(None);
     };
@@ -278,7 +300,9 @@ pub fn find_alive(
     }
     let required = required.and_then(|value| mfa::Requirement::parse(&value).ok()).is_some_and(|r| r.applies_to(&user));
     let second_factor_missing = required && user.totp_enabled_at.is_none();
-    Ok(Some(Session { id, user, csrf_token, unread_notifications, second_factor_missing }))
+    let license_notice = crate::license::Status::of(license.as_deref(), installation.as_deref().unwrap_or(""), now)
+        .notice(user.is_admin, now);
+    Ok(Some(Session { id, user, csrf_token, unread_notifications, second_factor_missing, license_notice }))
 }
 
 pub fn sign_out(conn: &mut PgConnection, actor: &Actor, session_id: i64) -> Result<(), AppError> {

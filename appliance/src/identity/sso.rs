@@ -71,6 +71,7 @@ fn base64url(bytes: &[u8]) -> String {
 
 /// Starts a sign-in: the provider's address to send the browser to.
 pub fn begin(conn: &mut PgConnection, config: &OidcConfig, next: &str) -> Result<String, AppError> {
+    crate::license::require(conn, crate::license::Feature::SingleSignOn)?;
     let agent = agent(config)?;
     let endpoints = discover(config, &agent)?;
     let (state, nonce, verifier) = (random_hex(32), random_hex(16), random_hex(32));

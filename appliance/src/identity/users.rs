@@ -162,6 +162,9 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, new: NewUser) -> Result<Us
             return Err(AppError::conflict("username", format!("A user named {} already exists.", new.username)));
         }
         refuse_taken_email(conn, &email, None)?;
+        if !new.is_service {
+            crate::license::ensure_seat(conn)?;
+        }
         let user: User = diesel::insert_into(users::table)
             .values((
                 users::username.eq(&new.username),

@@ -139,6 +139,7 @@ pub fn create(
 ) -> Result<Webhook, AppError> {
     new.validate()?;
     let created_by = actor.user_id.ok_or_else(|| AppError::internal("a webhook needs a creator"))?;
+    crate::license::require(conn, crate::license::Feature::Webhooks)?;
     conn.transaction(|conn| {
         let hook: Webhook = diesel::insert_into(webhooks::table)
             .values((

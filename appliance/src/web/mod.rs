@@ -30,6 +30,7 @@ use crate::identity::{access_pages, admin_pages, mfa_pages, password_pages, prof
 use crate::identity::{admin_api, project_roles_api};
 use crate::integrations::{api as webhook_api, deployment_pages, pages as webhook_pages};
 use crate::jobs::pages as job_pages;
+use crate::license::pages as license_pages;
 use crate::notify::pages as notification_pages;
 use crate::search::handlers as search_handlers;
 use crate::search::SearchIndex;
@@ -78,6 +79,7 @@ pub fn app(
                 .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY)),
         )
         .wrap(middleware::Compress::default())
+        .wrap(middleware::from_fn(crate::license::pages::read_only_guard))
         .wrap(middleware::from_fn(refuse_nul_in_query))
         .wrap(middleware::from_fn(access_log))
         .configure(routes)
@@ -132,6 +134,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/schemes/{id}/{action}", web::post().to(access_pages::change))
         .route("/admin/audit", web::get().to(audit_pages::page))
         .route("/admin/audit/export", web::get().to(audit_pages::page_export))
+        .route("/admin/license", web::get().to(license_pages::show))
+        .route("/admin/license", web::post().to(license_pages::install))
         .route("/admin/jobs", web::get().to(job_pages::list))
         .route("/admin/jobs/{id}/{action}", web::post().to(job_pages::act))
         // What CI systems call, with the URL's secret as credential
@@ -353,6 +357,9 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
         )
         // Administration
         .service(resource("/audit").route(get().to(audit_pages::api_list)))
+        .service(
+            resource("/license").route(get().to(license_pages::api_show)).route(put().to(license_pages::api_install)),
+        )
         .service(resource("/projects/{key}/audit").route(get().to(audit_pages::api_project_list)))
         .service(resource("/audit/export").route(get().to(audit_pages::api_export)))
         .service(resource("/users").route(get().to(admin_api::list_users)).route(post().to(admin_api::create_user)))

@@ -142,6 +142,8 @@ pub struct SwitchPath {
         crate::audit::pages::api_list,
         crate::audit::pages::api_export,
         crate::audit::pages::api_project_list,
+        crate::license::pages::api_show,
+        crate::license::pages::api_install,
         admin_api::list_users,
         admin_api::create_user,
         admin_api::change_user,

@@ -18,11 +18,21 @@ pub struct Nav {
     pub is_admin: bool,
     /// Auditors (and administrators) read the audit log.
     pub can_audit: bool,
+    /// The license's banner, when it has something to say to this user.
+    pub license_notice: Option<String>,
 }
 
 impl Nav {
     pub fn anonymous() -> Self {
-        Self { user_name: None, csrf_token: String::new(), section: "", unread: 0, is_admin: false, can_audit: false }
+        Self {
+            user_name: None,
+            csrf_token: String::new(),
+            section: "",
+            unread: 0,
+            is_admin: false,
+            can_audit: false,
+            license_notice: None,
+        }
     }
 
     pub fn for_user(signed_in: &SignedIn, section: &'static str) -> Self {
@@ -33,6 +43,7 @@ impl Nav {
             unread: signed_in.session.unread_notifications,
             is_admin: signed_in.user().is_admin,
             can_audit: authorize(signed_in.user(), Action::ViewAuditLog).is_ok(),
+            license_notice: signed_in.session.license_notice.clone(),
         }
     }
 }

@@ -18,6 +18,7 @@ mod docs;
 mod issue_fields;
 mod jobs;
 mod ldap;
+mod license;
 mod matrix;
 mod mfa;
 mod migrations;

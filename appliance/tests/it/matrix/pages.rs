@@ -346,6 +346,8 @@ fn every_page_route_allows_exactly_what_the_scheme_says_to_each_kind_of_caller()
             admin,
         ),
         post("/admin/schemes/{id}/{action}", format!("/admin/schemes/{}/delete", f.doomed_scheme), &[], admin),
+        get("/admin/license", "/admin/license", admin),
+        post("/admin/license", "/admin/license", &[("license", "not a license")], admin).lenient(),
         get("/admin/jobs", "/admin/jobs", admin),
         post("/admin/jobs/{id}/{action}", format!("/admin/jobs/{}/discard", f.dead_job), &[], admin),
         get("/admin/webhooks", "/admin/webhooks", admin),
