@@ -54,6 +54,7 @@ pub async fn serve(config: Config, pool: DbPool) -> Result<(), String> {
         .await
         .map_err(|e| format!("file storage: {e}; `outpost storage check` shows which step fails"))?;
     tracing::info!(storage = %storage.describe(), "file storage is ready");
+    install_dropped_license(&config, &pool).await;
     let context = Context { pool: pool.clone(), config: Arc::new(config.clone()) };
     let jobs = Runtime::start(context).map_err(|e| format!("cannot start the background jobs: {e}"))?;
     // The index opens (or is built) in the background: the server answers meanwhile, and
@@ -72,4 +73,16 @@ pub async fn serve(config: Config, pool: DbPool) -> Result<(), String> {
     .await
     .map_err(|e| e.to_string())?;
     served
+}
+
+/// A license file dropped into `license.file` is put in force; one that does not verify is
+/// logged and left, and the installation goes on as it was.
+async fn install_dropped_license(config: &Config, pool: &DbPool) {
+    let path = config.license_file.clone();
+    let installed = crate::db::run(pool, move |conn| crate::license::install_dropped_file(conn, &path)).await;
+    match installed {
+        Ok(Some(license)) => tracing::info!(license = %license.payload.license_id, "installed the license file"),
+        Ok(None) => {}
+        Err(problem) => tracing::warn!(%problem, "the license file was not installed"),
+    }
 }

@@ -102,6 +102,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "search.index_dir",
         "this node's search index folder, rebuilt from the database when missing (default /var/lib/outpost/search; quickstart: DATA/search)",
     ),
+    (
+        "license.file",
+        "a license file put in force at start-up when it differs from the installed one (default /etc/outpost/license; a missing file is no problem)",
+    ),
 ];
 
 #[derive(Clone, Debug)]
@@ -121,6 +125,8 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     pub storage: StorageConfig,
     pub search: SearchConfig,
+    /// Where an administrator may drop a license file for start-up to install.
+    pub license_file: PathBuf,
 }
 
 #[derive(Clone, Debug)]
@@ -401,6 +407,7 @@ impl Config {
             search: SearchConfig {
                 index_dir: PathBuf::from(reader.string("search.index_dir", "/var/lib/outpost/search")),
             },
+            license_file: PathBuf::from(reader.string("license.file", "/etc/outpost/license")),
         };
         reader.report_unknown_keys();
         if reader.problems.is_empty() {

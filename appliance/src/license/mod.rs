@@ -167,6 +167,22 @@ impl Feature {
     }
 }
 
+/// Puts the license file an administrator dropped at `path` in force, when there is one and
+/// it is not already the installed license. Start-up calls it; a file that does not verify is
+/// said in the log and changes nothing, so the installation goes on as it was.
+pub fn install_dropped_file(conn: &mut PgConnection, path: &std::path::Path) -> Result<Option<License>, AppError> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Ok(None) };
+    let installed: Option<String> =
+        licenses::table.filter(licenses::replaced_at.is_null()).select(licenses::text).first(conn).optional()?;
+    if installed.is_some_and(|installed| installed.trim() == text.trim()) {
+        return Ok(None);
+    }
+    let actor = Actor::system();
+    install(conn, &actor, &text)
+        .map(Some)
+        .map_err(|e| AppError::invalid("license.file", format!("{}: {e}", path.display())))
+}
+
 /// A license in lines for the command line.
 pub fn describe(license: &License) -> Vec<String> {
     let p = &license.payload;

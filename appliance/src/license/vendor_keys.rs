@@ -22,8 +22,9 @@ fn extra() -> &'static RwLock<Vec<VendorKey>> {
     EXTRA.get_or_init(|| RwLock::new(Vec::new()))
 }
 
-/// Trusts one more key, for tests: only debug builds honour it, so a released binary trusts
-/// exactly the keys above, whatever its configuration says.
+/// Trusts one more key, for tests: only debug builds honour it (this and the environment
+/// variable `TEST_VENDOR_LICENSE_KEY`, `ID:HEX`, for the command-line tests' processes), so a
+/// released binary trusts exactly the keys above, whatever its configuration or environment.
 pub fn trust_for_testing(key: VendorKey) {
     if cfg!(debug_assertions) {
         let mut keys = extra().write().unwrap_or_else(|e| e.into_inner());
@@ -43,6 +44,9 @@ pub fn trusted() -> Vec<VendorKey> {
         })
         .collect();
     keys.extend(extra().read().unwrap_or_else(|e| e.into_inner()).iter().cloned());
+    if cfg!(debug_assertions) {
+        keys.extend(std::env::var("TEST_VENDOR_LICENSE_KEY").ok().as_deref().and_then(parse));
+    }
     keys
 }
 

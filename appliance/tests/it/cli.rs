@@ -242,3 +242,69 @@ fn set_password_replaces_the_password_and_ends_sessions() {
         .unwrap();
     assert_eq!(audited.unwrap()["sessions_ended"], 1);
 }
+
+/// The vendor's tool makes a key and signs a license; `outpost license` verifies it offline,
+/// refuses a changed copy with the reason, installs it into a real database and shows it.
+#[test]
+fn licenses_are_issued_verified_installed_and_shown_from_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("outpost-license-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("vendor.key");
+    let vendor = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_outpost-license")).args(args).output().unwrap();
+    let made = vendor(&["keygen", "--id", "cli-test", "--out", key.to_str().unwrap()]);
+    assert!(made.status.success(), "{}", text(&made));
+    let public = String::from_utf8(made.stdout).unwrap().trim().to_owned();
+    assert!(public.starts_with("cli-test:") && public.len() == "cli-test:".len() + 64, "{public}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600, "the private key is owner-only");
+    let issued = vendor(&[
+        "issue",
+        "--key",
+        key.to_str().unwrap(),
+        "--id",
+        "cli-test",
+        "--customer-id",
+        "C-7",
+        "--customer-name",
+        "Example Corp",
+        "--seats",
+        "40",
+        "--days",
+        "365",
+        "--features",
+        "ldap,sso",
+    ]);
+    assert!(issued.status.success(), "{}", text(&issued));
+    let license = dir.join("license");
+    std::fs::write(&license, &issued.stdout).unwrap();
+    let with_key = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_outpost")).args(args).env("TEST_VENDOR_LICENSE_KEY", &public).output().unwrap()
+    };
+    let checked = with_key(&["license", "verify", license.to_str().unwrap()]);
+    assert!(checked.status.success(), "{}", text(&checked));
+    assert!(
+        text(&checked).contains("for Example Corp (C-7)") && text(&checked).contains("Seats: 40; features: ldap, sso")
+    );
+    let unknown = outpost(&["license", "verify", license.to_str().unwrap()], None);
+    assert!(!unknown.status.success());
+    assert!(
+        text(&unknown).contains("signed with key “cli-test”, which this version of Outpost does not know"),
+        "{}",
+        text(&unknown)
+    );
+    let changed = dir.join("changed");
+    let original = String::from_utf8(issued.stdout.clone()).unwrap();
+    std::fs::write(&changed, original.replacen("Key: cli-test\ney", "Key: cli-test\nez", 1)).unwrap();
+    let refused = with_key(&["license", "verify", changed.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(text(&refused).contains("does not match its contents"), "{}", text(&refused));
+
+    let db = TestDb::new();
+    let file = config_file(&format!("[database]\nurl = \"{}\"\n", db.url));
+    let installed = with_key(&["license", "install", "--config", file.arg(), license.to_str().unwrap()]);
+    assert!(installed.status.success(), "{}", text(&installed));
+    let shown = with_key(&["license", "show", "--config", file.arg()]);
+    assert!(text(&shown).contains("Seats in use: 0 of 40"), "{}", text(&shown));
+    assert!(text(&shown).contains("Installation id: "), "{}", text(&shown));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

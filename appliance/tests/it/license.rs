@@ -196,3 +196,26 @@ fn features_gate_their_modules_and_expiry_warns_then_makes_outpost_read_only() {
     assert_eq!(call(&mut api, &alice, "POST", "/api/v1/projects/OPS/issues", Some(json!({ "title": "Back" }))).0, 201);
     assert_eq!(app.count("licenses WHERE replaced_at IS NOT NULL"), 1, "the old license is kept, replaced");
 }
+
+/// A license file dropped where the configuration says is put in force at start-up, once;
+/// a bad file is refused with the path and the reason, and changes nothing.
+#[test]
+fn a_dropped_license_file_is_installed_once_and_a_bad_one_changes_nothing() {
+    let app = TestApp::start();
+    vendor();
+    let path = std::env::temp_dir().join(format!("outpost-dropped-{}", rand::random::<u64>()));
+    let mut conn = app.conn();
+    assert!(outpost::license::install_dropped_file(&mut conn, &path).unwrap().is_none(), "no file, nothing to do");
+    std::fs::write(&path, signed(&payload(50, 200, &ALL))).unwrap();
+    assert!(outpost::license::install_dropped_file(&mut conn, &path).unwrap().is_some());
+    assert!(outpost::license::install_dropped_file(&mut conn, &path).unwrap().is_none(), "already in force");
+    assert_eq!(app.count("licenses"), 1);
+    std::fs::write(&path, "garbage").unwrap();
+    let refused = outpost::license::install_dropped_file(&mut conn, &path).unwrap_err().to_string();
+    assert!(
+        refused.contains(&path.display().to_string()) && refused.contains("This is not an Outpost license"),
+        "{refused}"
+    );
+    assert_eq!(app.count("licenses"), 1);
+    std::fs::remove_file(&path).unwrap();
+}
