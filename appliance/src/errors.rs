@@ -40,6 +40,11 @@ pub enum AppError {
     /// The LDAP directory cannot be reached or refuses Outpost's account; the cause is logged.
     #[error("The sign-in directory cannot be reached, so the password could not be checked; try again in a moment or tell an administrator.")]
     DirectoryUnavailable(String),
+    /// The customer-managed key cannot be used (revoked, unreachable HSM); the cause is logged.
+    #[error(
+        "The customer-managed encryption key cannot be used, so this cannot be read or saved; tell an administrator."
+    )]
+    KeysUnavailable(String),
     /// The search index is being built or cannot be opened; the sentence says which.
     #[error("{0}")]
     SearchUnavailable(String),
@@ -87,7 +92,8 @@ impl AppError {
             Self::Unavailable(_)
             | Self::StorageUnavailable(_)
             | Self::SearchUnavailable(_)
-            | Self::DirectoryUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            | Self::DirectoryUnavailable(_)
+            | Self::KeysUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -107,6 +113,7 @@ impl AppError {
             Self::Unavailable(_) => "unavailable",
             Self::StorageUnavailable(_) => "storage_unavailable",
             Self::DirectoryUnavailable(_) => "directory_unavailable",
+            Self::KeysUnavailable(_) => "keys_unavailable",
             Self::SearchUnavailable(_) => "search_unavailable",
             Self::Internal(_) => "internal",
         }
@@ -129,6 +136,19 @@ impl AppError {
         }
     }
 
+    /// The whole story for an operator at the command line: the hidden cause where there is
+    /// one, the sentence otherwise.
+    pub fn for_operator(&self) -> String {
+        match self {
+            Self::Internal(cause)
+            | Self::Unavailable(cause)
+            | Self::StorageUnavailable(cause)
+            | Self::DirectoryUnavailable(cause)
+            | Self::KeysUnavailable(cause) => cause.clone(),
+            other => other.to_string(),
+        }
+    }
+
     /// Logs what the user must not see and returns the error id they are shown, for the
     /// variants that hide a cause; `None` for the rest.
     pub fn log_hidden_cause(&self) -> Option<String> {
@@ -136,7 +156,8 @@ impl AppError {
             Self::Internal(cause)
             | Self::Unavailable(cause)
             | Self::StorageUnavailable(cause)
-            | Self::DirectoryUnavailable(cause) => cause,
+            | Self::DirectoryUnavailable(cause)
+            | Self::KeysUnavailable(cause) => cause,
             _ => return None,
         };
         let error_id = hex::encode(rand::random::<[u8; 6]>());

@@ -17,6 +17,7 @@ pub mod errors;
 pub mod identity;
 pub mod integrations;
 pub mod jobs;
+pub mod keys;
 pub mod license;
 pub mod notify;
 pub mod pgcluster;

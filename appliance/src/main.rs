@@ -78,6 +78,9 @@ enum Command {
     /// The license: show the one in force, check a file, install one.
     #[command(subcommand)]
     License(LicenseCommand),
+    /// Customer-managed keys: status, rotation, a check of every data key.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Tools for development and benchmarking.
     #[command(subcommand)]
     Dev(DevCommand),
@@ -90,6 +93,35 @@ enum StorageCommand {
     Check {
         #[command(flatten)]
         config: ConfigArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// The provider and key in use, its proof (a wrap and unwrap round trip), the data keys
+    /// per key-encryption key, and the last rotation.
+    Status {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Re-wrap every data key with the current key-encryption key (the previous ones must still
+    /// be configured); resumable, online, the data itself untouched. Then retire the old key.
+    Rotate {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Data keys re-wrapped per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: i64,
+    },
+    /// Unwrap every data key, to prove the configured keys open all of them.
+    Verify {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Write a new random 256-bit key file (mode 0600) for provider `file`.
+    CreateFile {
+        /// Where; an existing file is never overwritten.
+        path: std::path::PathBuf,
     },
 }
 
@@ -338,6 +370,7 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::License(command) => license_command(command),
+        Command::Keys(command) => keys_command(command),
         Command::Audit(AuditCommand::Verify { config, expect_head }) => {
             let expected = match expect_head.as_deref() {
                 None => None,
@@ -472,6 +505,66 @@ fn license_command(command: LicenseCommand) -> Result<(), String> {
             }
             println!("Installed; it is in force on every node now.");
             Ok(())
+        }
+    }
+}
+
+fn keys_command(command: KeysCommand) -> Result<(), String> {
+    use outpost::keys::{providers::FileKek, Keyring};
+    let open = |config: &ConfigArg| -> Result<(outpost::db::DbPool, Keyring), String> {
+        let config = load(&config.config)?;
+        let keyring = Keyring::open(&config.keys).map_err(|e| format!("the key-encryption key cannot be used: {e}"))?;
+        Ok((connect(&config)?, keyring))
+    };
+    match command {
+        KeysCommand::CreateFile { path } => {
+            FileKek::create(&path).map_err(|e| e.to_string())?;
+            println!("Wrote a new 256-bit key to {} (mode 0600).", path.display());
+            Ok(())
+        }
+        KeysCommand::Status { config } => {
+            let (pool, keyring) = open(&config)?;
+            let mut conn = pool.get().map_err(|e| format!("cannot connect to the database: {e}"))?;
+            println!("Current key: {} (a wrap and unwrap round trip worked)", keyring.current_kek());
+            for (kek, count) in keyring.counts(&mut conn).map_err(|e| e.to_string())? {
+                println!("  {count} data keys wrapped by {kek}");
+            }
+            match outpost::keys::last_rotation(&mut conn).map_err(|e| e.to_string())? {
+                Some(at) => println!("Last rotation: {}", at.format("%Y-%m-%d %H:%M UTC")),
+                None => println!("Never rotated."),
+            }
+            Ok(())
+        }
+        KeysCommand::Rotate { config, batch } => {
+            if !(1..=10_000).contains(&batch) {
+                return Err("--batch: give a number from 1 to 10000".into());
+            }
+            let (pool, keyring) = open(&config)?;
+            let mut conn = pool.get().map_err(|e| format!("cannot connect to the database: {e}"))?;
+            let done = keyring
+                .rotate(&mut conn, &Actor::system(), batch, |done, left| {
+                    println!("re-wrapped {done}, {left} to go");
+                    true
+                })
+                .map_err(|e| e.for_operator())?;
+            println!(
+                "Every data key is wrapped by {} now ({done} re-wrapped); the previous keys can be retired.",
+                keyring.current_kek()
+            );
+            Ok(())
+        }
+        KeysCommand::Verify { config } => {
+            let (pool, keyring) = open(&config)?;
+            let mut conn = pool.get().map_err(|e| format!("cannot connect to the database: {e}"))?;
+            let (opened, problems) = keyring.verify_all(&mut conn).map_err(|e| e.to_string())?;
+            for problem in &problems {
+                println!("{problem}");
+            }
+            println!("{opened} data keys open.");
+            match problems.len() {
+                0 => Ok(()),
+                n => Err(format!("{n} data keys do not open with the configured keys")),
+            }
         }
     }
 }

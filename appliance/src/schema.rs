@@ -407,6 +407,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    data_keys (id) {
+        id -> Int8,
+        kek_id -> Text,
+        wrapped -> Bytea,
+        purpose -> Text,
+        created_at -> Timestamptz,
+        rewrapped_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     deployment_issues (deployment_id, issue_id) {
         deployment_id -> Int8,
         issue_id -> Int8,
@@ -626,6 +637,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     incoming_hooks,
     deployments,
+    data_keys,
     deployment_issues,
     automation_rules,
     automation_runs,

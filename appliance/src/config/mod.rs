@@ -102,6 +102,16 @@ pub const KEYS: &[(&str, &str)] = &[
         "search.index_dir",
         "this node's search index folder, rebuilt from the database when missing (default /var/lib/outpost/search; quickstart: DATA/search)",
     ),
+    ("keys.provider", "where the key-encryption key is: file, pkcs11 or command (default file)"),
+    ("keys.file", "with provider file: the 256-bit key, 0600 (default /etc/outpost/kek; quickstart: DATA/kek)"),
+    ("keys.pkcs11_module", "with provider pkcs11: the PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so"),
+    ("keys.pkcs11_token", "with provider pkcs11: the token's label"),
+    ("keys.pkcs11_pin_file", "with provider pkcs11: a file holding the user PIN (or a systemd credential's path)"),
+    ("keys.pkcs11_key", "with provider pkcs11: the label of the AES key on the token"),
+    ("keys.command", "with provider command: a program run as `PROGRAM wrap` / `PROGRAM unwrap` (bytes on stdin and stdout)"),
+    ("keys.command_key_id", "with provider command: a name for the key the command uses"),
+    ("keys.previous_files", "key files rotated away from: they still unwrap until `outpost keys rotate` has re-wrapped everything"),
+    ("keys.previous_pkcs11_keys", "labels of keys on the same token rotated away from"),
     (
         "license.file",
         "a license file put in force at start-up when it differs from the installed one (default /etc/outpost/license; a missing file is no problem)",
@@ -127,6 +137,21 @@ pub struct Config {
     pub search: SearchConfig,
     /// Where an administrator may drop a license file for start-up to install.
     pub license_file: PathBuf,
+    pub keys: KeysConfig,
+}
+
+/// The customer-managed key-encryption keys: the current one and those rotated away from.
+#[derive(Clone, Debug)]
+pub struct KeysConfig {
+    pub current: KeyProviderConfig,
+    pub previous: Vec<KeyProviderConfig>,
+}
+
+#[derive(Clone, Debug)]
+pub enum KeyProviderConfig {
+    File { path: PathBuf },
+    Pkcs11 { module: PathBuf, token_label: String, pin_file: PathBuf, key_label: String },
+    Command { program: PathBuf, key_id: String },
 }
 
 #[derive(Clone, Debug)]
@@ -408,6 +433,7 @@ impl Config {
                 index_dir: PathBuf::from(reader.string("search.index_dir", "/var/lib/outpost/search")),
             },
             license_file: PathBuf::from(reader.string("license.file", "/etc/outpost/license")),
+            keys: reader.keys(),
         };
         reader.report_unknown_keys();
         if reader.problems.is_empty() {

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use toml::{Table, Value};
 
 use super::{
-    LdapConfig, LdapSecurity, MailConfig, OidcConfig, S3Settings, SmtpConfig, SmtpSecurity, StorageBackend,
-    StorageConfig, KEYS,
+    KeyProviderConfig, KeysConfig, LdapConfig, LdapSecurity, MailConfig, OidcConfig, S3Settings, SmtpConfig,
+    SmtpSecurity, StorageBackend, StorageConfig, KEYS,
 };
 use crate::integrations::networks::Network;
 use crate::tls::{self, TlsFiles};
@@ -376,5 +376,39 @@ impl Reader {
             secret_key,
             ca_file: self.certificate_file("storage.s3_ca_file"),
         }
+    }
+
+    pub(super) fn keys(&mut self) -> KeysConfig {
+        let file = PathBuf::from(self.string("keys.file", "/etc/outpost/kek"));
+        let pkcs11 = |reader: &mut Self, key_label: String| KeyProviderConfig::Pkcs11 {
+            module: PathBuf::from(reader.required_string("keys.pkcs11_module")),
+            token_label: reader.required_string("keys.pkcs11_token"),
+            pin_file: PathBuf::from(reader.required_string("keys.pkcs11_pin_file")),
+            key_label,
+        };
+        let current = match self.string("keys.provider", "file").as_str() {
+            "file" => KeyProviderConfig::File { path: file },
+            "pkcs11" => {
+                let label = self.required_string("keys.pkcs11_key");
+                pkcs11(self, label)
+            }
+            "command" => KeyProviderConfig::Command {
+                program: PathBuf::from(self.required_string("keys.command")),
+                key_id: self.required_string("keys.command_key_id"),
+            },
+            other => {
+                self.problems.push(format!("keys.provider: \"{other}\" must be file, pkcs11 or command"));
+                KeyProviderConfig::File { path: file }
+            }
+        };
+        let mut previous: Vec<KeyProviderConfig> = self
+            .list("keys.previous_files", "key files", &[])
+            .into_iter()
+            .map(|path| KeyProviderConfig::File { path: PathBuf::from(path) })
+            .collect();
+        for label in self.list("keys.previous_pkcs11_keys", "key labels", &[]) {
+            previous.push(pkcs11(self, label));
+        }
+        KeysConfig { current, previous }
     }
 }

@@ -17,6 +17,7 @@ mod deployments;
 mod docs;
 mod issue_fields;
 mod jobs;
+mod keys;
 mod ldap;
 mod license;
 mod matrix;
