@@ -22,6 +22,8 @@ diesel::table! {
         source -> Text,
         directory_dn -> Nullable<Text>,
         password_must_change -> Bool,
+        totp_key_id -> Nullable<Int8>,
+        totp_pending_key_id -> Nullable<Int8>,
     }
 }
 

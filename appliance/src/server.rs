@@ -22,6 +22,7 @@ pub fn bind(
     pool: DbPool,
     storage: Storage,
     search: SearchIndex,
+    keys: Arc<crate::keys::Keyring>,
 ) -> Result<(Server, SocketAddr), String> {
     let bind = config.server.bind;
     let workers = config.server.workers;
@@ -31,7 +32,7 @@ pub fn bind(
     };
     let https = tls.is_some();
     let limits = Arc::new(crate::web::rate_limit::RateLimiter::new(&config.api));
-    let state = AppState { pool, config: Arc::new(config), storage, search, limits };
+    let state = AppState { pool, config: Arc::new(config), storage, search, limits, keys };
     let server = HttpServer::new(move || web::app(state.clone())).workers(workers).shutdown_timeout(10);
     let bound = match tls {
         Some(tls) => server.bind_rustls_0_23(bind, tls),
@@ -49,6 +50,8 @@ pub fn bind(
 /// Serves (with this node's background jobs) until SIGINT or SIGTERM, then lets in-flight
 /// requests and jobs finish.
 pub async fn serve(config: Config, pool: DbPool) -> Result<(), String> {
+    // First, so that a key that cannot be used stops the service before anything starts.
+    let keys = Arc::new(open_keys(&config, &pool)?);
     // A store that cannot be opened now would fail every upload later: say so at start.
     let storage = Storage::open(&config.storage)
         .await
@@ -63,7 +66,7 @@ pub async fn serve(config: Config, pool: DbPool) -> Result<(), String> {
     let stop_indexing = Stop::default();
     let indexer = indexer::spawn(search.clone(), pool.clone(), config.storage.clone(), stop_indexing.clone())
         .map_err(|e| format!("cannot start the search indexer: {e}"))?;
-    let (server, _) = bind(config, pool, storage, search)?;
+    let (server, _) = bind(config, pool, storage, search, keys)?;
     let served = server.await.map_err(|e| format!("the HTTP server stopped: {e}"));
     actix_web::rt::task::spawn_blocking(move || {
         stop_indexing.request();
@@ -85,4 +88,18 @@ async fn install_dropped_license(config: &Config, pool: &DbPool) {
         Ok(None) => {}
         Err(problem) => tracing::warn!(%problem, "the license file was not installed"),
     }
+}
+
+/// Opens and proves the key-encryption keys (a key that cannot be used stops start-up with one
+/// sentence), then seals the two-factor seeds written before customer-managed keys.
+pub fn open_keys(config: &Config, pool: &DbPool) -> Result<crate::keys::Keyring, String> {
+    let keys = crate::keys::Keyring::open(&config.keys)
+        .map_err(|e| format!("the customer-managed key cannot be used: {e}; see keys.* in the configuration"))?;
+    let mut conn = pool.get().map_err(|e| format!("cannot connect to the database: {e}"))?;
+    let sealed = crate::identity::mfa::seal_plain_seeds(&mut conn, &keys).map_err(|e| e.for_operator())?;
+    if sealed > 0 {
+        tracing::info!(sealed, "sealed two-factor seeds with the customer-managed key");
+    }
+    tracing::info!(key = %keys.current_kek(), "the customer-managed key is ready");
+    Ok(keys)
 }

@@ -9,3 +9,10 @@ CREATE TABLE data_keys (
     rewrapped_at TIMESTAMPTZ
 );
 CREATE INDEX data_keys_kek_idx ON data_keys (kek_id, id);
+
+-- Two-factor seeds are sealed by a data key of their own (plain seeds written before this are
+-- sealed by the first start with a key-encryption key).
+ALTER TABLE users ADD COLUMN totp_key_id BIGINT REFERENCES data_keys (id),
+                  ADD COLUMN totp_pending_key_id BIGINT REFERENCES data_keys (id);
+CREATE INDEX users_totp_key_id_idx ON users (totp_key_id);
+CREATE INDEX users_totp_pending_key_id_idx ON users (totp_pending_key_id);

@@ -29,8 +29,11 @@ pub fn run(data: &Path, port: u16) -> Result<(), String> {
 fn write_admin_config(data: &Path, database_url: &str) -> Result<PathBuf, String> {
     let mut database = toml::Table::new();
     database.insert("url".to_owned(), toml::Value::String(database_url.to_owned()));
+    let mut keys = toml::Table::new();
+    keys.insert("file".to_owned(), toml::Value::String(data.join("kek").display().to_string()));
     let mut table = toml::Table::new();
     table.insert("database".to_owned(), toml::Value::Table(database));
+    table.insert("keys".to_owned(), toml::Value::Table(keys));
     let body = toml::to_string(&table).map_err(|e| format!("cannot write the admin config: {e}"))?;
     let path = data.join("outpost.toml");
     let text = format!(
@@ -43,6 +46,15 @@ fn write_admin_config(data: &Path, database_url: &str) -> Result<PathBuf, String
 
 fn serve_with(cluster: &Cluster, data: &Path, port: u16) -> Result<(), String> {
     cluster.endpoint().create_database(DATABASE, None)?;
+    // The key-encryption key of a quickstart: a file beside the data, made once.
+    let kek = data.join("kek");
+    if !kek.exists() {
+        crate::keys::providers::FileKek::create(&kek).map_err(|e| e.to_string())?;
+        println!(
+            "Made the key-encryption key {} (keep it with the data: without it, encrypted data cannot be read).",
+            kek.display()
+        );
+    }
     let admin_config = write_admin_config(data, &cluster.endpoint().url(DATABASE))?;
     let config = Config::quickstart(cluster.endpoint().url(DATABASE), port, data, std::env::vars())
         .map_err(|problems| problems.join("\n"))?;

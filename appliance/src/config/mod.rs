@@ -455,6 +455,7 @@ impl Config {
         let folders = [
             ("OUTPOST_STORAGE_LOCAL_DIR".to_owned(), data.join("objects").display().to_string()),
             ("OUTPOST_SEARCH_INDEX_DIR".to_owned(), data.join("search").display().to_string()),
+            ("OUTPOST_KEYS_FILE".to_owned(), data.join("kek").display().to_string()),
         ];
         let fixed = [
             ("OUTPOST_DATABASE_URL".to_owned(), database_url),

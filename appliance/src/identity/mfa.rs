@@ -13,7 +13,8 @@ use super::secrets::{digest, random_hex};
 use super::users::User;
 use crate::audit::{self, Actor, Change};
 use crate::errors::AppError;
-use crate::schema::{installation_settings, mfa_challenges, mfa_recovery_codes, users};
+use crate::keys::{Keyring, Purpose};
+use crate::schema::{data_keys, installation_settings, mfa_challenges, mfa_recovery_codes, users};
 
 const STEP_SECONDS: i64 = 30;
 const DIGITS: u32 = 6;
@@ -169,20 +170,83 @@ pub fn qr_svg(text: &str) -> Result<String, AppError> {
         .build())
 }
 
-/// Starts enrolment: a new secret, kept aside until a code from it is confirmed.
-pub fn begin(conn: &mut PgConnection, user: &User) -> Result<Vec<u8>, AppError> {
+/// What a seed is bound to when sealed: its owner.
+fn seed_identity(user_id: i64) -> String {
+    format!("user:{user_id}:totp")
+}
+
+/// A stored seed in the clear: sealed by its data key, or (written before customer-managed
+/// keys) plain until start-up seals it.
+fn open_seed(
+    conn: &mut PgConnection,
+    keys: &Keyring,
+    user_id: i64,
+    stored: Vec<u8>,
+    key_id: Option<i64>,
+) -> Result<Vec<u8>, AppError> {
+    match key_id {
+        Some(key_id) => keys.unseal(conn, key_id, &seed_identity(user_id), &stored),
+        None => Ok(stored),
+    }
+}
+
+/// Starts enrolment: a new secret, sealed and kept aside until a code from it is confirmed.
+pub fn begin(conn: &mut PgConnection, keys: &Keyring, user: &User) -> Result<Vec<u8>, AppError> {
     if user.totp_enabled_at.is_some() {
         return Err(AppError::conflict("code", "Two-factor sign-in is already on; turn it off first to enrol anew."));
     }
-    if let Some(pending) =
-        users::table.find(user.id).select(users::totp_pending_secret).first::<Option<Vec<u8>>>(conn)?
-    {
-        return Ok(pending);
+    let (pending, key_id): (Option<Vec<u8>>, Option<i64>) =
+        users::table.find(user.id).select((users::totp_pending_secret, users::totp_pending_key_id)).first(conn)?;
+    if let Some(pending) = pending {
+        return open_seed(conn, keys, user.id, pending, key_id);
     }
     let mut secret = vec![0u8; SECRET_BYTES];
     rand::rngs::OsRng.fill_bytes(&mut secret);
-    diesel::update(users::table.find(user.id)).set(users::totp_pending_secret.eq(&secret)).execute(conn)?;
-    Ok(secret)
+    conn.transaction(|conn| {
+        let (key_id, sealed) = keys.seal(conn, Purpose::TotpSeed, &seed_identity(user.id), &secret)?;
+        diesel::update(users::table.find(user.id))
+            .set((users::totp_pending_secret.eq(&sealed), users::totp_pending_key_id.eq(key_id)))
+            .execute(conn)?;
+        Ok(secret)
+    })
+}
+
+/// A user's seeds as stored: id, seed and its data key, pending seed and its data key.
+type SeedRow = (i64, Option<Vec<u8>>, Option<i64>, Option<Vec<u8>>, Option<i64>);
+
+/// Seals the seeds written before customer-managed keys; start-up calls it. Returns how many.
+pub fn seal_plain_seeds(conn: &mut PgConnection, keys: &Keyring) -> Result<usize, AppError> {
+    let plain: Vec<SeedRow> = users::table
+        .filter(
+            (users::totp_secret.is_not_null().and(users::totp_key_id.is_null()))
+                .or(users::totp_pending_secret.is_not_null().and(users::totp_pending_key_id.is_null())),
+        )
+        .select((
+            users::id,
+            users::totp_secret,
+            users::totp_key_id,
+            users::totp_pending_secret,
+            users::totp_pending_key_id,
+        ))
+        .load(conn)?;
+    for (user_id, secret, key_id, pending, pending_key_id) in &plain {
+        conn.transaction::<_, AppError, _>(|conn| {
+            if let (Some(secret), None) = (secret, key_id) {
+                let (key_id, sealed) = keys.seal(conn, Purpose::TotpSeed, &seed_identity(*user_id), secret)?;
+                diesel::update(users::table.find(user_id))
+                    .set((users::totp_secret.eq(sealed), users::totp_key_id.eq(key_id)))
+                    .execute(conn)?;
+            }
+            if let (Some(pending), None) = (pending, pending_key_id) {
+                let (key_id, sealed) = keys.seal(conn, Purpose::TotpSeed, &seed_identity(*user_id), pending)?;
+                diesel::update(users::table.find(user_id))
+                    .set((users::totp_pending_secret.eq(sealed), users::totp_pending_key_id.eq(key_id)))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(plain.len())
 }
 
 fn new_recovery_codes(conn: &mut PgConnection, user_id: i64) -> QueryResult<Vec<String>> {
@@ -202,19 +266,31 @@ fn new_recovery_codes(conn: &mut PgConnection, user_id: i64) -> QueryResult<Vec<
 }
 
 /// Finishes enrolment with a code from the new secret; answers the recovery codes, shown once.
-pub fn confirm(conn: &mut PgConnection, actor: &Actor, user: &User, code: &str) -> Result<Vec<String>, AppError> {
+pub fn confirm(
+    conn: &mut PgConnection,
+    keys: &Keyring,
+    actor: &Actor,
+    user: &User,
+    code: &str,
+) -> Result<Vec<String>, AppError> {
     conn.transaction(|conn| {
-        let pending: Option<Vec<u8>> =
-            users::table.find(user.id).for_update().select(users::totp_pending_secret).first(conn)?;
-        let secret =
+        let (pending, key_id): (Option<Vec<u8>>, Option<i64>) = users::table
+            .find(user.id)
+            .for_update()
+            .select((users::totp_pending_secret, users::totp_pending_key_id))
+            .first(conn)?;
+        let sealed =
             pending.ok_or_else(|| AppError::conflict("code", "Start again: there is no enrolment waiting."))?;
+        let secret = open_seed(conn, keys, user.id, sealed.clone(), key_id)?;
         let step = matching_step(&secret, code, current_step()).ok_or_else(|| {
             AppError::invalid("code", "That code does not match; type the six digits the app shows now.")
         })?;
         diesel::update(users::table.find(user.id))
             .set((
-                users::totp_secret.eq(Some(&secret)),
+                users::totp_secret.eq(Some(&sealed)),
+                users::totp_key_id.eq(key_id),
                 users::totp_pending_secret.eq(None::<Vec<u8>>),
+                users::totp_pending_key_id.eq(None::<i64>),
                 users::totp_enabled_at.eq(Some(Utc::now())),
                 users::totp_last_step.eq(Some(step)),
             ))
@@ -237,10 +313,19 @@ pub fn confirm(conn: &mut PgConnection, actor: &Actor, user: &User, code: &str) 
 
 /// Checks a second factor for `user_id`: a code (good once) or an unused recovery code.
 /// Returns which kind was used.
-fn check_factor(conn: &mut PgConnection, user_id: i64, typed: &str) -> Result<Option<&'static str>, AppError> {
-    let (secret, last_step): (Option<Vec<u8>>, Option<i64>) =
-        users::table.find(user_id).for_update().select((users::totp_secret, users::totp_last_step)).first(conn)?;
+fn check_factor(
+    conn: &mut PgConnection,
+    keys: &Keyring,
+    user_id: i64,
+    typed: &str,
+) -> Result<Option<&'static str>, AppError> {
+    let (secret, key_id, last_step): (Option<Vec<u8>>, Option<i64>, Option<i64>) = users::table
+        .find(user_id)
+        .for_update()
+        .select((users::totp_secret, users::totp_key_id, users::totp_last_step))
+        .first(conn)?;
     let Some(secret) = secret else { return Ok(None) };
+    let secret = open_seed(conn, keys, user_id, secret, key_id)?;
     if let Some(step) = matching_step(&secret, typed, current_step()) {
         if last_step.is_some_and(|last| step <= last) {
             return Ok(None);
@@ -261,19 +346,31 @@ fn check_factor(conn: &mut PgConnection, user_id: i64, typed: &str) -> Result<Op
 }
 
 /// Turns two-factor sign-in off, with a current code (or a recovery code) as proof.
-pub fn disable(conn: &mut PgConnection, actor: &Actor, user: &User, code: &str) -> Result<(), AppError> {
+pub fn disable(
+    conn: &mut PgConnection,
+    keys: &Keyring,
+    actor: &Actor,
+    user: &User,
+    code: &str,
+) -> Result<(), AppError> {
     conn.transaction(|conn| {
-        if check_factor(conn, user.id, code)?.is_none() {
+        if check_factor(conn, keys, user.id, code)?.is_none() {
             return Err(AppError::invalid("code", "That code does not match; nothing was changed."));
         }
+        // The seed's data key goes too: the sealed seed can never be opened again.
+        let key_id: Option<i64> = users::table.find(user.id).select(users::totp_key_id).first(conn)?;
         diesel::update(users::table.find(user.id))
             .set((
                 users::totp_secret.eq(None::<Vec<u8>>),
+                users::totp_key_id.eq(None::<i64>),
                 users::totp_enabled_at.eq(None::<chrono::DateTime<Utc>>),
                 users::totp_last_step.eq(None::<i64>),
             ))
             .execute(conn)?;
         diesel::delete(mfa_recovery_codes::table.filter(mfa_recovery_codes::user_id.eq(user.id))).execute(conn)?;
+        if let Some(key_id) = key_id {
+            diesel::delete(data_keys::table.find(key_id)).execute(conn)?;
+        }
         audit::record(
             conn,
             actor,
@@ -305,7 +402,13 @@ pub fn challenge(conn: &mut PgConnection, user_id: i64) -> QueryResult<String> {
 
 /// Completes a waiting sign-in with its second factor; answers the user to open a session for.
 /// Every refusal says the same, whether the challenge expired, is unknown, or the code is wrong.
-pub fn answer(conn: &mut PgConnection, actor: &Actor, token: &str, typed: &str) -> Result<User, AppError> {
+pub fn answer(
+    conn: &mut PgConnection,
+    keys: &Keyring,
+    actor: &Actor,
+    token: &str,
+    typed: &str,
+) -> Result<User, AppError> {
     let refused =
         || AppError::Unauthenticated("That code is not right, or the sign-in took too long; sign in again.".into());
     // A refusal is the transaction's success, so that the counted failure is kept.
@@ -321,7 +424,7 @@ pub fn answer(conn: &mut PgConnection, actor: &Actor, token: &str, typed: &str) 
             diesel::delete(mfa_challenges::table.find(id)).execute(conn)?;
             return Ok(Err(refused()));
         }
-        match check_factor(conn, user_id, typed)? {
+        match check_factor(conn, keys, user_id, typed)? {
             Some(kind) => {
                 diesel::delete(mfa_challenges::table.find(id)).execute(conn)?;
                 let user = users::table.find(user_id).select(User::as_select()).first(conn)?;

@@ -71,9 +71,9 @@ pub async fn code(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
     let form: CodeForm = decode_login_form(&req, &body)?;
     let next = local_path(form.next.as_deref());
     let challenge = req.cookie(MFA_CHALLENGE_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
-    let (arrival, code) = (Arrival::of(&req), form.code);
+    let (arrival, code, keys) = (Arrival::of(&req), form.code, state.keys.clone());
     let opened = db::run(&state.pool, move |conn| {
-        let user = mfa::answer(conn, &arrival.actor, &challenge, &code)?;
+        let user = mfa::answer(conn, &keys, &arrival.actor, &challenge, &code)?;
         sessions::open_session(conn, &user, &arrival.context(None))
     })
     .await;
@@ -103,14 +103,14 @@ async fn mfa_page(
     recovery_codes: Option<Vec<String>>,
     error: Option<AppError>,
 ) -> Result<HttpResponse, PageError> {
-    let user = signed_in.user().clone();
+    let (user, keys) = (signed_in.user().clone(), state.keys.clone());
     let (enabled, required, unused_codes, key, qr_svg) = db::run(&state.pool, move |conn| {
         let fresh = super::accounts::find(conn, &user.username)?;
         let required = mfa::requirement(conn)?.applies_to(&fresh);
         if fresh.totp_enabled_at.is_some() {
             return Ok((true, required, mfa::unused_recovery_codes(conn, fresh.id)?, String::new(), String::new()));
         }
-        let secret = mfa::begin(conn, &fresh)?;
+        let secret = mfa::begin(conn, &keys, &fresh)?;
         let svg = mfa::qr_svg(&mfa::provisioning_uri(&fresh, &secret))?;
         Ok((false, required, 0, mfa::base32(&secret), svg))
     })
@@ -151,13 +151,14 @@ pub async fn change(
 ) -> Result<HttpResponse, PageError> {
     let CsrfForm { signed_in, data } = form;
     let (actor, user, action) = (signed_in.actor.clone(), signed_in.user().clone(), path.into_inner());
+    let keys = state.keys.clone();
     let done = db::run(&state.pool, move |conn| match action.as_str() {
-        "confirm" => mfa::confirm(conn, &actor, &user, &data.code).map(Some),
+        "confirm" => mfa::confirm(conn, &keys, &actor, &user, &data.code).map(Some),
         "disable" => {
             if mfa::requirement(conn)?.applies_to(&user) {
                 return Err(AppError::conflict("code", "Your administrators require two-factor sign-in; it stays on."));
             }
-            mfa::disable(conn, &actor, &user, &data.code).map(|()| None)
+            mfa::disable(conn, &keys, &actor, &user, &data.code).map(|()| None)
         }
         other => Err(AppError::not_found(format!("There is no two-factor action \"{other}\"."))),
     })

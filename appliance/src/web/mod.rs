@@ -49,6 +49,8 @@ pub struct AppState {
     pub search: SearchIndex,
     /// API requests counted per account and address on this node.
     pub limits: Arc<RateLimiter>,
+    /// The customer-managed key-encryption keys, opened and proven at start-up.
+    pub keys: Arc<crate::keys::Keyring>,
 }
 
 /// Nothing from another origin, no inline script, no framing.

@@ -165,11 +165,26 @@ fn serve_runs_against_an_existing_database_and_stops_cleanly_on_sigterm() {
     let db = TestDb::empty();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let index = std::env::temp_dir().join(format!("outpost-cli-search-{}", std::process::id()));
-    let file = config_file(&format!(
-        "[server]\nbind = \"127.0.0.1:{port}\"\n[database]\nurl = \"{}\"\n[search]\nindex_dir = \"{}\"\n",
-        db.url,
-        index.display()
-    ));
+    let kek = std::env::temp_dir().join(format!("outpost-cli-kek-{}", rand::random::<u64>()));
+    let settings = |kek: &std::path::Path| {
+        config_file(&format!(
+            "[server]\nbind = \"127.0.0.1:{port}\"\n[database]\nurl = \"{}\"\n[search]\nindex_dir = \"{}\"\n[keys]\nfile = \"{}\"\n",
+            db.url,
+            index.display(),
+            kek.display()
+        ))
+    };
+    // A key-encryption key that cannot be used stops start-up with one sentence.
+    let without_key = settings(&kek);
+    let refused = outpost(&["serve", "--config", without_key.arg()], None);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains(&format!("the customer-managed key cannot be used: the key file {}", kek.display())),
+        "{}",
+        text(&refused)
+    );
+    outpost::keys::providers::FileKek::create(&kek).unwrap();
+    let file = settings(&kek);
     let server = Command::new(env!("CARGO_BIN_EXE_outpost"))
         .args(["serve", "--config", file.arg()])
         .stdout(Stdio::null())
@@ -194,6 +209,7 @@ fn serve_runs_against_an_existing_database_and_stops_cleanly_on_sigterm() {
     let output = server.wait_with_output().unwrap();
     assert!(output.status.success(), "serve exits cleanly on SIGTERM: {}", String::from_utf8_lossy(&output.stderr));
     let _ = std::fs::remove_dir_all(index);
+    let _ = std::fs::remove_file(kek);
 }
 
 #[test]

@@ -245,3 +245,39 @@ fn a_softhsm2_token_takes_over_the_data_keys_and_refuses_a_wrong_pin() {
     let (ok, text) = hsm.outpost(&["keys", "status", "--config", config("pin", "elsewhere").to_str().unwrap()]);
     assert!(!ok && text.contains("the HSM has no token labelled “elsewhere”"), "{text}");
 }
+
+/// Two-factor seeds written before customer-managed keys are sealed by the first start that
+/// has a key: afterwards the column holds no seed in the clear, and the seed still opens.
+#[test]
+fn plain_two_factor_seeds_are_sealed_once_by_start_up() {
+    use diesel::prelude::*;
+    let dir = temp_dir();
+    let kek = dir.0.join("kek");
+    FileKek::create(&kek).unwrap();
+    let keyring = Keyring::open(&file_keys(&kek, &[])).unwrap();
+    let (_db, mut conn) = migrated();
+    diesel::sql_query(
+        "INSERT INTO users (username, display_name, email, password_hash, totp_secret, totp_enabled_at) \
+         VALUES ('ana', 'Ana', 'ana@example.test', '!', '\\x3132333435363738393031323334353637383930', now())",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    assert_eq!(outpost::identity::mfa::seal_plain_seeds(&mut conn, &keyring).unwrap(), 1);
+    assert_eq!(outpost::identity::mfa::seal_plain_seeds(&mut conn, &keyring).unwrap(), 0, "once");
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+        #[diesel(sql_type = diesel::sql_types::Bytea)]
+        totp_secret: Vec<u8>,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        totp_key_id: i64,
+    }
+    let row: Row = diesel::sql_query("SELECT id, totp_secret, totp_key_id FROM users WHERE username = 'ana'")
+        .get_result(&mut conn)
+        .unwrap();
+    assert_ne!(row.totp_secret, b"12345678901234567890");
+    let opened =
+        keyring.unseal(&mut conn, row.totp_key_id, &format!("user:{}:totp", row.id), &row.totp_secret).unwrap();
+    assert_eq!(opened, b"12345678901234567890");
+}

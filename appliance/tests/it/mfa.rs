@@ -11,8 +11,24 @@ fn now_step() -> i64 {
     chrono::Utc::now().timestamp().div_euclid(30)
 }
 
-fn secret_of(app: &TestApp, column: &str, username: &str) -> Vec<u8> {
-    hex::decode(app.value(&format!("SELECT encode({column}, 'hex') FROM users WHERE username = '{username}'"))).unwrap()
+/// The key the enrolment page shows (base32, RFC 4648, as authenticator apps take it).
+fn shown_secret(page: &str) -> Vec<u8> {
+    let start = page.find(r#"<code class="secret">"#).expect("the key is shown") + r#"<code class="secret">"#.len();
+    let text: String = page[start..].split('<').next().unwrap().chars().filter(|c| !c.is_whitespace()).collect();
+    let mut bits = 0u64;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in text.trim_end_matches('=').chars() {
+        let value = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".find(c.to_ascii_uppercase()).expect("base32") as u64;
+        bits = (bits << 5) | value;
+        count += 5;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    out
 }
 
 fn code(secret: &[u8], step: i64) -> String {
@@ -31,7 +47,14 @@ fn enrol(app: &TestApp, client: &mut Client, username: &str) -> (Vec<u8>, Vec<St
     let page = client.get("/settings/mfa");
     assert_eq!(page.status, 200);
     assert!(page.body.contains("<svg") && page.body.contains("class=\"secret\""), "{}", page.body);
-    let secret = secret_of(app, "totp_pending_secret", username);
+    let secret = shown_secret(&page.body);
+    let stored =
+        app.value(&format!("SELECT encode(totp_pending_secret, 'hex') FROM users WHERE username = '{username}'"));
+    assert!(!stored.contains(&hex::encode(&secret)), "the seed is stored sealed, not as it is");
+    assert_eq!(
+        app.value(&format!("SELECT (totp_pending_key_id IS NOT NULL)::text FROM users WHERE username = '{username}'")),
+        "true"
+    );
     let csrf = page.csrf_token();
     let wrong = client.post_form("/settings/mfa/confirm", &[("csrf_token", &csrf), ("code", "000000")]);
     assert_eq!(wrong.status, 422);

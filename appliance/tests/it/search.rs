@@ -396,6 +396,7 @@ fn serve(app: &TestApp, index: &TempDir) -> Child {
         .env("OUTPOST_JOBS_WORKERS", "0")
         .env("OUTPOST_SEARCH_INDEX_DIR", index.0.display().to_string())
         .env("OUTPOST_STORAGE_LOCAL_DIR", app.objects.0.display().to_string())
+        .env("OUTPOST_KEYS_FILE", app.kek_file())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -41,6 +41,7 @@ pub struct TestApp {
     indexer: Mutex<Option<Indexer>>,
     // Removed on drop, after the server that reads it.
     _search_dir: TempDir,
+    _keys_dir: TempDir,
     // Dropped last: the server's connections go before the database does.
     _db: TestDb,
 }
@@ -55,6 +56,10 @@ impl TestApp {
         let db = TestDb::new();
         let objects = TempDir(std::env::temp_dir().join(format!("outpost-objects-{}", rand::random::<u64>())));
         let search_dir = TempDir(std::env::temp_dir().join(format!("outpost-search-{}", rand::random::<u64>())));
+        let keys_dir = TempDir(std::env::temp_dir().join(format!("outpost-kek-{}", rand::random::<u64>())));
+        std::fs::create_dir_all(&keys_dir.0).expect("a folder for the key-encryption key");
+        let kek = keys_dir.0.join("kek");
+        outpost::keys::providers::FileKek::create(&kek).expect("a key-encryption key");
         let mut env: Vec<(String, String)> = vec![
             ("OUTPOST_DATABASE_URL".into(), db.url.clone()),
             ("OUTPOST_SERVER_BIND".into(), "127.0.0.1:0".into()),
@@ -62,6 +67,7 @@ impl TestApp {
             ("OUTPOST_DATABASE_POOL_SIZE".into(), "6".into()),
             ("OUTPOST_STORAGE_LOCAL_DIR".into(), objects.0.display().to_string()),
             ("OUTPOST_SEARCH_INDEX_DIR".into(), search_dir.0.display().to_string()),
+            ("OUTPOST_KEYS_FILE".into(), kek.display().to_string()),
             // Tests send many requests from one address in little time; the rate limit test
             // sets its own.
             ("OUTPOST_API_REQUESTS_PER_MINUTE".into(), "1000000".into()),
@@ -80,8 +86,10 @@ impl TestApp {
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
                 let storage = outpost::storage::Storage::open(&config.storage).await.expect("open the test storage");
+                let keys = outpost::server::open_keys(&config, &server_pool).expect("open the key-encryption key");
                 let (server, address) =
-                    outpost::server::bind(config, server_pool, storage, server_search).expect("bind the test server");
+                    outpost::server::bind(config, server_pool, storage, server_search, Arc::new(keys))
+                        .expect("bind the test server");
                 sender.send((address, server.handle())).expect("report the address");
                 let _ = server.await;
             });
@@ -97,6 +105,7 @@ impl TestApp {
             search,
             indexer: Mutex::new(None),
             _search_dir: search_dir,
+            _keys_dir: keys_dir,
             _db: db,
         }
     }
@@ -199,6 +208,14 @@ impl TestApp {
     /// Takes the database away from under the running server, as an outage would.
     pub fn lose_database(&self) {
         cluster::endpoint().drop_database(&self._db.name).expect("drop the database");
+    }
+
+    /// The key-encryption key file this app was started with, for processes started beside it.
+    pub fn kek_file(&self) -> String {
+        match &self.config.keys.current {
+            outpost::config::KeyProviderConfig::File { path } => path.display().to_string(),
+            other => panic!("test apps use a key file, not {other:?}"),
+        }
     }
 
     pub fn sql(&self, statement: &str) {
