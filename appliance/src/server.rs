@@ -23,12 +23,16 @@ pub fn bind(
     storage: Storage,
     search: SearchIndex,
     keys: Arc<crate::keys::Keyring>,
-) -> Result<(Server, SocketAddr), String> {
+) -> Result<(Server, SocketAddr, Option<Arc<tls::ServedCertificate>>), String> {
     let bind = config.server.bind;
     let workers = config.server.workers;
     let tls = match &config.server.tls {
         Some(files) => Some(tls::server_config(files).map_err(|problems| problems.join("\n"))?),
         None => None,
+    };
+    let (tls, certificate) = match tls {
+        Some((tls, certificate)) => (Some(tls), Some(certificate)),
+        None => (None, None),
     };
     let https = tls.is_some();
     let limits = Arc::new(crate::web::rate_limit::RateLimiter::new(&config.api));
@@ -44,7 +48,7 @@ pub fn bind(
     })?;
     let address = server.addrs().first().copied().unwrap_or(bind);
     tracing::info!(%address, workers, https, "Outpost is listening");
-    Ok((server.run(), address))
+    Ok((server.run(), address, certificate))
 }
 
 /// Serves (with this node's background jobs) until SIGINT or SIGTERM, then lets in-flight
@@ -66,7 +70,10 @@ pub async fn serve(config: Config, pool: DbPool) -> Result<(), String> {
     let stop_indexing = Stop::default();
     let indexer = indexer::spawn(search.clone(), pool.clone(), config.storage.clone(), stop_indexing.clone())
         .map_err(|e| format!("cannot start the search indexer: {e}"))?;
-    let (server, _) = bind(config, pool, storage, search, keys)?;
+    let (server, _, certificate) = bind(config, pool, storage, search, keys)?;
+    if let Some(certificate) = certificate {
+        reload_on_hangup(certificate)?;
+    }
     let served = server.await.map_err(|e| format!("the HTTP server stopped: {e}"));
     actix_web::rt::task::spawn_blocking(move || {
         stop_indexing.request();
@@ -102,4 +109,22 @@ pub fn open_keys(config: &Config, pool: &DbPool) -> Result<crate::keys::Keyring,
     }
     tracing::info!(key = %keys.current_kek(), "the customer-managed key is ready");
     Ok(keys)
+}
+
+/// `SIGHUP` re-reads the certificate files: new connections get the new certificate, open
+/// ones carry on, and a certificate that does not load is said in the log and not used.
+fn reload_on_hangup(certificate: Arc<tls::ServedCertificate>) -> Result<(), String> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = signal(SignalKind::hangup()).map_err(|e| format!("cannot listen for SIGHUP: {e}"))?;
+    actix_web::rt::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match certificate.reload() {
+                Ok(()) => tracing::info!("reloaded the TLS certificate"),
+                Err(problems) => {
+                    tracing::error!(problems = %problems.join("; "), "kept the TLS certificate in use: the new files do not load")
+                }
+            }
+        }
+    });
+    Ok(())
 }

@@ -1,11 +1,15 @@
 //! HTTPS: when a certificate and key are configured, Outpost serves TLS itself (rustls with
-//! the ring provider; TLS 1.2 and 1.3 only).
+//! the ring provider; TLS 1.2 and 1.3 only). The certificate can be replaced while serving:
+//! `SIGHUP` re-reads the files, and new connections get the new certificate while open ones
+//! carry on.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 
 /// The PEM files of a configured certificate.
 #[derive(Clone, Debug)]
@@ -15,7 +19,7 @@ pub struct TlsFiles {
 }
 
 /// Reads and checks the files; each problem names its configuration key.
-pub fn server_config(files: &TlsFiles) -> Result<rustls::ServerConfig, Vec<String>> {
+fn certified_key(files: &TlsFiles) -> Result<CertifiedKey, Vec<String>> {
     let certificates = read_certificates(&files.certificate).map_err(|e| vec![format!("server.tls_certificate: {e}")]);
     let key = PrivateKeyDer::from_pem_file(&files.private_key).map_err(|e| {
         vec![format!("server.tls_private_key: {} holds no usable PEM private key ({e})", files.private_key.display())]
@@ -26,10 +30,42 @@ pub fn server_config(files: &TlsFiles) -> Result<rustls::ServerConfig, Vec<Strin
             return Err([certificates.err(), key.err()].into_iter().flatten().flatten().collect());
         }
     };
-    rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .and_then(|builder| builder.with_no_client_auth().with_single_cert(certificates, key))
+    CertifiedKey::from_der(certificates, key, &rustls::crypto::ring::default_provider())
         .map_err(|e| vec![format!("server.tls_private_key: does not fit the certificate or is not supported: {e}")])
+}
+
+/// The certificate being served, replaceable while serving.
+#[derive(Debug)]
+pub struct ServedCertificate {
+    files: TlsFiles,
+    current: RwLock<Arc<CertifiedKey>>,
+}
+
+impl ServedCertificate {
+    /// Re-reads the files; on a problem the certificate in use stays, and the problem is said.
+    pub fn reload(&self) -> Result<(), Vec<String>> {
+        let fresh = Arc::new(certified_key(&self.files)?);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        Ok(())
+    }
+}
+
+impl ResolvesServerCert for ServedCertificate {
+    fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.read().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+}
+
+/// The TLS settings, and the certificate they serve (to reload on `SIGHUP`).
+pub fn server_config(files: &TlsFiles) -> Result<(rustls::ServerConfig, Arc<ServedCertificate>), Vec<String>> {
+    let served =
+        Arc::new(ServedCertificate { files: files.clone(), current: RwLock::new(Arc::new(certified_key(files)?)) });
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| vec![format!("server.tls_certificate: {e}")])?
+        .with_no_client_auth()
+        .with_cert_resolver(served.clone());
+    Ok((config, served))
 }
 
 /// What Outpost trusts as a client (webhook targets, the LDAP directory, the single sign-on

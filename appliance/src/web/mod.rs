@@ -68,6 +68,8 @@ pub fn app(
         InitError = (),
     >,
 > {
+    // Browsers that reached Outpost over TLS keep to it for a year.
+    let served_over_tls = state.config.server.tls.is_some();
     App::new()
         .app_data(web::Data::new(state))
         .app_data(extract::payload_config())
@@ -80,6 +82,10 @@ pub fn app(
                 .add(("Referrer-Policy", "same-origin"))
                 .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY)),
         )
+        .wrap(middleware::Condition::new(
+            served_over_tls,
+            middleware::DefaultHeaders::new().add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000")),
+        ))
         .wrap(middleware::Compress::default())
         .wrap(middleware::from_fn(crate::license::pages::read_only_guard))
         .wrap(middleware::from_fn(refuse_nul_in_query))

@@ -87,7 +87,7 @@ impl TestApp {
             actix_web::rt::System::new().block_on(async move {
                 let storage = outpost::storage::Storage::open(&config.storage).await.expect("open the test storage");
                 let keys = outpost::server::open_keys(&config, &server_pool).expect("open the key-encryption key");
-                let (server, address) =
+                let (server, address, _) =
                     outpost::server::bind(config, server_pool, storage, server_search, Arc::new(keys))
                         .expect("bind the test server");
                 sender.send((address, server.handle())).expect("report the address");
