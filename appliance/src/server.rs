@@ -62,7 +62,7 @@ pub async fn serve(config: Config, pool: DbPool) -> Result<(), String> {
         .map_err(|e| format!("file storage: {e}; `outpost storage check` shows which step fails"))?;
     tracing::info!(storage = %storage.describe(), "file storage is ready");
     install_dropped_license(&config, &pool).await;
-    let context = Context { pool: pool.clone(), config: Arc::new(config.clone()) };
+    let context = Context { pool: pool.clone(), config: Arc::new(config.clone()), keys: keys.clone() };
     let jobs = Runtime::start(context).map_err(|e| format!("cannot start the background jobs: {e}"))?;
     // The index opens (or is built) in the background: the server answers meanwhile, and
     // searches say that the index is on its way.
@@ -103,9 +103,10 @@ pub fn open_keys(config: &Config, pool: &DbPool) -> Result<crate::keys::Keyring,
     let keys = crate::keys::Keyring::open(&config.keys)
         .map_err(|e| format!("the customer-managed key cannot be used: {e}; see keys.* in the configuration"))?;
     let mut conn = pool.get().map_err(|e| format!("cannot connect to the database: {e}"))?;
-    let sealed = crate::identity::mfa::seal_plain_seeds(&mut conn, &keys).map_err(|e| e.for_operator())?;
+    let sealed = crate::identity::mfa::seal_plain_seeds(&mut conn, &keys).map_err(|e| e.for_operator())?
+        + crate::integrations::webhooks::seal_plain_secrets(&mut conn, &keys).map_err(|e| e.for_operator())?;
     if sealed > 0 {
-        tracing::info!(sealed, "sealed two-factor seeds with the customer-managed key");
+        tracing::info!(sealed, "sealed two-factor seeds and webhook secrets with the customer-managed key");
     }
     tracing::info!(key = %keys.current_kek(), "the customer-managed key is ready");
     Ok(keys)

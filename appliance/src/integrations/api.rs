@@ -61,10 +61,11 @@ pub async fn create(
 ) -> ApiResult {
     let project_id = Scope::of(&req, &state, &caller.user).await?.project_id();
     let ApiJson(CreateBody { name, url, events }) = body;
-    let actor = caller.actor.clone();
-    let webhook =
-        db::run(&state.pool, move |conn| webhooks::create(conn, &actor, project_id, NewWebhook { name, url, events }))
-            .await?;
+    let (actor, keys) = (caller.actor.clone(), state.keys.clone());
+    let webhook = db::run(&state.pool, move |conn| {
+        webhooks::create(conn, &keys, &actor, project_id, NewWebhook { name, url, events })
+    })
+    .await?;
     let secret = webhook.secret.clone();
     Ok(HttpResponse::Created().json(CreatedWebhook { webhook, secret }))
 }

@@ -66,7 +66,8 @@ pub fn deliver(context: &Context, job: &Job) -> Result<(), Failure> {
         return Ok(());
     }
     let body = serde_json::to_vec(&delivery.payload).map_err(|e| Failure::permanent(e.to_string()))?;
-    let outcome = post(&context.config.webhooks, &hook, &delivery, &body);
+    let secret = super::webhooks::signing_secret(&mut conn, &context.keys, &hook)?;
+    let outcome = post(&context.config.webhooks, &hook, &secret, &delivery, &body);
     let (status, excerpt, result) = match outcome {
         Ok((status, excerpt)) if (200..300).contains(&status) => (Some(status), Some(excerpt), Ok(())),
         Ok((status, excerpt)) if (300..400).contains(&status) => {
@@ -94,7 +95,13 @@ pub fn deliver(context: &Context, job: &Job) -> Result<(), Failure> {
 }
 
 /// POSTs `body`; returns the status and the start of the response body.
-fn post(settings: &WebhookConfig, hook: &Webhook, delivery: &Delivery, body: &[u8]) -> Result<(u16, String), Failure> {
+fn post(
+    settings: &WebhookConfig,
+    hook: &Webhook,
+    secret: &str,
+    delivery: &Delivery,
+    body: &[u8],
+) -> Result<(u16, String), Failure> {
     let policy: TargetPolicy = settings.targets.clone();
     let timeout_seconds = settings.timeout_seconds;
     let mut builder = ureq::AgentBuilder::new()
@@ -115,7 +122,7 @@ fn post(settings: &WebhookConfig, hook: &Webhook, delivery: &Delivery, body: &[u
         .set("Content-Type", "application/json")
         .set("X-Outpost-Event", &delivery.topic)
         .set("X-Outpost-Delivery", &delivery.id.to_string())
-        .set("X-Outpost-Signature", &signature(&hook.secret, timestamp, body))
+        .set("X-Outpost-Signature", &signature(secret, timestamp, body))
         .send_bytes(body);
     let response = match response {
         Ok(response) | Err(ureq::Error::Status(_, response)) => response,

@@ -135,8 +135,8 @@ pub async fn create(
     let CsrfForm { signed_in, data } = form;
     let scope = Scope::of(&req, &state, signed_in.user()).await?;
     let new = NewWebhook { name: data.name.clone(), url: data.url.clone(), events: data.event_list() };
-    let (actor, project_id) = (signed_in.actor.clone(), scope.project_id());
-    match db::run(&state.pool, move |conn| webhooks::create(conn, &actor, project_id, new)).await {
+    let (actor, project_id, keys) = (signed_in.actor.clone(), scope.project_id(), state.keys.clone());
+    match db::run(&state.pool, move |conn| webhooks::create(conn, &keys, &actor, project_id, new)).await {
         Ok(hook) => Ok(redirect(&format!("{}/{}", scope.base(), hook.id))),
         Err(error) => hooks_page(&signed_in, &state, scope, data, Some(error)).await,
     }
@@ -164,6 +164,8 @@ struct HookPage {
     nav: Nav,
     scope: Scope,
     hook: Webhook,
+    /// The signing secret in the clear, for whoever manages the hook.
+    secret: String,
     deliveries: Vec<Delivery>,
 }
 
@@ -174,14 +176,15 @@ pub async fn show(
 ) -> Result<HttpResponse, PageError> {
     let scope = Scope::of(&req, &state, signed_in.user()).await?;
     let id = path_id(&req, "id")?;
-    let project_id = scope.project_id();
-    let (hook, deliveries) = db::run(&state.pool, move |conn| {
+    let (project_id, keys) = (scope.project_id(), state.keys.clone());
+    let (hook, secret, deliveries) = db::run(&state.pool, move |conn| {
         let hook = webhooks::find(conn, project_id, id)?;
+        let secret = webhooks::signing_secret(conn, &keys, &hook)?;
         let deliveries = webhooks::deliveries(conn, id, 100)?;
-        Ok((hook, deliveries))
+        Ok((hook, secret, deliveries))
     })
     .await?;
-    let page = HookPage { nav: Nav::for_user(&signed_in, scope.section()), scope, hook, deliveries };
+    let page = HookPage { nav: Nav::for_user(&signed_in, scope.section()), scope, hook, secret, deliveries };
     Ok(render(&page)?)
 }
 

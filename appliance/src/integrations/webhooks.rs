@@ -2,6 +2,7 @@
 //! global ones), and the `webhooks` job that turns one outbox event into one delivery per
 //! interested hook.
 
+use base64::Engine;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -12,6 +13,7 @@ use crate::errors::AppError;
 use crate::identity::secrets;
 use crate::jobs::queue::{self, Failure, Job, NewJob};
 use crate::jobs::worker::Context;
+use crate::keys::{Keyring, Purpose};
 use crate::schema::{comments, issues, projects, sprints, users, webhook_deliveries, webhooks};
 
 /// The events a hook can choose, as the outbox names them.
@@ -44,6 +46,8 @@ pub struct Webhook {
     pub project_id: Option<i64>,
     pub name: String,
     pub url: String,
+    /// As stored: sealed with the customer-managed key (`sealed:…`, see `signing_secret`);
+    /// in the clear only in the hook `create` returns, to be shown once.
     #[serde(skip)]
     pub secret: String,
     pub events: Vec<String>,
@@ -133,6 +137,7 @@ fn audit_state(hook: &Webhook) -> Value {
 
 pub fn create(
     conn: &mut PgConnection,
+    keys: &Keyring,
     actor: &Actor,
     project_id: Option<i64>,
     new: NewWebhook,
@@ -140,18 +145,22 @@ pub fn create(
     new.validate()?;
     let created_by = actor.user_id.ok_or_else(|| AppError::internal("a webhook needs a creator"))?;
     crate::license::require(conn, crate::license::Feature::Webhooks)?;
+    let secret = format!("whsec_{}", secrets::random_hex(24));
     conn.transaction(|conn| {
-        let hook: Webhook = diesel::insert_into(webhooks::table)
+        let mut hook: Webhook = diesel::insert_into(webhooks::table)
             .values((
                 webhooks::project_id.eq(project_id),
                 webhooks::name.eq(new.name.trim()),
                 webhooks::url.eq(new.url.trim()),
-                webhooks::secret.eq(format!("whsec_{}", secrets::random_hex(24))),
+                // Sealed below, once the row has the id the sealed secret is bound to.
+                webhooks::secret.eq(&secret),
                 webhooks::events.eq(&new.events),
                 webhooks::created_by.eq(created_by),
             ))
             .returning(Webhook::as_returning())
             .get_result(conn)?;
+        seal_secret(conn, keys, hook.id, &secret)?;
+        hook.secret = secret.clone();
         audit::record(
             conn,
             actor,
@@ -165,6 +174,44 @@ pub fn create(
         )?;
         Ok(hook)
     })
+}
+
+const SEALED: &str = "sealed:v1:";
+
+fn secret_identity(hook_id: i64) -> String {
+    format!("webhook:{hook_id}:secret")
+}
+
+/// Stores `secret` sealed by a data key of its own, bound to the hook.
+fn seal_secret(conn: &mut PgConnection, keys: &Keyring, hook_id: i64, secret: &str) -> Result<(), AppError> {
+    let (key_id, sealed) = keys.seal(conn, Purpose::Secret, &secret_identity(hook_id), secret.as_bytes())?;
+    let stored = format!("{SEALED}{key_id}:{}", base64::engine::general_purpose::STANDARD.encode(sealed));
+    diesel::update(webhooks::table.find(hook_id)).set(webhooks::secret.eq(stored)).execute(conn)?;
+    Ok(())
+}
+
+/// The secret that signs `hook`'s deliveries, opened with the customer-managed key (a hook
+/// made before the key was configured holds it in the clear until start-up seals it).
+pub fn signing_secret(conn: &mut PgConnection, keys: &Keyring, hook: &Webhook) -> Result<String, AppError> {
+    let Some(rest) = hook.secret.strip_prefix(SEALED) else { return Ok(hook.secret.clone()) };
+    let damaged = || AppError::internal(format!("the stored secret of webhook {} is damaged", hook.id));
+    let (key_id, sealed) = rest.split_once(':').ok_or_else(damaged)?;
+    let key_id: i64 = key_id.parse().map_err(|_| damaged())?;
+    let sealed = base64::engine::general_purpose::STANDARD.decode(sealed).map_err(|_| damaged())?;
+    let opened = keys.unseal(conn, key_id, &secret_identity(hook.id), &sealed)?;
+    String::from_utf8(opened).map_err(|_| damaged())
+}
+
+/// Seals the secrets of hooks made before customer-managed keys; start-up calls it.
+pub fn seal_plain_secrets(conn: &mut PgConnection, keys: &Keyring) -> Result<usize, AppError> {
+    let plain: Vec<(i64, String)> = webhooks::table
+        .filter(webhooks::secret.not_like(format!("{SEALED}%")))
+        .select((webhooks::id, webhooks::secret))
+        .load(conn)?;
+    for (id, secret) in &plain {
+        conn.transaction(|conn| seal_secret(conn, keys, *id, secret))?;
+    }
+    Ok(plain.len())
 }
 
 /// Turns a hook on or off, or removes it with its delivery log.

@@ -17,6 +17,8 @@ use crate::db::DbPool;
 pub struct Context {
     pub pool: DbPool,
     pub config: Arc<Config>,
+    /// The customer-managed keys, for jobs that open what is sealed (webhook secrets).
+    pub keys: Arc<crate::keys::Keyring>,
 }
 
 impl Context {

@@ -378,7 +378,12 @@ fn scheduled_and_webhook_rules_act_on_what_their_condition_finds_and_can_call_a_
     assert_eq!(added.status, 303, "{}", added.body);
     let (hook_id, secret): (i64, String) = {
         use outpost::schema::webhooks;
-        webhooks::table.select((webhooks::id, webhooks::secret)).first(&mut s.app.conn()).unwrap()
+        let hook = webhooks::table
+            .select(outpost::integrations::webhooks::Webhook::as_select())
+            .first(&mut s.app.conn())
+            .unwrap();
+        let secret = outpost::integrations::webhooks::signing_secret(&mut s.app.conn(), &s.app.keys, &hook).unwrap();
+        (hook.id, secret)
     };
     receiver.trust(&secret);
     let reply = rule_form(

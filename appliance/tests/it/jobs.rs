@@ -216,7 +216,8 @@ fn the_background_runtime_turns_an_event_into_a_notification_by_itself() {
     let token = app.token(&root);
     let mut api = app.client();
     api.api("POST", "/api/v1/projects", Some(&token), Some(r#"{"key":"OPS","name":"Operations"}"#));
-    let runtime = Runtime::start(Context { pool: app.pool.clone(), config: app.config.clone() }).unwrap();
+    let runtime =
+        Runtime::start(Context { pool: app.pool.clone(), config: app.config.clone(), keys: app.keys.clone() }).unwrap();
     let body = json!({ "title": "Rotate the keys", "assignee": "ann" }).to_string();
     assert_eq!(api.api("POST", "/api/v1/projects/OPS/issues", Some(&token), Some(&body)).status, 201);
     let deadline = Instant::now() + Duration::from_secs(10);

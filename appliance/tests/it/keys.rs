@@ -246,10 +246,10 @@ fn a_softhsm2_token_takes_over_the_data_keys_and_refuses_a_wrong_pin() {
     assert!(!ok && text.contains("the HSM has no token labelled “elsewhere”"), "{text}");
 }
 
-/// Two-factor seeds written before customer-managed keys are sealed by the first start that
-/// has a key: afterwards the column holds no seed in the clear, and the seed still opens.
+/// Two-factor seeds and webhook secrets written before customer-managed keys are sealed by the
+/// first start that has a key: afterwards no column holds them in the clear, and they open.
 #[test]
-fn plain_two_factor_seeds_are_sealed_once_by_start_up() {
+fn plain_two_factor_seeds_and_webhook_secrets_are_sealed_once_by_start_up() {
     use diesel::prelude::*;
     let dir = temp_dir();
     let kek = dir.0.join("kek");
@@ -280,4 +280,18 @@ fn plain_two_factor_seeds_are_sealed_once_by_start_up() {
     let opened =
         keyring.unseal(&mut conn, row.totp_key_id, &format!("user:{}:totp", row.id), &row.totp_secret).unwrap();
     assert_eq!(opened, b"12345678901234567890");
+
+    let plain = format!("whsec_{}", "a".repeat(48));
+    diesel::sql_query(format!(
+        "INSERT INTO webhooks (name, url, secret, events, created_by) \
+         SELECT 'CI', 'https://203.0.113.9/h', '{plain}', '{{*}}', id FROM users WHERE username = 'ana'"
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    use outpost::integrations::webhooks::{seal_plain_secrets, signing_secret, Webhook};
+    assert_eq!(seal_plain_secrets(&mut conn, &keyring).unwrap(), 1);
+    assert_eq!(seal_plain_secrets(&mut conn, &keyring).unwrap(), 0, "once");
+    let hook: Webhook = outpost::schema::webhooks::table.select(Webhook::as_select()).first(&mut conn).unwrap();
+    assert!(hook.secret.starts_with("sealed:v1:") && !hook.secret.contains(&plain));
+    assert_eq!(signing_secret(&mut conn, &keyring, &hook).unwrap(), plain);
 }

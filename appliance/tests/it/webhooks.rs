@@ -32,11 +32,18 @@ fn add_hook(s: &mut Setup, base: &str, url: &str, events: &str) -> (i64, String)
     assert_eq!(reply.status, 303, "{}", reply.body);
     use diesel::prelude::*;
     use outpost::schema::webhooks;
-    webhooks::table
+    let (id, stored): (i64, String) = webhooks::table
         .order(webhooks::id.desc())
         .select((webhooks::id, webhooks::secret))
         .first(&mut s.app.conn())
-        .unwrap()
+        .unwrap();
+    // Managers read the secret on the hook's page; the database holds it sealed.
+    let page = s.page.get(reply.location.as_deref().unwrap());
+    let start = page.body.find(r#"<code class="secret">"#).unwrap() + r#"<code class="secret">"#.len();
+    let secret = page.body[start..].split('<').next().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    assert!(stored.starts_with("sealed:v1:") && !stored.contains(&secret), "{stored}");
+    (id, secret)
 }
 
 fn create_issue(s: &mut Setup, title: &str) -> String {

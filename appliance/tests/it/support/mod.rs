@@ -39,6 +39,8 @@ pub struct TestApp {
     /// The search index the server reads; `index()` brings it up to date.
     pub search: SearchIndex,
     indexer: Mutex<Option<Indexer>>,
+    /// The same key-encryption key the server uses, for jobs run by the test.
+    pub keys: Arc<outpost::keys::Keyring>,
     // Removed on drop, after the server that reads it.
     _search_dir: TempDir,
     _keys_dir: TempDir,
@@ -77,6 +79,7 @@ impl TestApp {
         env.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = Config::load(None, env).expect("test configuration");
         let scheme = if config.server.tls.is_some() { "https" } else { "http" };
+        let keys = Arc::new(outpost::keys::Keyring::open(&config.keys).expect("open the key-encryption key"));
         let pool = db::pool(&config.database);
         let shared = Arc::new(config.clone());
         let (sender, receiver) = mpsc::channel();
@@ -104,6 +107,7 @@ impl TestApp {
             objects,
             search,
             indexer: Mutex::new(None),
+            keys,
             _search_dir: search_dir,
             _keys_dir: keys_dir,
             _db: db,
@@ -114,7 +118,7 @@ impl TestApp {
     /// run every ready job. (The test server runs no background workers, so tests decide
     /// when jobs run.) Returns how many ran.
     pub fn run_jobs(&self) -> usize {
-        let context = Context { pool: self.pool.clone(), config: self.config.clone() };
+        let context = Context { pool: self.pool.clone(), config: self.config.clone(), keys: self.keys.clone() };
         outpost::jobs::worker::drain(&context).expect("run the jobs")
     }
 
