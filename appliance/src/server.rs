@@ -70,11 +70,18 @@ pub async fn serve(config: Config, pool: DbPool) -> Result<(), String> {
     let stop_indexing = Stop::default();
     let indexer = indexer::spawn(search.clone(), pool.clone(), config.storage.clone(), stop_indexing.clone())
         .map_err(|e| format!("cannot start the search indexer: {e}"))?;
+    let redirect = match config.server.redirect_http_from {
+        Some(from) => Some(redirect_to_https(from, config.server.bind.port(), config.server.public_url.clone())?),
+        None => None,
+    };
     let (server, _, certificate) = bind(config, pool, storage, search, keys)?;
     if let Some(certificate) = certificate {
         reload_on_hangup(certificate)?;
     }
     let served = server.await.map_err(|e| format!("the HTTP server stopped: {e}"));
+    if let Some(redirect) = redirect {
+        redirect.stop(true).await;
+    }
     actix_web::rt::task::spawn_blocking(move || {
         stop_indexing.request();
         let _ = indexer.join();
@@ -128,4 +135,44 @@ fn reload_on_hangup(certificate: Arc<tls::ServedCertificate>) -> Result<(), Stri
         }
     });
     Ok(())
+}
+
+/// A plain HTTP listener on `from` that sends every request to the same path over HTTPS: at
+/// `public_url` when it is set, else at the host the browser asked for, on `https_port`.
+fn redirect_to_https(
+    from: SocketAddr,
+    https_port: u16,
+    public_url: Option<String>,
+) -> Result<actix_web::dev::ServerHandle, String> {
+    use actix_web::{web, HttpRequest, HttpResponse};
+    let target = move |req: HttpRequest| {
+        let path = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
+        let base = match &public_url {
+            Some(url) if url.starts_with("https://") => url.trim_end_matches('/').to_owned(),
+            _ => {
+                let host = req.connection_info().host().to_owned();
+                let name = host.rsplit_once(':').map_or(host.as_str(), |(name, _)| name).to_owned();
+                match https_port {
+                    443 => format!("https://{name}"),
+                    port => format!("https://{name}:{port}"),
+                }
+            }
+        };
+        HttpResponse::PermanentRedirect().insert_header(("Location", format!("{base}{path}"))).finish()
+    };
+    let server = HttpServer::new(move || {
+        let target = target.clone();
+        actix_web::App::new().default_service(web::to(move |req: HttpRequest| {
+            let answer = target(req);
+            async move { answer }
+        }))
+    })
+    .workers(1)
+    .bind(from)
+    .map_err(|e| format!("server.redirect_http_from: cannot listen on {from}: {e}"))?
+    .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    tracing::info!(%from, "plain HTTP is redirected to HTTPS");
+    Ok(handle)
 }

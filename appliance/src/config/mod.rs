@@ -27,6 +27,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "PEM certificate chain; with tls_private_key, Outpost serves HTTPS (default: plain HTTP)",
     ),
     ("server.tls_private_key", "PEM private key of tls_certificate"),
+    (
+        "server.redirect_http_from",
+        "with TLS: an address:port (e.g. 0.0.0.0:80) that answers every plain HTTP request with a redirect to HTTPS (default none)",
+    ),
     ("server.trusted_proxies", "addresses of reverse proxies whose X-Forwarded-For is believed (default none)"),
     ("database.url", "PostgreSQL connection string (URL or key=value form); required"),
     ("database.pool_size", "connections kept open to PostgreSQL (default 16)"),
@@ -315,6 +319,8 @@ pub struct ServerConfig {
     pub workers: usize,
     pub trusted_proxies: Vec<IpAddr>,
     pub tls: Option<TlsFiles>,
+    /// A plain HTTP listener that only redirects to HTTPS.
+    pub redirect_http_from: Option<SocketAddr>,
 }
 
 #[derive(Clone)]
@@ -384,6 +390,9 @@ impl Config {
                 workers: reader.integer("server.workers", default_workers(), 1..=256) as usize,
                 trusted_proxies: reader.addresses("server.trusted_proxies"),
                 tls: reader.tls_files(),
+                redirect_http_from: reader
+                    .optional_string("server.redirect_http_from")
+                    .map(|_| reader.socket_addr("server.redirect_http_from", "0.0.0.0:80")),
             },
             database: DatabaseConfig {
                 url: reader.required_string("database.url"),
@@ -435,6 +444,12 @@ impl Config {
             license_file: PathBuf::from(reader.string("license.file", "/etc/outpost/license")),
             keys: reader.keys(),
         };
+        if config.server.redirect_http_from.is_some() && config.server.tls.is_none() {
+            reader.problems.push(
+                "server.redirect_http_from: redirects to HTTPS need server.tls_certificate and server.tls_private_key"
+                    .to_owned(),
+            );
+        }
         reader.report_unknown_keys();
         if reader.problems.is_empty() {
             Ok(config)

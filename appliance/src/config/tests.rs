@@ -198,3 +198,12 @@ fn directory_and_single_sign_on_settings_are_checked_by_key() {
     let api = load("[database]\nurl = \"x\"\n[api]\nrequests_per_minute = 0\n", &[]).unwrap_err().join("\n");
     assert!(api.contains("api.requests_per_minute: 0 is out of range"), "{api}");
 }
+
+#[test]
+fn a_redirect_to_https_needs_tls() {
+    let problems = load("[database]\nurl = \"x\"\n[server]\nredirect_http_from = \"0.0.0.0:80\"\n", &[]).unwrap_err();
+    assert_eq!(
+        problems,
+        ["server.redirect_http_from: redirects to HTTPS need server.tls_certificate and server.tls_private_key"]
+    );
+}

@@ -77,8 +77,8 @@ fn outpost_serves_https_with_the_configured_certificate() {
     assert!(!ok || !plain.contains("200"), "no plain HTTP on the TLS port: {plain}");
 }
 
-/// `outpost serve` with TLS reloads its certificate on SIGHUP: new connections get the new one,
-/// and files that do not load leave the one in use in place.
+/// `outpost serve` with TLS redirects plain HTTP from its own port, and reloads its certificate
+/// on SIGHUP: new connections get the new one, and files that do not load leave the one in use.
 #[test]
 fn sighup_replaces_the_certificate_without_stopping() {
     let app = TestApp::start();
@@ -91,6 +91,7 @@ fn sighup_replaces_the_certificate_without_stopping() {
     };
     copy(&first);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let index =
         crate::support::TempDir(std::env::temp_dir().join(format!("outpost-tls-index-{}", rand::random::<u64>())));
     let mut server = Command::new(env!("CARGO_BIN_EXE_outpost"))
@@ -99,6 +100,7 @@ fn sighup_replaces_the_certificate_without_stopping() {
         .env("OUTPOST_SERVER_BIND", format!("127.0.0.1:{port}"))
         .env("OUTPOST_SERVER_TLS_CERTIFICATE", served.path("cert.pem"))
         .env("OUTPOST_SERVER_TLS_PRIVATE_KEY", served.path("key.pem"))
+        .env("OUTPOST_SERVER_REDIRECT_HTTP_FROM", format!("127.0.0.1:{plain}"))
         .env("OUTPOST_JOBS_WORKERS", "0")
         .env("OUTPOST_SEARCH_INDEX_DIR", index.0.display().to_string())
         .env("OUTPOST_STORAGE_LOCAL_DIR", app.objects.0.display().to_string())
@@ -113,6 +115,10 @@ fn sighup_replaces_the_certificate_without_stopping() {
         assert!(std::time::Instant::now() < deadline, "serve did not answer over TLS");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    // Plain HTTP on its own port only redirects, to the same path over HTTPS.
+    let (_, redirect) = curl_head(&format!("http://127.0.0.1:{plain}/issues/OPS-1?tab=history"), None);
+    assert!(redirect.starts_with("HTTP/1.1 308"), "{redirect}");
+    assert!(redirect.contains(&format!("location: https://127.0.0.1:{port}/issues/OPS-1?tab=history")), "{redirect}");
     let hangup = || assert!(Command::new("kill").args(["-HUP", &server.id().to_string()]).status().unwrap().success());
 
     copy(&second);
