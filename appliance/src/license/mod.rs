@@ -208,6 +208,14 @@ pub fn describe(license: &License) -> Vec<String> {
 
 /// This installation's id, made when it is first asked for; a license may be bound to it.
 pub fn installation_id(conn: &mut PgConnection) -> QueryResult<String> {
+    let made: Option<String> = installation_settings::table
+        .find("installation_id")
+        .select(installation_settings::value)
+        .first(conn)
+        .optional()?;
+    if let Some(id) = made {
+        return Ok(id);
+    }
     diesel::insert_into(installation_settings::table)
         .values((
             installation_settings::key.eq("installation_id"),

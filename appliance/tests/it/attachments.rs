@@ -4,9 +4,7 @@
 //! nothing, on local disk and on a real S3 server that goes away.
 
 use crate::support::s3::{S3Server, ACCESS_KEY, SECRET_KEY};
-use crate::support::{Client, TestApp};
-
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\0\x05\0\x01\xff\x89\x99=\x1d\0\0\0\0IEND\xaeB`\x82";
+use crate::support::{Client, TestApp, PNG};
 
 /// Object files in the local store, unfinished writes aside.
 fn objects(app: &TestApp) -> usize {

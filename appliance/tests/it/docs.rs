@@ -3,7 +3,7 @@
 //! versions (diff, restore), the conflict page when two people edit at once, "mentioned in"
 //! on issues, watchers' notifications, and files on pages.
 
-use crate::support::{Client, TestApp};
+use crate::support::{Client, TestApp, PNG};
 
 /// A signed-in administrator with project OPS (and so space OPS) and issue OPS-1.
 fn setup(app: &TestApp) -> (Client, String) {
@@ -338,8 +338,6 @@ fn watchers_hear_about_edits_and_mentioned_people_about_mentions() {
     app.run_jobs();
     assert_eq!(app.count("notifications WHERE reason = 'page_watched'"), 1);
 }
-
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\0\x05\0\x01\xff\x89\x99=\x1d\0\0\0\0IEND\xaeB`\x82";
 
 #[test]
 fn pages_carry_files_with_thumbnails_and_notes_for_pictures_without_one() {

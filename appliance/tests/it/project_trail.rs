@@ -7,9 +7,7 @@ use outpost::identity::roles::GlobalRole;
 use serde_json::{json, Value};
 
 use crate::access::{call, person, private_project};
-use crate::support::{TestApp, PASSWORD};
-
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\0\x05\0\x01\xff\x89\x99=\x1d\0\0\0\0IEND\xaeB`\x82";
+use crate::support::{TestApp, PASSWORD, PNG};
 
 fn actions(trail: &Value) -> Vec<String> {
     trail["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_owned()).collect()

@@ -80,12 +80,7 @@ fn small_grid() -> Value {
 #[test]
 fn every_api_operation_allows_exactly_what_the_scheme_says_to_each_kind_of_caller() {
     use Who::*;
-    let app = TestApp::start();
-    let mut api = app.client();
-    let root = person(&app, "root", GlobalRole::Admin);
-    private_project(&mut api, &root);
-    let mut people = cast(&app, &mut api, &root);
-    let f = fixture(&app, &mut api, &root, &mut people);
+    let (app, mut api, root, mut people, f) = start();
 
     let read = Rule::Project { min: Viewer, auditor: true };
     let report = Rule::Project { min: Reporter, auditor: false };

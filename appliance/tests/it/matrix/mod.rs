@@ -15,9 +15,7 @@ use serde_json::{json, Value};
 
 use crate::access::{call, person, private_project, Caller};
 use crate::support::http::Reply;
-use crate::support::{Client, TestApp, PASSWORD};
-
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\0\x05\0\x01\xff\x89\x99=\x1d\0\0\0\0IEND\xaeB`\x82";
+use crate::support::{Client, TestApp, PASSWORD, PNG};
 
 /// Who is asking, in the matrix below.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,9 +32,12 @@ pub(super) enum Who {
 pub(super) const EVERYONE: [Who; 7] =
     [Who::Outsider, Who::Viewer, Who::Reporter, Who::Member, Who::ProjectAdmin, Who::Auditor, Who::Admin];
 
+/// Who calls, with their API token and a signed-in browser.
+type Cast = Vec<(Who, Caller, Client)>;
+
 /// One person of each kind, with their API token and a signed-in browser: an outsider, a
 /// viewer, reporter, member and project admin of SEC, an auditor, and `root` (administrator).
-fn cast(app: &TestApp, api: &mut Client, root: &Caller) -> Vec<(Who, Caller, Client)> {
+fn cast(app: &TestApp, api: &mut Client, root: &Caller) -> Cast {
     use Who::*;
     let mut people = Vec::new();
     for who in EVERYONE {
@@ -315,6 +316,17 @@ fn fixture(app: &TestApp, api: &mut Client, root: &Caller, people: &mut [(Who, C
         .collect(),
         page,
     }
+}
+
+/// A test app with project SEC, its seven callers and the fixture, as every sweep starts.
+fn start() -> (TestApp, Client, Caller, Cast, Fixture) {
+    let app = TestApp::start();
+    let mut api = app.client();
+    let root = person(&app, "root", GlobalRole::Admin);
+    private_project(&mut api, &root);
+    let mut people = cast(&app, &mut api, &root);
+    let fixture = fixture(&app, &mut api, &root, &mut people);
+    (app, api, root, people, fixture)
 }
 
 /// Calls each case as each kind of caller (refused ones first, then the allowed ones, or the

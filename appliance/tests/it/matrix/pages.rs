@@ -1,9 +1,7 @@
 //! Every page route of the route table, as each of seven kinds of caller.
 
-use super::{case, fixture, sweep, Body, Case, Rule, Who};
-use crate::access::{person, private_project};
-use crate::support::{TestApp, PASSWORD};
-use outpost::identity::roles::GlobalRole;
+use super::{case, sweep, Body, Case, Rule, Who};
+use crate::support::PASSWORD;
 
 fn get(template: &'static str, path: impl Into<String>, rule: Rule) -> Case {
     case("GET", template, path, rule)
@@ -56,12 +54,7 @@ fn route_table() -> Vec<(String, String)> {
 #[test]
 fn every_page_route_allows_exactly_what_the_scheme_says_to_each_kind_of_caller() {
     use Who::*;
-    let app = TestApp::start();
-    let mut api = app.client();
-    let root = person(&app, "root", GlobalRole::Admin);
-    private_project(&mut api, &root);
-    let mut people = super::cast(&app, &mut api, &root);
-    let f = fixture(&app, &mut api, &root, &mut people);
+    let (app, _api, _root, mut people, f) = super::start();
 
     let read = Rule::Project { min: Viewer, auditor: true };
     let report = Rule::Project { min: Reporter, auditor: false };
