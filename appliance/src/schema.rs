@@ -665,6 +665,8 @@ diesel::table! {
         page_id -> Nullable<Int8>,
         thumbnail_key -> Nullable<Text>,
         thumbnail_note -> Nullable<Text>,
+        data_key_id -> Nullable<Int8>,
+        thumbnail_data_key_id -> Nullable<Int8>,
     }
 }
 

@@ -68,8 +68,9 @@ pub async fn serve(config: Config, pool: DbPool) -> Result<(), String> {
     // searches say that the index is on its way.
     let search = SearchIndex::new(&config.search.index_dir);
     let stop_indexing = Stop::default();
-    let indexer = indexer::spawn(search.clone(), pool.clone(), config.storage.clone(), stop_indexing.clone())
-        .map_err(|e| format!("cannot start the search indexer: {e}"))?;
+    let indexer =
+        indexer::spawn(search.clone(), pool.clone(), config.storage.clone(), keys.clone(), stop_indexing.clone())
+            .map_err(|e| format!("cannot start the search indexer: {e}"))?;
     let redirect = match config.server.redirect_http_from {
         Some(from) => Some(redirect_to_https(from, config.server.bind.port(), config.server.public_url.clone())?),
         None => None,

@@ -47,6 +47,11 @@ pub struct Attachment {
     pub thumbnail_key: Option<String>,
     /// Why a picture has no thumbnail (its type is not previewed, or it could not be read).
     pub thumbnail_note: Option<String>,
+    /// The data key the stored bytes are sealed with (none for files stored before keys).
+    #[serde(skip)]
+    pub data_key_id: Option<i64>,
+    #[serde(skip)]
+    pub thumbnail_data_key_id: Option<i64>,
 }
 
 /// What a file is attached to: exactly one issue or one page (the table's CHECK says so too).
@@ -131,8 +136,10 @@ pub struct Uploaded {
     pub key: ObjectKey,
     pub file_name: String,
     pub content_type: String,
+    /// Of the file as uploaded, not as sealed.
     pub size: u64,
     pub sha256: String,
+    pub data_key_id: i64,
 }
 
 #[derive(Insertable)]
@@ -146,6 +153,7 @@ struct NewRow<'a> {
     size_bytes: i64,
     sha256: &'a str,
     uploaded_by: i64,
+    data_key_id: Option<i64>,
 }
 
 /// Records `files` on `owner`, all or none, each with its audit row and outbox event, and
@@ -177,6 +185,7 @@ pub fn record(
                     size_bytes: file.size as i64,
                     sha256: &file.sha256,
                     uploaded_by: uploader,
+                    data_key_id: Some(file.data_key_id),
                 })
                 .returning(Attachment::as_returning())
                 .get_result(conn)?;
@@ -212,11 +221,32 @@ pub fn find(conn: &mut PgConnection, id: i64) -> Result<Attachment, AppError> {
         .ok_or_else(|| AppError::not_found(format!("There is no attachment {id}.")))
 }
 
+/// The stored bytes of the object `key` as they were uploaded: opened with its data key when
+/// it is sealed (files stored before customer-managed keys are not).
+pub async fn opened(
+    storage: &Storage,
+    pool: &crate::db::DbPool,
+    keys: &std::sync::Arc<crate::keys::Keyring>,
+    key: &ObjectKey,
+    data_key_id: Option<i64>,
+) -> Result<crate::storage::ByteStream, AppError> {
+    let stream = storage.get(key).await?;
+    let Some(data_key_id) = data_key_id else { return Ok(stream) };
+    let keyring = keys.clone();
+    let data_key = crate::db::run(pool, move |conn| keyring.data_key(conn, data_key_id)).await?;
+    crate::keys::stream::open(&data_key, key.as_str(), stream).map_err(AppError::internal)
+}
+
 /// Removes the row now (with its audit row) and queues the removal of its objects.
 pub fn delete(conn: &mut PgConnection, actor: &Actor, attachment: &Attachment) -> Result<(), AppError> {
     let (entity_type, entity_id) = attachment.owner().entity();
     conn.transaction(|conn| {
         diesel::delete(attachments::table.find(attachment.id)).execute(conn)?;
+        // Without its data keys the sealed objects are unreadable at once, whenever the job
+        // gets to removing them.
+        let keys: Vec<i64> = [attachment.data_key_id, attachment.thumbnail_data_key_id].into_iter().flatten().collect();
+        diesel::delete(crate::schema::data_keys::table.filter(crate::schema::data_keys::id.eq_any(keys)))
+            .execute(conn)?;
         let before =
             json!({ "attachment_id": attachment.id, "file_name": attachment.file_name, "sha256": attachment.sha256 });
         audit::record(

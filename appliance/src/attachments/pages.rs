@@ -69,11 +69,11 @@ pub async fn receive_and_record(
     form: Multipart,
     csrf: Option<&str>,
 ) -> Result<Vec<Attachment>, AppError> {
-    let files = upload::receive(&state.storage, form, csrf, state.config.storage.max_upload_bytes).await?;
+    let files = upload::receive(state, form, csrf).await?;
     let (actor, uploaded) = (actor.clone(), files.clone());
     let recorded = db::run(&state.pool, move |conn| super::record(conn, &actor, owner, &uploaded)).await;
     if recorded.is_err() {
-        upload::forget(&state.storage, &files).await;
+        upload::forget(state, &files).await;
     }
     recorded
 }
@@ -134,7 +134,7 @@ pub async fn download(
 /// The file's bytes as an answer that can never act as one of Outpost's pages.
 pub async fn send(state: &AppState, attachment: &Attachment) -> Result<HttpResponse, AppError> {
     let key = ObjectKey::new(&attachment.object_key)?;
-    let stream = state.storage.get(&key).await?;
+    let stream = super::opened(&state.storage, &state.pool, &state.keys, &key, attachment.data_key_id).await?;
     let inline = attachment.is_image();
     let served_type = if inline { attachment.content_type.as_str() } else { "application/octet-stream" };
     let disposition = ContentDisposition {
@@ -170,12 +170,18 @@ pub async fn thumbnail(
     let (attachment, _) = allowed(&state, &signed_in, path.into_inner(), false).await?;
     let missing = || AppError::not_found(format!("\"{}\" has no thumbnail.", attachment.file_name));
     let key = ObjectKey::new(attachment.thumbnail_key.as_deref().ok_or_else(missing)?).map_err(AppError::from)?;
-    let size = state.storage.size(&key).await.map_err(AppError::from)?.ok_or_else(missing)?;
-    let stream = state.storage.get(&key).await.map_err(AppError::from)?;
-    Ok(safe_file_answer(size, &format!("thumb-{}", attachment.sha256))
+    state.storage.size(&key).await.map_err(AppError::from)?.ok_or_else(missing)?;
+    // Thumbnails are small: opened whole, so that the length sent is the picture's.
+    let mut stream =
+        super::opened(&state.storage, &state.pool, &state.keys, &key, attachment.thumbnail_data_key_id).await?;
+    let mut png = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        png.extend_from_slice(&chunk.map_err(AppError::internal)?);
+    }
+    Ok(safe_file_answer(png.len() as u64, &format!("thumb-{}", attachment.sha256))
         .content_type("image/png")
         .insert_header(ContentDisposition { disposition: DispositionType::Inline, parameters: vec![] })
-        .streaming(stream.map(|chunk| chunk.map_err(actix_web::error::ErrorInternalServerError))))
+        .body(png))
 }
 
 /// `POST /attachments/{id}/delete`: gone from the issue at once; the object follows by job.

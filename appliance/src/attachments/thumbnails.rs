@@ -98,8 +98,16 @@ pub fn make(context: &Context, job: &Job) -> Result<(), Failure> {
     let source = ObjectKey::new(&row.object_key).map_err(|e| Failure::permanent(e.to_string()))?;
     let target = ObjectKey::new(&format!("{FOLDER}/{}/{}.png", random_hex(1), random_hex(16)))
         .map_err(|e| Failure::permanent(e.to_string()))?;
+    let source_key = row.data_key_id.map(|id| context.keys.data_key(&mut conn, id)).transpose()?;
+    let (target_key_id, target_key) = context.keys.new_data_key(&mut conn, crate::keys::Purpose::Attachment)?;
     let made = with_storage(context, async |storage| {
-        let mut stream = storage.get(&source).await.map_err(|e| Failure::retry(e.to_string()))?;
+        let stream = storage.get(&source).await.map_err(|e| Failure::retry(e.to_string()))?;
+        let mut stream = match &source_key {
+            Some(key) => {
+                crate::keys::stream::open(key, source.as_str(), stream).map_err(|e| Failure::retry(e.to_string()))?
+            }
+            None => stream,
+        };
         let mut bytes = Vec::with_capacity(row.size_bytes as usize);
         while let Some(chunk) = stream.next().await {
             bytes.extend_from_slice(&chunk.map_err(|e| Failure::retry(e.to_string()))?);
@@ -111,19 +119,35 @@ pub fn make(context: &Context, job: &Job) -> Result<(), Failure> {
             Ok(png) => png,
             Err(reason) => return Ok(Err(reason)),
         };
-        let size = png.len() as u64;
+        let size = crate::keys::stream::sealed_size(png.len() as u64);
         let body: crate::storage::ByteStream =
             Box::pin(futures_util::stream::once(async move { Ok(bytes::Bytes::from(png)) }));
+        let (body, _) = crate::keys::stream::seal(&target_key, target.as_str(), body)
+            .map_err(|e| Failure::permanent(e.to_string()))?;
         storage.put(&target, body, size, "image/png").await.map_err(|e| Failure::retry(e.to_string()))?;
         Ok(Ok(()))
-    })?;
+    });
+    let made = match made {
+        Ok(made) => made,
+        Err(failure) => {
+            // The next attempt makes a key of its own.
+            diesel::delete(crate::schema::data_keys::table.find(target_key_id)).execute(&mut conn)?;
+            return Err(failure);
+        }
+    };
     let update = attachments::table.find(id);
     match made {
         Ok(()) => {
             // If the row went while we worked, the thumbnail is an orphan the sweep removes.
-            diesel::update(update).set(attachments::thumbnail_key.eq(target.as_str())).execute(&mut conn)?;
+            diesel::update(update)
+                .set((
+                    attachments::thumbnail_key.eq(target.as_str()),
+                    attachments::thumbnail_data_key_id.eq(target_key_id),
+                ))
+                .execute(&mut conn)?;
         }
         Err(reason) => {
+            diesel::delete(crate::schema::data_keys::table.find(target_key_id)).execute(&mut conn)?;
             let note = format!("No preview: the picture could not be read ({reason}).");
             diesel::update(update).set(attachments::thumbnail_note.eq(note)).execute(&mut conn)?;
         }

@@ -9,9 +9,12 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use super::{check_name, sniff, Uploaded};
+use crate::db;
 use crate::errors::AppError;
 use crate::identity::secrets::{self, random_hex};
-use crate::storage::{ByteStream, ObjectKey, ObjectStore, Storage};
+use crate::storage::{ByteStream, ObjectKey, ObjectStore};
+use crate::web::AppState;
+use diesel::prelude::*;
 
 /// Chunks in flight between the reader and the store.
 const CHANNEL_CHUNKS: usize = 4;
@@ -23,12 +26,8 @@ fn unreadable(error: impl std::fmt::Display) -> AppError {
 /// Reads a form whose first field is `csrf_token` (checked against `csrf` before any file is
 /// stored), then every `files` field into the store. All or nothing: when one file is
 /// refused, the ones already stored are removed again and the refusal is returned.
-pub async fn receive(
-    storage: &Storage,
-    mut form: Multipart,
-    csrf: Option<&str>,
-    limit: u64,
-) -> Result<Vec<Uploaded>, AppError> {
+pub async fn receive(state: &AppState, mut form: Multipart, csrf: Option<&str>) -> Result<Vec<Uploaded>, AppError> {
+    let limit = state.config.storage.max_upload_bytes;
     let mut token_checked = csrf.is_none();
     let mut stored: Vec<Uploaded> = Vec::new();
     let outcome: Result<(), AppError> = async {
@@ -55,7 +54,7 @@ pub async fn receive(
                         return Err(AppError::forbidden(crate::web::extract::CSRF_REFUSAL));
                     }
                     let file_name = field.content_disposition().and_then(|d| d.get_filename()).unwrap_or("").to_owned();
-                    if let Some(uploaded) = store_one(storage, &mut field, &file_name, limit).await? {
+                    if let Some(uploaded) = store_one(state, &mut field, &file_name, limit).await? {
                         stored.push(uploaded);
                     }
                 }
@@ -76,16 +75,25 @@ pub async fn receive(
     match outcome {
         Ok(()) => Ok(stored),
         Err(error) => {
-            forget(storage, &stored).await;
+            forget(state, &stored).await;
             Err(error)
         }
     }
 }
 
 /// Removes objects whose rows will not be written; what fails here the cleanup job finds.
-pub async fn forget(storage: &Storage, stored: &[Uploaded]) {
+pub async fn forget(state: &AppState, stored: &[Uploaded]) {
+    let data_keys: Vec<i64> = stored.iter().map(|file| file.data_key_id).collect();
+    let removed = db::run(&state.pool, move |conn| {
+        Ok(diesel::delete(crate::schema::data_keys::table.filter(crate::schema::data_keys::id.eq_any(data_keys)))
+            .execute(conn)?)
+    })
+    .await;
+    if let Err(error) = removed {
+        tracing::warn!(%error, "the data keys of an unrecorded upload stay");
+    }
     for file in stored {
-        if let Err(error) = storage.delete(&file.key).await {
+        if let Err(error) = state.storage.delete(&file.key).await {
             tracing::warn!(key = %file.key, %error, "an unrecorded upload stays until the cleanup job removes it");
         }
     }
@@ -94,11 +102,12 @@ pub async fn forget(storage: &Storage, stored: &[Uploaded]) {
 /// Streams one part into the store. `None` for the empty, nameless part a browser sends
 /// when no file was chosen.
 async fn store_one(
-    storage: &Storage,
+    state: &AppState,
     field: &mut Field,
     file_name: &str,
     limit: u64,
 ) -> Result<Option<Uploaded>, AppError> {
+    let storage = &state.storage;
     // The head decides the type; it is sent on to the store first.
     let mut head = Vec::with_capacity(sniff::HEAD);
     let mut ended = false;
@@ -140,14 +149,39 @@ async fn store_one(
         }
         Ok::<(), AppError>(())
     };
-    let (fed, put) = futures_util::join!(feed, storage.put(&key, body, limit, &content_type));
+    // Sealed on its way to the store, by a data key of its own bound to the object's key.
+    let keys = state.keys.clone();
+    let (data_key_id, data_key) =
+        db::run(&state.pool, move |conn| keys.new_data_key(conn, crate::keys::Purpose::Attachment)).await?;
+    let (body, measured) = crate::keys::stream::seal(&data_key, key.as_str(), body).map_err(AppError::internal)?;
+    let sealed_limit = crate::keys::stream::sealed_size(limit);
+    let (fed, put) = futures_util::join!(feed, storage.put(&key, body, sealed_limit, &content_type));
     fed?;
-    let put = put.map_err(|error| match error {
-        crate::storage::StorageError::TooLarge { limit } => AppError::TooLarge(format!(
+    let too_large = || {
+        AppError::TooLarge(format!(
             "\"{file_name}\" is larger than the limit of {} MiB; nothing was attached.",
             limit / (1024 * 1024)
-        )),
+        ))
+    };
+    let stored = put.map_err(|error| match error {
+        crate::storage::StorageError::TooLarge { .. } => too_large(),
         other => other.into(),
-    })?;
-    Ok(Some(Uploaded { key, file_name, content_type, size: put.size, sha256: put.sha256 }))
+    });
+    let (size, sha256) = {
+        let measured = measured.lock().unwrap_or_else(|e| e.into_inner());
+        (measured.size, measured.sha256.clone())
+    };
+    if stored.is_err() || size > limit {
+        // The data key of what was not kept goes too.
+        let _ = db::run(&state.pool, move |conn| {
+            Ok(diesel::delete(crate::schema::data_keys::table.find(data_key_id)).execute(conn)?)
+        })
+        .await;
+        if stored.is_ok() {
+            let _ = storage.delete(&key).await;
+            return Err(too_large());
+        }
+    }
+    stored?;
+    Ok(Some(Uploaded { key, file_name, content_type, size, sha256, data_key_id }))
 }

@@ -5,6 +5,7 @@
 
 pub mod envelope;
 pub mod providers;
+pub mod stream;
 
 use chrono::Utc;
 use diesel::prelude::*;

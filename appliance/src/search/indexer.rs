@@ -28,7 +28,8 @@ use super::{open_live, requested_generation, Live, SearchIndex, Stamp, Status};
 use crate::config::StorageConfig;
 use crate::db::DbPool;
 use crate::jobs::worker::Stop;
-use crate::schema::{comments, outbox};
+use crate::keys::Keyring;
+use crate::schema::{attachments, comments, outbox};
 use crate::storage::{ObjectKey, ObjectStore, Storage};
 
 /// Outbox events read per step.
@@ -48,15 +49,18 @@ fn describe(error: impl std::fmt::Display) -> String {
     error.to_string()
 }
 
-/// Reads the text of stored files for the index, from this node's object store.
+/// Reads the text of stored files for the index, from this node's object store, opened with
+/// their data keys.
 pub struct FileText {
     runtime: tokio::runtime::Runtime,
     storage: Option<Storage>,
+    pool: DbPool,
+    keys: Arc<Keyring>,
 }
 
 impl FileText {
     /// Opens the store; when it cannot be, files are indexed by name only (and a warning says so).
-    pub fn open(config: &StorageConfig) -> Result<FileText> {
+    pub fn open(config: &StorageConfig, pool: &DbPool, keys: &Arc<Keyring>) -> Result<FileText> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(describe)?;
         let storage = match runtime.block_on(Storage::open(config)) {
             Ok(storage) => Some(storage),
@@ -65,15 +69,27 @@ impl FileText {
                 None
             }
         };
-        Ok(FileText { runtime, storage })
+        Ok(FileText { runtime, storage, pool: pool.clone(), keys: keys.clone() })
     }
 
     fn read(&self, key: &str) -> Option<String> {
         use futures_util::StreamExt;
         let storage = self.storage.as_ref()?;
         let key = ObjectKey::new(key).ok()?;
+        // The indexer runs on its own thread: plain blocking queries are fine here.
+        let mut conn = self.pool.get().ok()?;
+        let data_key_id: Option<i64> = attachments::table
+            .filter(attachments::object_key.eq(key.as_str()))
+            .select(attachments::data_key_id)
+            .first::<Option<i64>>(&mut conn)
+            .ok()?;
+        let data_key = data_key_id.map(|id| self.keys.data_key(&mut conn, id)).transpose().ok()?;
         self.runtime.block_on(async {
-            let mut stream = storage.get(&key).await.ok()?;
+            let stream = storage.get(&key).await.ok()?;
+            let mut stream = match &data_key {
+                Some(data_key) => crate::keys::stream::open(data_key, key.as_str(), stream).ok()?,
+                None => stream,
+            };
             let mut bytes = Vec::new();
             while let Some(chunk) = stream.next().await {
                 bytes.extend_from_slice(&chunk.ok()?);
@@ -528,11 +544,17 @@ fn build(search: &SearchIndex, pool: &DbPool, files: &FileText, generation: i64)
 
 /// The indexer thread of a running node: opens (or builds) the index, then follows the
 /// outbox until stopped. Failures are logged and retried with a growing pause, never fatal.
-pub fn spawn(search: SearchIndex, pool: DbPool, storage: StorageConfig, stop: Stop) -> std::io::Result<JoinHandle<()>> {
+pub fn spawn(
+    search: SearchIndex,
+    pool: DbPool,
+    storage: StorageConfig,
+    keys: Arc<Keyring>,
+    stop: Stop,
+) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new().name("outpost-indexer".into()).spawn(move || {
         let mut pause = Duration::from_secs(2);
         let mut indexer = loop {
-            let opened = FileText::open(&storage).and_then(|files| Indexer::open(&search, &pool, files));
+            let opened = FileText::open(&storage, &pool, &keys).and_then(|files| Indexer::open(&search, &pool, files));
             match opened {
                 Ok(indexer) => break indexer,
                 Err(e) => {

@@ -1,7 +1,8 @@
 //! Files attached to issues, end to end through the issue page: upload (several at once,
 //! streamed into the store), the list with picture previews, downloads that can never act as
 //! Outpost's own pages, removal (row at once, object by job), and every refusal writing
-//! nothing, on local disk and on a real S3 server that goes away.
+//! nothing, on local disk and on a real S3 server that goes away; and every file at rest sealed
+//! with the customer-managed key.
 
 use crate::support::s3::{S3Server, ACCESS_KEY, SECRET_KEY};
 use crate::support::{Client, TestApp, PNG};
@@ -190,4 +191,63 @@ fn the_cleanup_job_removes_objects_no_row_points_to_once_they_are_an_hour_old() 
     let counted =
         app.value("SELECT after_state->>'orphaned_objects' FROM audit_log WHERE action = 'maintenance.cleaned_up'");
     assert_eq!(counted, "1");
+}
+
+/// Every byte read back from a file in the store.
+fn stored_bytes(app: &TestApp) -> Vec<Vec<u8>> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().filter_map(Result::ok) {
+            match entry.path().is_dir() {
+                true => walk(&entry.path(), out),
+                false => out.push(std::fs::read(entry.path()).unwrap()),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&app.objects.0, &mut out);
+    out
+}
+
+/// Files and thumbnails rest sealed with the customer-managed key: the store holds none of their
+/// bytes in the clear, each has a data key of its own, and without that key the file is
+/// unreadable (503) rather than served as garbage.
+#[test]
+fn files_rest_sealed_and_a_revoked_key_makes_them_unreadable() {
+    let app = TestApp::start();
+    let (mut client, _) = app.signed_in("root", true);
+    let token = project_with_issue(&app, &mut client);
+    let text = "a line only this file has\n".repeat(5000);
+    let attached = client.post_files(
+        "/issues/OPS-1/attachments",
+        &[("csrf_token", &token)],
+        &[("files", "pixel.png", PNG), ("files", "notes.txt", text.as_bytes())],
+    );
+    assert_eq!(attached.status, 303, "{}", attached.body);
+    app.run_jobs();
+    let stored = stored_bytes(&app);
+    assert_eq!(stored.len(), 3, "two files and a thumbnail");
+    for bytes in &stored {
+        assert!(bytes.starts_with(b"OPE1"), "sealed");
+        assert!(!bytes.windows(8).any(|w| w == b"\x89PNG\r\n\x1a\n"), "no picture in the clear");
+        assert!(!String::from_utf8_lossy(bytes).contains("a line only this file has"), "no text in the clear");
+    }
+    assert_eq!(app.count("data_keys WHERE purpose = 'attachment'"), 3);
+    let notes = client.get("/attachments/2/notes.txt");
+    assert_eq!((notes.status, notes.body.len()), (200, text.len()));
+    assert_eq!(notes.body, text);
+    assert_eq!(app.value("(SELECT size_bytes::text FROM attachments WHERE id = 2)"), text.len().to_string());
+    let thumbnail = client.get("/thumbnails/1");
+    assert_eq!((thumbnail.status, thumbnail.header("content-type")), (200, Some("image/png")));
+
+    // The key-encryption key that wrapped its data key gone (revoked): a clear refusal, never
+    // the sealed bytes.
+    app.sql(
+        "UPDATE data_keys SET kek_id = 'file:revoked' WHERE id = (SELECT data_key_id FROM attachments WHERE id = 2)",
+    );
+    let unreadable = client.get("/attachments/2/notes.txt");
+    assert_eq!(unreadable.status, 503, "{}", unreadable.body);
+    assert!(unreadable.body.contains("The customer-managed encryption key cannot be used"), "{}", unreadable.body);
+    let removed = client.post_form("/attachments/1/delete", &[("csrf_token", &token)]);
+    assert_eq!(removed.status, 303);
+    assert_eq!(app.count("data_keys"), 1, "deleting a file deletes its data keys (its thumbnail's too)");
 }

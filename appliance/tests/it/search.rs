@@ -308,8 +308,14 @@ fn the_indexer_thread_makes_changes_searchable_and_forgets_old_words() {
     let app = TestApp::start();
     let (mut api, token) = fixtures(&app);
     let stop = Stop::default();
-    let thread =
-        indexer::spawn(app.search.clone(), app.pool.clone(), app.config.storage.clone(), stop.clone()).unwrap();
+    let thread = indexer::spawn(
+        app.search.clone(),
+        app.pool.clone(),
+        app.config.storage.clone(),
+        app.keys.clone(),
+        stop.clone(),
+    )
+    .unwrap();
     wait_for(&mut api, &token, "q=deploy*", 4);
 
     let created =

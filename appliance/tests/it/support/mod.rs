@@ -132,7 +132,8 @@ impl TestApp {
     pub fn with_indexer<T>(&self, work: impl FnOnce(&mut Indexer) -> T) -> T {
         let mut indexer = self.indexer.lock().unwrap_or_else(|e| e.into_inner());
         if indexer.is_none() {
-            let files = FileText::open(&self.config.storage).expect("open the file store for the indexer");
+            let files = FileText::open(&self.config.storage, &self.pool, &self.keys)
+                .expect("open the file store for the indexer");
             *indexer = Some(Indexer::open(&self.search, &self.pool, files).expect("open the search index"));
         }
         work(indexer.as_mut().expect("the indexer was just opened"))
