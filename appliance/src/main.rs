@@ -118,6 +118,12 @@ enum KeysCommand {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Seal the attached files and thumbnails stored before customer-managed keys: each is
+    /// copied sealed, its row moved to the copy, the plain object removed. Resumable.
+    SealFiles {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Write a new random 256-bit key file (mode 0600) for provider `file`.
     CreateFile {
         /// Where; an existing file is never overwritten.
@@ -551,6 +557,28 @@ fn keys_command(command: KeysCommand) -> Result<(), String> {
                 "Every data key is wrapped by {} now ({done} re-wrapped); the previous keys can be retired.",
                 keyring.current_kek()
             );
+            Ok(())
+        }
+        KeysCommand::SealFiles { config } => {
+            let loaded = load(&config.config)?;
+            let (pool, keyring) = open(&config)?;
+            let keyring = std::sync::Arc::new(keyring);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start a runtime: {e}"))?;
+            let sealed = runtime.block_on(async {
+                let storage =
+                    outpost::storage::Storage::open(&loaded.storage).await.map_err(|e| format!("file storage: {e}"))?;
+                outpost::attachments::sealing::seal_plain_files(&storage, &pool, &keyring, |done| {
+                    if done % 100 == 0 {
+                        println!("sealed {done}");
+                    }
+                })
+                .await
+                .map_err(|e| e.for_operator())
+            })?;
+            println!("Sealed {sealed} stored objects; every file is sealed now.");
             Ok(())
         }
         KeysCommand::Verify { config } => {

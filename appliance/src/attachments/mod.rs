@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod pages;
+pub mod sealing;
 pub mod sniff;
 pub mod thumbnails;
 pub mod upload;
@@ -219,6 +220,15 @@ pub fn find(conn: &mut PgConnection, id: i64) -> Result<Attachment, AppError> {
         .first(conn)
         .optional()?
         .ok_or_else(|| AppError::not_found(format!("There is no attachment {id}.")))
+}
+
+/// A new, unguessable object key in `folder`.
+pub fn random_object_key(folder: &str) -> Result<ObjectKey, crate::storage::StorageError> {
+    ObjectKey::new(&format!(
+        "{folder}/{}/{}",
+        crate::identity::secrets::random_hex(1),
+        crate::identity::secrets::random_hex(16)
+    ))
 }
 
 /// The stored bytes of the object `key` as they were uploaded: opened with its data key when

@@ -11,8 +11,8 @@ use tokio::sync::mpsc;
 use super::{check_name, sniff, Uploaded};
 use crate::db;
 use crate::errors::AppError;
-use crate::identity::secrets::{self, random_hex};
-use crate::storage::{ByteStream, ObjectKey, ObjectStore};
+use crate::identity::secrets;
+use crate::storage::{ByteStream, ObjectStore};
 use crate::web::AppState;
 use diesel::prelude::*;
 
@@ -128,7 +128,7 @@ async fn store_one(
         return Err(AppError::invalid("files", format!("\"{file_name}\" is empty; there is nothing to attach.")));
     }
     let content_type = sniff::of(&head[..head.len().min(sniff::HEAD)]).to_owned();
-    let key = ObjectKey::new(&format!("attachments/{}/{}", random_hex(1), random_hex(16)))?;
+    let key = super::random_object_key("attachments")?;
     let (sender, receiver) = mpsc::channel::<std::io::Result<Bytes>>(CHANNEL_CHUNKS);
     let body: ByteStream = Box::pin(futures_util::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|chunk| (chunk, receiver))

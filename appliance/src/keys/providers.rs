@@ -228,7 +228,11 @@ impl CommandKek {
             .spawn()
             .map_err(|e| failed(e.to_string()))?;
         if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(input).map_err(|e| failed(e.to_string()))?;
+            // A program that refuses may exit before reading: its exit and stderr say why.
+            match stdin.write_all(input) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(failed(e.to_string())),
+                _ => {}
+            }
         }
         let output = child.wait_with_output().map_err(|e| failed(e.to_string()))?;
         if !output.status.success() {

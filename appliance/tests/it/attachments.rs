@@ -251,3 +251,42 @@ fn files_rest_sealed_and_a_revoked_key_makes_them_unreadable() {
     assert_eq!(removed.status, 303);
     assert_eq!(app.count("data_keys"), 1, "deleting a file deletes its data keys (its thumbnail's too)");
 }
+
+/// Files stored before customer-managed keys are sealed by `outpost keys seal-files`' work:
+/// copied sealed, the row moved, the plain objects removed, and the file reads the same.
+#[test]
+fn files_stored_in_the_clear_are_sealed_in_place_of_their_plain_objects() {
+    let app = TestApp::start();
+    let (mut client, _) = app.signed_in("root", true);
+    project_with_issue(&app, &mut client);
+    for (key, bytes) in [("attachments/aa/legacy", b"plain old notes\n".as_slice()), ("thumbnails/bb/legacy.png", PNG)]
+    {
+        let path = app.objects.0.join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    app.sql(
+        "INSERT INTO attachments (issue_id, object_key, file_name, content_type, size_bytes, sha256, uploaded_by, thumbnail_key) \
+         SELECT i.id, 'attachments/aa/legacy', 'old.txt', 'text/plain', 16, repeat('a', 64), i.reporter_id, 'thumbnails/bb/legacy.png' FROM issues i",
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let storage = runtime.block_on(outpost::storage::Storage::open(&app.config.storage)).unwrap();
+    let seal =
+        || runtime.block_on(outpost::attachments::sealing::seal_plain_files(&storage, &app.pool, &app.keys, |_| ()));
+    assert_eq!(seal().unwrap(), 2, "the file and its thumbnail");
+    assert_eq!(seal().unwrap(), 0, "once");
+    assert!(
+        !app.objects.0.join("attachments/aa/legacy").exists()
+            && !app.objects.0.join("thumbnails/bb/legacy.png").exists()
+    );
+    let moved = app.value("(SELECT object_key || ' ' || thumbnail_key FROM attachments)");
+    let (file, thumbnail) = moved.split_once(' ').unwrap();
+    assert!(std::fs::read(app.objects.0.join(file)).unwrap().starts_with(b"OPE1"));
+    assert!(std::fs::read(app.objects.0.join(thumbnail)).unwrap().starts_with(b"OPE1"));
+    let id = app.value("(SELECT id::text FROM attachments)");
+    assert_eq!(client.get(&format!("/attachments/{id}/old.txt")).body, "plain old notes\n");
+    let picture = client.get(&format!("/thumbnails/{id}"));
+    let length = PNG.len().to_string();
+    assert_eq!((picture.status, picture.header("content-length")), (200, Some(length.as_str())));
+    assert!(picture.body.contains("IHDR"), "the picture, opened");
+}
