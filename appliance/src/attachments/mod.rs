@@ -255,8 +255,7 @@ pub fn delete(conn: &mut PgConnection, actor: &Actor, attachment: &Attachment) -
         // Without its data keys the sealed objects are unreadable at once, whenever the job
         // gets to removing them.
         let keys: Vec<i64> = [attachment.data_key_id, attachment.thumbnail_data_key_id].into_iter().flatten().collect();
-        diesel::delete(crate::schema::data_keys::table.filter(crate::schema::data_keys::id.eq_any(keys)))
-            .execute(conn)?;
+        crate::keys::shred(conn, &keys)?;
         let before =
             json!({ "attachment_id": attachment.id, "file_name": attachment.file_name, "sha256": attachment.sha256 });
         audit::record(

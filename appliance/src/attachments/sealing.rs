@@ -9,7 +9,7 @@ use super::{random_object_key, Attachment};
 use crate::db::{self, DbPool};
 use crate::errors::AppError;
 use crate::keys::{stream, Keyring, Purpose};
-use crate::schema::{attachments, data_keys};
+use crate::schema::attachments;
 use crate::storage::{ObjectKey, ObjectStore, Storage};
 
 /// Which of an attachment's objects.
@@ -89,7 +89,7 @@ async fn seal_one(
     // Moved: the plain object goes. Not moved (the row went meanwhile): the sealed copy goes.
     let (remove, key_left) = if moved == 1 { (old, None) } else { (new, Some(data_key_id)) };
     if let Some(data_key_id) = key_left {
-        db::run(pool, move |conn| Ok(diesel::delete(data_keys::table.find(data_key_id)).execute(conn)?)).await?;
+        db::run(pool, move |conn| Ok(crate::keys::shred(conn, &[data_key_id])?)).await?;
     }
     storage.delete(&remove).await?;
     Ok(())

@@ -131,7 +131,7 @@ pub fn make(context: &Context, job: &Job) -> Result<(), Failure> {
         Ok(made) => made,
         Err(failure) => {
             // The next attempt makes a key of its own.
-            diesel::delete(crate::schema::data_keys::table.find(target_key_id)).execute(&mut conn)?;
+            crate::keys::shred(&mut conn, &[target_key_id])?;
             return Err(failure);
         }
     };
@@ -147,7 +147,7 @@ pub fn make(context: &Context, job: &Job) -> Result<(), Failure> {
                 .execute(&mut conn)?;
         }
         Err(reason) => {
-            diesel::delete(crate::schema::data_keys::table.find(target_key_id)).execute(&mut conn)?;
+            crate::keys::shred(&mut conn, &[target_key_id])?;
             let note = format!("No preview: the picture could not be read ({reason}).");
             diesel::update(update).set(attachments::thumbnail_note.eq(note)).execute(&mut conn)?;
         }

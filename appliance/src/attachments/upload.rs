@@ -14,7 +14,6 @@ use crate::errors::AppError;
 use crate::identity::secrets;
 use crate::storage::{ByteStream, ObjectStore};
 use crate::web::AppState;
-use diesel::prelude::*;
 
 /// Chunks in flight between the reader and the store.
 const CHANNEL_CHUNKS: usize = 4;
@@ -84,11 +83,7 @@ pub async fn receive(state: &AppState, mut form: Multipart, csrf: Option<&str>) 
 /// Removes objects whose rows will not be written; what fails here the cleanup job finds.
 pub async fn forget(state: &AppState, stored: &[Uploaded]) {
     let data_keys: Vec<i64> = stored.iter().map(|file| file.data_key_id).collect();
-    let removed = db::run(&state.pool, move |conn| {
-        Ok(diesel::delete(crate::schema::data_keys::table.filter(crate::schema::data_keys::id.eq_any(data_keys)))
-            .execute(conn)?)
-    })
-    .await;
+    let removed = db::run(&state.pool, move |conn| Ok(crate::keys::shred(conn, &data_keys)?)).await;
     if let Err(error) = removed {
         tracing::warn!(%error, "the data keys of an unrecorded upload stay");
     }
@@ -173,10 +168,7 @@ async fn store_one(
     };
     if stored.is_err() || size > limit {
         // The data key of what was not kept goes too.
-        let _ = db::run(&state.pool, move |conn| {
-            Ok(diesel::delete(crate::schema::data_keys::table.find(data_key_id)).execute(conn)?)
-        })
-        .await;
+        let _ = db::run(&state.pool, move |conn| Ok(crate::keys::shred(conn, &[data_key_id])?)).await;
         if stored.is_ok() {
             let _ = storage.delete(&key).await;
             return Err(too_large());

@@ -14,7 +14,7 @@ use super::users::User;
 use crate::audit::{self, Actor, Change};
 use crate::errors::AppError;
 use crate::keys::{Keyring, Purpose};
-use crate::schema::{data_keys, installation_settings, mfa_challenges, mfa_recovery_codes, users};
+use crate::schema::{installation_settings, mfa_challenges, mfa_recovery_codes, users};
 
 const STEP_SECONDS: i64 = 30;
 const DIGITS: u32 = 6;
@@ -369,7 +369,7 @@ pub fn disable(
             .execute(conn)?;
         diesel::delete(mfa_recovery_codes::table.filter(mfa_recovery_codes::user_id.eq(user.id))).execute(conn)?;
         if let Some(key_id) = key_id {
-            diesel::delete(data_keys::table.find(key_id)).execute(conn)?;
+            crate::keys::shred(conn, &[key_id])?;
         }
         audit::record(
             conn,

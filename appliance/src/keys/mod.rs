@@ -215,6 +215,12 @@ impl Keyring {
     }
 }
 
+/// Deletes data keys: what they sealed can never be opened again (crypto-shredding). For the
+/// keys of objects deleted, or of objects that were never kept.
+pub fn shred(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<usize> {
+    diesel::delete(data_keys::table.filter(data_keys::id.eq_any(ids))).execute(conn)
+}
+
 /// When `outpost keys rotate` last finished, from the audit log.
 pub fn last_rotation(conn: &mut PgConnection) -> QueryResult<Option<chrono::DateTime<Utc>>> {
     use crate::schema::audit_log;
