@@ -27,6 +27,21 @@ pub const GRACE_DAYS: i64 = 14;
 /// Days before expiry from which administrators are told.
 pub const WARNING_DAYS: i64 = 30;
 
+/// `signed::verify` against the trusted keys, remembering the last license that checked out:
+/// the license in force is read with every page's session, and its signature need not be
+/// checked each time. Only a success is kept (a key is never withdrawn while running; a
+/// refusal may become a success once a key is trusted).
+fn verified(text: &str) -> Result<License, signed::Refusal> {
+    static LAST: std::sync::Mutex<Option<License>> = std::sync::Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(license) = last.as_ref().filter(|license| license.text.trim() == text.trim()) {
+        return Ok(license.clone());
+    }
+    let license = signed::verify(text, &vendor_keys::trusted())?;
+    *last = Some(license.clone());
+    Ok(license)
+}
+
 /// Where the installation stands.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", tag = "mode")]
@@ -57,7 +72,7 @@ impl Status {
     /// Decides the status of the stored license `text` at `now`.
     pub fn of(text: Option<&str>, installation_id: &str, now: DateTime<Utc>) -> Status {
         let checked = text.map(|text| {
-            signed::verify(text, &vendor_keys::trusted())
+            verified(text)
                 .and_then(|license| signed::check_installation(&license, installation_id).map(|()| license))
         });
         let (license, problem) = match checked {
