@@ -72,8 +72,7 @@ impl Status {
     /// Decides the status of the stored license `text` at `now`.
     pub fn of(text: Option<&str>, installation_id: &str, now: DateTime<Utc>) -> Status {
         let checked = text.map(|text| {
-            verified(text)
-                .and_then(|license| signed::check_installation(&license, installation_id).map(|()| license))
+            verified(text).and_then(|license| signed::check_installation(&license, installation_id).map(|()| license))
         });
         let (license, problem) = match checked {
             None => (None, None),
