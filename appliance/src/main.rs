@@ -124,6 +124,15 @@ enum KeysCommand {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Seal a secret of the configuration (read from standard input) with the customer-managed
+    /// key, and print the value to write in its place: sealed:v1:…
+    SealSecret {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The setting: mail.password, ldap.bind_password, oidc.client_secret or
+        /// storage.s3_secret_key.
+        setting: String,
+    },
     /// Write a new random 256-bit key file (mode 0600) for provider `file`.
     CreateFile {
         /// Where; an existing file is never overwritten.
@@ -283,6 +292,19 @@ fn connect(config: &Config) -> Result<db::DbPool, String> {
     Ok(pool)
 }
 
+/// Opens the configuration's sealed secrets for a command that uses them; a configuration
+/// without any needs neither the key nor the database.
+fn open_sealed_secrets(config: &mut Config) -> Result<(), String> {
+    if !config.has_sealed_secrets() {
+        return Ok(());
+    }
+    let keyring = outpost::keys::Keyring::open(&config.keys)
+        .map_err(|e| format!("the key-encryption key cannot be used: {e}"))?;
+    let pool = connect(config)?;
+    let mut conn = pool.get().map_err(|e| format!("cannot connect to the database: {e}"))?;
+    config.open_sealed_secrets(&mut conn, &keyring).map_err(|problems| problems.join("\n"))
+}
+
 fn migrate(pool: &db::DbPool) -> Result<Vec<String>, String> {
     let mut conn = pool.get().map_err(|e| format!("cannot reach PostgreSQL: {e}"))?;
     db::migrate(&mut conn)
@@ -371,7 +393,8 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Mail(MailCommand::Test { config, address }) => {
-            let config = load(&config.config)?;
+            let mut config = load(&config.config)?;
+            open_sealed_secrets(&mut config)?;
             println!("{}", mail::send_test(&config, &address)?);
             Ok(())
         }
@@ -406,7 +429,8 @@ fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Command::Storage(StorageCommand::Check { config }) => {
-            let config = load(&config.config)?;
+            let mut config = load(&config.config)?;
+            open_sealed_secrets(&mut config)?;
             let runtime =
                 tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
             let passed = runtime.block_on(outpost::storage::check::run(&config.storage))?;
@@ -532,8 +556,10 @@ fn keys_command(command: KeysCommand) -> Result<(), String> {
             let (pool, keyring) = open(&config)?;
             let mut conn = pool.get().map_err(|e| format!("cannot connect to the database: {e}"))?;
             println!("Current key: {} (a wrap and unwrap round trip worked)", keyring.current_kek());
-            for (kek, count) in keyring.counts(&mut conn).map_err(|e| e.to_string())? {
-                println!("  {count} data keys wrapped by {kek}");
+            for (kek, purposes) in keyring.counts(&mut conn).map_err(|e| e.to_string())? {
+                let total: i64 = purposes.iter().map(|(_, count)| count).sum();
+                let each: Vec<String> = purposes.iter().map(|(purpose, count)| format!("{purpose} {count}")).collect();
+                println!("  {total} data keys wrapped by {kek} ({})", each.join(", "));
             }
             match outpost::keys::last_rotation(&mut conn).map_err(|e| e.to_string())? {
                 Some(at) => println!("Last rotation: {}", at.format("%Y-%m-%d %H:%M UTC")),
@@ -560,7 +586,8 @@ fn keys_command(command: KeysCommand) -> Result<(), String> {
             Ok(())
         }
         KeysCommand::SealFiles { config } => {
-            let loaded = load(&config.config)?;
+            let mut loaded = load(&config.config)?;
+            open_sealed_secrets(&mut loaded)?;
             let (pool, keyring) = open(&config)?;
             let keyring = std::sync::Arc::new(keyring);
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -579,6 +606,29 @@ fn keys_command(command: KeysCommand) -> Result<(), String> {
                 .map_err(|e| e.for_operator())
             })?;
             println!("Sealed {sealed} stored objects; every file is sealed now.");
+            Ok(())
+        }
+        KeysCommand::SealSecret { config, setting } => {
+            use outpost::config::secrets::{self, SEALABLE};
+            if !SEALABLE.contains(&setting.as_str()) {
+                return Err(format!(
+                    "SETTING: \"{setting}\" is not a secret that can be sealed; give one of {}",
+                    SEALABLE.join(", ")
+                ));
+            }
+            let mut secret = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut secret)
+                .map_err(|e| format!("cannot read the secret from standard input: {e}"))?;
+            let secret = secret.strip_suffix('\n').map(|s| s.strip_suffix('\r').unwrap_or(s)).unwrap_or(&secret);
+            if secret.is_empty() {
+                return Err("standard input: give the secret to seal on standard input, e.g. `outpost keys seal-secret mail.password < file`".into());
+            }
+            let (pool, keyring) = open(&config)?;
+            let mut conn = pool.get().map_err(|e| format!("cannot connect to the database: {e}"))?;
+            let sealed =
+                secrets::seal(&mut conn, &keyring, &Actor::system(), &setting, secret).map_err(|e| e.for_operator())?;
+            println!("{sealed}");
+            eprintln!("Write this value as {setting} in the configuration; it opens only with this installation's key and database.");
             Ok(())
         }
         KeysCommand::Verify { config } => {

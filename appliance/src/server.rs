@@ -53,9 +53,9 @@ pub fn bind(
 
 /// Serves (with this node's background jobs) until SIGINT or SIGTERM, then lets in-flight
 /// requests and jobs finish.
-pub async fn serve(config: Config, pool: DbPool) -> Result<(), String> {
+pub async fn serve(mut config: Config, pool: DbPool) -> Result<(), String> {
     // First, so that a key that cannot be used stops the service before anything starts.
-    let keys = Arc::new(open_keys(&config, &pool)?);
+    let keys = Arc::new(open_keys(&mut config, &pool)?);
     // A store that cannot be opened now would fail every upload later: say so at start.
     let storage = Storage::open(&config.storage)
         .await
@@ -106,11 +106,19 @@ async fn install_dropped_license(config: &Config, pool: &DbPool) {
 }
 
 /// Opens and proves the key-encryption keys (a key that cannot be used stops start-up with one
-/// sentence), then seals the two-factor seeds written before customer-managed keys.
-pub fn open_keys(config: &Config, pool: &DbPool) -> Result<crate::keys::Keyring, String> {
+/// sentence), opens the configuration's sealed secrets, then seals the two-factor seeds and
+/// webhook secrets written before customer-managed keys.
+pub fn open_keys(config: &mut Config, pool: &DbPool) -> Result<crate::keys::Keyring, String> {
     let keys = crate::keys::Keyring::open(&config.keys)
         .map_err(|e| format!("the customer-managed key cannot be used: {e}; see keys.* in the configuration"))?;
     let mut conn = pool.get().map_err(|e| format!("cannot connect to the database: {e}"))?;
+    config.open_sealed_secrets(&mut conn, &keys).map_err(|problems| problems.join("\n"))?;
+    for setting in config.plain_secrets() {
+        tracing::warn!(
+            setting,
+            "a secret is written in the clear in the configuration; `outpost keys seal-secret {setting}` prints it sealed"
+        );
+    }
     let sealed = crate::identity::mfa::seal_plain_seeds(&mut conn, &keys).map_err(|e| e.for_operator())?
         + crate::integrations::webhooks::seal_plain_secrets(&mut conn, &keys).map_err(|e| e.for_operator())?;
     if sealed > 0 {

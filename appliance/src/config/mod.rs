@@ -6,6 +6,7 @@
 //! so that `outpost check-config` can list them all at once.
 
 mod reader;
+pub mod secrets;
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
@@ -46,7 +47,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("ldap.security", "starttls (default with ldap://), tls (ldaps://), or none (a trusted network only)"),
     ("ldap.ca_file", "PEM file of the certificate authority that signed the directory's certificate"),
     ("ldap.bind_dn", "the account Outpost searches the directory as (read-only is enough)"),
-    ("ldap.bind_password", "the password of ldap.bind_dn"),
+    ("ldap.bind_password", "the password of ldap.bind_dn (may be sealed: `outpost keys seal-secret ldap.bind_password`)"),
     ("ldap.user_base", "where people are, e.g. ou=people,dc=example,dc=com"),
     (
         "ldap.user_filter",
@@ -57,7 +58,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("ldap.auditor_group", "the cn of the group whose members are auditors (default: none)"),
     ("oidc.issuer", "the OpenID Connect provider for single sign-on, e.g. https://idp.example.com/realms/main (default: none)"),
     ("oidc.client_id", "Outpost's client id at the provider"),
-    ("oidc.client_secret", "Outpost's client secret at the provider"),
+    ("oidc.client_secret", "Outpost's client secret at the provider (may be sealed: `outpost keys seal-secret oidc.client_secret`)"),
     ("oidc.redirect_url", "where the provider sends people back: the public URL followed by /login/sso/callback"),
     ("oidc.ca_file", "PEM file of the certificate authority that signed the provider's certificate"),
     ("oidc.groups_claim", "the ID token claim listing a person's groups (default groups)"),
@@ -80,7 +81,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("mail.smtp_port", "SMTP port (default 587; 465 with security = tls, 25 with security = none)"),
     ("mail.security", "starttls (default: required, never plain), tls (implicit TLS), or none (trusted local relay only)"),
     ("mail.username", "SMTP user name, if the server wants authentication"),
-    ("mail.password", "SMTP password of mail.username"),
+    ("mail.password", "SMTP password of mail.username (may be sealed: `outpost keys seal-secret mail.password`)"),
     ("mail.ca_file", "PEM file of the certificate authority that signed the SMTP server's certificate"),
     ("mail.from", "the sender of Outpost's mail (default outpost@localhost)"),
     (
@@ -100,7 +101,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("storage.s3_region", "the bucket's region (default us-east-1)"),
     ("storage.s3_bucket", "the bucket; created if missing (default outpost)"),
     ("storage.s3_access_key", "S3 access key; required with backend s3"),
-    ("storage.s3_secret_key", "S3 secret key of s3_access_key"),
+    ("storage.s3_secret_key", "S3 secret key of s3_access_key (may be sealed: `outpost keys seal-secret storage.s3_secret_key`)"),
     ("storage.s3_ca_file", "PEM file of the certificate authority that signed the S3 server's certificate"),
     (
         "search.index_dir",
@@ -450,6 +451,7 @@ impl Config {
                     .to_owned(),
             );
         }
+        reader.check_sealed_values();
         reader.report_unknown_keys();
         if reader.problems.is_empty() {
             Ok(config)

@@ -7,11 +7,13 @@ use std::path::PathBuf;
 
 use toml::{Table, Value};
 
+use super::secrets::SEALABLE;
 use super::{
     KeyProviderConfig, KeysConfig, LdapConfig, LdapSecurity, MailConfig, OidcConfig, S3Settings, SmtpConfig,
     SmtpSecurity, StorageBackend, StorageConfig, KEYS,
 };
 use crate::integrations::networks::Network;
+use crate::keys::sealed_text;
 use crate::tls::{self, TlsFiles};
 
 pub(super) struct Reader {
@@ -410,5 +412,25 @@ impl Reader {
             previous.push(pkcs11(self, label));
         }
         KeysConfig { current, previous }
+    }
+
+    /// A sealed value must read as `outpost keys seal-secret` printed it, and only secrets
+    /// are sealed: whether it opens is known only once the key and the database are up.
+    pub(super) fn check_sealed_values(&mut self) {
+        for (section, settings) in &self.table {
+            let Some(settings) = settings.as_table() else { continue };
+            for (name, value) in settings {
+                let Some(text) = value.as_str().filter(|text| sealed_text::is_sealed(text)) else { continue };
+                let setting = format!("{section}.{name}");
+                if !SEALABLE.contains(&setting.as_str()) {
+                    self.problems.push(format!(
+                        "{setting}: only secrets can be sealed ({}); write this setting in the clear",
+                        SEALABLE.join(", ")
+                    ));
+                } else if let Err(why) = sealed_text::parse(text) {
+                    self.problems.push(format!("{setting}: {why}"));
+                }
+            }
+        }
     }
 }

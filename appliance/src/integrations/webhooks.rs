@@ -2,7 +2,6 @@
 //! global ones), and the `webhooks` job that turns one outbox event into one delivery per
 //! interested hook.
 
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -13,7 +12,7 @@ use crate::errors::AppError;
 use crate::identity::secrets;
 use crate::jobs::queue::{self, Failure, Job, NewJob};
 use crate::jobs::worker::Context;
-use crate::keys::{Keyring, Purpose};
+use crate::keys::{sealed_text, Keyring};
 use crate::schema::{comments, issues, projects, sprints, users, webhook_deliveries, webhooks};
 
 /// The events a hook can choose, as the outbox names them.
@@ -176,16 +175,13 @@ pub fn create(
     })
 }
 
-const SEALED: &str = "sealed:v1:";
-
 fn secret_identity(hook_id: i64) -> String {
     format!("webhook:{hook_id}:secret")
 }
 
 /// Stores `secret` sealed by a data key of its own, bound to the hook.
 fn seal_secret(conn: &mut PgConnection, keys: &Keyring, hook_id: i64, secret: &str) -> Result<(), AppError> {
-    let (key_id, sealed) = keys.seal(conn, Purpose::Secret, &secret_identity(hook_id), secret.as_bytes())?;
-    let stored = format!("{SEALED}{key_id}:{}", base64::engine::general_purpose::STANDARD.encode(sealed));
+    let stored = sealed_text::seal(conn, keys, &secret_identity(hook_id), secret)?;
     diesel::update(webhooks::table.find(hook_id)).set(webhooks::secret.eq(stored)).execute(conn)?;
     Ok(())
 }
@@ -193,19 +189,13 @@ fn seal_secret(conn: &mut PgConnection, keys: &Keyring, hook_id: i64, secret: &s
 /// The secret that signs `hook`'s deliveries, opened with the customer-managed key (a hook
 /// made before the key was configured holds it in the clear until start-up seals it).
 pub fn signing_secret(conn: &mut PgConnection, keys: &Keyring, hook: &Webhook) -> Result<String, AppError> {
-    let Some(rest) = hook.secret.strip_prefix(SEALED) else { return Ok(hook.secret.clone()) };
-    let damaged = || AppError::internal(format!("the stored secret of webhook {} is damaged", hook.id));
-    let (key_id, sealed) = rest.split_once(':').ok_or_else(damaged)?;
-    let key_id: i64 = key_id.parse().map_err(|_| damaged())?;
-    let sealed = base64::engine::general_purpose::STANDARD.decode(sealed).map_err(|_| damaged())?;
-    let opened = keys.unseal(conn, key_id, &secret_identity(hook.id), &sealed)?;
-    String::from_utf8(opened).map_err(|_| damaged())
+    sealed_text::open(conn, keys, &secret_identity(hook.id), &hook.secret)
 }
 
 /// Seals the secrets of hooks made before customer-managed keys; start-up calls it.
 pub fn seal_plain_secrets(conn: &mut PgConnection, keys: &Keyring) -> Result<usize, AppError> {
     let plain: Vec<(i64, String)> = webhooks::table
-        .filter(webhooks::secret.not_like(format!("{SEALED}%")))
+        .filter(webhooks::secret.not_like(format!("{}%", sealed_text::PREFIX)))
         .select((webhooks::id, webhooks::secret))
         .load(conn)?;
     for (id, secret) in &plain {

@@ -5,6 +5,7 @@
 
 pub mod envelope;
 pub mod providers;
+pub mod sealed_text;
 pub mod stream;
 
 use chrono::Utc;
@@ -95,8 +96,16 @@ impl Keyring {
     /// Data key `id`, unwrapped by whichever configured KEK wrapped it. A KEK that is gone
     /// (revoked, or retired too early) is named, and the data stays sealed.
     pub fn data_key(&self, conn: &mut PgConnection, id: i64) -> Result<DataKey, AppError> {
-        let (kek_id, wrapped): (String, Vec<u8>) =
-            data_keys::table.find(id).select((data_keys::kek_id, data_keys::wrapped)).first(conn)?;
+        let (kek_id, wrapped): (String, Vec<u8>) = data_keys::table
+            .find(id)
+            .select((data_keys::kek_id, data_keys::wrapped))
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| {
+                AppError::KeysUnavailable(format!(
+                    "data key {id} does not exist: it was destroyed, or belongs to another installation"
+                ))
+            })?;
         let kek = self.keks.find(&kek_id).ok_or_else(|| {
             AppError::KeysUnavailable(format!(
                 "data key {id} is wrapped by key {kek_id}, which is not configured; without it the data it protects cannot be read"
@@ -204,16 +213,27 @@ impl Keyring {
         Ok((opened, problems))
     }
 
-    /// Data keys per KEK id, current first.
-    pub fn counts(&self, conn: &mut PgConnection) -> QueryResult<Vec<(String, i64)>> {
-        let mut counts: Vec<(String, i64)> = data_keys::table
-            .group_by(data_keys::kek_id)
-            .select((data_keys::kek_id, diesel::dsl::count_star()))
+    /// Data keys per KEK id (current first), each with its count per purpose.
+    pub fn counts(&self, conn: &mut PgConnection) -> QueryResult<Vec<KeyCounts>> {
+        let rows: Vec<(String, String, i64)> = data_keys::table
+            .group_by((data_keys::kek_id, data_keys::purpose))
+            .select((data_keys::kek_id, data_keys::purpose, diesel::dsl::count_star()))
+            .order_by((data_keys::kek_id, data_keys::purpose))
             .load(conn)?;
-        counts.sort_by_key(|(kek, _)| (kek != self.current_kek(), kek.clone()));
+        let mut counts: Vec<KeyCounts> = Vec::new();
+        for (kek, purpose, count) in rows {
+            match counts.last_mut() {
+                Some((last, purposes)) if *last == kek => purposes.push((purpose, count)),
+                _ => counts.push((kek, vec![(purpose, count)])),
+            }
+        }
+        counts.sort_by_key(|(kek, _)| kek != self.current_kek());
         Ok(counts)
     }
 }
+
+/// A KEK's id, and how many data keys it wraps for each purpose.
+pub type KeyCounts = (String, Vec<(String, i64)>);
 
 /// Deletes data keys: what they sealed can never be opened again (crypto-shredding). For the
 /// keys of objects deleted, or of objects that were never kept.

@@ -1,31 +1,11 @@
 //! The `outpost` command as an administrator runs it.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use diesel::prelude::*;
 
+use crate::support::cli::{outpost, text};
 use crate::support::TestDb;
-
-fn outpost(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_outpost"))
-        .args(args)
-        .env_remove("OUTPOST_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
 
 fn config_file(contents: &str) -> tempfile_path::TempFile {
     tempfile_path::TempFile::with(contents)
@@ -184,6 +164,20 @@ fn serve_runs_against_an_existing_database_and_stops_cleanly_on_sigterm() {
         text(&refused)
     );
     outpost::keys::providers::FileKek::create(&kek).unwrap();
+    // So does a sealed secret in the configuration that does not open.
+    let unopened = config_file(&format!(
+        "{}[mail]\nsmtp_host = \"127.0.0.1\"\nusername = \"outpost\"\npassword = \"sealed:v1:999:AAAA\"\n",
+        std::fs::read_to_string(&settings(&kek).0).unwrap()
+    ));
+    let refused = outpost(&["serve", "--config", unopened.arg()], None);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains(
+            "mail.password: the sealed value does not open (data key 999 does not exist: it was destroyed, or belongs to another installation)"
+        ),
+        "{}",
+        text(&refused)
+    );
     let file = settings(&kek);
     let server = Command::new(env!("CARGO_BIN_EXE_outpost"))
         .args(["serve", "--config", file.arg()])

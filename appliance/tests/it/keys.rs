@@ -11,6 +11,8 @@ use outpost::config::{KeyProviderConfig, KeysConfig};
 use outpost::keys::providers::FileKek;
 use outpost::keys::{Keyring, Purpose};
 
+use crate::support::cli::{outpost, text};
+use crate::support::s3::{S3Server, ACCESS_KEY, SECRET_KEY};
 use crate::support::{TempDir, TestDb};
 
 fn temp_dir() -> TempDir {
@@ -61,7 +63,8 @@ fn data_keys_move_to_a_new_key_file_by_rotation_resumed_after_a_stop() {
         .unwrap();
     assert_eq!((done, batches), (2, 1));
     let counts = rotating.counts(&mut conn).unwrap();
-    assert_eq!(counts, [(rotating.current_kek().to_owned(), 2), (first.current_kek().to_owned(), 3)]);
+    let seeds = |n: i64| vec![("totp_seed".to_owned(), n)];
+    assert_eq!(counts, [(rotating.current_kek().to_owned(), seeds(2)), (first.current_kek().to_owned(), seeds(3))]);
     for (i, (id, bytes)) in sealed.iter().enumerate() {
         assert_eq!(
             rotating.unseal(&mut conn, *id, &format!("user:{i}:totp"), bytes).unwrap(),
@@ -69,7 +72,7 @@ fn data_keys_move_to_a_new_key_file_by_rotation_resumed_after_a_stop() {
         );
     }
     assert_eq!(rotating.rotate(&mut conn, &Actor::system(), 2, |_, _| true).unwrap(), 3);
-    assert_eq!(rotating.counts(&mut conn).unwrap(), [(rotating.current_kek().to_owned(), 5)]);
+    assert_eq!(rotating.counts(&mut conn).unwrap(), [(rotating.current_kek().to_owned(), seeds(5))]);
 
     // The old key retired: everything opens with the new one alone.
     let retired = Keyring::open(&file_keys(&new, &[])).unwrap();
@@ -294,4 +297,106 @@ fn plain_two_factor_seeds_and_webhook_secrets_are_sealed_once_by_start_up() {
     let hook: Webhook = outpost::schema::webhooks::table.select(Webhook::as_select()).first(&mut conn).unwrap();
     assert!(hook.secret.starts_with("sealed:v1:") && !hook.secret.contains(&plain));
     assert_eq!(signing_secret(&mut conn, &keyring, &hook).unwrap(), plain);
+}
+
+#[test]
+fn configuration_secrets_are_sealed_by_the_command_and_open_only_where_they_were_sealed() {
+    let dir = temp_dir();
+    let db = TestDb::new();
+    let kek = dir.0.join("kek");
+    FileKek::create(&kek).unwrap();
+    let server = S3Server::start();
+    let config_with = |name: &str, kek: &Path, extra: &str| {
+        let path = dir.0.join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "[database]\nurl = \"{}\"\n[keys]\nfile = \"{}\"\n[storage]\nbackend = \"s3\"\ns3_endpoint = \"{}\"\n\
+                 s3_bucket = \"sealed\"\ns3_access_key = \"{ACCESS_KEY}\"\n{extra}\n",
+                db.url,
+                kek.display(),
+                server.endpoint()
+            ),
+        )
+        .unwrap();
+        path.display().to_string()
+    };
+    let plain = config_with("plain.toml", &kek, &format!("s3_secret_key = \"{SECRET_KEY}\""));
+    let seal =
+        |setting: &str, secret: &str| outpost(&["keys", "seal-secret", "--config", &plain, setting], Some(secret));
+    let footprint =
+        |db: &TestDb| ["data_keys", "audit_log"].map(|table| value_in(db, &format!("SELECT count(*) FROM {table}")));
+
+    // Refusals: a setting that is no secret, and nothing on standard input. Nothing is written.
+    let before = footprint(&db);
+    let refused = seal("mail.from", "x\n");
+    assert!(!refused.status.success());
+    assert!(text(&refused).contains("SETTING: \"mail.from\" is not a secret that can be sealed; give one of mail.password, ldap.bind_password, oidc.client_secret, storage.s3_secret_key"), "{}", text(&refused));
+    let empty = seal("storage.s3_secret_key", "\n");
+    assert!(
+        !empty.status.success() && text(&empty).contains("standard input: give the secret to seal"),
+        "{}",
+        text(&empty)
+    );
+    assert_eq!(footprint(&db), before);
+
+    let sealed = seal("storage.s3_secret_key", &format!("{SECRET_KEY}\n"));
+    assert!(sealed.status.success(), "{}", text(&sealed));
+    let value = String::from_utf8(sealed.stdout.clone()).unwrap().trim().to_owned();
+    assert!(value.starts_with("sealed:v1:") && !value.contains(SECRET_KEY), "{value}");
+    let audit = value_in(&db, "SELECT after_state FROM audit_log WHERE action = 'config.secret_sealed'");
+    assert!(audit.contains("storage.s3_secret_key") && !audit.contains(SECRET_KEY), "{audit}");
+
+    // The sealed value works where the secret did.
+    let in_config = config_with("sealed.toml", &kek, &format!("s3_secret_key = \"{value}\""));
+    let checked = outpost(&["storage", "check", "--config", &in_config], None);
+    assert!(checked.status.success() && text(&checked).contains("Storage works."), "{}", text(&checked));
+
+    // Sealed for another setting, it does not open here.
+    let other = seal("ldap.bind_password", &format!("{SECRET_KEY}\n"));
+    let other = String::from_utf8(other.stdout).unwrap().trim().to_owned();
+    let moved = config_with("moved.toml", &kek, &format!("s3_secret_key = \"{other}\""));
+    let refused = outpost(&["storage", "check", "--config", &moved], None);
+    assert!(
+        !refused.status.success()
+            && text(&refused).contains("storage.s3_secret_key: the sealed value does not open (encrypted data failed its integrity check); seal the secret again with `outpost keys seal-secret storage.s3_secret_key`"),
+        "{}",
+        text(&refused)
+    );
+
+    // Without the key that sealed it (another installation's, or a revoked one), neither.
+    let stranger = dir.0.join("stranger.kek");
+    FileKek::create(&stranger).unwrap();
+    let elsewhere = config_with("elsewhere.toml", &stranger, &format!("s3_secret_key = \"{value}\""));
+    let refused = outpost(&["storage", "check", "--config", &elsewhere], None);
+    assert!(
+        !refused.status.success()
+            && text(&refused).contains("storage.s3_secret_key: the sealed value does not open (data key")
+            && text(&refused).contains("which is not configured"),
+        "{}",
+        text(&refused)
+    );
+
+    // What does not read as a sealed value, or seals what is no secret, is a configuration problem.
+    let cut =
+        config_with("cut.toml", &kek, "s3_secret_key = \"sealed:v1:abc:def\"\n[mail]\nfrom = \"sealed:v1:1:AAAA\"");
+    let problems = outpost(&["check-config", "--config", &cut], None);
+    assert!(!problems.status.success());
+    for problem in [
+        "storage.s3_secret_key: \"abc\" is not a data key number",
+        "mail.from: only secrets can be sealed (mail.password, ldap.bind_password, oidc.client_secret, storage.s3_secret_key); write this setting in the clear",
+    ] {
+        assert!(text(&problems).contains(problem), "{problem}: {}", text(&problems));
+    }
+}
+
+/// One value a query selects, as text.
+fn value_in(db: &TestDb, query: &str) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct Value {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        value: String,
+    }
+    use diesel::RunQueryDsl;
+    diesel::sql_query(format!("SELECT ({query})::text AS value")).get_result::<Value>(&mut db.connect()).unwrap().value
 }

@@ -1,6 +1,7 @@
 //! What every integration test stands on: a real PostgreSQL database of its own, a real
 //! Outpost HTTP server on a loopback port, and helpers to act as a user would.
 
+pub mod cli;
 pub mod cluster;
 pub mod http;
 pub mod receiver;
@@ -88,8 +89,9 @@ impl TestApp {
         let server_search = search.clone();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
+                let mut config = config;
+                let keys = outpost::server::open_keys(&mut config, &server_pool).expect("open the key-encryption key");
                 let storage = outpost::storage::Storage::open(&config.storage).await.expect("open the test storage");
-                let keys = outpost::server::open_keys(&config, &server_pool).expect("open the key-encryption key");
                 let (server, address, _) =
                     outpost::server::bind(config, server_pool, storage, server_search, Arc::new(keys))
                         .expect("bind the test server");
