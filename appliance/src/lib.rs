@@ -21,6 +21,7 @@ pub mod keys;
 pub mod license;
 pub mod notify;
 pub mod pgcluster;
+pub mod privileges;
 pub mod schema;
 pub mod search;
 pub mod server;

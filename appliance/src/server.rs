@@ -1,6 +1,6 @@
 //! Running the HTTP(S) server until SIGINT/SIGTERM, then draining in-flight requests.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::dev::Server;
@@ -9,6 +9,8 @@ use actix_web::HttpServer;
 use crate::config::Config;
 use crate::db::DbPool;
 use crate::jobs::worker::{Context, Runtime, Stop};
+use crate::keys::Keyring;
+use crate::privileges::{self, Identity};
 use crate::search::{indexer, SearchIndex};
 use crate::storage::Storage;
 use crate::tls;
@@ -17,14 +19,23 @@ use crate::web::{self, AppState};
 /// Binds the configured address (with TLS when a certificate is configured) and returns the
 /// server, not yet running, with the address it got, which differs from the configured one
 /// when that says port 0.
-pub fn bind(
+pub fn bind(config: Config, pool: DbPool, storage: Storage, search: SearchIndex, keys: Arc<Keyring>) -> Bound {
+    let listener = listen(config.server.bind, "server.bind")?;
+    start(listener, config, pool, storage, search, keys)
+}
+
+/// A server ready to run, the address it listens on, and its certificate (for reloading).
+pub type Bound = Result<(Server, SocketAddr, Option<Arc<tls::ServedCertificate>>), String>;
+
+/// Serves on a listener already bound (perhaps by root, before dropping to the service user).
+fn start(
+    listener: TcpListener,
     config: Config,
     pool: DbPool,
     storage: Storage,
     search: SearchIndex,
-    keys: Arc<crate::keys::Keyring>,
-) -> Result<(Server, SocketAddr, Option<Arc<tls::ServedCertificate>>), String> {
-    let bind = config.server.bind;
+    keys: Arc<Keyring>,
+) -> Bound {
     let workers = config.server.workers;
     let tls = match &config.server.tls {
         Some(files) => Some(tls::server_config(files).map_err(|problems| problems.join("\n"))?),
@@ -35,26 +46,51 @@ pub fn bind(
         None => (None, None),
     };
     let https = tls.is_some();
+    let address = listener.local_addr().map_err(|e| format!("cannot read the listening address: {e}"))?;
     let limits = Arc::new(crate::web::rate_limit::RateLimiter::new(&config.api));
     let state = AppState { pool, config: Arc::new(config), storage, search, limits, keys };
     let server = HttpServer::new(move || web::app(state.clone())).workers(workers).shutdown_timeout(10);
-    let bound = match tls {
-        Some(tls) => server.bind_rustls_0_23(bind, tls),
-        None => server.bind(bind),
-    };
-    let server = bound.map_err(|e| match e.kind() {
-        std::io::ErrorKind::AddrInUse => format!("{bind} is already in use; stop what uses it or choose another port."),
-        _ => format!("cannot listen on {bind}: {e}"),
-    })?;
-    let address = server.addrs().first().copied().unwrap_or(bind);
+    let server = match tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls),
+        None => server.listen(listener),
+    }
+    .map_err(|e| format!("cannot serve on {address}: {e}"))?;
     tracing::info!(%address, workers, https, "Outpost is listening");
     Ok((server.run(), address, certificate))
+}
+
+/// Binds `address` for the setting `setting`; a port in use is said as such.
+fn listen(address: SocketAddr, setting: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(address).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            format!("{setting}: {address} is already in use; stop what uses it or choose another port.")
+        }
+        std::io::ErrorKind::PermissionDenied => format!(
+            "{setting}: only root (or a service with CAP_NET_BIND_SERVICE) may listen on {address}; start Outpost as \
+             root, which becomes server.user once the port is bound, or choose a port above 1023"
+        ),
+        _ => format!("{setting}: cannot listen on {address}: {e}"),
+    })
 }
 
 /// Serves (with this node's background jobs) until SIGINT or SIGTERM, then lets in-flight
 /// requests and jobs finish.
 pub async fn serve(mut config: Config, pool: DbPool) -> Result<(), String> {
-    // First, so that a key that cannot be used stops the service before anything starts.
+    // Ports first, then the switch to the service user, then everything else: no file, key or
+    // certificate is opened as root.
+    let listener = listen(config.server.bind, "server.bind")?;
+    let redirect_listener = match config.server.redirect_http_from {
+        Some(from) => Some(listen(from, "server.redirect_http_from")?),
+        None => None,
+    };
+    match privileges::drop_root(&config.server.user)? {
+        Identity::Became { user, uid } => tracing::info!(%user, uid, "dropped root: serving as the service user"),
+        Identity::KeptRoot => {
+            tracing::warn!("serving as root because server.user says root; an unprivileged user is safer")
+        }
+        Identity::Unprivileged => {}
+    }
+    // Before anything starts, so that a key that cannot be used stops the service.
     let keys = Arc::new(open_keys(&mut config, &pool)?);
     // A store that cannot be opened now would fail every upload later: say so at start.
     let storage = Storage::open(&config.storage)
@@ -71,11 +107,13 @@ pub async fn serve(mut config: Config, pool: DbPool) -> Result<(), String> {
     let indexer =
         indexer::spawn(search.clone(), pool.clone(), config.storage.clone(), keys.clone(), stop_indexing.clone())
             .map_err(|e| format!("cannot start the search indexer: {e}"))?;
-    let redirect = match config.server.redirect_http_from {
-        Some(from) => Some(redirect_to_https(from, config.server.bind.port(), config.server.public_url.clone())?),
+    let redirect = match redirect_listener {
+        Some(listener) => {
+            Some(redirect_to_https(listener, config.server.bind.port(), config.server.public_url.clone())?)
+        }
         None => None,
     };
-    let (server, _, certificate) = bind(config, pool, storage, search, keys)?;
+    let (server, _, certificate) = start(listener, config, pool, storage, search, keys)?;
     if let Some(certificate) = certificate {
         reload_on_hangup(certificate)?;
     }
@@ -108,8 +146,8 @@ async fn install_dropped_license(config: &Config, pool: &DbPool) {
 /// Opens and proves the key-encryption keys (a key that cannot be used stops start-up with one
 /// sentence), opens the configuration's sealed secrets, then seals the two-factor seeds and
 /// webhook secrets written before customer-managed keys.
-pub fn open_keys(config: &mut Config, pool: &DbPool) -> Result<crate::keys::Keyring, String> {
-    let keys = crate::keys::Keyring::open(&config.keys)
+pub fn open_keys(config: &mut Config, pool: &DbPool) -> Result<Keyring, String> {
+    let keys = Keyring::open(&config.keys)
         .map_err(|e| format!("the customer-managed key cannot be used: {e}; see keys.* in the configuration"))?;
     let mut conn = pool.get().map_err(|e| format!("cannot connect to the database: {e}"))?;
     config.open_sealed_secrets(&mut conn, &keys).map_err(|problems| problems.join("\n"))?;
@@ -149,7 +187,7 @@ fn reload_on_hangup(certificate: Arc<tls::ServedCertificate>) -> Result<(), Stri
 /// A plain HTTP listener on `from` that sends every request to the same path over HTTPS: at
 /// `public_url` when it is set, else at the host the browser asked for, on `https_port`.
 fn redirect_to_https(
-    from: SocketAddr,
+    listener: TcpListener,
     https_port: u16,
     public_url: Option<String>,
 ) -> Result<actix_web::dev::ServerHandle, String> {
@@ -169,6 +207,7 @@ fn redirect_to_https(
         };
         HttpResponse::PermanentRedirect().insert_header(("Location", format!("{base}{path}"))).finish()
     };
+    let from = listener.local_addr().map_err(|e| format!("server.redirect_http_from: {e}"))?;
     let server = HttpServer::new(move || {
         let target = target.clone();
         actix_web::App::new().default_service(web::to(move |req: HttpRequest| {
@@ -177,8 +216,8 @@ fn redirect_to_https(
         }))
     })
     .workers(1)
-    .bind(from)
-    .map_err(|e| format!("server.redirect_http_from: cannot listen on {from}: {e}"))?
+    .listen(listener)
+    .map_err(|e| format!("server.redirect_http_from: cannot serve on {from}: {e}"))?
     .run();
     let handle = server.handle();
     actix_web::rt::spawn(server);

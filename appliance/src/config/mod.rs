@@ -32,6 +32,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "server.redirect_http_from",
         "with TLS: an address:port (e.g. 0.0.0.0:80) that answers every plain HTTP request with a redirect to HTTPS (default none)",
     ),
+    (
+        "server.user",
+        "started as root (to bind a port below 1024), Outpost becomes this user once its ports are bound (default outpost; root stays root, not advised)",
+    ),
     ("server.trusted_proxies", "addresses of reverse proxies whose X-Forwarded-For is believed (default none)"),
     ("database.url", "PostgreSQL connection string (URL or key=value form); required"),
     ("database.pool_size", "connections kept open to PostgreSQL (default 16)"),
@@ -322,6 +326,8 @@ pub struct ServerConfig {
     pub tls: Option<TlsFiles>,
     /// A plain HTTP listener that only redirects to HTTPS.
     pub redirect_http_from: Option<SocketAddr>,
+    /// Who a process started as root becomes once its ports are bound.
+    pub user: String,
 }
 
 #[derive(Clone)]
@@ -394,6 +400,7 @@ impl Config {
                 redirect_http_from: reader
                     .optional_string("server.redirect_http_from")
                     .map(|_| reader.socket_addr("server.redirect_http_from", "0.0.0.0:80")),
+                user: reader.string("server.user", "outpost"),
             },
             database: DatabaseConfig {
                 url: reader.required_string("database.url"),
@@ -461,7 +468,8 @@ impl Config {
     }
 
     /// The configuration quickstart runs with: defaults and `env`'s `OUTPOST_*` overrides,
-    /// except the database (its private cluster) and the address (loopback, `port`); files
+    /// except the database (its private cluster), the address (loopback, `port`) and the user
+    /// (the one that started it); files
     /// and the search index are kept in the data folder unless `env` says otherwise.
     pub fn quickstart(
         database_url: String,
@@ -477,6 +485,8 @@ impl Config {
         let fixed = [
             ("OUTPOST_DATABASE_URL".to_owned(), database_url),
             ("OUTPOST_SERVER_BIND".to_owned(), format!("127.0.0.1:{port}")),
+            // Quickstart keeps whoever started it, whose data folder it uses (for root too).
+            ("OUTPOST_SERVER_USER".to_owned(), crate::privileges::ROOT.to_owned()),
         ];
         Config::load(None, folders.into_iter().chain(env).chain(fixed))
     }

@@ -148,7 +148,7 @@ fn serve_runs_against_an_existing_database_and_stops_cleanly_on_sigterm() {
     let kek = std::env::temp_dir().join(format!("outpost-cli-kek-{}", rand::random::<u64>()));
     let settings = |kek: &std::path::Path| {
         config_file(&format!(
-            "[server]\nbind = \"127.0.0.1:{port}\"\n[database]\nurl = \"{}\"\n[search]\nindex_dir = \"{}\"\n[keys]\nfile = \"{}\"\n",
+            "[server]\nbind = \"127.0.0.1:{port}\"\nuser = \"root\"\n[database]\nurl = \"{}\"\n[search]\nindex_dir = \"{}\"\n[keys]\nfile = \"{}\"\n",
             db.url,
             index.display(),
             kek.display()
@@ -317,4 +317,82 @@ fn licenses_are_issued_verified_installed_and_shown_from_the_command_line() {
     assert!(text(&shown).contains("Seats in use: 0 of 40"), "{}", text(&shown));
     assert!(text(&shown).contains("Installation id: "), "{}", text(&shown));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn started_as_root_serve_binds_a_low_port_then_becomes_the_service_user() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipped: only a process started as root can drop root (CI runs as root)");
+        return;
+    }
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().expect("Debian has user nobody");
+    let db = TestDb::empty();
+    let dir = crate::support::TempDir(std::env::temp_dir().join(format!("outpost-drop-{}", rand::random::<u64>())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    // What the service user must own, as the packages arrange: its key and its data folder.
+    let kek = dir.0.join("kek");
+    outpost::keys::providers::FileKek::create(&kek).unwrap();
+    let data = dir.0.join("data");
+    std::fs::create_dir(&data).unwrap();
+    for path in [&kek, &data, &dir.0] {
+        std::os::unix::fs::chown(path, Some(nobody.uid.as_raw()), Some(nobody.gid.as_raw())).unwrap();
+    }
+    // A port below 1024, which only root may bind.
+    let port = (900..1000).find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok()).unwrap();
+    let settings = |user: &str| {
+        config_file(&format!(
+            "[server]\nbind = \"127.0.0.1:{port}\"\nuser = \"{user}\"\n[database]\nurl = \"{}\"\n[search]\nindex_dir = \"{}\"\n\
+             [storage]\nlocal_dir = \"{}\"\n[keys]\nfile = \"{}\"\n[jobs]\nworkers = 0\n",
+            db.url,
+            data.join("search").display(),
+            data.join("objects").display(),
+            kek.display()
+        ))
+    };
+
+    let unknown = settings("outpost-no-such-user");
+    let refused = outpost(&["serve", "--config", unknown.arg()], None);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains(
+            "server.user: Outpost was started as root and becomes user outpost-no-such-user once its ports are bound, but there is no such user"
+        ),
+        "{}",
+        text(&refused)
+    );
+    assert!(!data.join("objects").exists(), "nothing was made as root");
+
+    let file = settings("nobody");
+    let server = Command::new(env!("CARGO_BIN_EXE_outpost"))
+        .args(["serve", "--config", file.arg()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while ureq::get(&format!("http://127.0.0.1:{port}/health/ready")).call().is_err() {
+        assert!(std::time::Instant::now() < deadline, "serve did not become ready");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.id())).unwrap();
+    let ids = |field: &str| {
+        status
+            .lines()
+            .find(|line| line.starts_with(field))
+            .unwrap()
+            .split_whitespace()
+            .skip(1)
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids("Uid:"), vec![nobody.uid.to_string(); 4], "real, effective, saved and file-system uid");
+    assert_eq!(ids("Gid:"), vec![nobody.gid.to_string(); 4]);
+    // The folders it made, it made as the service user.
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(data.join("objects")).unwrap().uid(), nobody.uid.as_raw());
+
+    Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    let output = server.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("dropped root: serving as the service user"));
 }

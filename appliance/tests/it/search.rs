@@ -400,6 +400,7 @@ fn serve(app: &TestApp, index: &TempDir) -> Child {
         .env("OUTPOST_DATABASE_URL", app.config.database.url.clone())
         .env("OUTPOST_SERVER_BIND", format!("127.0.0.1:{port}"))
         .env("OUTPOST_JOBS_WORKERS", "0")
+        .env("OUTPOST_SERVER_USER", "root")
         .env("OUTPOST_SEARCH_INDEX_DIR", index.0.display().to_string())
         .env("OUTPOST_STORAGE_LOCAL_DIR", app.objects.0.display().to_string())
         .env("OUTPOST_KEYS_FILE", app.kek_file())

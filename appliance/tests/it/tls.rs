@@ -102,6 +102,7 @@ fn sighup_replaces_the_certificate_without_stopping() {
         .env("OUTPOST_SERVER_TLS_PRIVATE_KEY", served.path("key.pem"))
         .env("OUTPOST_SERVER_REDIRECT_HTTP_FROM", format!("127.0.0.1:{plain}"))
         .env("OUTPOST_JOBS_WORKERS", "0")
+        .env("OUTPOST_SERVER_USER", "root")
         .env("OUTPOST_SEARCH_INDEX_DIR", index.0.display().to_string())
         .env("OUTPOST_STORAGE_LOCAL_DIR", app.objects.0.display().to_string())
         .env("OUTPOST_KEYS_FILE", app.kek_file())
