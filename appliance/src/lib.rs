@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod keys;
 pub mod license;
 pub mod notify;
+pub mod operations;
 pub mod pgcluster;
 pub mod privileges;
 pub mod schema;

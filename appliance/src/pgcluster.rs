@@ -177,6 +177,9 @@ impl Cluster {
             .arg("-c")
             .arg(format!("unix_socket_directories={}", socket_dir.display()))
             .args(["-c", "unix_socket_permissions=0700", "-c", "max_connections=200"])
+            // So that the system page can show the slowest queries (once the extension is
+            // created in the database).
+            .args(["-c", "shared_preload_libraries=pg_stat_statements"])
             .current_dir(root)
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)

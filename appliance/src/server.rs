@@ -48,7 +48,16 @@ fn start(
     let https = tls.is_some();
     let address = listener.local_addr().map_err(|e| format!("cannot read the listening address: {e}"))?;
     let limits = Arc::new(crate::web::rate_limit::RateLimiter::new(&config.api));
-    let state = AppState { pool, config: Arc::new(config), storage, search, limits, keys };
+    let state = AppState {
+        pool,
+        config: Arc::new(config),
+        storage,
+        search,
+        limits,
+        keys,
+        certificate: certificate.clone(),
+        started_at: chrono::Utc::now(),
+    };
     let server = HttpServer::new(move || web::app(state.clone())).workers(workers).shutdown_timeout(10);
     let server = match tls {
         Some(tls) => server.listen_rustls_0_23(listener, tls),

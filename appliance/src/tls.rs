@@ -50,6 +50,58 @@ impl ServedCertificate {
     }
 }
 
+/// What the administrator needs to know of the certificate being served.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CertificateFacts {
+    pub subject: String,
+    pub issuer: String,
+    /// The DNS names and addresses it is valid for.
+    pub names: Vec<String>,
+    pub not_after: chrono::DateTime<chrono::Utc>,
+    /// The file it was read from.
+    pub file: String,
+}
+
+impl ServedCertificate {
+    /// The facts of the certificate being served (not of the files, which may have changed
+    /// since the last reload).
+    pub fn facts(&self) -> Result<CertificateFacts, String> {
+        let current = self.current.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let der = current.end_entity_cert().map_err(|e| format!("no certificate is served: {e}"))?;
+        let (_, certificate) = x509_parser::parse_x509_certificate(der.as_ref())
+            .map_err(|e| format!("the served certificate cannot be read: {e}"))?;
+        let not_after = chrono::DateTime::from_timestamp(certificate.validity().not_after.timestamp(), 0)
+            .ok_or("the served certificate's expiry is out of range")?;
+        let names = certificate
+            .subject_alternative_name()
+            .ok()
+            .flatten()
+            .map(|extension| extension.value.general_names.iter().map(general_name).collect())
+            .unwrap_or_default();
+        Ok(CertificateFacts {
+            subject: certificate.subject().to_string(),
+            issuer: certificate.issuer().to_string(),
+            names,
+            not_after,
+            file: self.files.certificate.display().to_string(),
+        })
+    }
+}
+
+/// A subject alternative name as a person writes it: a host name, or an address.
+fn general_name(name: &x509_parser::extensions::GeneralName<'_>) -> String {
+    use x509_parser::extensions::GeneralName;
+    match name {
+        GeneralName::DNSName(host) => (*host).to_owned(),
+        GeneralName::IPAddress(bytes) => match bytes.len() {
+            4 => std::net::IpAddr::from(<[u8; 4]>::try_from(*bytes).unwrap_or_default()).to_string(),
+            16 => std::net::IpAddr::from(<[u8; 16]>::try_from(*bytes).unwrap_or_default()).to_string(),
+            _ => hex::encode(bytes),
+        },
+        other => other.to_string(),
+    }
+}
+
 impl ResolvesServerCert for ServedCertificate {
     fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         Some(self.current.read().unwrap_or_else(|e| e.into_inner()).clone())

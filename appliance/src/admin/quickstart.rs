@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use diesel::RunQueryDsl;
+
 use crate::audit::Actor;
 use crate::config::Config;
 use crate::db;
@@ -63,6 +65,10 @@ fn serve_with(cluster: &Cluster, data: &Path, port: u16) -> Result<(), String> {
     db::wait_until_reachable(&pool, Duration::from_secs(10))?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     db::migrate(&mut conn)?;
+    // The system page's slowest queries; the cluster preloads the library.
+    if let Err(e) = diesel::sql_query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").execute(&mut conn) {
+        tracing::warn!(error = %e, "pg_stat_statements is not available: the system page shows no slowest queries");
+    }
     if users::count(&mut conn).map_err(|e| e.to_string())? == 0 {
         let password = passwords::generate();
         let admin = NewUser {

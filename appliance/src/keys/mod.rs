@@ -78,6 +78,12 @@ impl Keyring {
         self.keks.current.id()
     }
 
+    /// Proves the current KEK with a wrap and unwrap round trip now (an HSM or key server
+    /// can go away after start-up).
+    pub fn prove(&self) -> Result<(), KeyError> {
+        providers::prove(&*self.keks.current)
+    }
+
     /// A new data key for one object, stored wrapped by the current KEK: its id and the key.
     pub fn new_data_key(&self, conn: &mut PgConnection, purpose: Purpose) -> Result<(i64, DataKey), AppError> {
         let key = DataKey::generate()?;

@@ -212,9 +212,8 @@ fn build(config: &Config, id: &str, stored: &Stored) -> Result<Message, Failure>
 
 /// The SMTP transport for `smtp`: STARTTLS required (never a silent downgrade), implicit TLS,
 /// or plain for a trusted local relay.
-pub fn transport(smtp: &SmtpConfig) -> Result<SmtpTransport, Failure> {
-    let mut builder =
-        SmtpTransport::builder_dangerous(&smtp.host).port(smtp.port).timeout(Some(Duration::from_secs(30)));
+pub fn transport(smtp: &SmtpConfig, timeout: Duration) -> Result<SmtpTransport, Failure> {
+    let mut builder = SmtpTransport::builder_dangerous(&smtp.host).port(smtp.port).timeout(Some(timeout));
     if smtp.security != SmtpSecurity::None {
         let mut parameters = TlsParameters::builder(smtp.host.clone());
         if let Some(path) = &smtp.ca_file {
@@ -238,7 +237,7 @@ pub fn transport(smtp: &SmtpConfig) -> Result<SmtpTransport, Failure> {
 }
 
 fn send(smtp: &SmtpConfig, message: &Message) -> Result<(), Failure> {
-    let transport = transport(smtp)?;
+    let transport = transport(smtp, Duration::from_secs(30))?;
     transport.send(message).map(|_| ()).map_err(|e| {
         let text = format!("SMTP {}:{}: {e}", smtp.host, smtp.port);
         if e.is_permanent() {
@@ -247,6 +246,17 @@ fn send(smtp: &SmtpConfig, message: &Message) -> Result<(), Failure> {
             Failure::retry(text)
         }
     })
+}
+
+/// Whether the SMTP server answers within `timeout`, with TLS as configured, and takes the
+/// credentials; nothing is sent.
+pub fn check_connection(smtp: &SmtpConfig, timeout: Duration) -> Result<(), String> {
+    let transport = transport(smtp, timeout).map_err(|failure| failure.message)?;
+    match transport.test_connection() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(format!("{}:{} closed the connection", smtp.host, smtp.port)),
+        Err(e) => Err(format!("SMTP {}:{}: {e}", smtp.host, smtp.port)),
+    }
 }
 
 /// `outpost mail test ADDRESS`: sends one mail now, bypassing the queue, and says what

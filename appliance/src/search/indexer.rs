@@ -159,7 +159,7 @@ impl Indexer {
             None => build(search, pool, &files, generation)?,
         };
         let live = Arc::new(live);
-        search.swap_in(live.clone());
+        search.swap_in(live.clone(), stamp);
         remove_other_folders(search.root(), &live.folder);
         tracing::info!(documents = live.documents(), position = stamp.position, "search: the index is open");
         Ok(Indexer {
@@ -194,7 +194,7 @@ impl Indexer {
         self.stamp = stamp;
         self.applied = stamp.position;
         self.holes.clear();
-        self.search.swap_in(self.live.clone());
+        self.search.swap_in(self.live.clone(), stamp);
         remove_other_folders(self.search.root(), &self.live.folder);
         drop(old);
         Ok(true)
@@ -319,6 +319,7 @@ impl Indexer {
         commit(&mut self.writer, stamp)?;
         self.live.reader.reload().map_err(describe)?;
         self.stamp = stamp;
+        self.search.record(stamp);
         Ok(())
     }
 }

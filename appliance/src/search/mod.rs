@@ -70,6 +70,8 @@ struct Shared {
     root: PathBuf,
     live: RwLock<Option<Arc<Live>>>,
     status: Mutex<Status>,
+    /// The stamp of the live index's last commit.
+    indexed: Mutex<Option<Stamp>>,
 }
 
 impl SearchIndex {
@@ -80,6 +82,7 @@ impl SearchIndex {
                 root: root.to_owned(),
                 live: RwLock::new(None),
                 status: Mutex::new(Status::Opening),
+                indexed: Mutex::new(None),
             }),
         }
     }
@@ -101,11 +104,21 @@ impl SearchIndex {
         *self.shared.status.lock().unwrap_or_else(|e| e.into_inner()) = status;
     }
 
-    /// Makes `live` the index searches read from; the one it replaces goes when its last
-    /// search ends.
-    fn swap_in(&self, live: Arc<Live>) {
+    /// Makes `live`, complete up to `stamp`, the index searches read from; the one it replaces
+    /// goes when its last search ends.
+    fn swap_in(&self, live: Arc<Live>, stamp: Stamp) {
         *self.shared.live.write().unwrap_or_else(|e| e.into_inner()) = Some(live);
+        self.record(stamp);
         self.set_status(Status::Ready);
+    }
+
+    fn record(&self, stamp: Stamp) {
+        *self.shared.indexed.lock().unwrap_or_else(|e| e.into_inner()) = Some(stamp);
+    }
+
+    /// Up to which outbox event, and for which rebuild, the live index is complete.
+    pub fn indexed(&self) -> Option<Stamp> {
+        *self.shared.indexed.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A sentence for the reader while the index is not there.

@@ -12,10 +12,20 @@ use crate::identity::secrets::random_hex;
 
 /// The steps that passed, one line each, or the step that failed and why.
 pub async fn run(config: &StorageConfig) -> Result<Vec<String>, String> {
-    let mut passed = Vec::new();
-    let step = |what: &str, error: StorageError| format!("{what}: {error}");
     let store = Storage::open(config).await.map_err(|e| step("Cannot open the object store", e))?;
-    passed.push(format!("reached {}", store.describe()));
+    let mut passed = vec![format!("reached {}", store.describe())];
+    passed.extend(exercise(&store).await?);
+    Ok(passed)
+}
+
+fn step(what: &str, error: StorageError) -> String {
+    format!("{what}: {error}")
+}
+
+/// Writes, measures, reads back, lists and deletes a test object in a store already open: the
+/// steps that passed, or the one that failed and why.
+pub async fn exercise(store: &Storage) -> Result<Vec<String>, String> {
+    let mut passed = Vec::new();
 
     let key = ObjectKey::new(&format!("outpost-check/{}", random_hex(8))).map_err(|e| step("Bad key", e))?;
     let content = Bytes::from(format!("Outpost storage check {}\n", random_hex(16)).repeat(1000));

@@ -51,6 +51,10 @@ pub struct AppState {
     pub limits: Arc<RateLimiter>,
     /// The customer-managed key-encryption keys, opened and proven at start-up.
     pub keys: Arc<crate::keys::Keyring>,
+    /// The certificate served, when Outpost serves HTTPS itself.
+    pub certificate: Option<Arc<crate::tls::ServedCertificate>>,
+    /// When this node started serving.
+    pub started_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Nothing from another origin, no inline script, no framing.
@@ -144,6 +148,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/audit/export", web::get().to(audit_pages::page_export))
         .route("/admin/license", web::get().to(license_pages::show))
         .route("/admin/license", web::post().to(license_pages::install))
+        .route("/admin/system", web::get().to(crate::operations::pages::page))
         .route("/admin/jobs", web::get().to(job_pages::list))
         .route("/admin/jobs/{id}/{action}", web::post().to(job_pages::act))
         // What CI systems call, with the URL's secret as credential
@@ -365,6 +370,7 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
         )
         // Administration
         .service(resource("/audit").route(get().to(audit_pages::api_list)))
+        .service(resource("/admin/system").route(get().to(crate::operations::pages::api)))
         .service(
             resource("/license").route(get().to(license_pages::api_show)).route(put().to(license_pages::api_install)),
         )

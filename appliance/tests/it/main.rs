@@ -34,6 +34,7 @@ mod search;
 mod sso;
 mod storage;
 mod support;
+mod system;
 mod tampering;
 mod tls;
 mod webhooks;

@@ -1,46 +1,13 @@
 //! HTTPS served by Outpost itself, checked with a real certificate (made by the openssl
 //! command) and a real client (curl) that trusts only that certificate.
 
-use std::path::PathBuf;
 use std::process::Command;
 
+use crate::support::self_signed::SelfSigned;
 use crate::support::TestApp;
 
-struct Certificate {
-    dir: PathBuf,
-}
-
-impl Certificate {
-    /// A self-signed certificate for 127.0.0.1 and localhost, valid for two days.
-    fn make() -> Certificate {
-        let dir = std::env::temp_dir().join(format!("outpost-tls-{}", rand::random::<u64>()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let made = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
-            .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-            .arg("-keyout")
-            .arg(dir.join("key.pem"))
-            .arg("-out")
-            .arg(dir.join("cert.pem"))
-            .output()
-            .expect("the openssl command must be installed");
-        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-        Certificate { dir }
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.dir.join(name).display().to_string()
-    }
-}
-
-impl Drop for Certificate {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// curl's status line and headers for `url`, trusting only `ca`.
-fn curl_head(url: &str, ca: Option<&str>) -> (bool, String) {
+pub fn curl_head(url: &str, ca: Option<&str>) -> (bool, String) {
     let mut command = Command::new("curl");
     command.args(["-s", "-S", "-D", "-", "-o", "/dev/null", "--max-time", "10"]);
     if let Some(ca) = ca {
@@ -55,7 +22,7 @@ fn curl_head(url: &str, ca: Option<&str>) -> (bool, String) {
 
 #[test]
 fn outpost_serves_https_with_the_configured_certificate() {
-    let certificate = Certificate::make();
+    let certificate = SelfSigned::make(2);
     let (cert, key) = (certificate.path("cert.pem"), certificate.path("key.pem"));
     let app =
         TestApp::start_with(&[("OUTPOST_SERVER_TLS_CERTIFICATE", &cert), ("OUTPOST_SERVER_TLS_PRIVATE_KEY", &key)]);
@@ -82,9 +49,9 @@ fn outpost_serves_https_with_the_configured_certificate() {
 #[test]
 fn sighup_replaces_the_certificate_without_stopping() {
     let app = TestApp::start();
-    let (first, second) = (Certificate::make(), Certificate::make());
-    let served = Certificate::make();
-    let copy = |from: &Certificate| {
+    let (first, second) = (SelfSigned::make(2), SelfSigned::make(2));
+    let served = SelfSigned::make(2);
+    let copy = |from: &SelfSigned| {
         for name in ["cert.pem", "key.pem"] {
             std::fs::copy(from.path(name), served.path(name)).unwrap();
         }

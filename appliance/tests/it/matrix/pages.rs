@@ -341,6 +341,7 @@ fn every_page_route_allows_exactly_what_the_scheme_says_to_each_kind_of_caller()
         post("/admin/schemes/{id}/{action}", format!("/admin/schemes/{}/delete", f.doomed_scheme), &[], admin),
         get("/admin/license", "/admin/license", admin),
         post("/admin/license", "/admin/license", &[("license", "not a license")], admin).lenient(),
+        get("/admin/system", "/admin/system", admin),
         get("/admin/jobs", "/admin/jobs", admin),
         post("/admin/jobs/{id}/{action}", format!("/admin/jobs/{}/discard", f.dead_job), &[], admin),
         get("/admin/webhooks", "/admin/webhooks", admin),

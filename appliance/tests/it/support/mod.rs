@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod http;
 pub mod receiver;
 pub mod s3;
+pub mod self_signed;
 pub mod smtp;
 
 use std::sync::{mpsc, Arc, Mutex};
