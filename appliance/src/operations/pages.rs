@@ -30,6 +30,7 @@ impl SystemPage {
         let (days, hours, minutes) = (seconds / 86_400, seconds % 86_400 / 3_600, seconds % 3_600 / 60);
         let unit = |n: i64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
         match (days, hours) {
+            (0, 0) if minutes == 0 => "under a minute".to_owned(),
             (0, 0) => unit(minutes, "minute"),
             (0, _) => format!("{} {}", unit(hours, "hour"), unit(minutes, "minute")),
             _ => format!("{} {}", unit(days, "day"), unit(hours, "hour")),

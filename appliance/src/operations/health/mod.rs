@@ -117,9 +117,11 @@ pub struct Report {
 /// A certificate this close to expiry is amber, and red closer still.
 pub const CERTIFICATE_WARNING_DAYS: i64 = 30;
 pub const CERTIFICATE_FAILING_DAYS: i64 = 7;
-/// Free space below these shares of a data folder's file system is amber, then red.
-const DISK_WARNING_PERCENT: f64 = 15.0;
-const DISK_FAILING_PERCENT: f64 = 5.0;
+/// Free space under a data folder below either limit (a share of the file system, or bytes)
+/// is amber, then red: a share alone would alarm on a large disk with plenty left.
+const DISK_WARNING: (f64, u64) = (10.0, 5 * GIB);
+const DISK_FAILING: (f64, u64) = (3.0, GIB);
+const GIB: u64 = 1024 * 1024 * 1024;
 /// Ready jobs waiting longer than these are amber, then red: the workers are behind or stopped.
 const JOB_WAIT_WARNING: Duration = Duration::from_secs(120);
 const JOB_WAIT_FAILING: Duration = Duration::from_secs(900);

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::stored::MailQueue;
 use super::{
-    bytes, counted, fact, Check, Level, CERTIFICATE_FAILING_DAYS, CERTIFICATE_WARNING_DAYS, DISK_FAILING_PERCENT,
-    DISK_WARNING_PERCENT, PROBE_TIMEOUT,
+    bytes, counted, fact, Check, Level, CERTIFICATE_FAILING_DAYS, CERTIFICATE_WARNING_DAYS, DISK_FAILING, DISK_WARNING,
+    PROBE_TIMEOUT,
 };
 use crate::config::{Config, StorageBackend};
 use crate::tls::ServedCertificate;
@@ -143,9 +143,10 @@ pub(super) fn disk(config: &Config) -> Check {
                 let block = stat.fragment_size();
                 let (free, total) = (stat.blocks_available() * block, stat.blocks() * block);
                 let percent = free as f64 * 100.0 / total.max(1) as f64;
-                let this = if percent < DISK_FAILING_PERCENT {
+                let below = |(share, least): (f64, u64)| percent < share || free < least;
+                let this = if below(DISK_FAILING) {
                     Level::Red
-                } else if percent < DISK_WARNING_PERCENT {
+                } else if below(DISK_WARNING) {
                     Level::Amber
                 } else {
                     Level::Green
