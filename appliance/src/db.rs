@@ -15,6 +15,14 @@ pub type DbConn = diesel::r2d2::PooledConnection<ConnectionManager<PgConnection>
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
 
+/// The versions of the migrations this Outpost carries, as the database records them.
+pub fn known_migrations() -> Vec<String> {
+    use diesel::migration::MigrationSource;
+    MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
+        .map(|migrations| migrations.iter().map(|m| m.name().version().to_string()).collect())
+        .unwrap_or_default()
+}
+
 /// Any number will do as long as every Outpost node uses the same one.
 const MIGRATION_LOCK_KEY: i64 = 0x006f_7574_706f_7374;
 

@@ -10,6 +10,7 @@ pub mod admin;
 pub mod attachments;
 pub mod audit;
 pub mod automation;
+pub mod backups;
 pub mod config;
 pub mod db;
 pub mod docs;

@@ -81,6 +81,9 @@ enum Command {
     /// Customer-managed keys: status, rotation, a check of every data key.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Back up to an encrypted archive, list, verify and restore archives.
+    #[command(subcommand)]
+    Backup(BackupCommand),
     /// Tools for development and benchmarking.
     #[command(subcommand)]
     Dev(DevCommand),
@@ -93,6 +96,38 @@ enum StorageCommand {
     Check {
         #[command(flatten)]
         config: ConfigArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum BackupCommand {
+    /// Write a backup now into backup.dir: the database, the stored files and the
+    /// configuration (secrets left out), encrypted with the customer-managed key.
+    Create {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// The archives in backup.dir, newest first, with what each header says.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Read a whole archive: it decrypts, every entry matches its manifest, and the
+    /// database dump reads. Writes nothing.
+    Verify {
+        #[command(flatten)]
+        config: ConfigArg,
+        archive: PathBuf,
+    },
+    /// Restore an archive onto an empty installation (verified first), then every node
+    /// rebuilds its search index. Stop `outpost serve` on every node first.
+    Restore {
+        #[command(flatten)]
+        config: ConfigArg,
+        archive: PathBuf,
+        /// Replace an installation that holds data; asks for the database's name to confirm.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -400,6 +435,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::License(command) => license_command(command),
         Command::Keys(command) => keys_command(command),
+        Command::Backup(command) => backup_command(command),
         Command::Audit(AuditCommand::Verify { config, expect_head }) => {
             let expected = match expect_head.as_deref() {
                 None => None,
@@ -536,6 +572,16 @@ fn license_command(command: LicenseCommand) -> Result<(), String> {
             println!("Installed; it is in force on every node now.");
             Ok(())
         }
+    }
+}
+
+fn backup_command(command: BackupCommand) -> Result<(), String> {
+    use outpost::backups::commands;
+    match command {
+        BackupCommand::Create { config } => commands::create(&load(&config.config)?),
+        BackupCommand::List { config } => commands::list(&load(&config.config)?),
+        BackupCommand::Verify { config, archive } => commands::verify(&load(&config.config)?, &archive),
+        BackupCommand::Restore { config, archive, force } => commands::restore(&load(&config.config)?, &archive, force),
     }
 }
 

@@ -30,6 +30,44 @@ pub fn find_binaries() -> Result<Binaries, String> {
 /// `<prefix><major version>/bin`.
 pub fn find_binaries_in(path: &std::ffi::OsStr, versioned_roots: &[(&Path, &str)]) -> Result<Binaries, String> {
     let mut candidates: Vec<PathBuf> = std::env::split_paths(path).collect();
+    candidates.extend(versioned_folders(versioned_roots));
+    candidates
+        .into_iter()
+        .find(|dir| dir.join("initdb").is_file() && dir.join("postgres").is_file())
+        .map(|dir| Binaries { initdb: dir.join("initdb"), postgres: dir.join("postgres") })
+        .ok_or_else(|| {
+            "The PostgreSQL server programs (initdb, postgres) were not found on PATH or under \
+             /usr/lib/postgresql/*/bin; install them with `apt-get install postgresql` (Debian, Ubuntu) \
+             or `dnf install postgresql-server` (RHEL)."
+                .to_owned()
+        })
+}
+
+/// `pg_dump` and `pg_restore`: in `folder` when one is configured, else the newest under
+/// /usr/lib/postgresql/*/bin or /usr/pgsql-*/bin (a newer pg_dump reads an older server; an
+/// older one refuses a newer server), else on PATH.
+pub fn find_dump_tools(folder: Option<&Path>) -> Result<(PathBuf, PathBuf), String> {
+    let candidates: Vec<PathBuf> = match folder {
+        Some(folder) => vec![folder.to_owned()],
+        None => versioned_folders(&[(Path::new("/usr/lib/postgresql"), ""), (Path::new("/usr"), "pgsql-")])
+            .into_iter()
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()))
+            .collect(),
+    };
+    candidates
+        .into_iter()
+        .find(|dir| dir.join("pg_dump").is_file() && dir.join("pg_restore").is_file())
+        .map(|dir| (dir.join("pg_dump"), dir.join("pg_restore")))
+        .ok_or_else(|| match folder {
+            Some(folder) => format!("backup.pg_bin_dir: {} holds no pg_dump and pg_restore", folder.display()),
+            None => "pg_dump and pg_restore were not found under /usr/lib/postgresql/*/bin or on PATH; install \
+                     the PostgreSQL client (`apt-get install postgresql-client`) or set backup.pg_bin_dir"
+                .to_owned(),
+        })
+}
+
+/// The `<prefix><major version>/bin` folders under `roots`, newest version first.
+fn versioned_folders(versioned_roots: &[(&Path, &str)]) -> Vec<PathBuf> {
     let mut versioned: Vec<(u32, PathBuf)> = Vec::new();
     for &(root, prefix) in versioned_roots {
         let Ok(entries) = fs::read_dir(root) else {
@@ -44,17 +82,7 @@ pub fn find_binaries_in(path: &std::ffi::OsStr, versioned_roots: &[(&Path, &str)
         }
     }
     versioned.sort_by_key(|(version, _)| std::cmp::Reverse(*version));
-    candidates.extend(versioned.into_iter().map(|(_, dir)| dir));
-    candidates
-        .into_iter()
-        .find(|dir| dir.join("initdb").is_file() && dir.join("postgres").is_file())
-        .map(|dir| Binaries { initdb: dir.join("initdb"), postgres: dir.join("postgres") })
-        .ok_or_else(|| {
-            "The PostgreSQL server programs (initdb, postgres) were not found on PATH or under \
-             /usr/lib/postgresql/*/bin; install them with `apt-get install postgresql` (Debian, Ubuntu) \
-             or `dnf install postgresql-server` (RHEL)."
-                .to_owned()
-        })
+    versioned.into_iter().map(|(_, dir)| dir).collect()
 }
 
 /// How the cluster trades safety for speed.

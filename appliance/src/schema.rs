@@ -409,6 +409,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    backups (id) {
+        id -> Int8,
+        file_name -> Text,
+        trigger -> Text,
+        started_at -> Timestamptz,
+        finished_at -> Timestamptz,
+        size_bytes -> Int8,
+        sha256 -> Text,
+        objects -> Int8,
+        verified_at -> Nullable<Timestamptz>,
+        verify_problem -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     data_keys (id) {
         id -> Int8,
         kek_id -> Text,
@@ -597,6 +612,7 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(
+    backups,
     password_resets,
     oidc_logins,
     mfa_recovery_codes,

@@ -122,6 +122,18 @@ struct Hash {
     hash: Vec<u8>,
 }
 
+/// The chain's last sealed row: its position and hash (hex), as `verify` reports the head.
+pub fn head(conn: &mut PgConnection) -> QueryResult<Option<(i64, String)>> {
+    use crate::schema::audit_log;
+    let last: Option<(Option<i64>, Option<Vec<u8>>)> = audit_log::table
+        .filter(audit_log::chain_position.is_not_null())
+        .order(audit_log::chain_position.desc())
+        .select((audit_log::chain_position, audit_log::row_hash))
+        .first(conn)
+        .optional()?;
+    Ok(last.and_then(|(position, hash)| Some((position?, hex::encode(hash?)))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::digest;

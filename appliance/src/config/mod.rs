@@ -121,6 +121,15 @@ pub const KEYS: &[(&str, &str)] = &[
     ("keys.command_key_id", "with provider command: a name for the key the command uses"),
     ("keys.previous_files", "key files rotated away from: they still unwrap until `outpost keys rotate` has re-wrapped everything"),
     ("keys.previous_pkcs11_keys", "labels of keys on the same token rotated away from"),
+    ("backup.dir", "where backup archives are written (default /var/lib/outpost/backups; quickstart: DATA/backups)"),
+    ("backup.keep_daily", "scheduled backups kept, the newest of each day, for this many days (default 7)"),
+    ("backup.keep_weekly", "and the newest of each week, for this many weeks (default 4)"),
+    ("backup.keep_monthly", "and the newest of each month, for this many months (default 6)"),
+    (
+        "backup.pg_bin_dir",
+        "the folder of pg_dump and pg_restore, of the server's major version or newer (default: the newest installed)",
+    ),
+    ("schedule.backup", "cron for the scheduled backup, its verification and the pruning of old ones (default 02:30 UTC daily)"),
     (
         "license.file",
         "a license file put in force at start-up when it differs from the installed one (default /etc/outpost/license; a missing file is no problem)",
@@ -147,6 +156,26 @@ pub struct Config {
     /// Where an administrator may drop a license file for start-up to install.
     pub license_file: PathBuf,
     pub keys: KeysConfig,
+    pub backup: BackupConfig,
+    /// The file it was read from, if any (backups keep a copy, secrets left out).
+    pub source: Option<PathBuf>,
+}
+
+/// Where backups go, how many scheduled ones are kept, and the PostgreSQL tools that make them.
+#[derive(Clone, Debug)]
+pub struct BackupConfig {
+    pub dir: PathBuf,
+    pub keep: Retention,
+    pub pg_bin_dir: Option<PathBuf>,
+}
+
+/// Scheduled backups kept: the newest of each of the last `daily` days, `weekly` weeks and
+/// `monthly` months.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    pub daily: u32,
+    pub weekly: u32,
+    pub monthly: u32,
 }
 
 /// The customer-managed key-encryption keys: the current one and those rotated away from.
@@ -215,6 +244,7 @@ pub const SCHEDULES: &[(&str, &str)] = &[
     ("digest", "0 0 7 * * *"),
     ("reminders", "0 0 8 * * *"),
     ("automation", "0 * * * * *"),
+    ("backup", "0 30 2 * * *"),
 ];
 
 #[derive(Clone, Debug)]
@@ -451,6 +481,16 @@ impl Config {
             },
             license_file: PathBuf::from(reader.string("license.file", "/etc/outpost/license")),
             keys: reader.keys(),
+            backup: BackupConfig {
+                dir: PathBuf::from(reader.string("backup.dir", "/var/lib/outpost/backups")),
+                keep: Retention {
+                    daily: reader.integer("backup.keep_daily", 7, 0..=366) as u32,
+                    weekly: reader.integer("backup.keep_weekly", 4, 0..=520) as u32,
+                    monthly: reader.integer("backup.keep_monthly", 6, 0..=1200) as u32,
+                },
+                pg_bin_dir: reader.optional_string("backup.pg_bin_dir").map(PathBuf::from),
+            },
+            source: path.map(Path::to_path_buf),
         };
         if config.server.redirect_http_from.is_some() && config.server.tls.is_none() {
             reader.problems.push(
@@ -481,6 +521,7 @@ impl Config {
             ("OUTPOST_STORAGE_LOCAL_DIR".to_owned(), data.join("objects").display().to_string()),
             ("OUTPOST_SEARCH_INDEX_DIR".to_owned(), data.join("search").display().to_string()),
             ("OUTPOST_KEYS_FILE".to_owned(), data.join("kek").display().to_string()),
+            ("OUTPOST_BACKUP_DIR".to_owned(), data.join("backups").display().to_string()),
         ];
         let fixed = [
             ("OUTPOST_DATABASE_URL".to_owned(), database_url),

@@ -33,6 +33,7 @@ pub fn perform(context: &Context, job: &Job) -> Result<(), Failure> {
         "webhooks" => webhooks::fan_out(context, job),
         "webhook.deliver" => delivery::deliver(context, job),
         "automation" => automation::fire_due(context),
+        "backup" => crate::backups::scheduled(context),
         "automation.event" => automation::on_event(context, job),
         "automation.run" => automation::on_firing(context, job),
         attachments::DELETE_OBJECT => attachments::delete_object(context, job),

@@ -120,6 +120,31 @@ impl Keyring {
         Ok(kek.unwrap(&wrapped)?)
     }
 
+    /// A new data key for something kept outside the database (a backup archive): the key,
+    /// and the id of the KEK that wrapped it with the wrapped bytes, to store beside it.
+    pub fn new_detached_key(&self) -> Result<(DataKey, String, Vec<u8>), KeyError> {
+        let key = DataKey::generate()?;
+        let wrapped = self.keks.current.wrap(&key)?;
+        Ok((key, self.current_kek().to_owned(), wrapped))
+    }
+
+    /// Whether the KEK `kek_id` is configured, current or previous.
+    pub fn knows(&self, kek_id: &str) -> bool {
+        self.keks.find(kek_id).is_some()
+    }
+
+    /// Unwraps a key `new_detached_key` made, with the KEK `kek_id` if it is configured.
+    pub fn open_detached_key(&self, kek_id: &str, wrapped: &[u8]) -> Result<DataKey, KeyError> {
+        let kek = self.keks.find(kek_id).ok_or_else(|| {
+            KeyError::Provider(format!(
+                "it was sealed with key {kek_id}, which is not configured (the current one is {}); configure that key, \
+                 current or among the previous ones",
+                self.current_kek()
+            ))
+        })?;
+        kek.unwrap(wrapped)
+    }
+
     /// Seals `plaintext` for the object named `identity` with a new data key: the key's id
     /// and the sealed bytes.
     pub fn seal(

@@ -8,6 +8,7 @@ mod attachments;
 mod audit;
 mod auth;
 mod automation;
+mod backups;
 mod browser;
 mod cli;
 mod concurrency;
