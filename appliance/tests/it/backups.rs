@@ -307,3 +307,50 @@ fn a_backup_cut_short_leaves_nothing_that_looks_like_an_archive() {
     assert!(text(&listed).contains("No backups in"), "{}", text(&listed));
     assert!(archives(&backups).is_empty());
 }
+
+#[test]
+fn the_scheduled_backup_verifies_prunes_and_shows_on_the_system_page() {
+    let folder = temp_dir("backup-schedule");
+    let dir = folder.0.display().to_string();
+    let app = TestApp::start_with(&[
+        ("OUTPOST_BACKUP_DIR", &dir),
+        ("OUTPOST_BACKUP_KEEP_DAILY", "1"),
+        ("OUTPOST_BACKUP_KEEP_WEEKLY", "0"),
+        ("OUTPOST_BACKUP_KEEP_MONTHLY", "0"),
+    ]);
+    let root = person(&app, "root", GlobalRole::Admin);
+    let report = |app: &TestApp| {
+        let reply = app.client().api("GET", "/api/v1/admin/system", Some(&root.token), None).json();
+        let check = reply["checks"].as_array().unwrap().iter().find(|c| c["part"] == "backup").unwrap().clone();
+        (check["level"].as_str().unwrap().to_owned(), check["reason"].as_str().unwrap().to_owned())
+    };
+    let (level, reason) = report(&app);
+    assert_eq!(level, "amber");
+    assert!(reason.starts_with("No backup has been made yet"), "{reason}");
+
+    // An archive made with the command is the administrator's: the schedule never prunes it.
+    let config =
+        config_file(&folder.0, "cfg.toml", &app.config.database.url, &app.objects.0, &app.kek_file(), &folder.0);
+    assert!(outpost(&["backup", "create", "--config", &config], None).status.success());
+    for _ in 0..2 {
+        app.sql("INSERT INTO jobs (kind, payload) VALUES ('backup', '{}')");
+        assert_eq!(app.run_jobs(), 1);
+    }
+    let archives: Vec<PathBuf> =
+        archives(&folder.0).into_iter().filter(|p| p.to_string_lossy().ends_with(".backup")).collect();
+    assert_eq!(archives.len(), 2, "the command's archive and the newest scheduled one: {archives:?}");
+    assert_eq!(app.value("SELECT count(*)::text FROM backups WHERE trigger = 'schedule' AND verified_at IS NOT NULL AND verify_problem IS NULL"), "2");
+    let (level, reason) = report(&app);
+    assert_eq!(level, "green", "{reason}");
+    assert!(reason.starts_with("The newest backup, of ") && reason.ends_with("verified."), "{reason}");
+
+    // A verification that failed, or a backup too old, turns it red.
+    app.sql("UPDATE backups SET verify_problem = 'the archive is damaged' WHERE id = (SELECT max(id) FROM backups)");
+    let (level, reason) = report(&app);
+    assert_eq!(level, "red");
+    assert!(reason.contains("does not verify: the archive is damaged"), "{reason}");
+    app.sql("UPDATE backups SET verify_problem = NULL, finished_at = now() - interval '4 days'");
+    let (level, reason) = report(&app);
+    assert_eq!(level, "red");
+    assert!(reason.starts_with("The newest backup is 4 days old"), "{reason}");
+}

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use crate::web::AppState;
 pub use services::certificate;
 use services::{disk, mail, mail_server, storage};
-use stored::{database, jobs, keys_check, license, mail_queue, search, MailQueue};
+use stored::{backup, database, jobs, keys_check, license, mail_queue, search, MailQueue};
 
 /// How a part is doing. Ordered: the worst of several is their maximum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
@@ -55,7 +55,8 @@ impl Level {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = HealthCheck)]
 pub struct Check {
-    /// A stable name: database, storage, search, jobs, mail, license, certificate, keys, disk.
+    /// A stable name: database, storage, search, jobs, mail, license, certificate, keys, backup,
+    /// disk.
     pub part: &'static str,
     pub title: &'static str,
     pub level: Level,
@@ -122,6 +123,9 @@ pub const CERTIFICATE_FAILING_DAYS: i64 = 7;
 const DISK_WARNING: (f64, u64) = (10.0, 5 * GIB);
 const DISK_FAILING: (f64, u64) = (3.0, GIB);
 const GIB: u64 = 1024 * 1024 * 1024;
+/// The newest backup older than these is amber, then red (the schedule makes one a day).
+const BACKUP_AGE_WARNING: chrono::Duration = chrono::Duration::hours(36);
+const BACKUP_AGE_FAILING: chrono::Duration = chrono::Duration::hours(72);
 /// Ready jobs waiting longer than these are amber, then red: the workers are behind or stopped.
 const JOB_WAIT_WARNING: Duration = Duration::from_secs(120);
 const JOB_WAIT_FAILING: Duration = Duration::from_secs(900);
@@ -139,19 +143,11 @@ pub async fn report(state: &AppState) -> Report {
         storage(&state.storage),
         actix_web::web::block(move || mail_server(&smtp_config)),
     );
-    let (database, slowest_queries, slowest_queries_note, search, jobs, mail_queue, license, keys) = from_database;
-    let mail = mail(&config, mail_server.unwrap_or_else(|e| Some(Err(e.to_string()))), mail_queue);
-    let mut checks = vec![
-        database,
-        storage,
-        search,
-        jobs,
-        mail,
-        license,
-        certificate(state.certificate.as_deref(), &config, Utc::now()),
-        keys,
-        disk(&config),
-    ];
+    let FromDatabase { mut checks, slowest_queries, slowest_queries_note, mail_queue } = from_database;
+    checks.push(mail(&config, mail_server.unwrap_or_else(|e| Some(Err(e.to_string()))), mail_queue));
+    checks.push(storage);
+    checks.push(certificate(state.certificate.as_deref(), &config, Utc::now()));
+    checks.push(disk(&config));
     checks.sort_by_key(|check| std::cmp::Reverse(check.level));
     Report {
         version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -164,45 +160,57 @@ pub async fn report(state: &AppState) -> Report {
     }
 }
 
-type DatabaseChecks = (Check, Vec<SlowQuery>, Option<String>, Check, Check, Result<MailQueue, String>, Check, Check);
+/// What the checks that read the database found.
+struct FromDatabase {
+    checks: Vec<Check>,
+    slowest_queries: Vec<SlowQuery>,
+    slowest_queries_note: Option<String>,
+    mail_queue: Result<MailQueue, String>,
+}
 
 /// The checks that read the database, on one connection of the blocking pool. When the
 /// database cannot be reached, each says so.
-async fn database_checks(state: &AppState) -> DatabaseChecks {
+async fn database_checks(state: &AppState) -> FromDatabase {
     let (search_index, keys, config) = (state.search.clone(), state.keys.clone(), state.config.clone());
     let pool_state = state.pool.state();
     let checked = crate::db::run(&state.pool, move |conn| {
-        let (database, slowest, note) = database(conn, pool_state, config.database.pool_size);
-        Ok((
-            database,
-            slowest,
-            note,
-            search(conn, &search_index),
-            jobs(conn, config.jobs.workers),
-            mail_queue(conn).map_err(|e| e.to_string()),
-            license(conn),
-            keys_check(conn, &keys, &config),
-        ))
+        let (database, slowest_queries, slowest_queries_note) = database(conn, pool_state, config.database.pool_size);
+        Ok(FromDatabase {
+            checks: vec![
+                database,
+                search(conn, &search_index),
+                jobs(conn, config.jobs.workers),
+                license(conn),
+                keys_check(conn, &keys, &config),
+                backup(conn, &config, Utc::now()),
+            ],
+            slowest_queries,
+            slowest_queries_note,
+            mail_queue: mail_queue(conn).map_err(|e| e.to_string()),
+        })
     })
     .await;
     checked.unwrap_or_else(|error| {
         let unreachable =
             |part, title| Check::new(part, title, Level::Red, "It cannot be checked: the database cannot be reached.");
-        (
-            Check::new(
-                "database",
-                "Database",
-                Level::Red,
-                format!("PostgreSQL cannot be reached: {}", error.for_operator()),
-            ),
-            Vec::new(),
-            None,
-            unreachable("search", "Search index"),
-            unreachable("jobs", "Background jobs"),
-            Err("the database cannot be reached".to_owned()),
-            unreachable("license", "License"),
-            unreachable("keys", "Customer-managed key"),
-        )
+        FromDatabase {
+            checks: vec![
+                Check::new(
+                    "database",
+                    "Database",
+                    Level::Red,
+                    format!("PostgreSQL cannot be reached: {}", error.for_operator()),
+                ),
+                unreachable("search", "Search index"),
+                unreachable("jobs", "Background jobs"),
+                unreachable("license", "License"),
+                unreachable("keys", "Customer-managed key"),
+                unreachable("backup", "Backups"),
+            ],
+            slowest_queries: Vec::new(),
+            slowest_queries_note: None,
+            mail_queue: Err("the database cannot be reached".to_owned()),
+        }
     })
 }
 

@@ -1,15 +1,20 @@
 //! The parts whose health is read from the database: PostgreSQL itself, the search index's
-//! place in the outbox, the job queue, the mail queue, the license and the data keys.
+//! place in the outbox, the job queue, the mail queue, the license, the data keys and the
+//! backups.
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Int4, Nullable, Text};
 
-use super::{bytes, counted, fact, Check, Level, SlowQuery, JOB_WAIT_FAILING, JOB_WAIT_WARNING, SEARCH_LAG_WARNING};
+use super::{
+    bytes, counted, fact, Check, Level, SlowQuery, BACKUP_AGE_FAILING, BACKUP_AGE_WARNING, JOB_WAIT_FAILING,
+    JOB_WAIT_WARNING, SEARCH_LAG_WARNING,
+};
 use crate::config::{Config, KeyProviderConfig};
 use crate::license::{self, Mode};
 use crate::search::{self, SearchIndex};
-use std::time::Duration;
 
 #[derive(QueryableByName)]
 struct DatabaseFacts {
@@ -288,4 +293,51 @@ pub(super) fn keys_check(conn: &mut PgConnection, keys: &crate::keys::Keyring, c
         Ok(()) => (Level::Green, "A wrap and unwrap round trip worked just now.".to_owned()),
     };
     Check::new("keys", title, level, reason).with(facts)
+}
+
+/// The newest backup: how old it is, and whether it verified.
+pub(super) fn backup(conn: &mut PgConnection, config: &Config, now: DateTime<Utc>) -> Check {
+    use crate::schema::backups::dsl::*;
+    let title = "Backups";
+    type Row = (String, String, DateTime<Utc>, i64, i64, Option<DateTime<Utc>>, Option<String>);
+    let newest: Option<Row> = match backups
+        .order(finished_at.desc())
+        .select((file_name, trigger, finished_at, size_bytes, objects, verified_at, verify_problem))
+        .first(conn)
+        .optional()
+    {
+        Ok(newest) => newest,
+        Err(e) => return Check::new("backup", title, Level::Red, format!("The backup records cannot be read: {e}")),
+    };
+    let folder = fact("Folder", config.backup.dir.display());
+    let Some((name, made_by, finished, size, files, verified, problem)) = newest else {
+        return Check::new(
+            "backup",
+            title,
+            Level::Amber,
+            "No backup has been made yet: run `outpost backup create`, or let schedule.backup make one.",
+        )
+        .with(vec![folder]);
+    };
+    let when = finished.format("%Y-%m-%d %H:%M UTC");
+    let hours = (now - finished).num_hours();
+    let (level, reason) = if let Some(problem) = &problem {
+        (Level::Red, format!("The newest backup ({name}) does not verify: {problem}"))
+    } else if now - finished > BACKUP_AGE_FAILING {
+        (Level::Red, format!("The newest backup is {} days old ({when}): is schedule.backup failing?", hours / 24))
+    } else if now - finished > BACKUP_AGE_WARNING {
+        (Level::Amber, format!("The newest backup is {hours} hours old ({when})."))
+    } else if verified.is_none() {
+        (Level::Amber, format!("The newest backup ({when}) has not been verified: `outpost backup verify`."))
+    } else {
+        (Level::Green, format!("The newest backup, of {when}, verified."))
+    };
+    Check::new("backup", title, level, reason).with(vec![
+        fact("Newest", format!("{name} ({}, {files} stored files, by {made_by})", bytes(size.max(0) as u64))),
+        fact(
+            "Verified",
+            verified.map_or_else(|| "not yet".to_owned(), |at| at.format("%Y-%m-%d %H:%M UTC").to_string()),
+        ),
+        folder,
+    ])
 }
