@@ -117,7 +117,9 @@ where
 {
     let pool = pool.clone();
     actix_web::web::block(move || {
+        let asked = std::time::Instant::now();
         let mut conn = pool.get()?;
+        crate::operations::metrics::record_pool_wait(asked.elapsed());
         work(&mut conn)
     })
     .await

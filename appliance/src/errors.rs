@@ -160,7 +160,9 @@ impl AppError {
             | Self::KeysUnavailable(cause) => cause,
             _ => return None,
         };
-        let error_id = hex::encode(rand::random::<[u8; 6]>());
+        // The request's own id when there is one, so the page, the API error, the response
+        // header and the log line all name the same thing.
+        let error_id = crate::web::observe::request_id().unwrap_or_else(|| hex::encode(rand::random::<[u8; 6]>()));
         tracing::error!(error_id = %error_id, code = self.code(), %cause, "request failed");
         Some(error_id)
     }

@@ -57,6 +57,7 @@ fn start(
         keys,
         certificate: certificate.clone(),
         started_at: chrono::Utc::now(),
+        metrics: Arc::default(),
     };
     let server = HttpServer::new(move || web::app(state.clone())).workers(workers).shutdown_timeout(10);
     let server = match tls {

@@ -69,6 +69,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("oidc.admin_group", "the group whose members are administrators (default: none)"),
     ("oidc.auditor_group", "the group whose members are auditors (default: none)"),
     ("oidc.label", "the sign-in button's words (default: Sign in with single sign-on)"),
+    (
+        "metrics.token",
+        "a bearer token that may read /metrics from anywhere (default: loopback only; may be sealed: `outpost keys seal-secret metrics.token`)",
+    ),
     ("log.level", "log filter: error, warn, info, debug, trace, or a tracing directive (default info)"),
     ("jobs.workers", "background job workers on this node (default 2; 0 leaves the work to other nodes)"),
     ("jobs.lease_seconds", "how long a job may run before another worker takes it over (default 300)"),
@@ -159,6 +163,8 @@ pub struct Config {
     pub backup: BackupConfig,
     /// The file it was read from, if any (backups keep a copy, secrets left out).
     pub source: Option<PathBuf>,
+    /// Who may read `/metrics` besides loopback.
+    pub metrics_token: Option<String>,
 }
 
 /// Where backups go, how many scheduled ones are kept, and the PostgreSQL tools that make them.
@@ -491,6 +497,7 @@ impl Config {
                 pg_bin_dir: reader.optional_string("backup.pg_bin_dir").map(PathBuf::from),
             },
             source: path.map(Path::to_path_buf),
+            metrics_token: reader.optional_string("metrics.token").filter(|token| !token.is_empty()),
         };
         if config.server.redirect_http_from.is_some() && config.server.tls.is_none() {
             reader.problems.push(

@@ -11,7 +11,8 @@ use crate::errors::AppError;
 use crate::keys::{sealed_text, Keyring};
 
 /// The settings whose values may be sealed.
-pub const SEALABLE: &[&str] = &["mail.password", "ldap.bind_password", "oidc.client_secret", "storage.s3_secret_key"];
+pub const SEALABLE: &[&str] =
+    &["mail.password", "ldap.bind_password", "oidc.client_secret", "storage.s3_secret_key", "metrics.token"];
 
 /// What a sealed setting's value is bound to.
 pub fn identity(setting: &str) -> String {
@@ -58,6 +59,9 @@ impl Config {
         }
         if let StorageBackend::S3(s3) = &mut self.storage.backend {
             found.push(("storage.s3_secret_key", &mut s3.secret_key));
+        }
+        if let Some(token) = self.metrics_token.as_mut() {
+            found.push(("metrics.token", token));
         }
         found
     }

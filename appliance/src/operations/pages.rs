@@ -4,12 +4,16 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
 
 use super::health::{self, Report};
+use crate::audit::{self, Change};
+use crate::errors::AppError;
 use crate::identity::permissions::{authorize, Action};
 use crate::web::errors::{ApiError, PageError};
-use crate::web::extract::{ApiCaller, SignedIn};
-use crate::web::pages::{render, Nav};
+use crate::web::extract::{ApiCaller, CsrfForm, SignedIn};
+use crate::web::pages::{redirect, render_with_status, status_for, Nav};
 use crate::web::AppState;
 
 #[derive(Template)]
@@ -17,6 +21,11 @@ use crate::web::AppState;
 struct SystemPage {
     nav: Nav,
     report: Report,
+    /// This node's log level, when logging is set up here.
+    log_level: Option<String>,
+    /// What was typed into the log level form, kept when it is refused.
+    level_draft: String,
+    error: Option<AppError>,
 }
 
 impl SystemPage {
@@ -50,11 +59,57 @@ impl SystemPage {
     }
 }
 
+async fn show(
+    signed_in: &SignedIn,
+    state: &AppState,
+    level_draft: String,
+    error: Option<AppError>,
+) -> Result<HttpResponse, PageError> {
+    let report = health::report(state).await;
+    let log_level = crate::telemetry::level();
+    let status = status_for(error.as_ref());
+    let page = SystemPage { nav: Nav::for_user(signed_in, "admin"), report, log_level, level_draft, error };
+    Ok(render_with_status(&page, status)?)
+}
+
 /// `GET /admin/system`: each part of the installation, green, amber or red with the reason.
 pub async fn page(signed_in: SignedIn, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     authorize(signed_in.user(), Action::Administer)?;
-    let report = health::report(&state).await;
-    Ok(render(&SystemPage { nav: Nav::for_user(&signed_in, "admin"), report })?)
+    let draft = crate::telemetry::level().unwrap_or_default();
+    show(&signed_in, &state, draft, None).await
+}
+
+#[derive(Deserialize)]
+pub struct LevelForm {
+    #[serde(default)]
+    level: String,
+}
+
+/// `POST /admin/system/log-level`: changes this node's log level until it restarts (audited);
+/// a level that is not one is refused with the text kept.
+pub async fn set_log_level(form: CsrfForm<LevelForm>, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+    let CsrfForm { signed_in, data } = form;
+    authorize(signed_in.user(), Action::Administer)?;
+    let before = crate::telemetry::level();
+    if let Err(problem) = crate::telemetry::set_level(&data.level) {
+        return show(&signed_in, &state, data.level, Some(AppError::invalid("level", format!("{problem}.")))).await;
+    }
+    let (actor, level) = (signed_in.actor.clone(), data.level.trim().to_owned());
+    crate::db::run(&state.pool, move |conn| {
+        Ok(audit::record(
+            conn,
+            &actor,
+            Change {
+                action: "log.level_changed",
+                entity_type: "installation",
+                entity_id: 0,
+                before: Some(json!({ "level": before })),
+                after: Some(json!({ "level": level })),
+            },
+        )?)
+    })
+    .await?;
+    Ok(redirect("/admin/system#log-level"))
 }
 
 /// The health of each part of the installation as this node sees it (administrators): the

@@ -34,6 +34,7 @@ struct ErrorPage<'a> {
     title: &'a str,
     message: String,
     error_id: Option<String>,
+    request_id: Option<String>,
 }
 
 impl ResponseError for PageError {
@@ -68,6 +69,7 @@ impl ResponseError for PageError {
             title: status.canonical_reason().unwrap_or("Error"),
             message: error.to_string(),
             error_id,
+            request_id: super::observe::request_id(),
         };
         let mut response = HttpResponse::build(status);
         if let Some(seconds) = error.retry_after() {
@@ -96,6 +98,7 @@ impl ResponseError for ApiError {
                 code: error.code(),
                 message: error.to_string(),
                 field: error.field().map(str::to_owned),
+                request_id: super::observe::request_id(),
             },
         };
         let mut response = HttpResponse::build(error.status());
@@ -129,6 +132,9 @@ pub struct ErrorDetail {
     /// For internal errors: the id under which the cause was logged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_id: Option<String>,
+    /// The request's id, as its `X-Request-Id` response header and the server log say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl ErrorDetail {
@@ -140,6 +146,7 @@ impl ErrorDetail {
             message: message.to_owned(),
             field: Some(field.to_owned()),
             error_id: None,
+            request_id: None,
         }
     }
 }

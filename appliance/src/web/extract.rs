@@ -6,6 +6,7 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
+use actix_web::HttpMessage;
 use actix_web::{web, FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
 
@@ -76,6 +77,7 @@ impl SignedIn {
     async fn for_page(req: &HttpRequest) -> Result<SignedIn, PageError> {
         let signed_in =
             SignedIn::find(req).await?.ok_or_else(|| PageError::SignInFirst { next: req.uri().to_string() })?;
+        req.extensions_mut().insert(super::observe::CallerId(signed_in.user().id));
         let path = req.path();
         if signed_in.user().password_must_change && path != "/settings/password" && path != "/logout" {
             return Err(PageError::ChangePasswordFirst);
@@ -196,6 +198,7 @@ impl FromRequest for ApiCaller {
                 }
                 Err(other) => return Err(ApiError(other)),
             };
+            req.extensions_mut().insert(super::observe::CallerId(user.id));
             state.limits.count(Counted::Account(user.id))?;
             let reads = matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD);
             if scope == TokenScope::Read && !reads {

@@ -6,6 +6,7 @@ pub mod etag;
 pub mod extract;
 pub mod health;
 pub mod markdown;
+pub mod observe;
 pub mod openapi;
 pub mod pages;
 pub mod rate_limit;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub certificate: Option<Arc<crate::tls::ServedCertificate>>,
     /// When this node started serving.
     pub started_at: chrono::DateTime<chrono::Utc>,
+    /// This node's request counts and latencies, for `/metrics`.
+    pub metrics: Arc<crate::operations::metrics::Metrics>,
 }
 
 /// Nothing from another origin, no inline script, no framing.
@@ -93,7 +96,7 @@ pub fn app(
         .wrap(middleware::Compress::default())
         .wrap(middleware::from_fn(crate::license::pages::read_only_guard))
         .wrap(middleware::from_fn(refuse_nul_in_query))
-        .wrap(middleware::from_fn(access_log))
+        .wrap(middleware::from_fn(observe::observe))
         .configure(routes)
         .default_service(web::to(not_found))
 }
@@ -149,6 +152,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/license", web::get().to(license_pages::show))
         .route("/admin/license", web::post().to(license_pages::install))
         .route("/admin/system", web::get().to(crate::operations::pages::page))
+        .route("/admin/system/log-level", web::post().to(crate::operations::pages::set_log_level))
+        .route("/metrics", web::get().to(crate::operations::metrics::scrape))
         .route("/admin/jobs", web::get().to(job_pages::list))
         .route("/admin/jobs/{id}/{action}", web::post().to(job_pages::act))
         // What CI systems call, with the URL's secret as credential
@@ -462,7 +467,13 @@ async fn explain_wrong_method(
     let (req, _) = response.into_parts();
     let message = format!("{} is not a method of {}; it answers {allow}.", req.method(), req.path());
     let body = errors::ErrorBody {
-        error: errors::ErrorDetail { code: "method_not_allowed", message, field: None, error_id: None },
+        error: errors::ErrorDetail {
+            code: "method_not_allowed",
+            message,
+            field: None,
+            error_id: None,
+            request_id: observe::request_id(),
+        },
     };
     let reply = HttpResponse::MethodNotAllowed().insert_header((header::ALLOW, allow)).json(body);
     Ok(ServiceResponse::new(req, reply).map_into_right_body())
@@ -499,21 +510,4 @@ async fn refuse_nul_in_query(
         });
     }
     next.call(req).await
-}
-
-async fn access_log(
-    req: ServiceRequest,
-    next: middleware::Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = std::time::Instant::now();
-    let (method, path) = (req.method().clone(), req.path().to_owned());
-    let response = next.call(req).await?;
-    tracing::info!(
-        target: "outpost::http",
-        %method,
-        %path,
-        status = response.status().as_u16(),
-        ms = started.elapsed().as_secs_f64() * 1000.0,
-    );
-    Ok(response)
 }

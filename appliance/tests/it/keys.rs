@@ -331,7 +331,7 @@ fn configuration_secrets_are_sealed_by_the_command_and_open_only_where_they_were
     let before = footprint(&db);
     let refused = seal("mail.from", "x\n");
     assert!(!refused.status.success());
-    assert!(text(&refused).contains("SETTING: \"mail.from\" is not a secret that can be sealed; give one of mail.password, ldap.bind_password, oidc.client_secret, storage.s3_secret_key"), "{}", text(&refused));
+    assert!(text(&refused).contains("SETTING: \"mail.from\" is not a secret that can be sealed; give one of mail.password, ldap.bind_password, oidc.client_secret, storage.s3_secret_key, metrics.token"), "{}", text(&refused));
     let empty = seal("storage.s3_secret_key", "\n");
     assert!(
         !empty.status.success() && text(&empty).contains("standard input: give the secret to seal"),
@@ -384,7 +384,7 @@ fn configuration_secrets_are_sealed_by_the_command_and_open_only_where_they_were
     assert!(!problems.status.success());
     for problem in [
         "storage.s3_secret_key: \"abc\" is not a data key number",
-        "mail.from: only secrets can be sealed (mail.password, ldap.bind_password, oidc.client_secret, storage.s3_secret_key); write this setting in the clear",
+        "mail.from: only secrets can be sealed (mail.password, ldap.bind_password, oidc.client_secret, storage.s3_secret_key, metrics.token); write this setting in the clear",
     ] {
         assert!(text(&problems).contains(problem), "{problem}: {}", text(&problems));
     }

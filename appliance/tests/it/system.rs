@@ -159,3 +159,103 @@ fn a_certificate_turns_amber_thirty_days_before_it_expires_and_red_seven_days_be
     assert_eq!(level, health::Level::Green);
     assert!(reason.starts_with("Valid until"), "{reason}");
 }
+
+#[test]
+fn metrics_count_requests_by_route_and_are_served_to_loopback_or_the_token() {
+    let app =
+        TestApp::start_with(&[("OUTPOST_METRICS_TOKEN", "scrape-me"), ("OUTPOST_SERVER_TRUSTED_PROXIES", "127.0.0.1")]);
+    let mut client = app.client();
+    for _ in 0..3 {
+        assert_eq!(client.get("/login").status, 200);
+    }
+    let admin = app.user(&format!("root{}", rand::random::<u32>()), true);
+    let token = app.token(&admin);
+    assert_eq!(client.api("GET", "/api/v1/issues/NOPE-1", Some(&token), None).status, 404);
+    app.sql("INSERT INTO jobs (kind, payload, run_at) VALUES ('digest', '{}', now() - interval '90 seconds')");
+
+    let metrics = client.get("/metrics");
+    assert_eq!(metrics.status, 200, "{}", metrics.body);
+    assert!(metrics.header("content-type").unwrap().starts_with("text/plain; version=0.0.4"));
+    for line in [
+        "outpost_http_requests_total{method=\"GET\",route=\"/login\",status=\"200\"} 3",
+        "outpost_http_requests_total{method=\"GET\",route=\"/api/v1/issues/{issue}\",status=\"404\"} 1",
+        "outpost_http_request_duration_seconds_bucket{method=\"GET\",route=\"/login\",le=\"+Inf\"} 3",
+        "outpost_http_request_duration_seconds_count{method=\"GET\",route=\"/login\"} 3",
+        "# TYPE outpost_http_request_duration_seconds histogram",
+        "outpost_db_pool_max 6",
+        "outpost_database_up 1",
+        "outpost_jobs_ready{kind=\"digest\"} 1",
+        "outpost_license_seats 25",
+        "outpost_build_info{version=",
+    ] {
+        assert!(metrics.body.contains(line), "{line}\n{}", metrics.body);
+    }
+    let waited =
+        metrics.body.lines().find(|l| l.starts_with("outpost_jobs_oldest_ready_age_seconds{kind=\"digest\"}")).unwrap();
+    let seconds: f64 = waited.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!((89.0..200.0).contains(&seconds), "{waited}");
+
+    // Through a proxy, for a client elsewhere: only with the token.
+    client.headers.push(("X-Forwarded-For".into(), "203.0.113.9".into()));
+    let refused = client.get("/metrics");
+    assert_eq!(refused.status, 403);
+    assert!(
+        refused.body.contains("Metrics are served to loopback, or to a client sending metrics.token"),
+        "{}",
+        refused.body
+    );
+    client.headers.push(("Authorization".into(), "Bearer wrong".into()));
+    assert_eq!(client.get("/metrics").body, "The metrics token is wrong.");
+    client.headers.pop();
+    client.headers.push(("Authorization".into(), "Bearer scrape-me".into()));
+    assert_eq!(client.get("/metrics").status, 200);
+}
+
+#[test]
+fn every_answer_carries_a_request_id_and_errors_name_it() {
+    let app = TestApp::start();
+    let mut client = app.client();
+    let page = client.get("/login");
+    let id = page.header("x-request-id").expect("a request id").to_owned();
+    assert_eq!(id.len(), 16, "{id}");
+    assert_ne!(client.get("/login").header("x-request-id"), Some(id.as_str()), "one per request");
+
+    let admin = app.user("root", true);
+    let token = app.token(&admin);
+    let missing = client.api("GET", "/api/v1/issues/NOPE-1", Some(&token), None);
+    assert_eq!(missing.json()["error"]["request_id"], missing.header("x-request-id").unwrap());
+    let (mut browser, _) = app.signed_in("pages", false);
+    let not_found = browser.get("/issues/NOPE-1");
+    assert_eq!(not_found.status, 404);
+    let shown = format!("Request id: <code>{}</code>", not_found.header("x-request-id").unwrap());
+    assert!(not_found.body.contains(&shown), "{}", not_found.body);
+
+    // A proxy's id is kept when it is plain; anything else is replaced.
+    client.headers.push(("X-Request-Id".into(), "lb-7f3a-0001".into()));
+    assert_eq!(client.get("/login").header("x-request-id"), Some("lb-7f3a-0001"));
+    client.headers.pop();
+    client.headers.push(("X-Request-Id".into(), "<script>".into()));
+    assert_ne!(client.get("/login").header("x-request-id"), Some("<script>"));
+}
+
+#[test]
+fn an_administrator_changes_the_log_level_of_a_running_node() {
+    // Quiet: the other tests in this process log through the same subscriber.
+    outpost::telemetry::init("off");
+    let app = TestApp::start();
+    let (mut browser, _) = app.signed_in("root", true);
+    let page = browser.get("/admin/system");
+    let token = page.csrf_token();
+    let refused = browser.post_form("/admin/system/log-level", &[("csrf_token", &token), ("level", "loud=!!")]);
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("is not a log level or directive"), "{}", refused.body);
+    assert!(refused.body.contains("value=\"loud=!!\""), "the text is kept");
+    assert_eq!(app.count("audit_log WHERE action = 'log.level_changed'"), 0);
+
+    let changed = browser.post_form("/admin/system/log-level", &[("csrf_token", &token), ("level", "error")]);
+    assert_eq!(changed.status, 303, "{}", changed.body);
+    assert_eq!(outpost::telemetry::level().as_deref(), Some("error"));
+    assert!(browser.get("/admin/system").body.contains("(now <code>error</code>)"));
+    assert_eq!(app.count("audit_log WHERE action = 'log.level_changed'"), 1);
+    outpost::telemetry::set_level("off").unwrap();
+}
