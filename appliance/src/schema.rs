@@ -611,8 +611,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    usage_activity (day, user_id) {
+        day -> Date,
+        user_id -> Int8,
+    }
+}
+
+diesel::table! {
+    usage_days (day) {
+        day -> Date,
+        active_users -> Int4,
+        issues_created -> Int4,
+        pages_created -> Int4,
+        storage_bytes -> Int8,
+        api_calls -> Int8,
+        measured_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     backups,
+    usage_activity,
+    usage_days,
     password_resets,
     oidc_logins,
     mfa_recovery_codes,

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::db::DbPool;
 use crate::jobs::worker::{Context, Runtime, Stop};
 use crate::keys::Keyring;
+use crate::operations::usage::Counter;
 use crate::privileges::{self, Identity};
 use crate::search::{indexer, SearchIndex};
 use crate::storage::Storage;
@@ -19,13 +20,30 @@ use crate::web::{self, AppState};
 /// Binds the configured address (with TLS when a certificate is configured) and returns the
 /// server, not yet running, with the address it got, which differs from the configured one
 /// when that says port 0.
-pub fn bind(config: Config, pool: DbPool, storage: Storage, search: SearchIndex, keys: Arc<Keyring>) -> Bound {
+pub fn bind(
+    config: Config,
+    pool: DbPool,
+    storage: Storage,
+    search: SearchIndex,
+    keys: Arc<Keyring>,
+) -> Result<Bound, String> {
     let listener = listen(config.server.bind, "server.bind")?;
     start(listener, config, pool, storage, search, keys)
 }
 
-/// A server ready to run, the address it listens on, and its certificate (for reloading).
-pub type Bound = Result<(Server, SocketAddr, Option<Arc<tls::ServedCertificate>>), String>;
+/// A server ready to run, and what the caller needs of it.
+pub struct Bound {
+    pub server: Server,
+    /// The address it listens on.
+    pub address: SocketAddr,
+    /// The certificate it serves, for reloading.
+    pub certificate: Option<Arc<tls::ServedCertificate>>,
+    /// Its usage counts, which it adds to the database every minute; one last time at stop.
+    pub usage: Arc<Counter>,
+}
+
+/// How often a node adds its API calls and active people to the usage rows.
+const USAGE_FLUSH: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Serves on a listener already bound (perhaps by root, before dropping to the service user).
 fn start(
@@ -35,7 +53,7 @@ fn start(
     storage: Storage,
     search: SearchIndex,
     keys: Arc<Keyring>,
-) -> Bound {
+) -> Result<Bound, String> {
     let workers = config.server.workers;
     let tls = match &config.server.tls {
         Some(files) => Some(tls::server_config(files).map_err(|problems| problems.join("\n"))?),
@@ -48,6 +66,8 @@ fn start(
     let https = tls.is_some();
     let address = listener.local_addr().map_err(|e| format!("cannot read the listening address: {e}"))?;
     let limits = Arc::new(crate::web::rate_limit::RateLimiter::new(&config.api));
+    let usage = Arc::new(Counter::default());
+    flush_usage_every_minute(usage.clone(), pool.clone());
     let state = AppState {
         pool,
         config: Arc::new(config),
@@ -58,6 +78,7 @@ fn start(
         certificate: certificate.clone(),
         started_at: chrono::Utc::now(),
         metrics: Arc::default(),
+        usage: usage.clone(),
     };
     let server = HttpServer::new(move || web::app(state.clone())).workers(workers).shutdown_timeout(10);
     let server = match tls {
@@ -66,7 +87,25 @@ fn start(
     }
     .map_err(|e| format!("cannot serve on {address}: {e}"))?;
     tracing::info!(%address, workers, https, "Outpost is listening");
-    Ok((server.run(), address, certificate))
+    Ok(Bound { server: server.run(), address, certificate, usage })
+}
+
+fn flush_usage_every_minute(usage: Arc<Counter>, pool: DbPool) {
+    actix_web::rt::spawn(async move {
+        let mut ticks = actix_web::rt::time::interval(USAGE_FLUSH);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            flush_usage(&usage, &pool).await;
+        }
+    });
+}
+
+async fn flush_usage(usage: &Arc<Counter>, pool: &DbPool) {
+    let usage = usage.clone();
+    if let Err(error) = crate::db::run(pool, move |conn| Ok(usage.flush(conn)?)).await {
+        tracing::warn!(error = %error.for_operator(), "usage counts were not written; they are kept for the next try");
+    }
 }
 
 /// Binds `address` for the setting `setting`; a port in use is said as such.
@@ -123,11 +162,13 @@ pub async fn serve(mut config: Config, pool: DbPool) -> Result<(), String> {
         }
         None => None,
     };
-    let (server, _, certificate) = start(listener, config, pool, storage, search, keys)?;
+    let flush_pool = pool.clone();
+    let Bound { server, certificate, usage, .. } = start(listener, config, pool, storage, search, keys)?;
     if let Some(certificate) = certificate {
         reload_on_hangup(certificate)?;
     }
     let served = server.await.map_err(|e| format!("the HTTP server stopped: {e}"));
+    flush_usage(&usage, &flush_pool).await;
     if let Some(redirect) = redirect {
         redirect.stop(true).await;
     }

@@ -133,6 +133,7 @@ pub const KEYS: &[(&str, &str)] = &[
         "backup.pg_bin_dir",
         "the folder of pg_dump and pg_restore, of the server's major version or newer (default: the newest installed)",
     ),
+    ("schedule.usage", "cron for measuring the day just ended for usage metering (default 00:10 UTC daily)"),
     ("schedule.backup", "cron for the scheduled backup, its verification and the pruning of old ones (default 02:30 UTC daily)"),
     (
         "license.file",
@@ -251,6 +252,7 @@ pub const SCHEDULES: &[(&str, &str)] = &[
     ("reminders", "0 0 8 * * *"),
     ("automation", "0 * * * * *"),
     ("backup", "0 30 2 * * *"),
+    ("usage", "0 10 0 * * *"),
 ];
 
 #[derive(Clone, Debug)]

@@ -34,6 +34,7 @@ pub fn perform(context: &Context, job: &Job) -> Result<(), Failure> {
         "webhook.deliver" => delivery::deliver(context, job),
         "automation" => automation::fire_due(context),
         "backup" => crate::backups::scheduled(context),
+        "usage" => crate::operations::usage::daily(context),
         "automation.event" => automation::on_event(context, job),
         "automation.run" => automation::on_firing(context, job),
         attachments::DELETE_OBJECT => attachments::delete_object(context, job),

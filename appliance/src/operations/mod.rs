@@ -5,3 +5,5 @@
 pub mod health;
 pub mod metrics;
 pub mod pages;
+pub mod usage;
+pub mod usage_pages;

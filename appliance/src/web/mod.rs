@@ -58,6 +58,8 @@ pub struct AppState {
     pub started_at: chrono::DateTime<chrono::Utc>,
     /// This node's request counts and latencies, for `/metrics`.
     pub metrics: Arc<crate::operations::metrics::Metrics>,
+    /// This node's API calls and active people since it last added them to the usage rows.
+    pub usage: Arc<crate::operations::usage::Counter>,
 }
 
 /// Nothing from another origin, no inline script, no framing.
@@ -154,6 +156,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/system", web::get().to(crate::operations::pages::page))
         .route("/admin/system/log-level", web::post().to(crate::operations::pages::set_log_level))
         .route("/metrics", web::get().to(crate::operations::metrics::scrape))
+        .route("/admin/usage", web::get().to(crate::operations::usage_pages::page))
+        .route("/admin/usage/export", web::get().to(crate::operations::usage_pages::export))
         .route("/admin/jobs", web::get().to(job_pages::list))
         .route("/admin/jobs/{id}/{action}", web::post().to(job_pages::act))
         // What CI systems call, with the URL's secret as credential
@@ -376,6 +380,7 @@ fn api_routes(cfg: &mut web::ServiceConfig) {
         // Administration
         .service(resource("/audit").route(get().to(audit_pages::api_list)))
         .service(resource("/admin/system").route(get().to(crate::operations::pages::api)))
+        .service(resource("/admin/usage").route(get().to(crate::operations::usage_pages::api)))
         .service(
             resource("/license").route(get().to(license_pages::api_show)).route(put().to(license_pages::api_install)),
         )

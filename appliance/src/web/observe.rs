@@ -41,7 +41,8 @@ pub async fn observe(
     let started = std::time::Instant::now();
     let id = incoming_id(&req).unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()));
     let method = req.method().clone();
-    let metrics = req.app_data::<web::Data<AppState>>().map(|state| state.metrics.clone());
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let api = req.path().starts_with("/api/");
     let span = tracing::info_span!("request", request_id = %id);
     let mut response = REQUEST_ID.scope(id.clone(), next.call(req).instrument(span)).await?;
     let elapsed = started.elapsed();
@@ -51,8 +52,9 @@ pub async fn observe(
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HeaderName::from_static(HEADER), value);
     }
-    if let Some(metrics) = metrics {
-        metrics.record_request(method.as_str(), &route, status, elapsed);
+    if let Some(state) = state {
+        state.metrics.record_request(method.as_str(), &route, status, elapsed);
+        state.usage.record(chrono::Utc::now(), api, user);
     }
     tracing::info!(
         target: "outpost::http",

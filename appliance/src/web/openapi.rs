@@ -144,6 +144,7 @@ pub struct SwitchPath {
         crate::audit::pages::api_project_list,
         crate::license::pages::api_show,
         crate::operations::pages::api,
+        crate::operations::usage_pages::api,
         crate::license::pages::api_install,
         admin_api::list_users,
         admin_api::create_user,

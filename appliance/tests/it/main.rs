@@ -38,5 +38,6 @@ mod support;
 mod system;
 mod tampering;
 mod tls;
+mod usage;
 mod webhooks;
 mod workflows;

@@ -299,6 +299,7 @@ fn every_api_operation_allows_exactly_what_the_scheme_says_to_each_kind_of_calle
         delete("/api/v1/webhooks/{id}", p(&format!("/webhooks/{global_hook}")), admin),
         get("/api/v1/license", p("/license"), admin),
         get("/api/v1/admin/system", p("/admin/system"), admin),
+        get("/api/v1/admin/usage", p("/admin/usage"), admin),
         // A license this test cannot sign: being allowed shows as the refusal of the text.
         put("/api/v1/license", p("/license"), admin).json(json!({ "license": "not a license" })).lenient(),
         get("/api/v1/audit", p("/audit"), Rule::Global(&[Auditor, Admin])),

@@ -343,6 +343,8 @@ fn every_page_route_allows_exactly_what_the_scheme_says_to_each_kind_of_caller()
         get("/admin/license", "/admin/license", admin),
         post("/admin/license", "/admin/license", &[("license", "not a license")], admin).lenient(),
         get("/admin/system", "/admin/system", admin),
+        get("/admin/usage", "/admin/usage", admin),
+        get("/admin/usage/export", "/admin/usage/export?format=csv", admin),
         post("/admin/system/log-level", "/admin/system/log-level", &[("level", "info")], admin).lenient(),
         get("/admin/jobs", "/admin/jobs", admin),
         post("/admin/jobs/{id}/{action}", format!("/admin/jobs/{}/discard", f.dead_job), &[], admin),

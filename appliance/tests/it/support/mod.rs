@@ -93,11 +93,10 @@ impl TestApp {
                 let mut config = config;
                 let keys = outpost::server::open_keys(&mut config, &server_pool).expect("open the key-encryption key");
                 let storage = outpost::storage::Storage::open(&config.storage).await.expect("open the test storage");
-                let (server, address, _) =
-                    outpost::server::bind(config, server_pool, storage, server_search, Arc::new(keys))
-                        .expect("bind the test server");
-                sender.send((address, server.handle())).expect("report the address");
-                let _ = server.await;
+                let bound = outpost::server::bind(config, server_pool, storage, server_search, Arc::new(keys))
+                    .expect("bind the test server");
+                sender.send((bound.address, bound.server.handle())).expect("report the address");
+                let _ = bound.server.await;
             });
         });
         let (address, handle) = receiver.recv().expect("the test server started");

@@ -1,0 +1,2 @@
+DROP TABLE usage_activity;
+DROP TABLE usage_days;
