@@ -11,6 +11,7 @@ pub mod attachments;
 pub mod audit;
 pub mod automation;
 pub mod backups;
+pub mod changes;
 pub mod config;
 pub mod db;
 pub mod docs;

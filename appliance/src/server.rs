@@ -147,6 +147,9 @@ pub async fn serve(mut config: Config, pool: DbPool) -> Result<(), String> {
         .map_err(|e| format!("file storage: {e}; `outpost storage check` shows which step fails"))?;
     tracing::info!(storage = %storage.describe(), "file storage is ready");
     install_dropped_license(&config, &pool).await;
+    let stop_listening = Stop::default();
+    let listener_thread = crate::changes::spawn_listener(config.database.url.clone(), stop_listening.clone())
+        .map_err(|e| format!("cannot start the change listener: {e}"))?;
     let context = Context { pool: pool.clone(), config: Arc::new(config.clone()), keys: keys.clone() };
     let jobs = Runtime::start(context).map_err(|e| format!("cannot start the background jobs: {e}"))?;
     // The index opens (or is built) in the background: the server answers meanwhile, and
@@ -174,7 +177,9 @@ pub async fn serve(mut config: Config, pool: DbPool) -> Result<(), String> {
     }
     actix_web::rt::task::spawn_blocking(move || {
         stop_indexing.request();
+        stop_listening.request();
         let _ = indexer.join();
+        let _ = listener_thread.join();
         jobs.stop();
     })
     .await

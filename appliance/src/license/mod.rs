@@ -240,12 +240,32 @@ pub fn installation_id(conn: &mut PgConnection) -> QueryResult<String> {
     installation_settings::table.find("installation_id").select(installation_settings::value).first(conn)
 }
 
+/// The license text in force and the installation id, as last read, on a node that hears of
+/// changes (`changes`): every page reads the license, and it changes perhaps once a year.
+static IN_FORCE: std::sync::RwLock<Option<(Option<String>, String)>> = std::sync::RwLock::new(None);
+
+/// Drops what `current` remembered; the change listener calls it when the license changes.
+pub fn forget() {
+    *IN_FORCE.write().unwrap_or_else(|e| e.into_inner()) = None;
+}
+
 /// The status of the installed license now.
 pub fn current(conn: &mut PgConnection) -> QueryResult<Status> {
+    if crate::changes::listening() {
+        if let Some((text, id)) = IN_FORCE.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            return Ok(Status::of(text.as_deref(), id, Utc::now()));
+        }
+    }
+    let generation = crate::changes::generation();
     let text: Option<String> =
         licenses::table.filter(licenses::replaced_at.is_null()).select(licenses::text).first(conn).optional()?;
     let id = installation_id(conn)?;
-    Ok(Status::of(text.as_deref(), &id, Utc::now()))
+    let status = Status::of(text.as_deref(), &id, Utc::now());
+    // Remembered only if no change was heard while reading: that one might be newer.
+    if crate::changes::listening() && crate::changes::generation() == generation {
+        *IN_FORCE.write().unwrap_or_else(|e| e.into_inner()) = Some((text, id));
+    }
+    Ok(status)
 }
 
 /// Refuses with a sentence naming the feature when the license does not include it.
@@ -292,7 +312,7 @@ pub fn install(conn: &mut PgConnection, actor: &Actor, text: &str) -> Result<Lic
     if license.payload.expires_at <= now {
         return Err(refused(signed::Refusal::Expired(day_and_time(license.payload.expires_at)).to_string()));
     }
-    conn.transaction(|conn| {
+    let installed = conn.transaction::<_, AppError, _>(|conn| {
         let id = installation_id(conn)?;
         signed::check_installation(&license, &id).map_err(|e| refused(e.to_string()))?;
         let before: Option<String> = licenses::table
@@ -328,7 +348,10 @@ pub fn install(conn: &mut PgConnection, actor: &Actor, text: &str) -> Result<Lic
             },
         )?;
         Ok(license.clone())
-    })
+    })?;
+    // This node forgets now; the others when the trigger's notification reaches them.
+    crate::changes::changed_here("license");
+    Ok(installed)
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ mod license;
 mod matrix;
 mod mfa;
 mod migrations;
+mod nodes;
 mod notifications;
 mod oql;
 mod pages;
