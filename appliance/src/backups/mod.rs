@@ -359,7 +359,24 @@ pub fn record_verification(conn: &mut PgConnection, path: &Path, problem: Option
 
 /// The `backup` job: a backup, its verification, and the pruning of scheduled backups no
 /// longer kept. A failed verification is recorded, and fails the job so it shows.
+///
+/// A large backup may outlast the job's lease, and another worker then takes the job over:
+/// a lock held for the whole run makes that worker find the backup running and leave it.
 pub fn scheduled(context: &crate::jobs::worker::Context) -> Result<(), crate::jobs::queue::Failure> {
+    use crate::jobs::queue::Failure;
+    let mut guard = context.pool.get().map_err(|e| Failure::retry(e.to_string()))?;
+    guard
+        .transaction::<_, diesel::result::Error, _>(|guard| {
+            if !crate::db::try_transaction_lock(guard, crate::db::lock_key("outpost.backup"))? {
+                tracing::info!("a scheduled backup is already running on another worker; leaving it to finish");
+                return Ok(Ok(()));
+            }
+            Ok(back_up_verify_and_prune(context))
+        })
+        .map_err(|e| Failure::retry(e.to_string()))?
+}
+
+fn back_up_verify_and_prune(context: &crate::jobs::worker::Context) -> Result<(), crate::jobs::queue::Failure> {
     use crate::jobs::queue::Failure;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -336,13 +336,33 @@ fn the_scheduled_backup_verifies_prunes_and_shows_on_the_system_page() {
         app.sql("INSERT INTO jobs (kind, payload) VALUES ('backup', '{}')");
         assert_eq!(app.run_jobs(), 1);
     }
-    let archives: Vec<PathBuf> =
-        archives(&folder.0).into_iter().filter(|p| p.to_string_lossy().ends_with(".backup")).collect();
-    assert_eq!(archives.len(), 2, "the command's archive and the newest scheduled one: {archives:?}");
+    let complete = || -> Vec<PathBuf> {
+        archives(&folder.0).into_iter().filter(|p| p.to_string_lossy().ends_with(".backup")).collect()
+    };
+    assert_eq!(complete().len(), 2, "the command's archive and the newest scheduled one: {:?}", complete());
     assert_eq!(app.value("SELECT count(*)::text FROM backups WHERE trigger = 'schedule' AND verified_at IS NOT NULL AND verify_problem IS NULL"), "2");
     let (level, reason) = report(&app);
     assert_eq!(level, "green", "{reason}");
     assert!(reason.starts_with("The newest backup, of ") && reason.ends_with("verified."), "{reason}");
+
+    // A run that finds a backup already running (its lease ran out and the job was taken
+    // over) leaves it to finish and writes nothing.
+    {
+        use diesel::Connection;
+        let mut holder = app.conn();
+        holder
+            .transaction::<_, diesel::result::Error, _>(|holder| {
+                use diesel::RunQueryDsl;
+                diesel::sql_query(format!("SELECT pg_advisory_xact_lock({})", outpost::db::lock_key("outpost.backup")))
+                    .execute(holder)?;
+                app.sql("INSERT INTO jobs (kind, payload) VALUES ('backup', '{}')");
+                app.run_jobs();
+                Ok(())
+            })
+            .unwrap();
+    }
+    assert_eq!(app.count("backups"), 3, "no backup was made while the other ran");
+    assert_eq!(app.count("jobs WHERE kind = 'backup' AND state = 'succeeded'"), 3);
 
     // A verification that failed, or a backup too old, turns it red.
     app.sql("UPDATE backups SET verify_problem = 'the archive is damaged' WHERE id = (SELECT max(id) FROM backups)");
