@@ -17,3 +17,5 @@ CREATE TABLE usage_activity (
     user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     PRIMARY KEY (day, user_id)
 );
+-- Deleting a person deletes their activity rows.
+CREATE INDEX usage_activity_user_id_idx ON usage_activity (user_id);
