@@ -24,7 +24,8 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufRead
 use crate::storage::ByteStream;
 
 const MAGIC_LINE: &str = "OUTPOST-BACKUP 1";
-/// Archives are named `outpost-<UTC time>.backup`; anything else in the folder is not one.
+/// Archives are named `outpost-<UTC date>-<time>-<milliseconds>.backup` (lower case, so the
+/// name is also an object key); anything else in the folder is not one.
 pub const SUFFIX: &str = ".backup";
 const PARTIAL: &str = ".partial";
 /// No chunk of a sound archive is larger; a larger length means damage, not a reason to
@@ -242,8 +243,13 @@ pub struct Opened {
 /// Reads an archive's header; the sealed body follows, unread.
 pub async fn open(path: &Path) -> Result<Opened, String> {
     let file = tokio::fs::File::open(path).await.map_err(|e| format!("{} cannot be read: {e}", path.display()))?;
-    let mut reader = BufReader::new(file);
-    let not_archive = || format!("{} is not an Outpost backup archive", path.display());
+    read_header(&path.display().to_string(), file).await
+}
+
+/// Reads the header of the archive `name` from `reader`; the sealed body follows, unread.
+pub async fn read_header(name: &str, reader: impl AsyncRead + Send + Unpin + 'static) -> Result<Opened, String> {
+    let mut reader = BufReader::new(reader);
+    let not_archive = || format!("{name} is not an Outpost backup archive");
     let mut magic = String::new();
     (&mut reader).take(64).read_line(&mut magic).await.map_err(|_| not_archive())?;
     if magic.trim_end() != MAGIC_LINE {
@@ -252,8 +258,8 @@ pub async fn open(path: &Path) -> Result<Opened, String> {
     let mut header_line = String::new();
     (&mut reader).take(64 * 1024).read_line(&mut header_line).await.map_err(|_| not_archive())?;
     let header_line = header_line.strip_suffix('\n').ok_or_else(not_archive)?.to_owned();
-    let header: Header = serde_json::from_str(&header_line)
-        .map_err(|e| format!("{}: the archive's header is damaged: {e}", path.display()))?;
+    let header: Header =
+        serde_json::from_str(&header_line).map_err(|e| format!("{name}: the archive's header is damaged: {e}"))?;
     let sealed: ByteStream = Box::pin(tokio_util::io::ReaderStream::with_capacity(reader, 64 * 1024));
     Ok(Opened { header, header_line, sealed })
 }
@@ -298,9 +304,9 @@ mod tests {
 
     #[test]
     fn only_complete_archives_are_named_like_archives() {
-        assert!(is_archive_name("outpost-20261206T023000Z.backup"));
-        assert!(!is_archive_name(".outpost-20261206T023000Z.backup.partial"));
-        assert!(is_partial_name(".outpost-20261206T023000Z.backup.partial"));
+        assert!(is_archive_name("outpost-20261206-023000-000.backup"));
+        assert!(!is_archive_name(".outpost-20261206-023000-000.backup.partial"));
+        assert!(is_partial_name(".outpost-20261206-023000-000.backup.partial"));
         assert_eq!(partial_path(Path::new("/b/outpost-1.backup")), PathBuf::from("/b/.outpost-1.backup.partial"));
     }
 }

@@ -44,9 +44,14 @@ async fn storage(config: &Config) -> Result<Storage, String> {
 
 pub fn create(config: &Config) -> Result<(), String> {
     let opened = open(config)?;
-    let created = opened.runtime.block_on(async {
+    let (created, uploaded) = opened.runtime.block_on(async {
         let storage = storage(&opened.config).await?;
-        super::create(&opened.config, &opened.pool, &opened.keys, &storage, Trigger::Command).await
+        let created = super::create(&opened.config, &opened.pool, &opened.keys, &storage, Trigger::Command).await?;
+        let uploaded = match opened.config.backup.in_object_store {
+            true => Some(super::remote::upload(&storage, &created.path).await?),
+            false => None,
+        };
+        Ok::<_, String>((created, uploaded))
     })?;
     println!(
         "Wrote {} ({}, {} stored files, SHA-256 {}).",
@@ -55,6 +60,9 @@ pub fn create(config: &Config) -> Result<(), String> {
         created.objects,
         created.sha256
     );
+    if let Some(place) = uploaded {
+        println!("Uploaded it to {place}, and removed the local copy.");
+    }
     if !created.missing_objects.is_empty() {
         println!(
             "{} files were deleted while the backup ran and are not in it: {}",
@@ -67,10 +75,16 @@ pub fn create(config: &Config) -> Result<(), String> {
 }
 
 pub fn list(config: &Config) -> Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    let archives = runtime.block_on(super::list(&config.backup.dir))?;
+    let opened = open(config)?;
+    let archives = opened.runtime.block_on(async {
+        let storage = storage(&opened.config).await?;
+        super::listed(&opened.config, &storage).await
+    })?;
     if archives.is_empty() {
-        println!("No backups in {}.", config.backup.dir.display());
+        match config.backup.in_object_store {
+            true => println!("No backups in the object store."),
+            false => println!("No backups in {}.", config.backup.dir.display()),
+        }
     }
     for archive in archives {
         match archive.header {
@@ -91,10 +105,29 @@ pub fn list(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
+/// A local copy of `archive`: itself when it is a file here, else the archive of that name
+/// fetched from the object store (`true`: a download, to remove after).
+fn local_copy(opened: &Opened, archive: &Path) -> Result<(std::path::PathBuf, bool), String> {
+    if archive.is_file() || !opened.config.backup.in_object_store {
+        return Ok((archive.to_owned(), false));
+    }
+    let name = archive.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    std::fs::create_dir_all(&opened.config.backup.dir).map_err(|e| format!("backup.dir: {e}"))?;
+    let fetched = opened.runtime.block_on(async {
+        let storage = storage(&opened.config).await?;
+        super::remote::fetch(&storage, &name, &opened.config.backup.dir).await
+    })?;
+    Ok((fetched, true))
+}
+
 pub fn verify(config: &Config, archive: &Path) -> Result<(), String> {
     let opened = open(config)?;
     let (_, pg_restore) = crate::pgcluster::find_dump_tools(config.backup.pg_bin_dir.as_deref())?;
-    let verified = opened.runtime.block_on(restore::verify(archive, &opened.keys, &pg_restore));
+    let (copy, fetched) = local_copy(&opened, archive)?;
+    let verified = opened.runtime.block_on(restore::verify(&copy, &opened.keys, &pg_restore));
+    if fetched {
+        let _ = std::fs::remove_file(&copy);
+    }
     let mut conn = opened.pool.get().map_err(|e| format!("cannot connect to the database: {e}"))?;
     // An archive from elsewhere, or a database not yet migrated, has no row to record it on.
     if let Err(e) = super::record_verification(&mut conn, archive, verified.as_ref().err().map(String::as_str)) {
@@ -128,10 +161,15 @@ pub fn restore(config: &Config, archive: &Path, force: bool) -> Result<(), Strin
             }
         }
     }
+    let (copy, fetched) = local_copy(&opened, archive)?;
     let restored = opened.runtime.block_on(async {
         let storage = storage(&opened.config).await?;
-        restore::restore(archive, &opened.config, &opened.pool, &opened.keys, &storage, force).await
-    })?;
+        restore::restore(&copy, &opened.config, &opened.pool, &opened.keys, &storage, force).await
+    });
+    if fetched {
+        let _ = std::fs::remove_file(&copy);
+    }
+    let restored = restored?;
     println!(
         "Restored {} (made {} by Outpost {}): the database and {} stored files.",
         archive.display(),

@@ -9,6 +9,7 @@
 
 pub mod archive;
 pub mod commands;
+pub mod remote;
 pub mod restore;
 pub mod retention;
 
@@ -105,7 +106,7 @@ pub async fn create(
         wrapped_key: base64::engine::general_purpose::STANDARD.encode(wrapped),
     };
     let header_line = serde_json::to_string(&header).map_err(|e| e.to_string())?;
-    let path = folder.join(format!("outpost-{}{}", started_at.format("%Y%m%dT%H%M%S%3fZ"), archive::SUFFIX));
+    let path = folder.join(format!("outpost-{}{}", started_at.format("%Y%m%d-%H%M%S-%3f"), archive::SUFFIX));
 
     let (entries, body) = archive::Entries::channel();
     let contents = Contents {
@@ -348,6 +349,34 @@ pub async fn list(folder: &Path) -> Result<Vec<Listed>, String> {
     Ok(found)
 }
 
+/// The archives where `backup.target` keeps them, newest first.
+pub async fn listed(config: &Config, storage: &Storage) -> Result<Vec<Listed>, String> {
+    match config.backup.in_object_store {
+        true => remote::list(storage).await,
+        false => list(&config.backup.dir).await,
+    }
+}
+
+/// Removes the scheduled archives that retention does not keep, where they are kept.
+async fn prune(config: &Config, storage: &Storage) -> Result<(), String> {
+    let scheduled: Vec<(PathBuf, DateTime<Utc>)> = listed(config, storage)
+        .await?
+        .into_iter()
+        .filter_map(|listed| {
+            let header = listed.header?;
+            (header.trigger == Trigger::Schedule.as_str()).then_some((listed.path, header.created_at))
+        })
+        .collect();
+    for path in retention::to_remove(&scheduled, config.backup.keep) {
+        match config.backup.in_object_store {
+            true => remote::remove(storage, &path.display().to_string()).await?,
+            false => std::fs::remove_file(&path).map_err(|e| format!("cannot remove {}: {e}", path.display()))?,
+        }
+        tracing::info!(archive = %path.display(), "removed a scheduled backup no longer kept");
+    }
+    Ok(())
+}
+
 /// Records how verifying the archive at `path` went (`problem` is `None` when it passed), on
 /// the row of the backup that wrote it, if this installation wrote it.
 pub fn record_verification(conn: &mut PgConnection, path: &Path, problem: Option<&str>) -> QueryResult<usize> {
@@ -398,19 +427,15 @@ fn back_up_verify_and_prune(context: &crate::jobs::worker::Context) -> Result<()
     if let Err(problem) = verified {
         return Err(Failure::permanent(format!("the backup {} does not verify: {problem}", created.path.display())));
     }
-    let scheduled: Vec<(PathBuf, DateTime<Utc>)> = runtime
-        .block_on(list(&config.backup.dir))
-        .map_err(Failure::retry)?
-        .into_iter()
-        .filter_map(|listed| {
-            let header = listed.header?;
-            (header.trigger == Trigger::Schedule.as_str()).then_some((listed.path, header.created_at))
+    runtime
+        .block_on(async {
+            let storage = Storage::open(&config.storage).await.map_err(|e| format!("file storage: {e}"))?;
+            if config.backup.in_object_store {
+                remote::upload(&storage, &created.path).await?;
+            }
+            prune(&config, &storage).await
         })
-        .collect();
-    for path in retention::to_remove(&scheduled, config.backup.keep) {
-        std::fs::remove_file(&path).map_err(|e| Failure::retry(format!("cannot remove {}: {e}", path.display())))?;
-        tracing::info!(archive = %path.display(), "removed a scheduled backup no longer kept");
-    }
+        .map_err(Failure::retry)?;
     tracing::info!(archive = %created.path.display(), size = created.size, "backup written and verified");
     Ok(())
 }

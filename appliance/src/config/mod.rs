@@ -126,6 +126,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("keys.previous_files", "key files rotated away from: they still unwrap until `outpost keys rotate` has re-wrapped everything"),
     ("keys.previous_pkcs11_keys", "labels of keys on the same token rotated away from"),
     ("backup.dir", "where backup archives are written (default /var/lib/outpost/backups; quickstart: DATA/backups)"),
+    (
+        "backup.target",
+        "folder (default: archives stay in backup.dir) or object-store (each is uploaded under backups/ in the storage.* store, then removed locally)",
+    ),
     ("backup.keep_daily", "scheduled backups kept, the newest of each day, for this many days (default 7)"),
     ("backup.keep_weekly", "and the newest of each week, for this many weeks (default 4)"),
     ("backup.keep_monthly", "and the newest of each month, for this many months (default 6)"),
@@ -172,6 +176,8 @@ pub struct Config {
 #[derive(Clone, Debug)]
 pub struct BackupConfig {
     pub dir: PathBuf,
+    /// Archives go on to the object store, and are listed, fetched and pruned there.
+    pub in_object_store: bool,
     pub keep: Retention,
     pub pg_bin_dir: Option<PathBuf>,
 }
@@ -491,6 +497,8 @@ impl Config {
             keys: reader.keys(),
             backup: BackupConfig {
                 dir: PathBuf::from(reader.string("backup.dir", "/var/lib/outpost/backups")),
+                in_object_store: reader.choice("backup.target", &["folder", "object-store"], "folder")
+                    == "object-store",
                 keep: Retention {
                     daily: reader.integer("backup.keep_daily", 7, 0..=366) as u32,
                     weekly: reader.integer("backup.keep_weekly", 4, 0..=520) as u32,

@@ -56,6 +56,16 @@ impl Reader {
         self.optional_string(key).unwrap_or_else(|| default.to_owned())
     }
 
+    /// One of `choices`; anything else is a problem naming them, and `default` stands in.
+    pub(super) fn choice(&mut self, key: &str, choices: &[&str], default: &str) -> String {
+        let value = self.string(key, default);
+        if choices.contains(&value.as_str()) {
+            return value;
+        }
+        self.problems.push(format!("{key}: \"{value}\" must be {}", choices.join(" or ")));
+        default.to_owned()
+    }
+
     pub(super) fn optional_string(&mut self, key: &str) -> Option<String> {
         match self.value(key)? {
             Value::String(s) => Some(s),

@@ -374,3 +374,43 @@ fn the_scheduled_backup_verifies_prunes_and_shows_on_the_system_page() {
     assert_eq!(level, "red");
     assert!(reason.starts_with("The newest backup is 4 days old"), "{reason}");
 }
+
+#[test]
+fn archives_can_live_in_the_object_store_instead_of_the_folder() {
+    use crate::support::s3::{S3Server, ACCESS_KEY, SECRET_KEY};
+    let server = S3Server::start();
+    let db = TestDb::new();
+    let work = temp_dir("backup-s3");
+    let kek = work.0.join("kek");
+    outpost::keys::providers::FileKek::create(&kek).unwrap();
+    let config = work.0.join("s3.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"{}\"\n[keys]\nfile = \"{}\"\n[storage]\nbackend = \"s3\"\ns3_endpoint = \"{}\"\n\
+             s3_bucket = \"kept\"\ns3_access_key = \"{ACCESS_KEY}\"\ns3_secret_key = \"{SECRET_KEY}\"\n\
+             [backup]\ndir = \"{}\"\ntarget = \"object-store\"\n",
+            db.url,
+            kek.display(),
+            server.endpoint(),
+            work.0.join("local").display()
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let created = outpost(&["backup", "create", "--config", config], None);
+    assert!(created.status.success(), "{}", text(&created));
+    assert!(text(&created).contains("Uploaded it to bucket kept at"), "{}", text(&created));
+    assert!(archives(&work.0.join("local")).is_empty(), "no local copy stays");
+
+    let listed = outpost(&["backup", "list", "--config", config], None);
+    let name = text(&listed).split_whitespace().next().unwrap_or_default().to_owned();
+    assert!(name.starts_with("outpost-") && name.ends_with(".backup"), "{}", text(&listed));
+    assert!(text(&listed).contains("by command"), "{}", text(&listed));
+    let verified = outpost(&["backup", "verify", "--config", config, &name], None);
+    assert!(verified.status.success() && text(&verified).contains("is sound"), "{}", text(&verified));
+    assert!(archives(&work.0.join("local")).is_empty(), "the download is removed");
+    let missing = outpost(&["backup", "verify", "--config", config, "outpost-20200101-000000-000.backup"], None);
+    assert!(!missing.status.success());
+    assert!(text(&missing).contains("outpost-20200101-000000-000.backup:"), "{}", text(&missing));
+}
