@@ -351,12 +351,13 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Serve(ConfigArg { config }) => {
             let config = load(&config)?;
             telemetry::init(&config.log_level);
+            let ports = server::bind_ports_and_drop_root(&config)?;
             let pool = connect(&config)?;
             let ran = migrate(&pool)?;
             if !ran.is_empty() {
                 tracing::info!(migrations = ?ran, "applied migrations");
             }
-            actix_web::rt::System::new().block_on(server::serve(config, pool))
+            actix_web::rt::System::new().block_on(server::serve(config, pool, ports))
         }
         Command::CheckConfig { config, list_keys } => {
             if list_keys {

@@ -122,13 +122,18 @@ fn listen(address: SocketAddr, setting: &str) -> Result<TcpListener, String> {
     })
 }
 
-/// Serves (with this node's background jobs) until SIGINT or SIGTERM, then lets in-flight
-/// requests and jobs finish.
-pub async fn serve(mut config: Config, pool: DbPool) -> Result<(), String> {
-    // Ports first, then the switch to the service user, then everything else: no file, key or
-    // certificate is opened as root.
-    let listener = listen(config.server.bind, "server.bind")?;
-    let redirect_listener = match config.server.redirect_http_from {
+/// The ports `serve` listens on, bound before anything else.
+pub struct Ports {
+    main: TcpListener,
+    redirect: Option<TcpListener>,
+}
+
+/// Binds the configured ports, then, when running as root, becomes `server.user`: call it
+/// first, so that no connection, file, key or certificate is opened as root (a database
+/// reached over its socket with peer authentication then sees the service user).
+pub fn bind_ports_and_drop_root(config: &Config) -> Result<Ports, String> {
+    let main = listen(config.server.bind, "server.bind")?;
+    let redirect = match config.server.redirect_http_from {
         Some(from) => Some(listen(from, "server.redirect_http_from")?),
         None => None,
     };
@@ -139,6 +144,13 @@ pub async fn serve(mut config: Config, pool: DbPool) -> Result<(), String> {
         }
         Identity::Unprivileged => {}
     }
+    Ok(Ports { main, redirect })
+}
+
+/// Serves on `ports` (with this node's background jobs) until SIGINT or SIGTERM, then lets
+/// in-flight requests and jobs finish.
+pub async fn serve(mut config: Config, pool: DbPool, ports: Ports) -> Result<(), String> {
+    let Ports { main: listener, redirect: redirect_listener } = ports;
     // Before anything starts, so that a key that cannot be used stops the service.
     let keys = Arc::new(open_keys(&mut config, &pool)?);
     // A store that cannot be opened now would fail every upload later: say so at start.

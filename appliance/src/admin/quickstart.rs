@@ -61,6 +61,7 @@ fn serve_with(cluster: &Cluster, data: &Path, port: u16) -> Result<(), String> {
     let config = Config::quickstart(cluster.endpoint().url(DATABASE), port, data, std::env::vars())
         .map_err(|problems| problems.join("\n"))?;
     crate::telemetry::init(&config.log_level);
+    let ports = server::bind_ports_and_drop_root(&config)?;
     let pool = db::pool(&config.database);
     db::wait_until_reachable(&pool, Duration::from_secs(10))?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;
@@ -89,5 +90,5 @@ fn serve_with(cluster: &Cluster, data: &Path, port: u16) -> Result<(), String> {
     }
     drop(conn);
     println!("Outpost is at http://127.0.0.1:{port}/ — press Ctrl-C to stop.");
-    actix_web::rt::System::new().block_on(server::serve(config, pool))
+    actix_web::rt::System::new().block_on(server::serve(config, pool, ports))
 }

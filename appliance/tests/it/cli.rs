@@ -337,13 +337,26 @@ fn started_as_root_serve_binds_a_low_port_then_becomes_the_service_user() {
     for path in [&kek, &data, &dir.0] {
         std::os::unix::fs::chown(path, Some(nobody.uid.as_raw()), Some(nobody.gid.as_raw())).unwrap();
     }
+    // The service user reaches the database over TCP (the test cluster's socket is for its
+    // owner only), as it would the socket of a packaged PostgreSQL: socat, run as root here,
+    // forwards to the cluster's socket.
+    let socket_dir = db.url.split('\'').nth(1).expect("host='…' in the test URL").to_owned();
+    let forwarded = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut socat = Command::new("socat")
+        .arg(format!("TCP-LISTEN:{forwarded},bind=127.0.0.1,fork,reuseaddr"))
+        .arg(format!("UNIX-CONNECT:{socket_dir}/.s.PGSQL.5432"))
+        .spawn()
+        .expect("socat must be installed");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let database = db.url.split("dbname=").nth(1).unwrap().trim().to_owned();
+    let tcp_url = format!("host=127.0.0.1 port={forwarded} user=outpost dbname={database}");
     // A port below 1024, which only root may bind.
     let port = (900..1000).find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok()).unwrap();
     let settings = |user: &str| {
         config_file(&format!(
             "[server]\nbind = \"127.0.0.1:{port}\"\nuser = \"{user}\"\n[database]\nurl = \"{}\"\n[search]\nindex_dir = \"{}\"\n\
              [storage]\nlocal_dir = \"{}\"\n[keys]\nfile = \"{}\"\n[jobs]\nworkers = 0\n",
-            db.url,
+            tcp_url,
             data.join("search").display(),
             data.join("objects").display(),
             kek.display()
@@ -395,4 +408,6 @@ fn started_as_root_serve_binds_a_low_port_then_becomes_the_service_user() {
     let output = server.wait_with_output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(String::from_utf8_lossy(&output.stderr).contains("dropped root: serving as the service user"));
+    let _ = socat.kill();
+    let _ = socat.wait();
 }

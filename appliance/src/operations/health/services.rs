@@ -119,10 +119,10 @@ pub fn certificate(served: Option<&ServedCertificate>, config: &Config, now: Dat
     ])
 }
 
-/// Free space where this node writes: the local object store and the search index.
+/// Free space where this node writes: the local object store, the search index and backups.
 pub(super) fn disk(config: &Config) -> Check {
     let title = "Disk space";
-    let mut folders = vec![("Search index", config.search.index_dir.clone())];
+    let mut folders = vec![("Search index", config.search.index_dir.clone()), ("Backups", config.backup.dir.clone())];
     if let StorageBackend::Local { dir } = &config.storage.backend {
         folders.insert(0, ("Files", dir.clone()));
     }
