@@ -76,8 +76,14 @@ pub async fn verify(path: &Path, keys: &Keyring, pg_restore: &Path) -> Result<Ve
         while let Some(chunk) = reader.chunk().await.map_err(damaged)? {
             size += chunk.len() as u64;
             hasher.update(&chunk);
-            if let Some(stdin) = list.as_mut().and_then(|child| child.stdin.as_mut()) {
-                stdin.write_all(&chunk).await.map_err(|e| format!("pg_restore --list stopped reading: {e}"))?;
+            if let Some(child) = list.as_mut() {
+                // pg_restore --list may stop reading once it has the table of contents: its
+                // exit status, not the pipe, says whether the dump read.
+                if let Some(stdin) = child.stdin.as_mut() {
+                    if stdin.write_all(&chunk).await.is_err() {
+                        drop(child.stdin.take());
+                    }
+                }
             }
         }
         if let Some(mut child) = list {
