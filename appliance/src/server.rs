@@ -20,15 +20,18 @@ use crate::web::{self, AppState};
 /// Binds the configured address (with TLS when a certificate is configured) and returns the
 /// server, not yet running, with the address it got, which differs from the configured one
 /// when that says port 0.
-pub fn bind(
-    config: Config,
-    pool: DbPool,
-    storage: Storage,
-    search: SearchIndex,
-    keys: Arc<Keyring>,
-) -> Result<Bound, String> {
-    let listener = listen(config.server.bind, "server.bind")?;
-    start(listener, config, pool, storage, search, keys)
+pub fn bind(parts: Parts) -> Result<Bound, String> {
+    let listener = listen(parts.config.server.bind, "server.bind")?;
+    start(listener, parts)
+}
+
+/// What a node serves with, opened before it serves.
+pub struct Parts {
+    pub config: Config,
+    pub pool: DbPool,
+    pub storage: Storage,
+    pub search: SearchIndex,
+    pub keys: Arc<Keyring>,
 }
 
 /// A server ready to run, and what the caller needs of it.
@@ -46,14 +49,8 @@ pub struct Bound {
 const USAGE_FLUSH: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Serves on a listener already bound (perhaps by root, before dropping to the service user).
-fn start(
-    listener: TcpListener,
-    config: Config,
-    pool: DbPool,
-    storage: Storage,
-    search: SearchIndex,
-    keys: Arc<Keyring>,
-) -> Result<Bound, String> {
+fn start(listener: TcpListener, parts: Parts) -> Result<Bound, String> {
+    let Parts { config, pool, storage, search, keys } = parts;
     let workers = config.server.workers;
     let tls = match &config.server.tls {
         Some(files) => Some(tls::server_config(files).map_err(|problems| problems.join("\n"))?),
@@ -178,7 +175,7 @@ pub async fn serve(mut config: Config, pool: DbPool, ports: Ports) -> Result<(),
         None => None,
     };
     let flush_pool = pool.clone();
-    let Bound { server, certificate, usage, .. } = start(listener, config, pool, storage, search, keys)?;
+    let Bound { server, certificate, usage, .. } = start(listener, Parts { config, pool, storage, search, keys })?;
     if let Some(certificate) = certificate {
         reload_on_hangup(certificate)?;
     }

@@ -14,7 +14,7 @@ use crate::errors::AppError;
 use crate::identity::permissions::{authorize, Action};
 use crate::web::errors::{ApiError, PageError};
 use crate::web::extract::{date_param, ApiCaller, SignedIn};
-use crate::web::pages::{render, Nav};
+use crate::web::pages::{render_with_status, status_for, Nav};
 use crate::web::AppState;
 
 /// The period shown when none is asked for.
@@ -113,6 +113,7 @@ struct UsagePage {
     /// Each chart's title and its SVG.
     charts: Vec<(&'static str, String)>,
     totals: Totals,
+    error: Option<AppError>,
 }
 
 /// The period's sums and peaks, as procurement asks for them.
@@ -137,7 +138,14 @@ pub async fn page(
     period: web::Query<Period>,
 ) -> Result<HttpResponse, PageError> {
     authorize(signed_in.user(), Action::Administer)?;
-    let (from, to) = period.days()?;
+    // A period that is not one is said on the page, which shows the default period meanwhile.
+    let (from, to, error) = match period.days() {
+        Ok((from, to)) => (from, to, None),
+        Err(error) => {
+            let (from, to) = Period { from: None, to: None, format: None }.days()?;
+            (from, to, Some(error))
+        }
+    };
     let days = read(&state, from, to).await?;
     let series = |pick: fn(&Day) -> i64| days.iter().map(|day| (day.day, pick(day))).collect::<Vec<_>>();
     let charts: Vec<(&'static str, String)> = [
@@ -156,7 +164,9 @@ pub async fn page(
         storage: bytes(days.last().map_or(0, |d| d.storage_bytes).max(0) as u64),
     };
     let days = days.into_iter().rev().collect();
-    Ok(render(&UsagePage { nav: Nav::for_user(&signed_in, "admin"), days, from, to, charts, totals })?)
+    let status = status_for(error.as_ref());
+    let page = UsagePage { nav: Nav::for_user(&signed_in, "admin"), days, from, to, charts, totals, error };
+    Ok(render_with_status(&page, status)?)
 }
 
 fn csv(days: &[Day]) -> Result<Vec<u8>, AppError> {

@@ -88,6 +88,10 @@ fn a_day_of_work_is_counted_measured_charted_and_exported() {
         assert_eq!(body["error"]["field"], field);
         assert!(body["error"]["message"].as_str().unwrap().contains(words), "{body}");
     }
+    let page = browser.get("/admin/usage?from=2026-12-09&to=2026-12-01");
+    assert_eq!(page.status, 422);
+    assert!(page.body.contains("from: The first day comes after the last; nothing to show."), "{}", page.body);
+    assert!(page.body.contains("<svg class=\"chart\""), "the default period is shown meanwhile");
     let wrong = browser.get("/admin/usage/export?format=xml");
     assert_eq!(wrong.status, 422);
     assert!(wrong.body.contains("is not a format here; choose csv or json"), "{}", wrong.body);

@@ -93,8 +93,14 @@ impl TestApp {
                 let mut config = config;
                 let keys = outpost::server::open_keys(&mut config, &server_pool).expect("open the key-encryption key");
                 let storage = outpost::storage::Storage::open(&config.storage).await.expect("open the test storage");
-                let bound = outpost::server::bind(config, server_pool, storage, server_search, Arc::new(keys))
-                    .expect("bind the test server");
+                let parts = outpost::server::Parts {
+                    config,
+                    pool: server_pool,
+                    storage,
+                    search: server_search,
+                    keys: Arc::new(keys),
+                };
+                let bound = outpost::server::bind(parts).expect("bind the test server");
                 sender.send((bound.address, bound.server.handle())).expect("report the address");
                 let _ = bound.server.await;
             });
