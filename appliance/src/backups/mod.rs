@@ -9,6 +9,7 @@
 
 pub mod archive;
 pub mod commands;
+mod connection;
 pub mod remote;
 pub mod restore;
 pub mod retention;
@@ -198,9 +199,9 @@ impl Contents {
     async fn add_all(&self, entries: &mut archive::Entries) -> Result<Manifest, String> {
         // The dump first: its snapshot is the moment the backup is of. Files are copied after,
         // so every file a dumped row names was stored before the snapshot.
-        let mut dump = tokio::process::Command::new(&self.pg_dump)
+        let (mut command, _passfile) = connection::command(&self.pg_dump, &self.database_url)?;
+        let mut dump = command
             .args(["--format=custom", "--compress=6"])
-            .arg(format!("--dbname={}", self.database_url))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

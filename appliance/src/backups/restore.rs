@@ -204,7 +204,8 @@ pub async fn restore(
     let mut objects = 0;
     while let Some(name) = reader.next_entry().await.map_err(damaged)? {
         if name == DATABASE_ENTRY {
-            let mut child = tokio::process::Command::new(&pg_restore)
+            let (mut command, _passfile) = super::connection::command(&pg_restore, &config.database.url)?;
+            let mut child = command
                 .args([
                     "--clean",
                     "--if-exists",
@@ -213,7 +214,6 @@ pub async fn restore(
                     "--single-transaction",
                     "--exit-on-error",
                 ])
-                .arg(format!("--dbname={}", config.database.url))
                 .stdin(std::process::Stdio::piped())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::piped())
