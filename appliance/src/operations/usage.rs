@@ -63,24 +63,18 @@ impl Counter {
                     .set(usage_days::api_calls.eq(usage_days::api_calls + n))
                     .execute(conn)?;
             }
-            let rows: Vec<_> = active
-                .iter()
-                .map(|(day, user)| (usage_activity::day.eq(day), usage_activity::user_id.eq(user)))
-                .collect();
-            for chunk in rows.chunks(1000) {
-                // A user deleted meanwhile has no row to refer to: their activity goes with them.
-                diesel::insert_into(usage_activity::table)
-                    .values(chunk)
-                    .on_conflict_do_nothing()
-                    .execute(conn)
-                    .or_else(|e| match e {
-                        diesel::result::Error::DatabaseError(
-                            diesel::result::DatabaseErrorKind::ForeignKeyViolation,
-                            _,
-                        ) => Ok(0),
-                        other => Err(other),
-                    })?;
-            }
+            // People deleted meanwhile are left out: their activity goes with them. (A
+            // deletion racing this insert fails it, and the next flush leaves them out.)
+            let (days, users): (Vec<NaiveDate>, Vec<i64>) = active.iter().copied().unzip();
+            diesel::sql_query(
+                "INSERT INTO usage_activity (day, user_id) \
+                 SELECT day, user_id FROM unnest($1::date[], $2::bigint[]) AS counted (day, user_id) \
+                 WHERE EXISTS (SELECT 1 FROM users WHERE users.id = counted.user_id) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Date>, _>(days)
+            .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(users)
+            .execute(conn)?;
             Ok(())
         });
         if written.is_err() {
