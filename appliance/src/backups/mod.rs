@@ -406,37 +406,29 @@ pub fn scheduled(context: &crate::jobs::worker::Context) -> Result<(), crate::jo
         .map_err(|e| Failure::retry(e.to_string()))?
 }
 
+/// The job's work, with one store and one runtime. The job's configuration is the serving
+/// one, whose sealed secrets start-up opened.
 fn back_up_verify_and_prune(context: &crate::jobs::worker::Context) -> Result<(), crate::jobs::queue::Failure> {
     use crate::jobs::queue::Failure;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::retry(format!("cannot start a runtime: {e}")))?;
-    let mut config = (*context.config).clone();
-    let mut conn = context.pool.get().map_err(|e| Failure::retry(e.to_string()))?;
-    config.open_sealed_secrets(&mut conn, &context.keys).map_err(|problems| Failure::retry(problems.join("; ")))?;
+    let config = &context.config;
     let (_, pg_restore) =
         crate::pgcluster::find_dump_tools(config.backup.pg_bin_dir.as_deref()).map_err(Failure::permanent)?;
-    let created = runtime.block_on(async {
-        let storage = Storage::open(&config.storage).await.map_err(|e| format!("file storage: {e}"))?;
-        create(&config, &context.pool, &context.keys, &storage, Trigger::Schedule).await
-    });
-    let created = created.map_err(Failure::retry)?;
-    let verified = runtime.block_on(restore::verify(&created.path, &context.keys, &pg_restore));
-    record_verification(&mut conn, &created.path, verified.as_ref().err().map(String::as_str))
-        .map_err(|e| Failure::retry(e.to_string()))?;
-    if let Err(problem) = verified {
-        return Err(Failure::permanent(format!("the backup {} does not verify: {problem}", created.path.display())));
-    }
-    runtime
-        .block_on(async {
-            let storage = Storage::open(&config.storage).await.map_err(|e| format!("file storage: {e}"))?;
-            if config.backup.in_object_store {
-                remote::upload(&storage, &created.path).await?;
-            }
-            prune(&config, &storage).await
-        })
-        .map_err(Failure::retry)?;
-    tracing::info!(archive = %created.path.display(), size = created.size, "backup written and verified");
-    Ok(())
+    crate::attachments::with_storage(context, async |storage| {
+        let created = create(config, &context.pool, &context.keys, &storage, Trigger::Schedule)
+            .await
+            .map_err(Failure::retry)?;
+        let verified = restore::verify(&created.path, &context.keys, &pg_restore).await;
+        let mut conn = context.pool.get().map_err(|e| Failure::retry(e.to_string()))?;
+        record_verification(&mut conn, &created.path, verified.as_ref().err().map(String::as_str))
+            .map_err(|e| Failure::retry(e.to_string()))?;
+        if let Err(problem) = verified {
+            return Err(Failure::permanent(format!("the backup {} does not verify: {problem}", created.path.display())));
+        }
+        if config.backup.in_object_store {
+            remote::upload(&storage, &created.path).await.map_err(Failure::retry)?;
+        }
+        prune(config, &storage).await.map_err(Failure::retry)?;
+        tracing::info!(archive = %created.path.display(), size = created.size, "backup written and verified");
+        Ok(())
+    })
 }
