@@ -414,15 +414,17 @@ fn back_up_verify_and_prune(context: &crate::jobs::worker::Context) -> Result<()
     let (_, pg_restore) =
         crate::pgcluster::find_dump_tools(config.backup.pg_bin_dir.as_deref()).map_err(Failure::permanent)?;
     crate::attachments::with_storage(context, async |storage| {
-        let created = create(config, &context.pool, &context.keys, &storage, Trigger::Schedule)
-            .await
-            .map_err(Failure::retry)?;
+        let created =
+            create(config, &context.pool, &context.keys, &storage, Trigger::Schedule).await.map_err(Failure::retry)?;
         let verified = restore::verify(&created.path, &context.keys, &pg_restore).await;
         let mut conn = context.pool.get().map_err(|e| Failure::retry(e.to_string()))?;
         record_verification(&mut conn, &created.path, verified.as_ref().err().map(String::as_str))
             .map_err(|e| Failure::retry(e.to_string()))?;
         if let Err(problem) = verified {
-            return Err(Failure::permanent(format!("the backup {} does not verify: {problem}", created.path.display())));
+            return Err(Failure::permanent(format!(
+                "the backup {} does not verify: {problem}",
+                created.path.display()
+            )));
         }
         if config.backup.in_object_store {
             remote::upload(&storage, &created.path).await.map_err(Failure::retry)?;

@@ -11,6 +11,13 @@ fn config_file(contents: &str) -> tempfile_path::TempFile {
     tempfile_path::TempFile::with(contents)
 }
 
+/// `outpost serve` with `config` stops at once, saying `sentence`.
+fn serve_refuses(config: &tempfile_path::TempFile, sentence: &str) {
+    let refused = outpost(&["serve", "--config", config.arg()], None);
+    assert!(!refused.status.success());
+    assert!(text(&refused).contains(sentence), "{}", text(&refused));
+}
+
 /// A file under the system temp folder, removed on drop.
 mod tempfile_path {
     pub struct TempFile(pub std::path::PathBuf);
@@ -156,27 +163,16 @@ fn serve_runs_against_an_existing_database_and_stops_cleanly_on_sigterm() {
     };
     // A key-encryption key that cannot be used stops start-up with one sentence.
     let without_key = settings(&kek);
-    let refused = outpost(&["serve", "--config", without_key.arg()], None);
-    assert!(!refused.status.success());
-    assert!(
-        text(&refused).contains(&format!("the customer-managed key cannot be used: the key file {}", kek.display())),
-        "{}",
-        text(&refused)
-    );
+    serve_refuses(&without_key, &format!("the customer-managed key cannot be used: the key file {}", kek.display()));
     outpost::keys::providers::FileKek::create(&kek).unwrap();
     // So does a sealed secret in the configuration that does not open.
     let unopened = config_file(&format!(
         "{}[mail]\nsmtp_host = \"127.0.0.1\"\nusername = \"outpost\"\npassword = \"sealed:v1:999:AAAA\"\n",
         std::fs::read_to_string(&settings(&kek).0).unwrap()
     ));
-    let refused = outpost(&["serve", "--config", unopened.arg()], None);
-    assert!(!refused.status.success());
-    assert!(
-        text(&refused).contains(
-            "mail.password: the sealed value does not open (data key 999 does not exist: it was destroyed, or belongs to another installation)"
-        ),
-        "{}",
-        text(&refused)
+    serve_refuses(
+        &unopened,
+        "mail.password: the sealed value does not open (data key 999 does not exist: it was destroyed, or belongs to another installation)",
     );
     let file = settings(&kek);
     let server = Command::new(env!("CARGO_BIN_EXE_outpost"))
@@ -364,14 +360,9 @@ fn started_as_root_serve_binds_a_low_port_then_becomes_the_service_user() {
     };
 
     let unknown = settings("outpost-no-such-user");
-    let refused = outpost(&["serve", "--config", unknown.arg()], None);
-    assert!(!refused.status.success());
-    assert!(
-        text(&refused).contains(
-            "server.user: Outpost was started as root and becomes user outpost-no-such-user once its ports are bound, but there is no such user"
-        ),
-        "{}",
-        text(&refused)
+    serve_refuses(
+        &unknown,
+        "server.user: Outpost was started as root and becomes user outpost-no-such-user once its ports are bound, but there is no such user",
     );
     assert!(!data.join("objects").exists(), "nothing was made as root");
 
