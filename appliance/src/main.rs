@@ -605,8 +605,7 @@ fn keys_command(command: KeysCommand) -> Result<(), String> {
             println!("Current key: {} (a wrap and unwrap round trip worked)", keyring.current_kek());
             for (kek, purposes) in keyring.counts(&mut conn).map_err(|e| e.to_string())? {
                 let total: i64 = purposes.iter().map(|(_, count)| count).sum();
-                let each: Vec<String> = purposes.iter().map(|(purpose, count)| format!("{purpose} {count}")).collect();
-                println!("  {total} data keys wrapped by {kek} ({})", each.join(", "));
+                println!("  {total} data keys wrapped by {kek} ({})", outpost::keys::per_purpose(&purposes));
             }
             match outpost::keys::last_rotation(&mut conn).map_err(|e| e.to_string())? {
                 Some(at) => println!("Last rotation: {}", at.format("%Y-%m-%d %H:%M UTC")),

@@ -266,6 +266,12 @@ impl Keyring {
 /// A KEK's id, and how many data keys it wraps for each purpose.
 pub type KeyCounts = (String, Vec<(String, i64)>);
 
+/// A KEK's data keys per purpose, as the status command and the system page say them:
+/// "attachment 10, secret 2".
+pub fn per_purpose(purposes: &[(String, i64)]) -> String {
+    purposes.iter().map(|(purpose, n)| format!("{purpose} {n}")).collect::<Vec<_>>().join(", ")
+}
+
 /// Deletes data keys: what they sealed can never be opened again (crypto-shredding). For the
 /// keys of objects deleted, or of objects that were never kept.
 pub fn shred(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<usize> {

@@ -265,20 +265,18 @@ fn provider(config: &KeyProviderConfig) -> String {
 pub(super) fn keys_check(conn: &mut PgConnection, keys: &crate::keys::Keyring, config: &Config) -> Check {
     let title = "Customer-managed key";
     let mut facts = vec![fact("Provider", provider(&config.keys.current)), fact("Key", keys.current_kek())];
-    if let Ok(counts) = keys.counts(conn) {
-        for (kek, purposes) in &counts {
-            let each: Vec<String> = purposes.iter().map(|(purpose, n)| format!("{purpose} {n}")).collect();
-            facts.push(fact(&format!("Data keys wrapped by {kek}"), each.join(", ")));
-        }
+    let counts = keys.counts(conn).unwrap_or_default();
+    for (kek, purposes) in &counts {
+        facts.push(fact(&format!("Data keys wrapped by {kek}"), crate::keys::per_purpose(purposes)));
     }
     if let Ok(Some(at)) = crate::keys::last_rotation(conn) {
         facts.push(fact("Last rotation", at.format("%Y-%m-%d %H:%M UTC")));
     }
-    let behind: i64 = crate::schema::data_keys::table
-        .filter(crate::schema::data_keys::kek_id.ne(keys.current_kek()))
-        .count()
-        .get_result(conn)
-        .unwrap_or(0);
+    let behind: i64 = counts
+        .iter()
+        .filter(|(kek, _)| kek != keys.current_kek())
+        .flat_map(|(_, purposes)| purposes.iter().map(|(_, n)| n))
+        .sum();
     let (level, reason) = match keys.prove() {
         Err(e) => {
             (Level::Red, format!("The key cannot be used now: {e}. Encrypted files and secrets cannot be opened."))
