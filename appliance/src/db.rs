@@ -125,3 +125,40 @@ where
     .await
     .map_err(|e| AppError::internal(format!("blocking pool: {e}")))?
 }
+
+/// The oldest PostgreSQL Outpost runs on (`server_version_num`).
+pub const MIN_SERVER_VERSION: u32 = 150000;
+
+/// Connects to `url` and checks what Outpost needs of a server it did not set up: PostgreSQL
+/// 15 or newer, and a role that may create tables. What it found, or one sentence naming the
+/// problem and its fix.
+pub fn check_server(url: &str) -> Result<String, String> {
+    use diesel::sql_types::{Bool, Text};
+    use diesel::Connection;
+    let mut conn =
+        PgConnection::establish(url).map_err(|e| format!("database.url: cannot connect: {}", e.to_string().trim()))?;
+    let setting = |conn: &mut PgConnection, name: &str| -> Result<String, String> {
+        diesel::select(diesel::dsl::sql::<Text>(&format!("current_setting('{name}')")))
+            .get_result(conn)
+            .map_err(|e| format!("database.url: cannot read the server's version: {e}."))
+    };
+    let number = setting(&mut conn, "server_version_num")?;
+    let version = setting(&mut conn, "server_version")?;
+    if number.parse::<u32>().unwrap_or(0) < MIN_SERVER_VERSION {
+        return Err(format!(
+            "database.url: the server is PostgreSQL {version}; Outpost needs PostgreSQL 15 or newer: upgrade it, or use a local one."
+        ));
+    }
+    let may_create: bool = diesel::select(diesel::dsl::sql::<Bool>(
+        "has_database_privilege(current_database(), 'CREATE') AND has_schema_privilege('public', 'CREATE')",
+    ))
+    .get_result(&mut conn)
+    .map_err(|e| format!("database.url: cannot read the role's privileges: {e}."))?;
+    if !may_create {
+        return Err(
+            "database.url: the role may not create tables in this database; make it the database's owner (ALTER DATABASE … OWNER TO …) or grant it CREATE on the database and on schema public."
+                .to_owned(),
+        );
+    }
+    Ok(format!("PostgreSQL {version}; the role may create tables"))
+}

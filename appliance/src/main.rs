@@ -52,6 +52,16 @@ enum Command {
         #[arg(long)]
         list_keys: bool,
     },
+    /// Check a PostgreSQL server before using it: reachable, version 15 or newer, and a role
+    /// that may create tables. The installer runs it on an external database's URL.
+    CheckDatabase {
+        /// The connection string (URL or libpq key=value form); database.url by default.
+        #[arg(long, conflicts_with = "config")]
+        url: Option<String>,
+        /// The configuration file whose database.url to check.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Apply pending database migrations and exit.
     Migrate(ConfigArg),
     /// Rebuild the search index from the database on every node. Searches keep using the
@@ -241,6 +251,10 @@ enum AdminCommand {
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// A user who already has this name is left as they are (and succeeds), so that an
+        /// installer run again converges instead of failing.
+        #[arg(long)]
+        existing_ok: bool,
     },
     /// Set a user's password and end all their sessions. The password is read from standard
     /// input with --password-stdin, otherwise generated and printed once.
@@ -275,6 +289,8 @@ fn as_flag_error(error: outpost::errors::AppError) -> String {
 
 #[derive(Subcommand)]
 enum DevCommand {
+    /// Write the manual pages and shell completions into DIR (the packages are built with it).
+    Manuals { dir: PathBuf },
     /// Fill the database with realistic generated users, a project and issues (through COPY).
     Generate {
         #[command(flatten)]
@@ -369,6 +385,15 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("{}: no problems found.", config.config.display());
             Ok(())
         }
+        Command::CheckDatabase { url, config } => {
+            let url = match (url, config) {
+                (Some(url), _) => url,
+                (None, Some(config)) => load(&config)?.database.url,
+                (None, None) => return Err("give --url URL or --config FILE".to_owned()),
+            };
+            println!("{}", outpost::db::check_server(&url)?);
+            Ok(())
+        }
         Command::Migrate(ConfigArg { config }) => {
             let config = load(&config)?;
             telemetry::init(&config.log_level);
@@ -390,10 +415,25 @@ fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Admin(AdminCommand::CreateUser { config, username, email, display_name, admin, password_stdin }) => {
+        Command::Admin(AdminCommand::CreateUser {
+            config,
+            username,
+            email,
+            display_name,
+            admin,
+            password_stdin,
+            existing_ok,
+        }) => {
             let config = load(&config.config)?;
             let pool = connect(&config)?;
             let (password, generated) = password_from(password_stdin)?;
+            if existing_ok {
+                let mut conn = pool.get().map_err(|e| e.to_string())?;
+                if users::find_by_username(&mut conn, &username).map_err(|e| e.to_string())?.is_some() {
+                    println!("User {username} already exists; left as it is.");
+                    return Ok(());
+                }
+            }
             let new = NewUser {
                 display_name: display_name.unwrap_or_else(|| username.clone()),
                 username,
@@ -476,6 +516,10 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             println!("Storage works.");
             Ok(())
+        }
+        Command::Dev(DevCommand::Manuals { dir }) => {
+            use clap::CommandFactory;
+            outpost::manuals::write(&dir, Cli::command())
         }
         Command::Dev(DevCommand::Generate { config, issues, users, project, seed }) => {
             let config = load(&config.config)?;

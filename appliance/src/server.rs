@@ -175,11 +175,13 @@ pub async fn serve(mut config: Config, pool: DbPool, ports: Ports) -> Result<(),
         None => None,
     };
     let flush_pool = pool.clone();
-    let Bound { server, certificate, usage, .. } = start(listener, Parts { config, pool, storage, search, keys })?;
+    let Bound { server, certificate, usage, address } = start(listener, Parts { config, pool, storage, search, keys })?;
     if let Some(certificate) = certificate {
         reload_on_hangup(certificate)?;
     }
+    crate::service_manager::ready(&format!("Serving on {address}"));
     let served = server.await.map_err(|e| format!("the HTTP server stopped: {e}"));
+    crate::service_manager::stopping();
     flush_usage(&usage, &flush_pool).await;
     if let Some(redirect) = redirect {
         redirect.stop(true).await;

@@ -68,24 +68,29 @@ impl ServedCertificate {
     pub fn facts(&self) -> Result<CertificateFacts, String> {
         let current = self.current.read().unwrap_or_else(|e| e.into_inner()).clone();
         let der = current.end_entity_cert().map_err(|e| format!("no certificate is served: {e}"))?;
-        let (_, certificate) = x509_parser::parse_x509_certificate(der.as_ref())
-            .map_err(|e| format!("the served certificate cannot be read: {e}"))?;
-        let not_after = chrono::DateTime::from_timestamp(certificate.validity().not_after.timestamp(), 0)
-            .ok_or("the served certificate's expiry is out of range")?;
-        let names = certificate
-            .subject_alternative_name()
-            .ok()
-            .flatten()
-            .map(|extension| extension.value.general_names.iter().map(general_name).collect())
-            .unwrap_or_default();
-        Ok(CertificateFacts {
-            subject: certificate.subject().to_string(),
-            issuer: certificate.issuer().to_string(),
-            names,
-            not_after,
-            file: self.files.certificate.display().to_string(),
-        })
+        facts_of(der.as_ref(), &self.files.certificate.display().to_string())
     }
+}
+
+/// What a DER certificate says, read from `file`.
+pub fn facts_of(der: &[u8], file: &str) -> Result<CertificateFacts, String> {
+    let (_, certificate) =
+        x509_parser::parse_x509_certificate(der).map_err(|e| format!("the certificate cannot be read: {e}"))?;
+    let not_after = chrono::DateTime::from_timestamp(certificate.validity().not_after.timestamp(), 0)
+        .ok_or("the certificate's expiry is out of range")?;
+    let names = certificate
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|extension| extension.value.general_names.iter().map(general_name).collect())
+        .unwrap_or_default();
+    Ok(CertificateFacts {
+        subject: certificate.subject().to_string(),
+        issuer: certificate.issuer().to_string(),
+        names,
+        not_after,
+        file: file.to_owned(),
+    })
 }
 
 /// A subject alternative name as a person writes it: a host name, or an address.

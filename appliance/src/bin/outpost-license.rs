@@ -5,6 +5,7 @@
 //! outpost-license keygen --id outpost-2027 --out outpost-2027.key    # prints the public key
 //! outpost-license issue --key outpost-2027.key --id outpost-2027 --customer-id C-42 \
 //!     --customer-name "Example Corp" --seats 250 --days 365 --features ldap,sso > example.license
+//! outpost-license sign-file --key outpost-2027.key --id outpost-2027 SHA256SUMS   # SHA256SUMS.sig
 //! ```
 
 use std::io::Write;
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 use ed25519_dalek::SigningKey;
+use outpost::license::release_signature;
 use outpost::license::signed::{sign, Payload, VERSION};
 
 #[derive(Parser)]
@@ -64,6 +66,15 @@ enum Command {
         /// Defaults to a random id.
         #[arg(long)]
         license_id: Option<String>,
+    },
+    /// Sign a release file (the ISO's SHA256SUMS, a package): writes FILE.sig beside it, which
+    /// the installer checks against the same keys as licenses.
+    SignFile {
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        id: String,
+        file: PathBuf,
     },
 }
 
@@ -128,6 +139,16 @@ fn run(cli: Cli) -> Result<(), String> {
                 installation_id,
             };
             print!("{}", sign(&payload, &id, &key));
+            Ok(())
+        }
+        Command::SignFile { key, id, file } => {
+            let key = read_key(&key)?;
+            let bytes = std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let mut target = file.clone().into_os_string();
+            target.push(".sig");
+            std::fs::write(&target, release_signature::sign(&bytes, &id, &key))
+                .map_err(|e| format!("cannot write {}: {e}", target.to_string_lossy()))?;
+            println!("{}", target.to_string_lossy());
             Ok(())
         }
     }

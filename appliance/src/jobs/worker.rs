@@ -90,8 +90,9 @@ impl Runtime {
     }
 }
 
+/// From the system call, not /proc/sys: the unit's ProcSubset=pid hides /proc/sys.
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "node".into())
+    nix::unistd::gethostname().map(|h| h.to_string_lossy().trim().to_owned()).unwrap_or_else(|_| "node".into())
 }
 
 fn work_until_stopped(context: &Context, worker: &str, stop: &Stop) {

@@ -7,6 +7,7 @@
 //!   install a new license. Nothing is ever deleted or locked away.
 
 pub mod pages;
+pub mod release_signature;
 pub mod signed;
 pub mod vendor_keys;
 
