@@ -40,6 +40,20 @@ impl Host {
         Ok(())
     }
 
+    /// For a change that only running it can tell is needed (pending migrations, an account
+    /// that may exist): `action` says whether it changed anything.
+    pub fn converge(&self, what: &str, action: impl FnOnce() -> Result<bool, String>) -> Result<(), String> {
+        if self.dry_run {
+            println!("      would {what}");
+            return Ok(());
+        }
+        match action()? {
+            true => println!("      {what}: done"),
+            false => self.kept(what),
+        }
+        Ok(())
+    }
+
     /// Something already as it should be.
     pub fn kept(&self, what: &str) {
         println!("      {what}: already so");

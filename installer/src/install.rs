@@ -129,9 +129,10 @@ pub fn run(options: &Options) -> Result<(), String> {
     progress.next("Configuration, database schema and first administrator");
     let changed = settings::write(&host, &settings::render(answers, &database_url))?;
     let outpost = options.outpost.to_string_lossy().into_owned();
-    host.change("apply the database migrations", || {
-        host.run_as(SERVICE_USER, &outpost, &["migrate", "--config", CONFIG_FILE], None)
-            .map(|said| print_indented(&said))
+    host.converge("database schema up to date", || {
+        let said = host.run_as(SERVICE_USER, &outpost, &["migrate", "--config", CONFIG_FILE], None)?;
+        print_indented(&said);
+        Ok(!said.starts_with("0 migration"))
     })?;
     let password = first_admin(&host, answers, &outpost)?;
 
@@ -260,7 +261,7 @@ fn first_admin(host: &Host, answers: &Answers, outpost: &str) -> Result<Option<S
         None => (generate_password(), true),
     };
     let mut created = false;
-    host.change(&format!("create administrator {} unless the account exists", admin.username), || {
+    host.converge(&format!("administrator {}", admin.username), || {
         let said = host.run_as(
             SERVICE_USER,
             outpost,
@@ -280,8 +281,7 @@ fn first_admin(host: &Host, answers: &Answers, outpost: &str) -> Result<Option<S
             Some(&format!("{password}\n")),
         )?;
         created = said.starts_with("Created");
-        print_indented(&said);
-        Ok(())
+        Ok(created)
     })?;
     Ok((created && generated).then_some(password))
 }

@@ -98,7 +98,7 @@ fn newest_server(root: &Path) -> Option<u32> {
 /// Reuses Debian's cluster of `version` (the package makes `main`), creating and starting it
 /// when needed; returns its port.
 fn debian_cluster(host: &Host, version: u32, systemd: bool) -> Result<u16, String> {
-    let listed = if host.dry_run { String::new() } else { host.run("pg_lsclusters", &["--no-header"])? };
+    let listed = host.run("pg_lsclusters", &["--no-header"])?;
     let name = version.to_string();
     let cluster =
         listed.lines().map(|l| l.split_whitespace().collect::<Vec<_>>()).find(|f| f.first() == Some(&name.as_str()));
@@ -147,12 +147,13 @@ fn redhat_cluster(host: &Host, systemd: bool) -> Result<u16, String> {
 
 fn ensure_role_and_database(host: &Host, port: u16) -> Result<(), String> {
     let port = port.to_string();
+    // Read-only queries, so a dry run asks them too; its cluster may not run yet, though.
     let ask = |query: &str| -> Result<bool, String> {
-        if host.dry_run {
-            return Ok(false);
+        match host.run_as(SUPERUSER, "psql", &["-p", &port, "-h", SOCKET_DIR, "-XAtqc", query], None) {
+            Ok(said) => Ok(said.trim() == "1"),
+            Err(_) if host.dry_run => Ok(false),
+            Err(e) => Err(e),
         }
-        let said = host.run_as(SUPERUSER, "psql", &["-p", &port, "-h", SOCKET_DIR, "-XAtqc", query], None)?;
-        Ok(said.trim() == "1")
     };
     if ask(&format!("SELECT 1 FROM pg_roles WHERE rolname = '{SERVICE_USER}'"))? {
         host.kept(&format!("database role {SERVICE_USER}"));

@@ -43,7 +43,7 @@ pub fn run(options: &Options) -> Vec<Check> {
         ports.push(("server.redirect_port", server.redirect_port));
     }
     for (field, port) in ports {
-        checks.push(Check { name: "port", outcome: port_free(&server.listen, port, field) });
+        checks.push(Check { name: "port", outcome: port_free(&server.listen, port, field, server.port) });
     }
     if options.systemd {
         checks.push(Check { name: "systemd", outcome: systemd(Path::new("/run/systemd/system")) });
@@ -154,13 +154,14 @@ pub fn clock(now: chrono::DateTime<chrono::Utc>) -> Result<String, String> {
     }
 }
 
-/// A port is free, or already Outpost's own (a second run of the installer).
-pub fn port_free(listen: &str, port: u16, field: &str) -> Result<String, String> {
+/// A port is free, or already Outpost's own (a second run of the installer): Outpost answers
+/// on its main port, and it holds its redirect port too, since it binds both or neither.
+pub fn port_free(listen: &str, port: u16, field: &str, main_port: u16) -> Result<String, String> {
     let address: SocketAddr =
         format!("{listen}:{port}").parse().map_err(|_| format!("server.listen: {listen} is not an IP address."))?;
     match TcpListener::bind(address) {
         Ok(_) => Ok(format!("{port} is free")),
-        Err(_) if probe::is_outpost(port) => Ok(format!("{port} is Outpost's own, already running")),
+        Err(_) if probe::is_outpost(main_port) => Ok(format!("{port} is Outpost's own, already running")),
         Err(e) => Err(format!(
             "{field}: port {port} is taken ({e}); stop what listens there (ss -ltnp 'sport = :{port}' shows it) or choose another port."
         )),
@@ -203,10 +204,10 @@ mod tests {
     fn a_taken_port_names_its_field_and_how_to_find_the_holder() {
         let holder = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = holder.local_addr().unwrap().port();
-        let refusal = port_free("127.0.0.1", port, "server.port").unwrap_err();
+        let refusal = port_free("127.0.0.1", port, "server.port", port).unwrap_err();
         assert!(refusal.starts_with(&format!("server.port: port {port} is taken")), "{refusal}");
         drop(holder);
-        assert!(port_free("127.0.0.1", port, "server.port").is_ok());
+        assert!(port_free("127.0.0.1", port, "server.port", port).is_ok());
     }
 
     #[test]

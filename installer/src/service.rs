@@ -36,7 +36,9 @@ impl Manager {
     ) -> Result<(), String> {
         match self {
             Manager::Systemd => {
-                host.run("systemctl", &["daemon-reload"])?;
+                if !host.dry_run {
+                    host.run("systemctl", &["daemon-reload"])?;
+                }
                 let enabled =
                     host.run("systemctl", &["is-enabled", UNIT]).map(|s| s.trim() == "enabled").unwrap_or(false);
                 if enabled {

@@ -79,7 +79,7 @@ pub fn write(host: &Host, text: &str) -> Result<bool, String> {
     if !host.dry_run {
         check(text)?;
     }
-    let owner = trust::service_readable()?;
+    let owner = trust::service_readable(host)?;
     if existing.is_some() {
         let aside = format!("{CONFIG_FILE}.{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"));
         host.change(&format!("keep the previous configuration as {aside}"), || {

@@ -16,9 +16,14 @@ pub const LICENSE_FILE: &str = "/etc/outpost/license";
 pub const TLS_FOLDER: &str = "/etc/outpost/tls";
 pub const PRIVATE_KEY: &str = "/etc/outpost/tls/outpost.key";
 
-/// Root owns, the service's group reads.
-pub fn service_readable() -> Result<Owner, String> {
-    Ok(Owner { uid: 0, gid: host::group_id(SERVICE_USER)? })
+/// Root owns, the service's group reads. A dry run on a machine without the group yet plans
+/// with root's group: nothing is written in a dry run.
+pub fn service_readable(host: &Host) -> Result<Owner, String> {
+    match host::group_id(SERVICE_USER) {
+        Ok(gid) => Ok(Owner { uid: 0, gid }),
+        Err(_) if host.dry_run => Ok(Owner::ROOT),
+        Err(e) => Err(e),
+    }
 }
 
 /// Checks the license with the appliance's verification; what it grants, or why not.
@@ -59,7 +64,7 @@ pub fn license(host: &Host, answers: &Answers) -> Result<String, String> {
         host.kept(&format!("license in {LICENSE_FILE}"));
     } else {
         host.change(&format!("put the license in {LICENSE_FILE}"), || {
-            write_atomically(Path::new(LICENSE_FILE), text.as_bytes(), service_readable()?, 0o640)
+            write_atomically(Path::new(LICENSE_FILE), text.as_bytes(), service_readable(host)?, 0o640)
         })?;
     }
     Ok(summary)
@@ -116,7 +121,7 @@ pub fn customer_key(host: &Host, keys: &Keys) -> Result<String, String> {
 /// else's.
 fn readable_by_service(host: &Host, path: &Path, field: &str) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
-    let wanted = service_readable()?;
+    let wanted = service_readable(host)?;
     let metadata = std::fs::metadata(path).map_err(|e| format!("{field}: cannot read {}: {e}.", path.display()))?;
     if metadata.gid() == wanted.gid && metadata.mode() & 0o077 == 0o040 {
         host.kept(&format!("{} readable by group {SERVICE_USER} only", path.display()));
@@ -132,7 +137,7 @@ fn readable_by_service(host: &Host, path: &Path, field: &str) -> Result<(), Stri
 pub fn certificate(host: &Host, answers: &Answers) -> Result<String, String> {
     let certificate = PathBuf::from(probe::CERTIFICATE);
     let private_key = PathBuf::from(PRIVATE_KEY);
-    let readable = service_readable()?;
+    let readable = service_readable(host)?;
     let folder = Path::new(TLS_FOLDER);
     if !host::folder_is(folder, readable, 0o750) {
         host.change(&format!("create {TLS_FOLDER} (root:{SERVICE_USER}, 0750)"), || {

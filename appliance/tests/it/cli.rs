@@ -133,6 +133,23 @@ fn migrate_create_user_and_generate_work_against_a_real_database() {
         None,
     );
     assert!(text(&again).contains("A user named ops already exists."));
+    // The installer's second run: the account is left as it is, and that is a success.
+    let converged = outpost(
+        &[
+            "admin",
+            "create-user",
+            "--config",
+            file.arg(),
+            "--username",
+            "ops",
+            "--email",
+            "ops@example.test",
+            "--existing-ok",
+        ],
+        None,
+    );
+    assert!(converged.status.success(), "{}", text(&converged));
+    assert_eq!(text(&converged).trim(), "User ops already exists; left as it is.");
 
     let generated = outpost(&["dev", "generate", "--config", file.arg(), "--issues", "5000", "--users", "25"], None);
     assert!(generated.status.success(), "{}", text(&generated));
@@ -401,4 +418,32 @@ fn started_as_root_serve_binds_a_low_port_then_becomes_the_service_user() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("dropped root: serving as the service user"));
     let _ = socat.kill();
     let _ = socat.wait();
+}
+
+#[test]
+fn check_database_reports_the_server_and_refuses_a_role_that_cannot_create_tables() {
+    let db = TestDb::new();
+    let checked = outpost(&["check-database", "--url", &db.url], None);
+    assert!(checked.status.success(), "{}", text(&checked));
+    assert!(text(&checked).starts_with("PostgreSQL 1"), "{}", text(&checked));
+
+    // A role that may connect but create nothing (PostgreSQL 15 gives PUBLIC no CREATE on
+    // the database nor on schema public).
+    let role = format!("reader_{}", rand::random::<u32>());
+    let mut conn = db.connect();
+    diesel::sql_query(format!("CREATE ROLE {role} LOGIN")).execute(&mut conn).unwrap();
+    let as_reader = db.url.replacen("user=postgres", &format!("user={role}"), 1);
+    assert_ne!(as_reader, db.url);
+    let refused = outpost(&["check-database", "--url", &as_reader], None);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused)
+            .contains("database.url: the role may not create tables in this database; make it the database's owner"),
+        "{}",
+        text(&refused)
+    );
+
+    let unreachable = outpost(&["check-database", "--url", "host=/nonexistent dbname=outpost"], None);
+    assert!(text(&unreachable).contains("database.url: cannot connect"), "{}", text(&unreachable));
+    diesel::sql_query(format!("DROP ROLE {role}")).execute(&mut conn).unwrap();
 }
