@@ -197,8 +197,10 @@ fn install_package(host: &Host, media: Option<&Media>, outpost: &Path) -> Result
         let only_medium = format!("-oDir::Etc::SourceList={}", list.display());
         let args = [only_medium.as_str(), "-oDir::Etc::SourceParts=-", "-oAPT::Get::List-Cleanup=0"];
         host.run("apt-get", &[&args[..], &["update"]].concat())?;
-        let package = package.to_string_lossy();
-        host.run("apt-get", &[&args[..], &["install", "-y", "--no-install-recommends", &package]].concat()).map(|_| ())
+        let path = package.to_string_lossy();
+        host.run("apt-get", &[&args[..], &["install", "-y", "--no-install-recommends", &path]].concat())?;
+        // The package to roll back to, should an upgrade fail.
+        crate::upgrade::keep(&package)
     })
 }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::host::{self, Host, SERVICE_USER};
 use crate::probe;
 use crate::service::Manager;
-use crate::settings::{CONFIG_FILE, DATA};
+use crate::settings::{self, CONFIG_FILE, DATA};
 
 /// Versions, service state, health and license, each on its line; never changes anything.
 pub fn status(manager: Manager, outpost: &Path) -> Result<(), String> {
@@ -15,11 +15,7 @@ pub fn status(manager: Manager, outpost: &Path) -> Result<(), String> {
     let version = host.run(&outpost.to_string_lossy(), &["--version"]).unwrap_or_else(|_| "not installed".to_owned());
     println!("outpost         {}", version.trim());
     println!("service         {}", manager.state(&host));
-    let config = std::fs::read_to_string(CONFIG_FILE).ok();
-    let port = config
-        .as_deref()
-        .and_then(|text| text.parse::<toml::Table>().ok())
-        .and_then(|table| table.get("server")?.get("bind")?.as_str()?.rsplit(':').next()?.parse::<u16>().ok());
+    let port = settings::installed_port();
     let health = match port {
         None => format!("unknown: {CONFIG_FILE} is missing or names no server.bind"),
         Some(port) => {
@@ -32,7 +28,7 @@ pub fn status(manager: Manager, outpost: &Path) -> Result<(), String> {
         }
     };
     println!("health          {health}");
-    if config.is_some() && host::user_exists(SERVICE_USER) {
+    if Path::new(CONFIG_FILE).is_file() && host::user_exists(SERVICE_USER) {
         match host.run_as(SERVICE_USER, &outpost.to_string_lossy(), &["license", "show", "--config", CONFIG_FILE], None)
         {
             Ok(said) => {
@@ -63,10 +59,7 @@ pub fn uninstall(manager: Manager, purge: bool, confirmed: bool) -> Result<(), S
     }
     let host = Host { dry_run: false };
     manager.stop(&host)?;
-    let database_url = std::fs::read_to_string(CONFIG_FILE)
-        .ok()
-        .and_then(|text| text.parse::<toml::Table>().ok())
-        .and_then(|table| Some(table.get("database")?.get("url")?.as_str()?.to_owned()));
+    let database_url = settings::installed_database_url();
     if Path::new("/usr/bin/dpkg").exists() && host.run("dpkg-query", &["--show", "outpost"]).is_ok() {
         let action = if purge { "--purge" } else { "--remove" };
         host.change("remove the outpost package", || host.run("dpkg", &[action, "outpost"]).map(|_| ()))?;

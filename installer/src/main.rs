@@ -12,6 +12,7 @@ mod probe;
 mod service;
 mod settings;
 mod trust;
+mod upgrade;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -66,6 +67,14 @@ enum Command {
         /// and offline repository are used.
         #[arg(long, value_name = "DIR")]
         media: Option<PathBuf>,
+        #[command(flatten)]
+        place: Where,
+    },
+    /// Upgrade to the release in PACKAGE (a .deb or .rpm with its .sig beside it) or on a
+    /// medium (the mounted ISO's folder): backup, stop, install, migrate, start, health check;
+    /// on failure the previous package and the database are put back automatically.
+    Upgrade {
+        source: PathBuf,
         #[command(flatten)]
         place: Where,
     },
@@ -140,6 +149,9 @@ fn run(cli: Cli) -> Result<(), String> {
                 0 => Ok(()),
                 n => Err(format!("{n} check(s) failed.")),
             }
+        }
+        Command::Upgrade { source, place } => {
+            upgrade::run(&upgrade::Options { source, manager: place.manager(), outpost: place.outpost })
         }
         Command::Status { place } => lifecycle::status(place.manager(), &place.outpost),
         Command::Uninstall { purge, yes, place } => lifecycle::uninstall(place.manager(), purge, yes),

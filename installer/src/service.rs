@@ -94,6 +94,19 @@ impl Manager {
         }
     }
 
+    /// Stops the service for an upgrade, leaving it enabled.
+    pub fn halt(self, host: &Host) -> Result<(), String> {
+        match self {
+            Manager::Systemd => {
+                host.change(&format!("stop {UNIT}"), || host.run("systemctl", &["stop", UNIT]).map(|_| ()))
+            }
+            Manager::Background => match running_pid() {
+                Some(pid) => host.change(&format!("stop outpost serve (process {pid})"), || stop_process(pid)),
+                None => Ok(()),
+            },
+        }
+    }
+
     /// What the service manager says, for `status`.
     pub fn state(self, host: &Host) -> String {
         match self {

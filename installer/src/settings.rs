@@ -92,6 +92,21 @@ pub fn write(host: &Host, text: &str) -> Result<bool, String> {
     Ok(true)
 }
 
+/// A setting of the installed configuration file, as text.
+fn installed_setting(section: &str, key: &str) -> Option<String> {
+    let table: Table = std::fs::read_to_string(CONFIG_FILE).ok()?.parse().ok()?;
+    Some(table.get(section)?.get(key)?.as_str()?.to_owned())
+}
+
+/// The port the installed configuration serves on.
+pub fn installed_port() -> Option<u16> {
+    installed_setting("server", "bind")?.rsplit(':').next()?.parse().ok()
+}
+
+pub fn installed_database_url() -> Option<String> {
+    installed_setting("database", "url")
+}
+
 /// The appliance's configuration reader on the text, before it replaces anything.
 fn check(text: &str) -> Result<(), String> {
     let draft = std::env::temp_dir().join(format!("outpost-draft-{}.toml", std::process::id()));

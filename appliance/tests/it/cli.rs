@@ -432,7 +432,7 @@ fn check_database_reports_the_server_and_refuses_a_role_that_cannot_create_table
     let role = format!("reader_{}", rand::random::<u32>());
     let mut conn = db.connect();
     diesel::sql_query(format!("CREATE ROLE {role} LOGIN")).execute(&mut conn).unwrap();
-    let as_reader = db.url.replacen("user=postgres", &format!("user={role}"), 1);
+    let as_reader = db.url.replacen("user=outpost", &format!("user={role}"), 1);
     assert_ne!(as_reader, db.url);
     let refused = outpost(&["check-database", "--url", &as_reader], None);
     assert!(!refused.status.success());
