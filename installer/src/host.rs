@@ -42,14 +42,21 @@ impl Host {
 
     /// For a change that only running it can tell is needed (pending migrations, an account
     /// that may exist): `action` says whether it changed anything.
-    pub fn converge(&self, what: &str, action: impl FnOnce() -> Result<bool, String>) -> Result<(), String> {
+    /// `what` is the change ("apply pending migrations"), `state` how things stand when none
+    /// was needed ("database schema up to date").
+    pub fn converge(
+        &self,
+        what: &str,
+        state: &str,
+        action: impl FnOnce() -> Result<bool, String>,
+    ) -> Result<(), String> {
         if self.dry_run {
             println!("      would {what}");
             return Ok(());
         }
         match action()? {
             true => println!("      {what}: done"),
-            false => self.kept(what),
+            false => self.kept(state),
         }
         Ok(())
     }

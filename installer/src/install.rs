@@ -129,7 +129,7 @@ pub fn run(options: &Options) -> Result<(), String> {
     progress.next("Configuration, database schema and first administrator");
     let changed = settings::write(&host, &settings::render(answers, &database_url))?;
     let outpost = options.outpost.to_string_lossy().into_owned();
-    host.converge("database schema up to date", || {
+    host.converge("apply pending migrations", "database schema up to date", || {
         let said = host.run_as(SERVICE_USER, &outpost, &["migrate", "--config", CONFIG_FILE], None)?;
         print_indented(&said);
         Ok(!said.starts_with("0 migration"))
@@ -263,7 +263,8 @@ fn first_admin(host: &Host, answers: &Answers, outpost: &str) -> Result<Option<S
         None => (generate_password(), true),
     };
     let mut created = false;
-    host.converge(&format!("administrator {}", admin.username), || {
+    let account = format!("administrator {}", admin.username);
+    host.converge(&format!("create {account}"), &account, || {
         let said = host.run_as(
             SERVICE_USER,
             outpost,

@@ -204,3 +204,103 @@ fn names(pem_file: &Path) -> Vec<String> {
     };
     outpost::tls::facts_of(der.as_ref(), &pem_file.display().to_string()).map(|facts| facts.names).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+    fn temp_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("outpost-installer-trust-{}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn run(program: &str, args: &[&str]) {
+        let output = Command::new(program)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{program} (Debian: apt-get install softhsm2 opensc): {e}"));
+        assert!(output.status.success(), "{program}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+
+    #[test]
+    fn a_key_is_proven_before_use_and_a_wrong_hsm_pin_or_damaged_key_file_is_refused() {
+        // A real SoftHSM2 token with an AES key, in a token folder of this test's own.
+        let dir = temp_dir();
+        std::fs::create_dir_all(dir.join("tokens")).unwrap();
+        let conf = dir.join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!("directories.tokendir = {}\nobjectstore.backend = file\n", dir.join("tokens").display()),
+        )
+        .unwrap();
+        // Only this test in this binary uses an HSM.
+        std::env::set_var("SOFTHSM2_CONF", &conf);
+        run("softhsm2-util", &["--init-token", "--free", "--label", "installer", "--pin", "1234", "--so-pin", "5678"]);
+        run(
+            "pkcs11-tool",
+            &[
+                "--module",
+                MODULE,
+                "--token-label",
+                "installer",
+                "--login",
+                "--pin",
+                "1234",
+                "--keygen",
+                "--key-type",
+                "AES:32",
+                "--label",
+                "kek",
+                "--sensitive",
+            ],
+        );
+        // A dry run plans the PIN file's mode and still proves the key: nothing depends on it yet.
+        let host = Host { dry_run: true };
+        let pin_file = dir.join("pin");
+        std::fs::write(&pin_file, "1234\n").unwrap();
+        let hsm = |pin_file: &Path| Keys::Pkcs11 {
+            module: PathBuf::from(MODULE),
+            token: "installer".to_owned(),
+            pin_file: pin_file.to_owned(),
+            key: "kek".to_owned(),
+        };
+        let proven = customer_key(&host, &hsm(&pin_file)).unwrap();
+        assert!(proven.ends_with("wraps and unwraps"), "{proven}");
+
+        let wrong = dir.join("wrong-pin");
+        std::fs::write(&wrong, "9999\n").unwrap();
+        let refusal = customer_key(&host, &hsm(&wrong)).unwrap_err();
+        assert!(refusal.starts_with("keys (pkcs11): the key failed its wrap and unwrap round trip"), "{refusal}");
+        assert!(refusal.contains("is the PIN right?"), "{refusal}");
+
+        let damaged = dir.join("kek");
+        std::fs::write(&damaged, "not a key").unwrap();
+        let refusal = customer_key(&host, &Keys::File { file: damaged }).unwrap_err();
+        assert!(refusal.starts_with("keys.file: the key failed its wrap and unwrap round trip"), "{refusal}");
+        assert!(refusal.contains("run the installer again"), "{refusal}");
+
+        let planned = customer_key(&host, &Keys::File { file: dir.join("new-kek") }).unwrap();
+        assert!(planned.starts_with("a new key file"), "{planned}");
+        assert!(!dir.join("new-kek").exists(), "a dry run made the key file");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_self_signed_certificate_names_the_host_and_localhost_and_lasts_825_days() {
+        let (pem, key) = self_signed("outpost.example.org").unwrap();
+        assert!(key.contains("PRIVATE KEY"));
+        let dir = temp_dir();
+        std::fs::write(dir.join("c.pem"), &pem).unwrap();
+        assert_eq!(names(&dir.join("c.pem")), ["outpost.example.org", "localhost", "127.0.0.1"]);
+        use rustls::pki_types::pem::PemObject;
+        let der = rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+        let facts = outpost::tls::facts_of(der.as_ref(), "c.pem").unwrap();
+        let days = (facts.not_after - chrono::Utc::now()).num_days();
+        assert!((822..=825).contains(&days), "{days}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
