@@ -182,7 +182,8 @@ fn install_package(host: &Host, media: Option<&Media>, outpost: &Path) -> Result
     if Path::new("/usr/bin/dnf").exists() {
         let package = media.package("rpm")?;
         return host.change(&format!("install {}", package.display()), || {
-            host.run("dnf", &["install", "-y", &package.to_string_lossy()]).map(|_| ())
+            host.run("dnf", &["install", "-y", &package.to_string_lossy()])?;
+            crate::upgrade::keep(&package)
         });
     }
     let package = media.package("deb")?;
@@ -193,12 +194,7 @@ fn install_package(host: &Host, media: Option<&Media>, outpost: &Path) -> Result
         return Ok(());
     }
     host.change(&format!("install outpost {} from the medium", wanted.trim()), || {
-        let list = media.apt_source_list()?;
-        let only_medium = format!("-oDir::Etc::SourceList={}", list.display());
-        let args = [only_medium.as_str(), "-oDir::Etc::SourceParts=-", "-oAPT::Get::List-Cleanup=0"];
-        host.run("apt-get", &[&args[..], &["update"]].concat())?;
-        let path = package.to_string_lossy();
-        host.run("apt-get", &[&args[..], &["install", "-y", "--no-install-recommends", &path]].concat())?;
+        media.apt_install(host, &[&package.to_string_lossy()])?;
         // The package to roll back to, should an upgrade fail.
         crate::upgrade::keep(&package)
     })

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use outpost::license::{release_signature, vendor_keys};
 use sha2::{Digest, Sha256};
 
+use crate::host::Host;
+
 pub const SUMS: &str = "SHA256SUMS";
 /// The offline Debian repository: packages and their `Packages` index.
 pub const DEBIAN_REPOSITORY: &str = "debian";
@@ -64,15 +66,22 @@ impl Media {
             .ok_or_else(|| format!("The medium holds no .{extension} package in {PACKAGES}/."))
     }
 
-    /// An apt source list naming only the medium's repository. `trusted=yes` stands for apt's
-    /// own signature check: the repository's index and packages were checked above, under the
-    /// vendor's signature.
-    pub fn apt_source_list(&self) -> Result<PathBuf, String> {
+    /// `apt-get install PACKAGES` (names, or paths of .deb files) with the medium's repository
+    /// as the only source: an air-gapped machine's other sources would fail. `trusted=yes`
+    /// stands for apt's own signature check: the repository's index and packages were checked
+    /// in `open`, under the vendor's signature.
+    pub fn apt_install(&self, host: &Host, packages: &[&str]) -> Result<(), String> {
         let list = std::env::temp_dir().join(format!("outpost-medium-{}.list", std::process::id()));
         let repository = self.root.join(DEBIAN_REPOSITORY);
         std::fs::write(&list, format!("deb [trusted=yes] file:{} ./\n", repository.display()))
             .map_err(|e| format!("Cannot write {}: {e}.", list.display()))?;
-        Ok(list)
+        let only_medium = format!("-oDir::Etc::SourceList={}", list.display());
+        let options = [only_medium.as_str(), "-oDir::Etc::SourceParts=-", "-oAPT::Get::List-Cleanup=0"];
+        let installed = host.run("apt-get", &[&options[..], &["update"]].concat()).and_then(|_| {
+            host.run("apt-get", &[&options[..], &["install", "-y", "--no-install-recommends"], packages].concat())
+        });
+        let _ = std::fs::remove_file(&list);
+        installed.map(|_| ())
     }
 }
 

@@ -62,21 +62,7 @@ impl Family {
 
     fn install_server(self, host: &Host, media: Option<&Media>) -> Result<(), String> {
         match (self, media) {
-            // Only the medium's repository: an air-gapped machine's other sources would fail.
-            (Family::Debian, Some(media)) => {
-                let list = media.apt_source_list()?;
-                let only_medium = [
-                    format!("-oDir::Etc::SourceList={}", list.display()),
-                    "-oDir::Etc::SourceParts=-".to_owned(),
-                    "-oAPT::Get::List-Cleanup=0".to_owned(),
-                ];
-                let mut update: Vec<&str> = only_medium.iter().map(String::as_str).collect();
-                update.push("update");
-                host.run("apt-get", &update)?;
-                let mut install: Vec<&str> = only_medium.iter().map(String::as_str).collect();
-                install.extend(["install", "-y", "--no-install-recommends", "postgresql"]);
-                host.run("apt-get", &install).map(|_| ())
-            }
+            (Family::Debian, Some(media)) => media.apt_install(host, &["postgresql"]),
             (Family::Debian, None) => {
                 host.run("apt-get", &["install", "-y", "--no-install-recommends", "postgresql"]).map(|_| ())
             }

@@ -197,13 +197,7 @@ fn backup(host: &Host, outpost: &Path) -> Result<String, String> {
 fn install(host: &Host, package: &Path, media: Option<&Media>, kind: &str) -> Result<(), String> {
     let path = package.to_string_lossy();
     match (kind, media) {
-        ("deb", Some(media)) => {
-            let list = media.apt_source_list()?;
-            let only_medium = format!("-oDir::Etc::SourceList={}", list.display());
-            let args = [only_medium.as_str(), "-oDir::Etc::SourceParts=-", "-oAPT::Get::List-Cleanup=0"];
-            host.run("apt-get", &[&args[..], &["update"]].concat())?;
-            host.run("apt-get", &[&args[..], &["install", "-y", "--no-install-recommends", &path]].concat()).map(|_| ())
-        }
+        ("deb", Some(media)) => media.apt_install(host, &[&path]),
         ("deb", None) => host.run("dpkg", &["--install", &path]).map(|_| ()),
         _ => host.run("rpm", &["--upgrade", "--oldpackage", "--replacepkgs", &path]).map(|_| ()),
     }
