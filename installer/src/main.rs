@@ -70,8 +70,8 @@ enum Command {
         #[command(flatten)]
         place: Where,
     },
-    /// Upgrade to the release in PACKAGE (a .deb or .rpm with its .sig beside it) or on a
-    /// medium (the mounted ISO's folder): backup, stop, install, migrate, start, health check;
+    /// Upgrade to the release in PACKAGE (a .deb or .rpm with its .sig beside it) or on an
+    /// ISO (the .iso file, or the folder it is mounted on): backup, stop, install, migrate, start, health check;
     /// on failure the previous package and the database are put back automatically.
     Upgrade {
         source: PathBuf,

@@ -85,6 +85,50 @@ impl Media {
     }
 }
 
+/// A medium given as an .iso file, made a folder: extracted with xorriso where the machine has
+/// it (no loop device or iso9660 driver needed), else mounted read-only on a loop device.
+/// Removed, or unmounted, when dropped.
+pub struct Unpacked {
+    pub dir: PathBuf,
+    mounted: bool,
+}
+
+pub fn unpack_iso(iso: &Path) -> Result<Unpacked, String> {
+    // xorriso takes a missing file for a blank medium.
+    if !iso.is_file() {
+        return Err(format!("Cannot open {} as an installer medium: there is no such file.", iso.display()));
+    }
+    let dir = std::env::temp_dir().join(format!("outpost-medium-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("Cannot create {}: {e}.", dir.display()))?;
+    let host = Host { dry_run: false };
+    let iso_path = iso.to_string_lossy();
+    let dir_path = dir.to_string_lossy();
+    let xorriso = ["/usr/bin/xorriso", "/bin/xorriso"].into_iter().find(|p| Path::new(p).exists());
+    let unpacked = match xorriso {
+        Some(xorriso) => host
+            .run(xorriso, &["-osirrox", "on", "-indev", &iso_path, "-extract", "/", &dir_path])
+            .map(|_| Unpacked { dir: dir.clone(), mounted: false }),
+        None => host
+            .run("mount", &["-o", "loop,ro", &iso_path, &dir_path])
+            .map(|_| Unpacked { dir: dir.clone(), mounted: true }),
+    };
+    unpacked.map_err(|e| {
+        let _ = std::fs::remove_dir_all(&dir);
+        format!("Cannot open {} as an installer medium: {e}", iso.display())
+    })
+}
+
+impl Drop for Unpacked {
+    fn drop(&mut self) {
+        if self.mounted {
+            let _ = std::process::Command::new("umount").arg(&self.dir).status();
+            let _ = std::fs::remove_dir(&self.dir);
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
 pub fn sha256_of(path: &Path) -> Result<String, String> {
     let mut file = std::fs::File::open(path).map_err(|e| format!("Cannot read {}: {e}.", path.display()))?;
     let mut hasher = Sha256::new();
@@ -145,6 +189,35 @@ mod tests {
 
         std::fs::remove_file(root.join("SHA256SUMS.sig")).unwrap();
         assert!(Media::open(&root).unwrap_err().contains("SHA256SUMS.sig"));
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn an_iso_file_is_unpacked_then_checked_like_a_folder() {
+        let key = SigningKey::from_bytes(&[10u8; 32]);
+        vendor_keys::trust_for_testing(VendorKey {
+            id: "iso-file-test".to_owned(),
+            public: key.verifying_key().to_bytes(),
+        });
+        let root = medium(&key);
+        let sums = std::fs::read(root.join(SUMS)).unwrap();
+        std::fs::write(root.join("SHA256SUMS.sig"), release_signature::sign(&sums, "iso-file-test", &key)).unwrap();
+        let iso = root.with_extension("iso");
+        let made = std::process::Command::new("xorriso")
+            .args(["-as", "mkisofs", "-quiet", "-joliet", "-rational-rock", "-output"])
+            .arg(&iso)
+            .arg(&root)
+            .output()
+            .expect("xorriso (Debian: apt-get install xorriso)");
+        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+        let unpacked = unpack_iso(&iso).unwrap();
+        let media = Media::open(&unpacked.dir).unwrap();
+        assert_eq!(media.files, 2);
+        let dir = unpacked.dir.clone();
+        drop(unpacked);
+        assert!(!dir.exists(), "the unpacked medium is removed");
+        assert!(unpack_iso(Path::new("/nonexistent.iso")).err().unwrap().starts_with("Cannot open /nonexistent.iso"));
+        std::fs::remove_file(iso).unwrap();
         std::fs::remove_dir_all(root).unwrap();
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use outpost::license::{release_signature, vendor_keys};
 
 use crate::host::{self, Host, SERVICE_USER};
-use crate::media::Media;
+use crate::media::{unpack_iso, Media, Unpacked};
 use crate::probe;
 use crate::service::Manager;
 use crate::settings::{self, CONFIG_FILE};
@@ -17,8 +17,8 @@ use crate::settings::{self, CONFIG_FILE};
 pub const RELEASES: &str = "/var/lib/outpost-installer/releases";
 
 pub struct Options {
-    /// A .deb or .rpm with its `.sig` beside it, or an installer medium (a folder: the
-    /// mounted ISO).
+    /// A .deb or .rpm with its `.sig` beside it, or an installer medium: the .iso file or the
+    /// folder it is mounted on.
     pub source: PathBuf,
     pub manager: Manager,
     pub outpost: PathBuf,
@@ -29,6 +29,8 @@ struct Release {
     package: PathBuf,
     version: String,
     media: Option<Media>,
+    /// An .iso file's contents, kept while the release is used.
+    _unpacked: Option<Unpacked>,
 }
 
 pub fn run(options: &Options) -> Result<(), String> {
@@ -100,10 +102,14 @@ pub fn run(options: &Options) -> Result<(), String> {
 }
 
 fn open_release(host: &Host, source: &Path, kind: &str) -> Result<Release, String> {
-    let (package, media) = if source.is_dir() {
-        let media = Media::open(source)?;
+    let (package, media, unpacked) = if source.is_dir() || source.extension().is_some_and(|e| e == "iso") {
+        let unpacked = match source.is_dir() {
+            true => None,
+            false => Some(unpack_iso(source)?),
+        };
+        let media = Media::open(unpacked.as_ref().map_or(source, |u| u.dir.as_path()))?;
         println!("      the medium's {} files match SHA256SUMS, signed with key {}", media.files, media.signed_by);
-        (media.package(kind)?, Some(media))
+        (media.package(kind)?, Some(media), unpacked)
     } else {
         let bytes = std::fs::read(source).map_err(|e| format!("Cannot read {}: {e}.", source.display()))?;
         let signature_file = PathBuf::from(format!("{}.sig", source.display()));
@@ -116,13 +122,13 @@ fn open_release(host: &Host, source: &Path, kind: &str) -> Result<Release, Strin
         let key = release_signature::verify(&bytes, &signature, &vendor_keys::trusted())
             .map_err(|e| format!("{} is not trusted: {e}", source.display()))?;
         println!("      {} is signed with key {key}", source.display());
-        (source.to_owned(), None)
+        (source.to_owned(), None, None)
     };
     let version = match kind {
         "deb" => host.run("dpkg-deb", &["--field", &package.to_string_lossy(), "Version"])?,
         _ => host.run("rpm", &["-qp", "--queryformat", "%{VERSION}-%{RELEASE}", &package.to_string_lossy()])?,
     };
-    Ok(Release { package, version: version.trim().to_owned(), media })
+    Ok(Release { package, version: version.trim().to_owned(), media, _unpacked: unpacked })
 }
 
 fn installed_version(host: &Host, kind: &str) -> Result<String, String> {
