@@ -49,7 +49,7 @@ pub fn uninstall(manager: Manager, purge: bool, confirmed: bool) -> Result<(), S
         return Err("Uninstalling removes a package and a service: run it as root.".to_owned());
     }
     if purge && !confirmed {
-        println!("--purge deletes /etc/outpost (with the key file), {DATA} (files, index, backups), the database and the user {SERVICE_USER}.");
+        println!("--purge deletes /etc/outpost (with the key file), {DATA} (files, index, backups), the kept packages, the database and the user {SERVICE_USER}.");
         println!("Without the key and the backups nothing of this installation can be recovered. Type PURGE to go on:");
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("Cannot read the answer: {e}."))?;
@@ -81,7 +81,7 @@ pub fn uninstall(manager: Manager, purge: bool, confirmed: bool) -> Result<(), S
             })?;
         }
     }
-    for folder in ["/etc/outpost", DATA, "/var/log/outpost"] {
+    for folder in ["/etc/outpost", DATA, "/var/log/outpost", crate::upgrade::INSTALLER_STATE] {
         if Path::new(folder).exists() {
             host.change(&format!("delete {folder}"), || {
                 std::fs::remove_dir_all(folder).map_err(|e| format!("Cannot delete {folder}: {e}."))

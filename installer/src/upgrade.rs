@@ -13,6 +13,8 @@ use crate::probe;
 use crate::service::Manager;
 use crate::settings::{self, CONFIG_FILE};
 
+/// The installer's own state, removed by `uninstall --purge`.
+pub const INSTALLER_STATE: &str = "/var/lib/outpost-installer";
 /// Every package installed through the installer, kept to roll back to.
 pub const RELEASES: &str = "/var/lib/outpost-installer/releases";
 
