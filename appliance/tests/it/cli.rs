@@ -447,3 +447,82 @@ fn check_database_reports_the_server_and_refuses_a_role_that_cannot_create_table
     assert!(text(&unreachable).contains("database.url: cannot connect"), "{}", text(&unreachable));
     diesel::sql_query(format!("DROP ROLE {role}")).execute(&mut conn).unwrap();
 }
+
+/// The installer's external database with a CA file: TLS with the server's name checked. A
+/// PostgreSQL of its own here, on loopback TCP with `ssl = on` and a certificate for localhost.
+#[test]
+fn check_database_over_tls_trusts_the_given_ca_and_refuses_a_server_it_does_not_vouch_for() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let binaries = outpost::pgcluster::find_binaries().unwrap();
+    let served = crate::support::self_signed::SelfSigned::make(30);
+    let other = crate::support::self_signed::SelfSigned::make(30);
+    let root = std::env::temp_dir().join(format!("outpost-tls-pg-{}", rand::random::<u64>()));
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // PostgreSQL will not run as root: as the postgres user the package made, when we are root.
+    let owner = nix::unistd::User::from_name("postgres").unwrap().filter(|_| nix::unistd::Uid::effective().is_root());
+    let as_owner = |command: &mut Command| {
+        if let Some(user) = &owner {
+            command.uid(user.uid.as_raw()).gid(user.gid.as_raw());
+        }
+    };
+    std::fs::copy(served.path("cert.pem"), data.join("server.crt")).unwrap();
+    std::fs::copy(served.path("key.pem"), data.join("server.key")).unwrap();
+    std::fs::set_permissions(data.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    if let Some(user) = &owner {
+        for path in [data.clone(), data.join("server.crt"), data.join("server.key")] {
+            nix::unistd::chown(&path, Some(user.uid), Some(user.gid)).unwrap();
+        }
+    }
+    // initdb wants an empty folder: the key pair waits beside it.
+    let pgdata = data.join("pg");
+    std::fs::create_dir_all(&pgdata).unwrap();
+    if let Some(user) = &owner {
+        nix::unistd::chown(&pgdata, Some(user.uid), Some(user.gid)).unwrap();
+    }
+    let mut initdb = Command::new(&binaries.initdb);
+    initdb.arg("-D").arg(&pgdata).args(["-U", "outpost", "--auth", "trust", "--no-sync"]).current_dir(&root);
+    as_owner(&mut initdb);
+    let made = initdb.output().unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut postgres = Command::new(&binaries.postgres);
+    postgres
+        .arg("-D")
+        .arg(&pgdata)
+        .args(["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "ssl=on"])
+        .args(["-p", &port.to_string()])
+        .arg("-c")
+        .arg(format!("ssl_cert_file={}", data.join("server.crt").display()))
+        .arg("-c")
+        .arg(format!("ssl_key_file={}", data.join("server.key").display()))
+        .current_dir(&root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    as_owner(&mut postgres);
+    let mut server = postgres.spawn().unwrap();
+    let url = |ca: &str| {
+        format!("host=localhost port={port} user=outpost dbname=postgres sslmode=verify-full sslrootcert={ca} connect_timeout=5")
+    };
+    let mut checked = outpost(&["check-database", "--url", &url(&served.path("cert.pem"))], None);
+    for _ in 0..50 {
+        if checked.status.success() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        checked = outpost(&["check-database", "--url", &url(&served.path("cert.pem"))], None);
+    }
+    assert!(checked.status.success(), "{}", text(&checked));
+    assert!(text(&checked).contains("the role may create tables"), "{}", text(&checked));
+
+    let refused = outpost(&["check-database", "--url", &url(&other.path("cert.pem"))], None);
+    assert!(!refused.status.success());
+    assert!(text(&refused).contains("database.url: cannot connect"), "{}", text(&refused));
+    assert!(text(&refused).contains("certificate verify failed"), "{}", text(&refused));
+
+    server.kill().unwrap();
+    server.wait().unwrap();
+    std::fs::remove_dir_all(root).unwrap();
+}
