@@ -15,6 +15,8 @@ pub const SERVICE_USER: &str = "outpost";
 
 pub struct Host {
     pub dry_run: bool,
+    /// Changes made so far: anything changed means the service restarts on the new state.
+    changes: std::cell::Cell<u32>,
 }
 
 /// Who owns a file or folder.
@@ -29,6 +31,15 @@ impl Owner {
 }
 
 impl Host {
+    pub fn new(dry_run: bool) -> Host {
+        Host { dry_run, changes: std::cell::Cell::new(0) }
+    }
+
+    /// Whether anything was changed since this host was made.
+    pub fn changed_anything(&self) -> bool {
+        self.changes.get() > 0
+    }
+
     /// Makes a change, or in a dry run says it would.
     pub fn change(&self, what: &str, action: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
         if self.dry_run {
@@ -36,6 +47,7 @@ impl Host {
             return Ok(());
         }
         action()?;
+        self.changes.set(self.changes.get() + 1);
         println!("      {what}: done");
         Ok(())
     }
@@ -55,7 +67,10 @@ impl Host {
             return Ok(());
         }
         match action()? {
-            true => println!("      {what}: done"),
+            true => {
+                self.changes.set(self.changes.get() + 1);
+                println!("      {what}: done");
+            }
             false => self.kept(state),
         }
         Ok(())
@@ -202,7 +217,7 @@ mod tests {
 
     #[test]
     fn a_failed_command_is_quoted_with_what_it_said() {
-        let host = Host { dry_run: false };
+        let host = Host::new(false);
         let error = host.run("sh", &["-c", "echo the reason >&2; exit 3"]).unwrap_err();
         assert!(error.contains("`sh -c"), "{error}");
         assert!(error.contains("the reason"), "{error}");
@@ -211,7 +226,7 @@ mod tests {
 
     #[test]
     fn a_dry_run_does_not_make_the_change() {
-        let host = Host { dry_run: true };
+        let host = Host::new(true);
         let mut made = false;
         host.change("make a thing", || {
             made = true;

@@ -40,7 +40,7 @@ fn outcome(text: &str) {
 }
 
 pub fn run(options: &Options) -> Result<(), String> {
-    let host = Host { dry_run: options.dry_run };
+    let host = Host::new(options.dry_run);
     let answers = &options.answers;
     let mut progress = Progress(0);
     if options.dry_run {
@@ -127,7 +127,7 @@ pub fn run(options: &Options) -> Result<(), String> {
     outcome(&format!("SHA-256 fingerprint {fingerprint}"));
 
     progress.next("Configuration, database schema and first administrator");
-    let changed = settings::write(&host, &settings::render(answers, &database_url))?;
+    settings::write(&host, &settings::render(answers, &database_url))?;
     let outpost = options.outpost.to_string_lossy().into_owned();
     host.converge("apply pending migrations", "database schema up to date", || {
         let said = host.run_as(SERVICE_USER, &outpost, &["migrate", "--config", CONFIG_FILE], None)?;
@@ -138,6 +138,8 @@ pub fn run(options: &Options) -> Result<(), String> {
 
     progress.next("Service");
     let pin = if host.dry_run { None } else { Some(probe::fingerprint(Path::new(probe::CERTIFICATE))?) };
+    // A new license, key, certificate or configuration is read at start: restart on any change.
+    let changed = host.changed_anything();
     options.manager.start(&host, &options.outpost, changed, answers.server.port, pin)?;
     if host.dry_run {
         println!("\nDry run finished: nothing was changed.");

@@ -10,7 +10,7 @@ use crate::settings::{self, CONFIG_FILE, DATA};
 
 /// Versions, service state, health and license, each on its line; never changes anything.
 pub fn status(manager: Manager, outpost: &Path) -> Result<(), String> {
-    let host = Host { dry_run: true };
+    let host = Host::new(true);
     println!("installer       {}", env!("CARGO_PKG_VERSION"));
     let version = host.run(&outpost.to_string_lossy(), &["--version"]).unwrap_or_else(|_| "not installed".to_owned());
     println!("outpost         {}", version.trim());
@@ -57,7 +57,7 @@ pub fn uninstall(manager: Manager, purge: bool, confirmed: bool) -> Result<(), S
             return Err("Not confirmed; nothing was changed.".to_owned());
         }
     }
-    let host = Host { dry_run: false };
+    let host = Host::new(false);
     manager.stop(&host)?;
     let database_url = settings::installed_database_url();
     if Path::new("/usr/bin/dpkg").exists() && host.run("dpkg-query", &["--show", "outpost"]).is_ok() {

@@ -100,7 +100,7 @@ pub fn unpack_iso(iso: &Path) -> Result<Unpacked, String> {
     }
     let dir = std::env::temp_dir().join(format!("outpost-medium-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("Cannot create {}: {e}.", dir.display()))?;
-    let host = Host { dry_run: false };
+    let host = Host::new(false);
     let iso_path = iso.to_string_lossy();
     let dir_path = dir.to_string_lossy();
     let xorriso = ["/usr/bin/xorriso", "/bin/xorriso"].into_iter().find(|p| Path::new(p).exists());

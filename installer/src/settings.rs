@@ -67,14 +67,14 @@ pub fn render(answers: &Answers, database_url: &str) -> String {
     )
 }
 
-/// Writes `text` as the configuration unless it is already so; a different file is moved
-/// aside first. True when the file changed (the service must then restart).
-pub fn write(host: &Host, text: &str) -> Result<bool, String> {
+/// Writes `text` as the configuration unless it is already so; a different file is kept
+/// beside it first.
+pub fn write(host: &Host, text: &str) -> Result<(), String> {
     let path = Path::new(CONFIG_FILE);
     let existing = std::fs::read_to_string(path).ok();
     if existing.as_deref() == Some(text) {
         host.kept(CONFIG_FILE);
-        return Ok(false);
+        return Ok(());
     }
     if !host.dry_run {
         check(text)?;
@@ -88,8 +88,7 @@ pub fn write(host: &Host, text: &str) -> Result<bool, String> {
     }
     host.change(&format!("write {CONFIG_FILE} (root:outpost, 0640)"), || {
         write_atomically(path, text.as_bytes(), owner, 0o640)
-    })?;
-    Ok(true)
+    })
 }
 
 /// A setting of the installed configuration file, as text.

@@ -241,7 +241,7 @@ mod tests {
         std::env::set_var("SOFTHSM2_CONF", &conf);
         run("softhsm2-util", &["--init-token", "--free", "--label", "installer", "--pin", "1234", "--so-pin", "5678"]);
         // A dry run plans the PIN file's mode and still tries the key.
-        let host = Host { dry_run: true };
+        let host = Host::new(true);
         let pin_file = dir.join("pin");
         std::fs::write(&pin_file, "1234\n").unwrap();
         let hsm = |pin_file: &Path| Keys::Pkcs11 {

@@ -44,7 +44,7 @@ pub fn run(options: &Options) -> Result<(), String> {
             "Outpost is not installed here ({CONFIG_FILE} is missing): use `outpost-installer install`."
         ));
     }
-    let host = Host { dry_run: false };
+    let host = Host::new(false);
     let package_kind = if Path::new("/usr/bin/dpkg").exists() { "deb" } else { "rpm" };
 
     println!("[1/6] The new release");
@@ -279,10 +279,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let package = dir.join("outpost_9.9.9-1_amd64.deb");
         std::fs::write(&package, b"not really").unwrap();
-        let refusal = open_release(&Host { dry_run: false }, &package, "deb").err().unwrap();
+        let refusal = open_release(&Host::new(false), &package, "deb").err().unwrap();
         assert!(refusal.contains("only installed with the vendor's signature beside it"), "{refusal}");
         std::fs::write(dir.join("outpost_9.9.9-1_amd64.deb.sig"), "Key: nobody\nSignature: AAAA\n").unwrap();
-        let refusal = open_release(&Host { dry_run: false }, &package, "deb").err().unwrap();
+        let refusal = open_release(&Host::new(false), &package, "deb").err().unwrap();
         assert!(refusal.contains("is not trusted"), "{refusal}");
         std::fs::remove_dir_all(dir).unwrap();
     }
