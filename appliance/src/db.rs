@@ -1,10 +1,13 @@
 //! The PostgreSQL pool, the migrations, and the one way request code reaches the database.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, Pool};
-use diesel::{sql_query, RunQueryDsl};
+use diesel::{sql_query, Connection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::config::DatabaseConfig;
@@ -38,11 +41,11 @@ pub fn pool(config: &DatabaseConfig) -> DbPool {
 
 /// Retries for up to `patience` so that a database still starting does not fail start-up.
 pub fn wait_until_reachable(pool: &DbPool, patience: Duration) -> Result<(), String> {
-    let deadline = std::time::Instant::now() + patience;
+    let deadline = Instant::now() + patience;
     loop {
         match pool.get() {
             Ok(_) => return Ok(()),
-            Err(e) if std::time::Instant::now() >= deadline => return Err(format!("cannot reach PostgreSQL: {e}")),
+            Err(e) if Instant::now() >= deadline => return Err(format!("cannot reach PostgreSQL: {e}")),
             Err(e) => {
                 tracing::warn!(error = %e, "PostgreSQL not reachable yet; retrying");
                 std::thread::sleep(Duration::from_millis(500));
@@ -107,6 +110,58 @@ impl<T> From<diesel::result::Error> for Abort<T> {
     }
 }
 
+/// What a request cost the database: how many statements it sent and how long they took,
+/// summed over every `run` it made, whichever blocking thread ran them. The statement count
+/// is what the N+1 test watches; both go into the `Server-Timing` header and the log line.
+#[derive(Debug, Default)]
+pub struct StatementTally {
+    statements: AtomicU32,
+    micros: AtomicU64,
+}
+
+impl StatementTally {
+    pub fn statements(&self) -> u32 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    pub fn duration(&self) -> Duration {
+        Duration::from_micros(self.micros.load(Ordering::Relaxed))
+    }
+}
+
+tokio::task_local! {
+    static TALLY: Arc<StatementTally>;
+}
+
+/// Runs `request` with `tally` counting the statements of every `run` inside it.
+pub async fn tallied<F: std::future::Future>(tally: Arc<StatementTally>, request: F) -> F::Output {
+    TALLY.scope(tally, request).await
+}
+
+/// Diesel's hook on one connection, adding to the tally of the request that holds it.
+struct Counting {
+    tally: Arc<StatementTally>,
+    started: Option<Instant>,
+}
+
+impl Instrumentation for Counting {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        match event {
+            InstrumentationEvent::StartQuery { .. } => {
+                self.tally.statements.fetch_add(1, Ordering::Relaxed);
+                self.started = Some(Instant::now());
+            }
+            InstrumentationEvent::FinishQuery { .. } => {
+                if let Some(started) = self.started.take() {
+                    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    self.tally.micros.fetch_add(micros, Ordering::Relaxed);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Runs `work` with a pooled connection on the blocking thread pool: diesel is synchronous
 /// and must never block an actix worker. The wait for a connection is bounded by the pool's
 /// checkout timeout.
@@ -116,10 +171,16 @@ where
     T: Send + 'static,
 {
     let pool = pool.clone();
+    let tally = TALLY.try_with(Arc::clone).ok();
     actix_web::web::block(move || {
-        let asked = std::time::Instant::now();
+        let asked = Instant::now();
         let mut conn = pool.get()?;
         crate::operations::metrics::record_pool_wait(asked.elapsed());
+        // Always set, so a pooled connection never counts for the request that held it before.
+        match tally {
+            Some(tally) => conn.set_instrumentation(Counting { tally, started: None }),
+            None => conn.set_instrumentation(None::<Counting>),
+        }
         work(&mut conn)
     })
     .await

@@ -15,6 +15,7 @@ use super::documents::{Owner, Place, SearchDoc};
 use super::engine::{self, Filters, Kind, Scope};
 use super::schema;
 use super::{open_live, query};
+use crate::admin::generate::words::{skewed, Words};
 
 pub struct Plan {
     pub issues: u64,
@@ -27,143 +28,7 @@ pub struct Plan {
     pub reuse: bool,
 }
 
-/// Words people write in trackers, most common first; the generated tail follows them.
-const COMMON: &[&str] = &[
-    "the",
-    "to",
-    "and",
-    "of",
-    "a",
-    "in",
-    "is",
-    "for",
-    "on",
-    "it",
-    "with",
-    "when",
-    "after",
-    "not",
-    "error",
-    "fails",
-    "deploy",
-    "user",
-    "page",
-    "service",
-    "login",
-    "timeout",
-    "update",
-    "server",
-    "database",
-    "config",
-    "build",
-    "release",
-    "test",
-    "cluster",
-    "backup",
-    "network",
-    "request",
-    "api",
-    "token",
-    "report",
-    "export",
-    "import",
-    "upgrade",
-    "memory",
-    "disk",
-    "full",
-    "queue",
-    "job",
-    "email",
-    "search",
-    "index",
-    "audit",
-    "log",
-    "permission",
-    "project",
-    "sprint",
-    "board",
-    "dashboard",
-    "kubernetes",
-    "pipeline",
-    "staging",
-    "production",
-    "rollback",
-    "certificate",
-    "proxy",
-    "latency",
-    "cache",
-    "session",
-    "webhook",
-    "failover",
-    "replica",
-    "migration",
-    "schema",
-    "customer",
-    "invoice",
-    "billing",
-    "storage",
-    "upload",
-    "attachment",
-    "workflow",
-    "status",
-    "ticket",
-    "incident",
-];
-const SYLLABLES: &[&str] = &[
-    "ka", "lo", "mi", "re", "tan", "vor", "shi", "del", "pra", "gen", "nu", "sol", "bri", "ter", "quo", "fen", "zar",
-    "pel", "dru", "mon",
-];
 const STATUSES: &[&str] = &["To do", "In progress", "In review", "Done", "Blocked"];
-
-/// A vocabulary of `size` words and a sampler that picks word `n` with weight 1/(n+1).
-struct Words {
-    vocabulary: Vec<String>,
-    cumulative: Vec<f64>,
-}
-
-impl Words {
-    fn new(size: usize, rng: &mut StdRng) -> Words {
-        let mut vocabulary: Vec<String> = COMMON.iter().map(|word| word.to_string()).collect();
-        while vocabulary.len() < size {
-            let syllables = rng.gen_range(2..5);
-            vocabulary.push((0..syllables).map(|_| SYLLABLES[rng.gen_range(0..SYLLABLES.len())]).collect());
-        }
-        let mut total = 0.0;
-        let cumulative = (0..size)
-            .map(|n| {
-                total += 1.0 / (n as f64 + 1.0).powf(1.05);
-                total
-            })
-            .collect();
-        Words { vocabulary, cumulative }
-    }
-
-    fn word(&self, rng: &mut StdRng) -> &str {
-        let roll = rng.gen_range(0.0..*self.cumulative.last().unwrap_or(&1.0));
-        let n = self.cumulative.partition_point(|c| *c < roll).min(self.vocabulary.len() - 1);
-        &self.vocabulary[n]
-    }
-
-    fn text(&self, rng: &mut StdRng, words: usize) -> String {
-        let mut text = String::with_capacity(words * 7);
-        for n in 0..words {
-            if n > 0 {
-                text.push(if n % 14 == 0 { '.' } else { ' ' });
-                if n % 14 == 0 {
-                    text.push(' ');
-                }
-            }
-            text.push_str(self.word(rng));
-        }
-        text
-    }
-}
-
-/// Picks from 0..n with weight 1/(k+1): a few huge projects, many small ones.
-fn skewed(rng: &mut StdRng, n: u64) -> u64 {
-    let roll: f64 = rng.gen_range(0.0..1.0);
-    (((n as f64 + 1.0).powf(roll) - 1.0) as u64).min(n - 1)
-}
 
 fn generated(n: u64, plan: &Plan, words: &Words, rng: &mut StdRng) -> SearchDoc {
     let updated = Utc.timestamp_opt(1_700_000_000 + rng.gen_range(0..60_000_000), 0).single().unwrap_or_default();
@@ -265,10 +130,10 @@ fn time_queries(folder: &Path, plan: &Plan, words: &Words) -> Result<(), String>
         projects: (1..=plan.projects as i64).step_by(2).collect(),
         spaces: (1..=plan.spaces as i64).collect(),
     };
-    let rare = words.vocabulary[20_000].clone();
-    let rare_prefix = format!("{}*", &words.vocabulary[5_000][..4.min(words.vocabulary[5_000].len())]);
+    let rare = words.nth(20_000).to_owned();
+    let rare_prefix = format!("{}*", &words.nth(5_000)[..4.min(words.nth(5_000).len())]);
     let typo = {
-        let mut w = words.vocabulary[3_000].clone();
+        let mut w = words.nth(3_000).to_owned();
         w.push('x');
         w
     };

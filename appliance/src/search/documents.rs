@@ -21,6 +21,12 @@ pub enum Owner {
 }
 
 impl Owner {
+    pub fn id(self) -> i64 {
+        match self {
+            Owner::Issue(id) | Owner::Page(id) => id,
+        }
+    }
+
     pub fn term(self) -> String {
         match self {
             Owner::Issue(id) => format!("issue:{id}"),
@@ -307,7 +313,12 @@ struct PageRow {
 /// Which pages to read.
 pub enum Pages<'a> {
     Ids(&'a [i64]),
-    After { after: i64, limit: i64 },
+    /// The next `limit` pages after id `after`, of one space or of all.
+    Range {
+        space: Option<i64>,
+        after: i64,
+        limit: i64,
+    },
 }
 
 /// The documents of the chosen pages and their files.
@@ -323,7 +334,10 @@ pub fn page_documents(
         .into_boxed();
     let rows: Vec<PageRow> = match which {
         Pages::Ids(ids) => query.filter(pages::id.eq_any(ids)).load(conn)?,
-        Pages::After { after, limit } => query.filter(pages::id.gt(after)).limit(limit).load(conn)?,
+        Pages::Range { space: None, after, limit } => query.filter(pages::id.gt(after)).limit(limit).load(conn)?,
+        Pages::Range { space: Some(space), after, limit } => {
+            query.filter(pages::space_id.eq(space).and(pages::id.gt(after))).limit(limit).load(conn)?
+        }
     };
     let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
     let files: Vec<FileRow> = attachments::table

@@ -267,6 +267,7 @@ impl Indexer {
         let mut pages = BTreeSet::new();
         let mut comment_ids = Vec::new();
         let mut projects = BTreeSet::new();
+        let mut spaces = BTreeSet::new();
         for event in events {
             match event.entity_type.as_str() {
                 "issue" => {
@@ -276,9 +277,13 @@ impl Indexer {
                 "page" => {
                     pages.insert(event.entity_id);
                 }
-                // Generated issues arrive in bulk, with one event for the whole project.
+                // Generated data arrives in bulk: one event per project for its issues, one
+                // per space for its pages.
                 "project" if event.topic == "project.generated" => {
                     projects.insert(event.entity_id);
+                }
+                "space" if event.topic == "space.generated" => {
+                    spaces.insert(event.entity_id);
                 }
                 _ => {}
             }
@@ -302,15 +307,30 @@ impl Indexer {
             replace(&self.writer, &self.live, chunk.iter().map(|id| Owner::Page(*id)), docs)?;
         }
         for project in projects {
-            let mut after = 0;
-            loop {
+            self.replace_in_batches(|after| {
                 let which = Issues::Range { project: Some(project), after, limit: BUILD_BATCH };
-                let docs = documents::issue_documents(conn, which, &mut read_text).map_err(describe)?;
-                let owners: BTreeSet<Owner> = docs.iter().map(|doc| doc.owner).collect();
-                let Some(Owner::Issue(last)) = owners.iter().next_back().copied() else { break };
-                replace(&self.writer, &self.live, owners.into_iter(), docs)?;
-                after = last;
-            }
+                documents::issue_documents(conn, which, &mut read_text)
+            })?;
+        }
+        for space in spaces {
+            self.replace_in_batches(|after| {
+                let which = Pages::Range { space: Some(space), after, limit: BUILD_BATCH };
+                documents::page_documents(conn, which, &mut read_text)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the documents `batch` reads, one batch after another: `batch(after)` reads
+    /// the owners after id `after`, in id order, until it reads none.
+    fn replace_in_batches(&self, mut batch: impl FnMut(i64) -> QueryResult<Vec<SearchDoc>>) -> Result<()> {
+        let mut after = 0;
+        loop {
+            let docs = batch(after).map_err(describe)?;
+            let owners: BTreeSet<Owner> = docs.iter().map(|doc| doc.owner).collect();
+            let Some(last) = owners.iter().next_back().map(|owner| owner.id()) else { break };
+            replace(&self.writer, &self.live, owners.into_iter(), docs)?;
+            after = last;
         }
         Ok(())
     }
@@ -512,8 +532,12 @@ fn build(search: &SearchIndex, pool: &DbPool, files: &FileText, generation: i64)
     }
     let mut after = 0;
     loop {
-        let docs = documents::page_documents(&mut conn, Pages::After { after, limit: BUILD_BATCH }, &mut read_text)
-            .map_err(describe)?;
+        let docs = documents::page_documents(
+            &mut conn,
+            Pages::Range { space: None, after, limit: BUILD_BATCH },
+            &mut read_text,
+        )
+        .map_err(describe)?;
         let Some(last) = docs
             .iter()
             .filter_map(|doc| match doc.owner {

@@ -1,7 +1,9 @@
 //! What every request leaves behind: a request id (taken from a sane `X-Request-Id`, else
 //! made here) that the response, the log line and any error page or API error carry; one
-//! structured log line (method, route, status, duration, user); and its count and latency in
-//! this node's metrics.
+//! structured log line (method, route, status, duration, user, database statements and their
+//! time, also sent as `Server-Timing`); and its count and latency in this node's metrics.
+
+use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -10,6 +12,7 @@ use actix_web::{middleware, web, HttpMessage};
 use tracing::Instrument;
 
 use super::AppState;
+use crate::db::{self, StatementTally};
 
 tokio::task_local! {
     static REQUEST_ID: String;
@@ -44,13 +47,25 @@ pub async fn observe(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let api = req.path().starts_with("/api/");
     let span = tracing::info_span!("request", request_id = %id);
-    let mut response = REQUEST_ID.scope(id.clone(), next.call(req).instrument(span)).await?;
+    let tally = Arc::new(StatementTally::default());
+    let handled = db::tallied(tally.clone(), next.call(req).instrument(span));
+    let mut response = REQUEST_ID.scope(id.clone(), handled).await?;
     let elapsed = started.elapsed();
+    let (statements, in_database) = (tally.statements(), tally.duration());
     let route = response.request().match_pattern().unwrap_or_else(|| "(no route)".to_owned());
     let status = response.status().as_u16();
     let user = response.request().extensions().get::<CallerId>().map(|caller| caller.0);
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HeaderName::from_static(HEADER), value);
+    }
+    // Browsers' developer tools show this beside each request: where its time went.
+    let timing = format!(
+        "db;dur={:.1};desc=\"{statements} statements\", total;dur={:.1}",
+        in_database.as_secs_f64() * 1000.0,
+        elapsed.as_secs_f64() * 1000.0
+    );
+    if let Ok(value) = HeaderValue::from_str(&timing) {
+        response.headers_mut().insert(HeaderName::from_static("server-timing"), value);
     }
     if let Some(state) = state {
         state.metrics.record_request(method.as_str(), &route, status, elapsed);
@@ -65,6 +80,8 @@ pub async fn observe(
         status,
         user_id = user,
         ms = elapsed.as_secs_f64() * 1000.0,
+        statements,
+        db_ms = in_database.as_secs_f64() * 1000.0,
     );
     Ok(response)
 }

@@ -151,17 +151,47 @@ fn migrate_create_user_and_generate_work_against_a_real_database() {
     assert!(converged.status.success(), "{}", text(&converged));
     assert_eq!(text(&converged).trim(), "User ops already exists; left as it is.");
 
-    let generated = outpost(&["dev", "generate", "--config", file.arg(), "--issues", "5000", "--users", "25"], None);
+    let refused = outpost(&["dev", "generate", "--config", file.arg(), "--projects", "0"], None);
+    assert!(!refused.status.success());
+    assert!(text(&refused).contains("--projects must be between 1 and 9,999."), "{}", text(&refused));
+
+    let args = ["--issues", "5000", "--pages", "300", "--users", "25", "--projects", "5"];
+    let generated = outpost(&[&["dev", "generate", "--config", file.arg()][..], &args[..]].concat(), None);
     assert!(generated.status.success(), "{}", text(&generated));
-    assert!(text(&generated).contains("Added 5000 issues to BENCH (from BENCH-1)"), "{}", text(&generated));
-    let more =
-        outpost(&["dev", "generate", "--config", file.arg(), "--issues", "10", "--users", "25", "--seed", "7"], None);
-    assert!(text(&more).contains("(from BENCH-5001)"), "numbers continue: {}", text(&more));
+    let said = text(&generated);
+    assert!(said.contains("Generated 5 projects, 25 users, 5,000 issues ("), "{said}");
+    assert!(said.contains("Largest projects: GEN1 (2,193), GEN2 (1,094), GEN3 (729)"), "{said}");
+    let again = outpost(&[&["dev", "generate", "--config", file.arg()][..], &args[..]].concat(), None);
+    assert!(!again.status.success());
+    assert!(
+        text(&again).contains("already has generated projects (GEN1 …); generate into a fresh one"),
+        "{}",
+        text(&again)
+    );
 
     let mut conn = db.connect();
-    let issues: i64 = outpost::schema::issues::table.count().get_result(&mut conn).unwrap();
-    let users: i64 = outpost::schema::users::table.count().get_result(&mut conn).unwrap();
-    assert_eq!((issues, users), (5010, 26));
+    let count = |conn: &mut PgConnection, table: &str| -> i64 {
+        diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!("SELECT count(*) FROM {table}"))
+            .get_result(conn)
+            .unwrap()
+    };
+    assert_eq!(count(&mut conn, "issues"), 5000);
+    assert_eq!(count(&mut conn, "pages"), 300);
+    assert_eq!(count(&mut conn, "users"), 26, "25 generated and ops");
+    let comments = count(&mut conn, "comments");
+    assert!((12_000..18_000).contains(&comments), "about 3 comments an issue: {comments}");
+    assert!(count(&mut conn, "page_versions") > 300, "some pages have earlier versions");
+    assert!(count(&mut conn, "issue_watchers") >= 5000, "every issue has its reporter watching");
+    // Every number once per project, and the next issue takes the next number.
+    let (issues_max, next): (i64, i64) = diesel::dsl::sql::<(diesel::sql_types::BigInt, diesel::sql_types::BigInt)>(
+        "SELECT max(number), min(next_issue_number) FROM issues JOIN projects p ON p.id = project_id WHERE p.key = 'GEN1'",
+    )
+    .get_result(&mut conn)
+    .unwrap();
+    assert_eq!((issues_max, next), (2193, 2194));
+    // The history went into the audit chain like any other record, and the chain holds.
+    let verified = outpost(&["audit", "verify", "--config", file.arg()], None);
+    assert!(verified.status.success(), "{}", text(&verified));
 }
 
 #[test]

@@ -34,6 +34,7 @@ mod project_trail;
 mod quickstart;
 mod search;
 mod sso;
+mod statements;
 mod storage;
 mod support;
 mod system;

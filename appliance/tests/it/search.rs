@@ -448,7 +448,7 @@ fn killing_the_indexer_mid_batch_loses_and_duplicates_nothing() {
         std::thread::sleep(Duration::from_millis(50));
     }
     // Thousands of issues arrive in one event; kill -9 while they are being indexed.
-    let plan = outpost::admin::generate::Plan { issues: 50_000, users: 10, project_key: "BULK".into(), seed: 1 };
+    let plan = outpost::admin::generate::Plan { issues: 50_000, pages: 2_000, users: 10, projects: 3, seed: 1 };
     outpost::admin::generate::run(&mut app.conn(), &plan).unwrap();
     std::thread::sleep(Duration::from_millis(400));
     Command::new("kill").args(["-KILL", &server.id().to_string()]).status().unwrap();

@@ -266,16 +266,19 @@ pub enum DevCommand {
     Generate {
         #[command(flatten)]
         config: ConfigArg,
-        /// How many issues to add.
+        /// How many issues, spread over the projects by a Zipf law (GEN1 the largest).
         #[arg(long, default_value_t = 100_000)]
         issues: u64,
-        /// How many users (user0001 …) to create if missing.
-        #[arg(long, default_value_t = 200)]
+        /// How many documentation pages, spread over the projects' spaces the same way.
+        #[arg(long, default_value_t = 10_000)]
+        pages: u64,
+        /// How many users (user00001 …; any that exist are kept).
+        #[arg(long, default_value_t = 1_000)]
         users: u64,
-        /// The project to add them to, created if missing.
-        #[arg(long, default_value = "BENCH")]
-        project: String,
-        /// Seed of the random generator, for repeatable data sets.
+        /// How many projects (GEN1 …); the installation must not have them yet.
+        #[arg(long, default_value_t = 50)]
+        projects: u64,
+        /// Seed of the random generator: the same seed gives the same installation.
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },

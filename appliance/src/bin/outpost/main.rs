@@ -231,23 +231,13 @@ fn run(cli: Cli) -> Result<(), String> {
             use clap::CommandFactory;
             outpost::manuals::write(&dir, Cli::command())
         }
-        Command::Dev(DevCommand::Generate { config, issues, users, project, seed }) => {
+        Command::Dev(DevCommand::Generate { config, issues, pages, users, projects, seed }) => {
             let config = load(&config.config)?;
             let pool = connect(&config)?;
             let mut conn = pool.get().map_err(|e| e.to_string())?;
-            let started = std::time::Instant::now();
-            let plan = generate::Plan { issues, users, project_key: project, seed };
+            let plan = generate::Plan { issues, pages, users, projects, seed };
             let summary = generate::run(&mut conn, &plan).map_err(|e| e.to_string())?;
-            println!(
-                "Added {} issues to {} (from {}-{}) and up to {} users (password \"{}\") in {:.1}s.",
-                summary.issues,
-                summary.project_key,
-                summary.project_key,
-                summary.first_number,
-                summary.users,
-                generate::PASSWORD,
-                started.elapsed().as_secs_f64()
-            );
+            println!("{summary}");
             Ok(())
         }
         Command::Dev(DevCommand::BenchSearch { dir, issues, pages, projects, spaces, rounds, reuse }) => {

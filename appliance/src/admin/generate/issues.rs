@@ -1,0 +1,269 @@
+//! The COPY passes of generated issues: the issues, their labels and watchers, their comments,
+//! and their history (the audit records the issue page reads it from).
+
+use std::io::Write;
+
+use chrono::Duration;
+use diesel::pg::CopyFormat;
+use diesel::prelude::*;
+use rand::Rng;
+use serde_json::json;
+
+use super::layout::{rng_for, IssueFacts, Layout, Stage, ISSUE_ACTIVITY, ISSUE_TEXT};
+use super::sink::{id, text, Sink};
+use super::words::Words;
+use crate::errors::AppError;
+use crate::schema::{audit_log, comments, issue_labels, issue_watchers, issues};
+use crate::work::ranking;
+
+/// Rows written per table.
+#[derive(Default)]
+pub struct Written {
+    pub issues: u64,
+    pub labels: u64,
+    pub watchers: u64,
+    pub comments: u64,
+    pub history: u64,
+}
+
+pub fn write_all(conn: &mut PgConnection, layout: &Layout, words: &Words) -> Result<Written, AppError> {
+    Ok(Written {
+        issues: write_issues(conn, layout, words)?,
+        labels: write_labels(conn, layout)?,
+        watchers: write_watchers(conn, layout)?,
+        comments: write_comments(conn, layout, words)?,
+        history: write_history(conn, layout)?,
+    })
+}
+
+fn title_and_description(layout: &Layout, words: &Words, index: u64) -> (String, String) {
+    let mut rng = rng_for(layout.seed, ISSUE_TEXT, index);
+    let length = rng.gen_range(3..12);
+    let title = words.text(&mut rng, length);
+    let mut title = title.replace('.', "");
+    if let Some(first) = title.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    // A fifth have no description; the rest from a sentence to a page.
+    let description = if rng.gen_bool(0.2) {
+        String::new()
+    } else {
+        let length = (rng.gen_range(1.5f64..6.0).exp() as usize).min(600);
+        let mut description = words.text(&mut rng, length);
+        if rng.gen_bool(0.3) {
+            description.push_str("\n\n- [ ] reproduce it\n- [ ] add a test");
+        }
+        description
+    };
+    (title, description)
+}
+
+fn write_issues(conn: &mut PgConnection, layout: &Layout, words: &Words) -> Result<u64, AppError> {
+    let written = diesel::copy_from(issues::table)
+        .from_raw_data(
+            (
+                issues::id,
+                issues::project_id,
+                issues::number,
+                issues::issue_type,
+                issues::status_id,
+                issues::priority,
+                issues::title,
+                issues::description,
+                issues::assignee_id,
+                issues::reporter_id,
+                issues::created_at,
+                issues::updated_at,
+                issues::rank,
+                issues::sprint_id,
+                issues::parent_id,
+                issues::story_points,
+            ),
+            |out: &mut dyn Write| -> Result<(), AppError> {
+                let mut sink = Sink::new(out, "issues", layout.issues);
+                for index in 0..layout.issues {
+                    let issue = layout.issue(index);
+                    let statuses = issue.project.statuses;
+                    let status = match issue.stage {
+                        Stage::Todo => statuses.todo,
+                        Stage::InProgress => statuses.in_progress,
+                        Stage::InReview => statuses.in_review,
+                        Stage::Done => statuses.done,
+                    };
+                    let (title, description) = title_and_description(layout, words, index);
+                    sink.row(format_args!(
+                        "{},{},{},{},{status},{},{},{},{},{},{},{},{},{},{},{}",
+                        issue.id,
+                        issue.project.id,
+                        issue.number,
+                        issue.issue_type,
+                        issue.priority,
+                        text(&title),
+                        text(&description),
+                        id(issue.assignee),
+                        issue.reporter,
+                        issue.created.to_rfc3339(),
+                        issue.updated.to_rfc3339(),
+                        issue.number * ranking::GAP,
+                        id(issue.sprint),
+                        id(issue.parent),
+                        issue.story_points.map(|p| p.to_string()).unwrap_or_default(),
+                    ))?;
+                    sink.advance();
+                }
+                sink.finish().map(drop)
+            },
+        )
+        .with_format(CopyFormat::Csv)
+        .execute(conn)?;
+    Ok(written as u64)
+}
+
+fn write_labels(conn: &mut PgConnection, layout: &Layout) -> Result<u64, AppError> {
+    let written = diesel::copy_from(issue_labels::table)
+        .from_raw_data((issue_labels::issue_id, issue_labels::label), |out: &mut dyn Write| -> Result<(), AppError> {
+            let mut sink = Sink::new(out, "labels", layout.issues);
+            for index in 0..layout.issues {
+                let issue = layout.issue(index);
+                for label in &issue.labels {
+                    sink.row(format_args!("{},{label}", issue.id))?;
+                }
+                sink.advance();
+            }
+            sink.finish().map(drop)
+        })
+        .with_format(CopyFormat::Csv)
+        .execute(conn)?;
+    Ok(written as u64)
+}
+
+fn write_watchers(conn: &mut PgConnection, layout: &Layout) -> Result<u64, AppError> {
+    let written = diesel::copy_from(issue_watchers::table)
+        .from_raw_data(
+            (issue_watchers::issue_id, issue_watchers::user_id),
+            |out: &mut dyn Write| -> Result<(), AppError> {
+                let mut sink = Sink::new(out, "watchers", layout.issues);
+                for index in 0..layout.issues {
+                    let issue = layout.issue(index);
+                    for watcher in &issue.watchers {
+                        sink.row(format_args!("{},{watcher}", issue.id))?;
+                    }
+                    sink.advance();
+                }
+                sink.finish().map(drop)
+            },
+        )
+        .with_format(CopyFormat::Csv)
+        .execute(conn)?;
+    Ok(written as u64)
+}
+
+fn write_comments(conn: &mut PgConnection, layout: &Layout, words: &Words) -> Result<u64, AppError> {
+    let written = diesel::copy_from(comments::table)
+        .from_raw_data(
+            (comments::issue_id, comments::author_id, comments::body, comments::created_at, comments::updated_at),
+            |out: &mut dyn Write| -> Result<(), AppError> {
+                let mut sink = Sink::new(out, "comments", layout.issues);
+                for index in 0..layout.issues {
+                    let issue = layout.issue(index);
+                    let mut rng = rng_for(layout.seed, ISSUE_ACTIVITY, index);
+                    let span = (issue.updated - issue.created).num_minutes().max(1);
+                    let mut at = issue.created;
+                    for n in 0..issue.comments {
+                        // Spread over the issue's life, in order.
+                        at += Duration::minutes(rng.gen_range(0..=span / i64::from(issue.comments - n).max(1)));
+                        let author = issue.project.member(&layout.people, &mut rng);
+                        let length = (rng.gen_range(1.0f64..4.5).exp() as usize).max(2);
+                        let body = words.text(&mut rng, length);
+                        let at = at.to_rfc3339();
+                        sink.row(format_args!("{},{author},{},{at},{at}", issue.id, text(&body)))?;
+                    }
+                    sink.advance();
+                }
+                sink.finish().map(drop)
+            },
+        )
+        .with_format(CopyFormat::Csv)
+        .execute(conn)?;
+    Ok(written as u64)
+}
+
+/// The audit records of an issue's life: created, then each status change to where it is
+/// now, and now and then a change of assignee.
+fn history_of(
+    layout: &Layout,
+    issue: &IssueFacts<'_>,
+    rng: &mut rand::rngs::StdRng,
+) -> Vec<(i64, &'static str, String, String)> {
+    let key = format!("{}-{}", issue.project.key, issue.number);
+    let mut rows = vec![(
+        issue.reporter,
+        "issue.created",
+        String::new(),
+        json!({ "key": key, "issue_type": issue.issue_type, "status": "To do", "priority": issue.priority })
+            .to_string(),
+    )];
+    let actor = issue.assignee.unwrap_or(issue.reporter);
+    let steps: &[(&str, &str)] = match issue.stage {
+        Stage::Todo => &[],
+        Stage::InProgress => &[("To do", "In progress")],
+        Stage::InReview => &[("To do", "In progress"), ("In progress", "In review")],
+        Stage::Done => &[("To do", "In progress"), ("In progress", "Done")],
+    };
+    if issue.assignee.is_some() && rng.gen_bool(0.2) {
+        rows.push((
+            issue.reporter,
+            "issue.updated",
+            json!({ "key": key, "assignee": null }).to_string(),
+            json!({ "key": key, "assignee": layout.usernames.get(&actor) }).to_string(),
+        ));
+    }
+    for (from, to) in steps {
+        rows.push((
+            actor,
+            "issue.updated",
+            json!({ "key": key, "status": from }).to_string(),
+            json!({ "key": key, "status": to }).to_string(),
+        ));
+    }
+    rows
+}
+
+fn write_history(conn: &mut PgConnection, layout: &Layout) -> Result<u64, AppError> {
+    let written = diesel::copy_from(audit_log::table)
+        .from_raw_data(
+            (
+                audit_log::occurred_at,
+                audit_log::actor_id,
+                audit_log::action,
+                audit_log::entity_type,
+                audit_log::entity_id,
+                audit_log::before_state,
+                audit_log::after_state,
+            ),
+            |out: &mut dyn Write| -> Result<(), AppError> {
+                let mut sink = Sink::new(out, "history", layout.issues);
+                for index in 0..layout.issues {
+                    let issue = layout.issue(index);
+                    let mut rng = rng_for(layout.seed, ISSUE_ACTIVITY + 100, index);
+                    let rows = history_of(layout, &issue, &mut rng);
+                    let step = (issue.updated - issue.created).num_seconds().max(1) / rows.len() as i64;
+                    for (n, (actor, action, before, after)) in rows.into_iter().enumerate() {
+                        let at = issue.created + Duration::seconds(step * n as i64);
+                        let before = if before.is_empty() { before } else { text(&before) };
+                        sink.row(format_args!(
+                            "{},{actor},{action},issue,{},{before},{}",
+                            at.to_rfc3339(),
+                            issue.id,
+                            text(&after)
+                        ))?;
+                    }
+                    sink.advance();
+                }
+                sink.finish().map(drop)
+            },
+        )
+        .with_format(CopyFormat::Csv)
+        .execute(conn)?;
+    Ok(written as u64)
+}
