@@ -5,8 +5,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use diesel::connection::{Instrumentation, InstrumentationEvent};
-use diesel::pg::PgConnection;
+use diesel::pg::{Pg, PgConnection};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::r2d2::{ConnectionManager, Pool};
+use diesel::QueryResult;
 use diesel::{sql_query, Connection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
@@ -186,6 +188,36 @@ where
     .await
     .map_err(|e| AppError::internal(format!("blocking pool: {e}")))?
 }
+
+/// A statement whose text is the same on every call, kept prepared on each connection so
+/// that PostgreSQL plans it once rather than on every request. Raw SQL and `dsl::sql`
+/// pieces are otherwise parsed and planned each time: 0.2 to 0.7 ms apiece for the joins of
+/// the issue page and the session lookup, more than running them. Only for fixed text:
+/// every distinct text stays prepared for the connection's life.
+#[derive(Debug, Clone, Copy)]
+pub struct Prepared<Q>(pub Q);
+
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Prepared<Q> {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &Pg) -> QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q> QueryId for Prepared<Q> {
+    type QueryId = ();
+    // No type to key on: diesel keys the prepared statement by its text and bind types.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: Query> Query for Prepared<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q, C> RunQueryDsl<C> for Prepared<Q> {}
 
 /// The oldest PostgreSQL Outpost runs on (`server_version_num`).
 pub const MIN_SERVER_VERSION: u32 = 150000;

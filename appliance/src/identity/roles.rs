@@ -3,10 +3,12 @@
 //! each project, loaded with the user (see `users::ACCESS_SQL`).
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::pg::{Pg, PgValue};
 use diesel::sql_types::Jsonb;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 /// What a person is across the installation.
@@ -184,38 +186,74 @@ impl FromIterator<ProjectPermission> for PermissionSet {
     }
 }
 
-/// The project permissions one user holds, by project id: what their own grants, their
-/// teams' grants, grants to everyone and being a project's lead add up to under each
-/// project's scheme. Global roles are not in it; `authorize` adds them.
+/// Permissions by project id.
+type ByProject = HashMap<i64, PermissionSet>;
+
+/// The project permissions one user holds, by project id: what grants to everyone give
+/// (the same for every person, so shared between them) and what their own grants, their
+/// teams' grants and being a project's lead add, under each project's scheme. Global roles
+/// are not in it; `authorize` adds them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, FromSqlRow)]
-pub struct Access(HashMap<i64, PermissionSet>);
+pub struct Access {
+    everyone: Arc<ByProject>,
+    own: ByProject,
+}
 
 impl Access {
     pub fn in_project(&self, project_id: i64) -> PermissionSet {
-        self.0.get(&project_id).copied().unwrap_or_default()
+        let mut held = self.everyone.get(&project_id).copied().unwrap_or_default();
+        held.0 |= self.own.get(&project_id).copied().unwrap_or_default().0;
+        held
     }
 
     pub fn from_grants(grants: impl IntoIterator<Item = (i64, ProjectPermission)>) -> Access {
         let mut access = Access::default();
         for (project_id, permission) in grants {
-            access.0.entry(project_id).or_default().insert(permission);
+            access.own.entry(project_id).or_default().insert(permission);
         }
         access
     }
 }
 
+/// `{"<project id>": ["browse", …]}` as permission sets; a permission this code does not
+/// know is skipped (the database only holds the names its CHECK allows).
+fn by_project(held: HashMap<String, Vec<String>>) -> deserialize::Result<ByProject> {
+    held.into_iter()
+        .map(|(project, permissions)| {
+            Ok((project.parse()?, permissions.iter().filter_map(|p| ProjectPermission::parse(p)).collect()))
+        })
+        .collect()
+}
+
+/// The part for everyone, parsed once per epoch on this node rather than on every request.
+static EVERYONE: Mutex<Option<(i64, Arc<ByProject>)>> = Mutex::new(None);
+
 impl FromSql<Jsonb, Pg> for Access {
-    /// `{"<project id>": ["browse", …]}`; a permission this code does not know is skipped
-    /// (the database only holds the names its CHECK allows).
+    /// `[epoch, {everyone's}, {own}]`, as `users::ACCESS_SQL` builds it.
     fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
-        let value = <serde_json::Value as FromSql<Jsonb, Pg>>::from_sql(bytes)?;
-        let held: HashMap<String, Vec<String>> = serde_json::from_value(value)?;
-        let mut access = Access::default();
-        for (project, permissions) in held {
-            let project_id: i64 = project.parse()?;
-            access.0.insert(project_id, permissions.iter().filter_map(|p| ProjectPermission::parse(p)).collect());
-        }
-        Ok(access)
+        // Binary jsonb is a version byte, then the text.
+        let text = match bytes.as_bytes().split_first() {
+            Some((1, text)) => text,
+            _ => return Err("unsupported jsonb version".into()),
+        };
+        let first = &text[..text.iter().position(|&b| b == b',').unwrap_or(text.len())];
+        let epoch: i64 = std::str::from_utf8(first)?.trim().trim_start_matches('[').trim().parse()?;
+        let cached = EVERYONE.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let known = cached.filter(|(at, _)| *at == epoch).map(|(_, map)| map);
+        let (everyone, own) = match known {
+            Some(everyone) => {
+                let (_, _, own): (i64, IgnoredAny, HashMap<String, Vec<String>>) = serde_json::from_slice(text)?;
+                (everyone, own)
+            }
+            None => {
+                let (_, everyone, own): (i64, HashMap<String, Vec<String>>, HashMap<String, Vec<String>>) =
+                    serde_json::from_slice(text)?;
+                let everyone = Arc::new(by_project(everyone)?);
+                *EVERYONE.lock().unwrap_or_else(|e| e.into_inner()) = Some((epoch, everyone.clone()));
+                (everyone, own)
+            }
+        };
+        Ok(Access { everyone, own: by_project(own)? })
     }
 }
 

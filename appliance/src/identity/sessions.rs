@@ -250,12 +250,15 @@ pub fn find_alive(
     let installation = diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
         "(SELECT value FROM installation_settings WHERE key = 'installation_id')",
     );
-    let found: Option<SessionRow> = sessions::table
-        .inner_join(users_table::table)
-        .filter(sessions::token_hash.eq(digest(cookie_token)))
-        .select((SessionTimes::as_select(), User::as_select(), unread, requirement, license, installation))
-        .first(conn)
-        .optional()?;
+    let found: Option<SessionRow> = crate::db::Prepared(
+        sessions::table
+            .inner_join(users_table::table)
+            .filter(sessions::token_hash.eq(digest(cookie_token)))
+            .select((SessionTimes::as_select(), User::as_select(), unread, requirement, license, installation))
+            .limit(1),
+    )
+    .get_result(conn)
+    .optional()?;
     let Some((
         SessionTimes { id, csrf_token, created_at, last_seen_at },
         user,

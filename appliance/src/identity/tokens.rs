@@ -171,12 +171,15 @@ pub fn authenticate(conn: &mut PgConnection, secret: &str) -> Result<(User, Toke
     if !secret.starts_with(PREFIX) {
         return Err(unauthenticated("The API token is not valid."));
     }
-    let found: Option<(ApiToken, User)> = api_tokens::table
-        .inner_join(users::table)
-        .filter(api_tokens::token_hash.eq(digest(secret)))
-        .select((ApiToken::as_select(), User::as_select()))
-        .first(conn)
-        .optional()?;
+    let found: Option<(ApiToken, User)> = crate::db::Prepared(
+        api_tokens::table
+            .inner_join(users::table)
+            .filter(api_tokens::token_hash.eq(digest(secret)))
+            .select((ApiToken::as_select(), User::as_select()))
+            .limit(1),
+    )
+    .get_result(conn)
+    .optional()?;
     let Some((token, user)) = found else {
         return Err(unauthenticated("The API token is not valid."));
     };

@@ -16,20 +16,23 @@ use crate::audit::{self, Actor, Change};
 use crate::errors::AppError;
 use crate::schema::users;
 
-/// What a user holds in each project, as `roles::Access` reads it: their own grants, their
-/// teams' grants, grants to everyone, and project admin of the projects they lead, each
-/// role mapped to permissions by its project's scheme. Evaluated beside the `users` row it
+/// What a user holds in each project, as `roles::Access` reads it: `[epoch, what grants to
+/// everyone give, what the user's own grants, their teams' grants and leading a project
+/// give]`, each role mapped to permissions by its project's scheme. The part for everyone
+/// is kept up to date by triggers (migration `000025_access_everyone`) and is the same for
+/// every person, so each node parses it once per epoch. Evaluated beside the `users` row it
 /// names, so that every loaded `User` carries it and `authorize` needs no query.
-const ACCESS_SQL: &str = "(SELECT coalesce(jsonb_object_agg(held.project_id, held.permissions), '{}'::jsonb) FROM ( \
-    SELECT r.project_id, jsonb_agg(DISTINCT sg.permission) AS permissions FROM ( \
-        SELECT g.project_id, g.role FROM project_role_grants g \
-        WHERE g.user_id = users.id OR g.everyone \
-           OR g.team_id IN (SELECT m.team_id FROM team_members m WHERE m.user_id = users.id) \
-        UNION ALL SELECT p.id, 'project_admin' FROM projects p WHERE p.lead_id = users.id \
-    ) r \
-    JOIN projects p ON p.id = r.project_id \
-    JOIN permission_scheme_grants sg ON sg.scheme_id = p.permission_scheme_id AND sg.role = r.role \
-    GROUP BY r.project_id) held)";
+const ACCESS_SQL: &str = "(SELECT jsonb_build_array(e.epoch, e.map, ( \
+    SELECT coalesce(jsonb_object_agg(held.project_id, held.permissions), '{}'::jsonb) FROM ( \
+        SELECT r.project_id, jsonb_agg(DISTINCT sg.permission) AS permissions FROM ( \
+            SELECT g.project_id, g.role FROM project_role_grants g \
+            WHERE g.user_id = users.id \
+               OR g.team_id IN (SELECT m.team_id FROM team_members m WHERE m.user_id = users.id) \
+            UNION ALL SELECT p.id, 'project_admin' FROM projects p WHERE p.lead_id = users.id \
+        ) r \
+        JOIN projects p ON p.id = r.project_id \
+        JOIN permission_scheme_grants sg ON sg.scheme_id = p.permission_scheme_id AND sg.role = r.role \
+        GROUP BY r.project_id) held)) FROM access_everyone e)";
 
 /// What a service account has instead of a password hash.
 pub const SERVICE_PASSWORD_HASH: &str = "!service-account";

@@ -107,6 +107,9 @@ pub fn load(conn: &mut PgConnection, workflow: &Workflow, source: &Source<'_>) -
             sql.and(format!("(s.category <> {done} OR i.updated_at >= {since})"));
         }
     }
+    if source.filter.is_none() {
+        sql.keep_plan();
+    }
     if let Some(query) = source.filter {
         let filter_only = oql::Query { filter: query.filter.clone(), order_by: Vec::new() };
         let context = Context { me: source.me, now: Utc::now(), project_id: Some(source.project_id) };

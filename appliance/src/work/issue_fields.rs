@@ -347,7 +347,7 @@ struct DetailRow {
 
 /// The further fields of `issue`, read in one statement.
 pub fn details_of(conn: &mut PgConnection, issue: &Issue, catalogue: &Catalogue) -> QueryResult<Details> {
-    let row: DetailRow = diesel::sql_query(
+    let row: DetailRow = crate::db::Prepared(diesel::sql_query(
         "SELECT (SELECT p.key || '-' || pi.number FROM issues pi JOIN projects p ON p.id = pi.project_id \
                   WHERE pi.id = i.parent_id) AS parent, \
                 (SELECT name FROM versions WHERE id = i.fix_version_id) AS fix_version, \
@@ -361,7 +361,7 @@ pub fn details_of(conn: &mut PgConnection, issue: &Issue, catalogue: &Catalogue)
                            WHERE v.issue_id = i.id), '{}'::jsonb) AS custom \
            FROM issues i WHERE i.id = $1",
     )
-    .bind::<BigInt, _>(issue.id)
+    .bind::<BigInt, _>(issue.id))
     .get_result(conn)?;
     let custom = catalogue
         .custom_fields

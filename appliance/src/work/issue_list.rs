@@ -285,7 +285,8 @@ fn load_keyed(
         order.join(", ")
     );
     let query = compiled.bind_to(diesel::sql_query(statement).into_boxed::<Pg>());
-    let rows: Vec<ListedRow> = query.load(conn)?;
+    let rows: Vec<ListedRow> =
+        if compiled.keep_plan { crate::db::Prepared(query).load(conn)? } else { query.load(conn)? };
     Ok(rows
         .into_iter()
         .map(|mut row| {
@@ -431,6 +432,7 @@ pub fn children_of(conn: &mut PgConnection, issue_id: i64) -> Result<Vec<ListedI
     let mut sql = SqlBuilder::default();
     let parent = sql.bind(Bind::Int8(issue_id));
     sql.and(format!("i.parent_id = {parent}"));
+    sql.keep_plan();
     sql.order_by(OrderTerm::asc("i.number", SortValue::Integer));
     load(conn, sql, 1000, 0)
 }

@@ -164,7 +164,7 @@ struct LinkRow {
 /// Every link of an issue, from its side, in one query; links to issues in projects `reader`
 /// may not see are left out, as those issues are.
 pub fn links_of(conn: &mut PgConnection, reader: &User, issue_id: i64) -> QueryResult<Vec<LinkView>> {
-    let rows: Vec<LinkRow> = diesel::sql_query(
+    let rows: Vec<LinkRow> = crate::db::Prepared(diesel::sql_query(
         "SELECT l.id, l.kind, l.target_id = $1 AS inverse, p.key || '-' || o.number AS other_key, o.project_id AS other_project, o.title, \
                 s.name AS status, s.category \
            FROM issue_links l \
@@ -174,7 +174,7 @@ pub fn links_of(conn: &mut PgConnection, reader: &User, issue_id: i64) -> QueryR
           WHERE l.source_id = $1 OR l.target_id = $1 \
           ORDER BY l.id",
     )
-    .bind::<diesel::sql_types::BigInt, _>(issue_id)
+    .bind::<diesel::sql_types::BigInt, _>(issue_id))
     .load(conn)?;
     let mut views: Vec<LinkView> = rows
         .into_iter()

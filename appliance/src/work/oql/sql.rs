@@ -67,6 +67,7 @@ pub struct SqlBuilder {
     conditions: Vec<String>,
     order: Vec<OrderTerm>,
     binds: Vec<Bind>,
+    keep_plan: bool,
 }
 
 /// The finished pieces: `condition` for WHERE, `order` for ORDER BY, and their binds.
@@ -74,6 +75,8 @@ pub struct Compiled {
     pub condition: String,
     pub order: Vec<OrderTerm>,
     pub binds: Vec<Bind>,
+    /// See [`SqlBuilder::keep_plan`].
+    pub keep_plan: bool,
 }
 
 impl SqlBuilder {
@@ -99,13 +102,19 @@ impl SqlBuilder {
         &self.order
     }
 
+    /// Marks a statement whose text is the same on every call (no conditions a person
+    /// wrote), so that it stays prepared and is planned once per connection (`db::Prepared`).
+    pub fn keep_plan(&mut self) {
+        self.keep_plan = true;
+    }
+
     pub fn finish(self) -> Compiled {
         let condition = if self.conditions.is_empty() {
             "TRUE".to_owned()
         } else {
             self.conditions.iter().map(|c| format!("({c})")).collect::<Vec<_>>().join(" AND ")
         };
-        Compiled { condition, order: self.order, binds: self.binds }
+        Compiled { condition, order: self.order, binds: self.binds, keep_plan: self.keep_plan }
     }
 }
 
