@@ -25,7 +25,7 @@ struct SealedRow {
 }
 
 /// The same text the seal hashes: each field as "<bytes>:<text>", joined by "|".
-fn digest(fields: &[String], previous: Option<&[u8]>) -> Vec<u8> {
+pub(crate) fn digest(fields: &[String], previous: Option<&[u8]>) -> Vec<u8> {
     let previous = previous.map(hex::encode).unwrap_or_default();
     let parts: Vec<String> =
         fields.iter().chain(std::iter::once(&previous)).map(|part| format!("{}:{part}", part.len())).collect();

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::pg::{Pg, PgValue};
-use diesel::sql_types::Jsonb;
+use diesel::sql_types::Text;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
@@ -228,14 +228,10 @@ fn by_project(held: HashMap<String, Vec<String>>) -> deserialize::Result<ByProje
 /// The part for everyone, parsed once per epoch on this node rather than on every request.
 static EVERYONE: Mutex<Option<(i64, Arc<ByProject>)>> = Mutex::new(None);
 
-impl FromSql<Jsonb, Pg> for Access {
+impl FromSql<Text, Pg> for Access {
     /// `[epoch, {everyone's}, {own}]`, as `users::ACCESS_SQL` builds it.
     fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
-        // Binary jsonb is a version byte, then the text.
-        let text = match bytes.as_bytes().split_first() {
-            Some((1, text)) => text,
-            _ => return Err("unsupported jsonb version".into()),
-        };
+        let text = bytes.as_bytes();
         let first = &text[..text.iter().position(|&b| b == b',').unwrap_or(text.len())];
         let epoch: i64 = std::str::from_utf8(first)?.trim().trim_start_matches('[').trim().parse()?;
         let cached = EVERYONE.lock().unwrap_or_else(|e| e.into_inner()).clone();

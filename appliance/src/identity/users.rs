@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use diesel::expression::SqlLiteral;
-use diesel::sql_types::Jsonb;
+use diesel::sql_types::Text;
 
 use super::passwords;
 use super::roles::{Access, GlobalRole};
@@ -22,7 +22,7 @@ use crate::schema::users;
 /// is kept up to date by triggers (migration `000025_access_everyone`) and is the same for
 /// every person, so each node parses it once per epoch. Evaluated beside the `users` row it
 /// names, so that every loaded `User` carries it and `authorize` needs no query.
-const ACCESS_SQL: &str = "(SELECT jsonb_build_array(e.epoch, e.map, ( \
+const ACCESS_SQL: &str = "(SELECT '[' || e.epoch || ',' || e.map || ',' || ( \
     SELECT coalesce(jsonb_object_agg(held.project_id, held.permissions), '{}'::jsonb) FROM ( \
         SELECT r.project_id, jsonb_agg(DISTINCT sg.permission) AS permissions FROM ( \
             SELECT g.project_id, g.role FROM project_role_grants g \
@@ -32,13 +32,13 @@ const ACCESS_SQL: &str = "(SELECT jsonb_build_array(e.epoch, e.map, ( \
         ) r \
         JOIN projects p ON p.id = r.project_id \
         JOIN permission_scheme_grants sg ON sg.scheme_id = p.permission_scheme_id AND sg.role = r.role \
-        GROUP BY r.project_id) held)) FROM access_everyone e)";
+        GROUP BY r.project_id) held)::text || ']' FROM access_everyone e)";
 
 /// What a service account has instead of a password hash.
 pub const SERVICE_PASSWORD_HASH: &str = "!service-account";
 
-fn access_sql() -> SqlLiteral<Jsonb> {
-    diesel::dsl::sql::<Jsonb>(ACCESS_SQL)
+fn access_sql() -> SqlLiteral<Text> {
+    diesel::dsl::sql::<Text>(ACCESS_SQL)
 }
 
 #[derive(Clone, Debug, Queryable, Selectable, Identifiable)]
@@ -66,7 +66,7 @@ pub struct User {
     pub source: String,
     /// An administrator set this password: its owner must choose their own before anything else.
     pub password_must_change: bool,
-    #[diesel(select_expression = access_sql(), select_expression_type = SqlLiteral<Jsonb>)]
+    #[diesel(select_expression = access_sql(), select_expression_type = SqlLiteral<Text>)]
     pub access: Access,
 }
 

@@ -1,5 +1,5 @@
-//! The COPY passes of generated issues: the issues, their labels and watchers, their comments,
-//! and their history (the audit records the issue page reads it from).
+//! The COPY passes of generated issues: the issues, their labels and watchers, their comments;
+//! and then their history (`history.rs`).
 
 use std::io::Write;
 
@@ -7,13 +7,13 @@ use chrono::Duration;
 use diesel::pg::CopyFormat;
 use diesel::prelude::*;
 use rand::Rng;
-use serde_json::json;
 
-use super::layout::{rng_for, IssueFacts, Layout, Stage, ISSUE_ACTIVITY, ISSUE_TEXT};
+use super::history;
+use super::layout::{rng_for, Layout, Stage, ISSUE_ACTIVITY, ISSUE_TEXT};
 use super::sink::{id, text, Sink};
 use super::words::Words;
 use crate::errors::AppError;
-use crate::schema::{audit_log, comments, issue_labels, issue_watchers, issues};
+use crate::schema::{comments, issue_labels, issue_watchers, issues};
 use crate::work::ranking;
 
 /// Rows written per table.
@@ -32,7 +32,7 @@ pub fn write_all(conn: &mut PgConnection, layout: &Layout, words: &Words) -> Res
         labels: write_labels(conn, layout)?,
         watchers: write_watchers(conn, layout)?,
         comments: write_comments(conn, layout, words)?,
-        history: write_history(conn, layout)?,
+        history: history::write(conn, layout)?,
     })
 }
 
@@ -177,86 +177,6 @@ fn write_comments(conn: &mut PgConnection, layout: &Layout, words: &Words) -> Re
                         let body = words.text(&mut rng, length);
                         let at = at.to_rfc3339();
                         sink.row(format_args!("{},{author},{},{at},{at}", issue.id, text(&body)))?;
-                    }
-                    sink.advance();
-                }
-                sink.finish().map(drop)
-            },
-        )
-        .with_format(CopyFormat::Csv)
-        .execute(conn)?;
-    Ok(written as u64)
-}
-
-/// The audit records of an issue's life: created, then each status change to where it is
-/// now, and now and then a change of assignee.
-fn history_of(
-    layout: &Layout,
-    issue: &IssueFacts<'_>,
-    rng: &mut rand::rngs::StdRng,
-) -> Vec<(i64, &'static str, String, String)> {
-    let key = format!("{}-{}", issue.project.key, issue.number);
-    let mut rows = vec![(
-        issue.reporter,
-        "issue.created",
-        String::new(),
-        json!({ "key": key, "issue_type": issue.issue_type, "status": "To do", "priority": issue.priority })
-            .to_string(),
-    )];
-    let actor = issue.assignee.unwrap_or(issue.reporter);
-    let steps: &[(&str, &str)] = match issue.stage {
-        Stage::Todo => &[],
-        Stage::InProgress => &[("To do", "In progress")],
-        Stage::InReview => &[("To do", "In progress"), ("In progress", "In review")],
-        Stage::Done => &[("To do", "In progress"), ("In progress", "Done")],
-    };
-    if issue.assignee.is_some() && rng.gen_bool(0.2) {
-        rows.push((
-            issue.reporter,
-            "issue.updated",
-            json!({ "key": key, "assignee": null }).to_string(),
-            json!({ "key": key, "assignee": layout.usernames.get(&actor) }).to_string(),
-        ));
-    }
-    for (from, to) in steps {
-        rows.push((
-            actor,
-            "issue.updated",
-            json!({ "key": key, "status": from }).to_string(),
-            json!({ "key": key, "status": to }).to_string(),
-        ));
-    }
-    rows
-}
-
-fn write_history(conn: &mut PgConnection, layout: &Layout) -> Result<u64, AppError> {
-    let written = diesel::copy_from(audit_log::table)
-        .from_raw_data(
-            (
-                audit_log::occurred_at,
-                audit_log::actor_id,
-                audit_log::action,
-                audit_log::entity_type,
-                audit_log::entity_id,
-                audit_log::before_state,
-                audit_log::after_state,
-            ),
-            |out: &mut dyn Write| -> Result<(), AppError> {
-                let mut sink = Sink::new(out, "history", layout.issues);
-                for index in 0..layout.issues {
-                    let issue = layout.issue(index);
-                    let mut rng = rng_for(layout.seed, ISSUE_ACTIVITY + 100, index);
-                    let rows = history_of(layout, &issue, &mut rng);
-                    let step = (issue.updated - issue.created).num_seconds().max(1) / rows.len() as i64;
-                    for (n, (actor, action, before, after)) in rows.into_iter().enumerate() {
-                        let at = issue.created + Duration::seconds(step * n as i64);
-                        let before = if before.is_empty() { before } else { text(&before) };
-                        sink.row(format_args!(
-                            "{},{actor},{action},issue,{},{before},{}",
-                            at.to_rfc3339(),
-                            issue.id,
-                            text(&after)
-                        ))?;
                     }
                     sink.advance();
                 }

@@ -5,6 +5,7 @@
 //! transaction: it lands whole or not at all. The search index follows through one
 //! `project.generated` event per project and one `space.generated` per space.
 
+mod history;
 mod issues;
 mod layout;
 mod pages;
@@ -15,7 +16,7 @@ pub mod words;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use chrono::{Duration as Span, NaiveDate, Utc};
+use chrono::{Duration as Span, NaiveDate, SubsecRound as _, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use rand::Rng;
@@ -128,7 +129,7 @@ pub fn run(conn: &mut PgConnection, plan: &Plan) -> Result<Summary, AppError> {
         let issues = issues::write_all(conn, &layout, &words)?;
         let pages = pages::write_all(conn, &layout, &words)?;
         announce(conn, &layout)?;
-        eprintln!("  sealing the audit chain and committing …");
+        eprintln!("  committing …");
         Ok::<_, AppError>(Summary {
             projects: layout.projects.iter().map(|p| (p.key.clone(), p.count)).collect(),
             users: plan.users,
@@ -225,7 +226,8 @@ fn plan_projects(
     people: Vec<i64>,
     usernames: HashMap<i64, String>,
 ) -> Result<Layout, AppError> {
-    let now = Utc::now();
+    // Whole seconds: the audit chain hashes times to the microsecond, as PostgreSQL keeps them.
+    let now = Utc::now().trunc_subsecs(0);
     let sizes = zipf_split(plan.issues, plan.projects as usize);
     let page_counts = zipf_split(plan.pages, plan.projects as usize);
     let mut rng = rng_for(plan.seed, 0, 1);
@@ -350,7 +352,12 @@ struct First {
 /// commit, so nobody else's insert takes an id from the block meanwhile.
 fn reserve(conn: &mut PgConnection, table: &str, count: u64) -> QueryResult<i64> {
     diesel::sql_query(format!("LOCK TABLE {table} IN EXCLUSIVE MODE")).execute(conn)?;
-    let sequence = format!("pg_get_serial_sequence('{table}', 'id')");
+    reserve_sequence(conn, &format!("pg_get_serial_sequence('{table}', 'id')"), count)
+}
+
+/// Takes the next `count` values of `sequence` (an SQL expression naming it) at once and
+/// returns the first; the caller holds whatever keeps others from drawing meanwhile.
+fn reserve_sequence(conn: &mut PgConnection, sequence: &str, count: u64) -> QueryResult<i64> {
     let first: First =
         diesel::sql_query(format!("SELECT setval({sequence}, nextval({sequence}) + $1 - 1) - $1 + 1 AS first"))
             .bind::<BigInt, _>(count.max(1) as i64)
