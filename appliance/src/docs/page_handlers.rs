@@ -2,6 +2,8 @@
 //! (new, edit, and the conflict page when someone saved first), moving it in the tree,
 //! deleting it, and watching it.
 
+use std::collections::HashSet;
+
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
@@ -68,7 +70,8 @@ async fn page_view(
     let view = db::run(&state.pool, move |conn| {
         let (space, page) = pages::find_allowed(conn, &user, id, |space| Action::ViewSpace(space))?;
         let outline = tree::outline(conn, space.id)?;
-        let subtree = outline.subtree(page.id);
+        let subtree: HashSet<i64> = outline.subtree(page.id).into_iter().collect();
+        let nearby = outline.around(page.id);
         Ok(PageView {
             nav,
             body_html: markdown::to_html(&page.body),
@@ -79,8 +82,8 @@ async fn page_view(
                 .filter(|(node, _)| node.parent_id == Some(page.id))
                 .map(|(node, _)| node.clone())
                 .collect(),
-            tree_html: outline.to_html(Some(page.id)),
-            move_targets: outline.entries.iter().filter(|(node, _)| !subtree.contains(&node.id)).cloned().collect(),
+            tree_html: nearby.to_html(Some(page.id)),
+            move_targets: nearby.entries.iter().filter(|(node, _)| !subtree.contains(&node.id)).cloned().collect(),
             updated_by: users::display_name(conn, page.updated_by)?,
             watching: pages::is_watching(conn, page.id, me)?,
             can_edit: authorize(&user, Action::EditPages(&space)).is_ok(),

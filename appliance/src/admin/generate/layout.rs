@@ -284,7 +284,9 @@ impl Layout {
     pub fn page(&self, project: &ProjectPlan, index: u64) -> PageFacts {
         let mut rng = rng_for(self.seed, PAGE_FACTS, index);
         let nth = index - project.first_page;
-        let parent = (nth > 0 && rng.gen_bool(0.75))
+        // A handful of sections at the top; nearly everything else under an earlier page,
+        // the early ones (the sections and their first pages) far more often.
+        let parent = (nth >= 6 && rng.gen_bool(0.98))
             .then(|| self.first_page_id + (project.first_page + skewed(&mut rng, nth)) as i64);
         let lifetime = (self.now - project.started).num_minutes().max(2);
         let created = project.started + Duration::minutes(rng.gen_range(0..lifetime - 1));
