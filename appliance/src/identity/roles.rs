@@ -215,9 +215,12 @@ impl Access {
     }
 }
 
+/// Permission names by project id, as the JSON has them.
+type Named = HashMap<String, Vec<String>>;
+
 /// `{"<project id>": ["browse", …]}` as permission sets; a permission this code does not
 /// know is skipped (the database only holds the names its CHECK allows).
-fn by_project(held: HashMap<String, Vec<String>>) -> deserialize::Result<ByProject> {
+fn by_project(held: Named) -> deserialize::Result<ByProject> {
     held.into_iter()
         .map(|(project, permissions)| {
             Ok((project.parse()?, permissions.iter().filter_map(|p| ProjectPermission::parse(p)).collect()))
@@ -238,12 +241,11 @@ impl FromSql<Text, Pg> for Access {
         let known = cached.filter(|(at, _)| *at == epoch).map(|(_, map)| map);
         let (everyone, own) = match known {
             Some(everyone) => {
-                let (_, _, own): (i64, IgnoredAny, HashMap<String, Vec<String>>) = serde_json::from_slice(text)?;
+                let (_, _, own): (i64, IgnoredAny, Named) = serde_json::from_slice(text)?;
                 (everyone, own)
             }
             None => {
-                let (_, everyone, own): (i64, HashMap<String, Vec<String>>, HashMap<String, Vec<String>>) =
-                    serde_json::from_slice(text)?;
+                let (_, everyone, own): (i64, Named, Named) = serde_json::from_slice(text)?;
                 let everyone = Arc::new(by_project(everyone)?);
                 *EVERYONE.lock().unwrap_or_else(|e| e.into_inner()) = Some((epoch, everyone.clone()));
                 (everyone, own)

@@ -5,10 +5,7 @@
 //! checks, while the sealers' lock keeps every other writer's commit waiting, and the
 //! trigger is off for these rows only (the table stays locked until commit).
 
-use std::io::Write;
-
 use chrono::{DateTime, Duration, Utc};
-use diesel::pg::CopyFormat;
 use diesel::prelude::*;
 use diesel::sql_types::{Bytea, Nullable};
 use rand::rngs::StdRng;
@@ -16,7 +13,7 @@ use rand::Rng;
 use serde_json::Value;
 
 use super::layout::{rng_for, IssueFacts, Layout, Stage, ISSUE_ACTIVITY};
-use super::sink::{text, Sink};
+use super::sink::{copy_csv, text};
 use super::{reserve, reserve_sequence};
 use crate::audit::chain::digest;
 use crate::errors::AppError;
@@ -119,69 +116,67 @@ pub fn write(conn: &mut PgConnection, layout: &Layout) -> Result<u64, AppError> 
     .optional()?;
     let head = head.and_then(|head| head.row_hash);
     diesel::sql_query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_sealed_at_commit").execute(conn)?;
-    let written = diesel::copy_from(audit_log::table)
-        .from_raw_data(
-            (
-                audit_log::id,
-                audit_log::occurred_at,
-                audit_log::actor_id,
-                audit_log::action,
-                audit_log::entity_type,
-                audit_log::entity_id,
-                audit_log::before_state,
-                audit_log::after_state,
-                audit_log::chain_position,
-                audit_log::previous_hash,
-                audit_log::row_hash,
-            ),
-            |out: &mut dyn Write| -> Result<(), AppError> {
-                let mut sink = Sink::new(out, "history", layout.issues);
-                let mut previous = head.clone();
-                let mut offset = 0;
-                for index in 0..layout.issues {
-                    let (issue, records) = each(index);
-                    let count = records.len();
-                    for (n, record) in records.into_iter().enumerate() {
-                        let (id, position) = (first_id + offset, first_position + offset);
-                        offset += 1;
-                        let at = when(&issue, n, count);
-                        // The fields in the order and form the seal hashes them.
-                        let fields = [
-                            id.to_string(),
-                            (at.timestamp() * 1_000_000).to_string(),
-                            record.actor.to_string(),
-                            String::new(),
-                            record.action.to_owned(),
-                            "issue".to_owned(),
-                            issue.id.to_string(),
-                            record.before.clone().unwrap_or_default(),
-                            record.after.clone(),
-                            String::new(),
-                        ];
-                        let hash = digest(&fields, previous.as_deref());
-                        sink.row(format_args!(
-                            "{id},{},{},{},issue,{},{},{},{position},{},\\x{}",
-                            at.to_rfc3339(),
-                            record.actor,
-                            record.action,
-                            issue.id,
-                            record.before.as_deref().map(text).unwrap_or_default(),
-                            text(&record.after),
-                            previous.as_deref().map(|p| format!("\\x{}", hex::encode(p))).unwrap_or_default(),
-                            hex::encode(&hash),
-                        ))?;
-                        previous = Some(hash);
-                    }
-                    sink.advance();
+    let written = copy_csv!(
+        conn,
+        audit_log::table,
+        (
+            audit_log::id,
+            audit_log::occurred_at,
+            audit_log::actor_id,
+            audit_log::action,
+            audit_log::entity_type,
+            audit_log::entity_id,
+            audit_log::before_state,
+            audit_log::after_state,
+            audit_log::chain_position,
+            audit_log::previous_hash,
+            audit_log::row_hash,
+        ),
+        ("history", layout.issues),
+        |sink| {
+            let mut previous = head.clone();
+            let mut offset = 0;
+            for index in 0..layout.issues {
+                let (issue, records) = each(index);
+                let count = records.len();
+                for (n, record) in records.into_iter().enumerate() {
+                    let (id, position) = (first_id + offset, first_position + offset);
+                    offset += 1;
+                    let at = when(&issue, n, count);
+                    // The fields in the order and form the seal hashes them.
+                    let fields = [
+                        id.to_string(),
+                        (at.timestamp() * 1_000_000).to_string(),
+                        record.actor.to_string(),
+                        String::new(),
+                        record.action.to_owned(),
+                        "issue".to_owned(),
+                        issue.id.to_string(),
+                        record.before.clone().unwrap_or_default(),
+                        record.after.clone(),
+                        String::new(),
+                    ];
+                    let hash = digest(&fields, previous.as_deref());
+                    sink.row(format_args!(
+                        "{id},{},{},{},issue,{},{},{},{position},{},\\x{}",
+                        at.to_rfc3339(),
+                        record.actor,
+                        record.action,
+                        issue.id,
+                        record.before.as_deref().map(text).unwrap_or_default(),
+                        text(&record.after),
+                        previous.as_deref().map(|p| format!("\\x{}", hex::encode(p))).unwrap_or_default(),
+                        hex::encode(&hash),
+                    ))?;
+                    previous = Some(hash);
                 }
-                sink.finish().map(drop)
-            },
-        )
-        .with_format(CopyFormat::Csv)
-        .execute(conn)?;
+                sink.advance();
+            }
+        }
+    );
     diesel::sql_query("ALTER TABLE audit_log ENABLE TRIGGER audit_log_sealed_at_commit").execute(conn)?;
     diesel::sql_query("SET CONSTRAINTS audit_log_sealed_at_commit DEFERRED").execute(conn)?;
-    Ok(written as u64)
+    Ok(written)
 }
 
 #[cfg(test)]

@@ -1,16 +1,13 @@
 //! The COPY passes of generated issues: the issues, their labels and watchers, their comments;
 //! and then their history (`history.rs`).
 
-use std::io::Write;
-
 use chrono::Duration;
-use diesel::pg::CopyFormat;
 use diesel::prelude::*;
 use rand::Rng;
 
 use super::history;
 use super::layout::{rng_for, Layout, Stage, ISSUE_ACTIVITY, ISSUE_TEXT};
-use super::sink::{id, text, Sink};
+use super::sink::{copy_csv, id, text};
 use super::words::Words;
 use crate::errors::AppError;
 use crate::schema::{comments, issue_labels, issue_watchers, issues};
@@ -59,70 +56,70 @@ fn title_and_description(layout: &Layout, words: &Words, index: u64) -> (String,
 }
 
 fn write_issues(conn: &mut PgConnection, layout: &Layout, words: &Words) -> Result<u64, AppError> {
-    let written = diesel::copy_from(issues::table)
-        .from_raw_data(
-            (
-                issues::id,
-                issues::project_id,
-                issues::number,
-                issues::issue_type,
-                issues::status_id,
-                issues::priority,
-                issues::title,
-                issues::description,
-                issues::assignee_id,
-                issues::reporter_id,
-                issues::created_at,
-                issues::updated_at,
-                issues::rank,
-                issues::sprint_id,
-                issues::parent_id,
-                issues::story_points,
-            ),
-            |out: &mut dyn Write| -> Result<(), AppError> {
-                let mut sink = Sink::new(out, "issues", layout.issues);
-                for index in 0..layout.issues {
-                    let issue = layout.issue(index);
-                    let statuses = issue.project.statuses;
-                    let status = match issue.stage {
-                        Stage::Todo => statuses.todo,
-                        Stage::InProgress => statuses.in_progress,
-                        Stage::InReview => statuses.in_review,
-                        Stage::Done => statuses.done,
-                    };
-                    let (title, description) = title_and_description(layout, words, index);
-                    sink.row(format_args!(
-                        "{},{},{},{},{status},{},{},{},{},{},{},{},{},{},{},{}",
-                        issue.id,
-                        issue.project.id,
-                        issue.number,
-                        issue.issue_type,
-                        issue.priority,
-                        text(&title),
-                        text(&description),
-                        id(issue.assignee),
-                        issue.reporter,
-                        issue.created.to_rfc3339(),
-                        issue.updated.to_rfc3339(),
-                        issue.number * ranking::GAP,
-                        id(issue.sprint),
-                        id(issue.parent),
-                        issue.story_points.map(|p| p.to_string()).unwrap_or_default(),
-                    ))?;
-                    sink.advance();
-                }
-                sink.finish().map(drop)
-            },
-        )
-        .with_format(CopyFormat::Csv)
-        .execute(conn)?;
-    Ok(written as u64)
+    Ok(copy_csv!(
+        conn,
+        issues::table,
+        (
+            issues::id,
+            issues::project_id,
+            issues::number,
+            issues::issue_type,
+            issues::status_id,
+            issues::priority,
+            issues::title,
+            issues::description,
+            issues::assignee_id,
+            issues::reporter_id,
+            issues::created_at,
+            issues::updated_at,
+            issues::rank,
+            issues::sprint_id,
+            issues::parent_id,
+            issues::story_points,
+        ),
+        ("issues", layout.issues),
+        |sink| {
+            for index in 0..layout.issues {
+                let issue = layout.issue(index);
+                let statuses = issue.project.statuses;
+                let status = match issue.stage {
+                    Stage::Todo => statuses.todo,
+                    Stage::InProgress => statuses.in_progress,
+                    Stage::InReview => statuses.in_review,
+                    Stage::Done => statuses.done,
+                };
+                let (title, description) = title_and_description(layout, words, index);
+                sink.row(format_args!(
+                    "{},{},{},{},{status},{},{},{},{},{},{},{},{},{},{},{}",
+                    issue.id,
+                    issue.project.id,
+                    issue.number,
+                    issue.issue_type,
+                    issue.priority,
+                    text(&title),
+                    text(&description),
+                    id(issue.assignee),
+                    issue.reporter,
+                    issue.created.to_rfc3339(),
+                    issue.updated.to_rfc3339(),
+                    issue.number * ranking::GAP,
+                    id(issue.sprint),
+                    id(issue.parent),
+                    issue.story_points.map(|p| p.to_string()).unwrap_or_default(),
+                ))?;
+                sink.advance();
+            }
+        }
+    ))
 }
 
 fn write_labels(conn: &mut PgConnection, layout: &Layout) -> Result<u64, AppError> {
-    let written = diesel::copy_from(issue_labels::table)
-        .from_raw_data((issue_labels::issue_id, issue_labels::label), |out: &mut dyn Write| -> Result<(), AppError> {
-            let mut sink = Sink::new(out, "labels", layout.issues);
+    Ok(copy_csv!(
+        conn,
+        issue_labels::table,
+        (issue_labels::issue_id, issue_labels::label),
+        ("labels", layout.issues),
+        |sink| {
             for index in 0..layout.issues {
                 let issue = layout.issue(index);
                 for label in &issue.labels {
@@ -130,60 +127,51 @@ fn write_labels(conn: &mut PgConnection, layout: &Layout) -> Result<u64, AppErro
                 }
                 sink.advance();
             }
-            sink.finish().map(drop)
-        })
-        .with_format(CopyFormat::Csv)
-        .execute(conn)?;
-    Ok(written as u64)
+        }
+    ))
 }
 
 fn write_watchers(conn: &mut PgConnection, layout: &Layout) -> Result<u64, AppError> {
-    let written = diesel::copy_from(issue_watchers::table)
-        .from_raw_data(
-            (issue_watchers::issue_id, issue_watchers::user_id),
-            |out: &mut dyn Write| -> Result<(), AppError> {
-                let mut sink = Sink::new(out, "watchers", layout.issues);
-                for index in 0..layout.issues {
-                    let issue = layout.issue(index);
-                    for watcher in &issue.watchers {
-                        sink.row(format_args!("{},{watcher}", issue.id))?;
-                    }
-                    sink.advance();
+    Ok(copy_csv!(
+        conn,
+        issue_watchers::table,
+        (issue_watchers::issue_id, issue_watchers::user_id),
+        ("watchers", layout.issues),
+        |sink| {
+            for index in 0..layout.issues {
+                let issue = layout.issue(index);
+                for watcher in &issue.watchers {
+                    sink.row(format_args!("{},{watcher}", issue.id))?;
                 }
-                sink.finish().map(drop)
-            },
-        )
-        .with_format(CopyFormat::Csv)
-        .execute(conn)?;
-    Ok(written as u64)
+                sink.advance();
+            }
+        }
+    ))
 }
 
 fn write_comments(conn: &mut PgConnection, layout: &Layout, words: &Words) -> Result<u64, AppError> {
-    let written = diesel::copy_from(comments::table)
-        .from_raw_data(
-            (comments::issue_id, comments::author_id, comments::body, comments::created_at, comments::updated_at),
-            |out: &mut dyn Write| -> Result<(), AppError> {
-                let mut sink = Sink::new(out, "comments", layout.issues);
-                for index in 0..layout.issues {
-                    let issue = layout.issue(index);
-                    let mut rng = rng_for(layout.seed, ISSUE_ACTIVITY, index);
-                    let span = (issue.updated - issue.created).num_minutes().max(1);
-                    let mut at = issue.created;
-                    for n in 0..issue.comments {
-                        // Spread over the issue's life, in order.
-                        at += Duration::minutes(rng.gen_range(0..=span / i64::from(issue.comments - n).max(1)));
-                        let author = issue.project.member(&layout.people, &mut rng);
-                        let length = (rng.gen_range(1.0f64..4.5).exp() as usize).max(2);
-                        let body = words.text(&mut rng, length);
-                        let at = at.to_rfc3339();
-                        sink.row(format_args!("{},{author},{},{at},{at}", issue.id, text(&body)))?;
-                    }
-                    sink.advance();
+    Ok(copy_csv!(
+        conn,
+        comments::table,
+        (comments::issue_id, comments::author_id, comments::body, comments::created_at, comments::updated_at),
+        ("comments", layout.issues),
+        |sink| {
+            for index in 0..layout.issues {
+                let issue = layout.issue(index);
+                let mut rng = rng_for(layout.seed, ISSUE_ACTIVITY, index);
+                let span = (issue.updated - issue.created).num_minutes().max(1);
+                let mut at = issue.created;
+                for n in 0..issue.comments {
+                    // Spread over the issue's life, in order.
+                    at += Duration::minutes(rng.gen_range(0..=span / i64::from(issue.comments - n).max(1)));
+                    let author = issue.project.member(&layout.people, &mut rng);
+                    let length = (rng.gen_range(1.0f64..4.5).exp() as usize).max(2);
+                    let body = words.text(&mut rng, length);
+                    let at = at.to_rfc3339();
+                    sink.row(format_args!("{},{author},{},{at},{at}", issue.id, text(&body)))?;
                 }
-                sink.finish().map(drop)
-            },
-        )
-        .with_format(CopyFormat::Csv)
-        .execute(conn)?;
-    Ok(written as u64)
+                sink.advance();
+            }
+        }
+    ))
 }

@@ -3,15 +3,13 @@
 //! authors watching them.
 
 use std::collections::HashMap;
-use std::io::Write;
 
-use diesel::pg::CopyFormat;
 use diesel::prelude::*;
 use rand::rngs::StdRng;
 use rand::Rng;
 
 use super::layout::{rng_for, Layout, PAGE_TEXT};
-use super::sink::{id, text, Sink};
+use super::sink::{copy_csv, id, text};
 use super::words::Words;
 use crate::errors::AppError;
 use crate::schema::{page_versions, page_watchers, pages};
@@ -60,121 +58,112 @@ fn add_sections(body: &mut String, words: &Words, rng: &mut StdRng, mut remainin
 }
 
 fn write_pages(conn: &mut PgConnection, layout: &Layout, words: &Words) -> Result<u64, AppError> {
-    let written = diesel::copy_from(pages::table)
-        .from_raw_data(
-            (
-                pages::id,
-                pages::space_id,
-                pages::parent_id,
-                pages::position,
-                pages::title,
-                pages::body,
-                pages::version,
-                pages::created_by,
-                pages::updated_by,
-                pages::created_at,
-                pages::updated_at,
-            ),
-            |out: &mut dyn Write| -> Result<(), AppError> {
-                let mut sink = Sink::new(out, "pages", layout.pages);
-                for project in &layout.projects {
-                    // Each page goes after its siblings written so far.
-                    let mut siblings: HashMap<Option<i64>, i32> = HashMap::new();
-                    for index in project.first_page..project.first_page + project.pages {
-                        let page = layout.page(project, index);
-                        let (title, bodies) = texts(layout, words, index, page.versions);
-                        let position = siblings.entry(page.parent).or_default();
-                        sink.row(format_args!(
-                            "{},{},{},{position},{},{},{},{},{},{},{}",
-                            page.id,
-                            project.space_id,
-                            id(page.parent),
-                            text(&title),
-                            text(bodies.last().map(String::as_str).unwrap_or_default()),
-                            page.versions,
-                            page.author,
-                            page.editor,
-                            page.created.to_rfc3339(),
-                            page.updated.to_rfc3339(),
-                        ))?;
-                        *position += 1;
-                        sink.advance();
-                    }
+    Ok(copy_csv!(
+        conn,
+        pages::table,
+        (
+            pages::id,
+            pages::space_id,
+            pages::parent_id,
+            pages::position,
+            pages::title,
+            pages::body,
+            pages::version,
+            pages::created_by,
+            pages::updated_by,
+            pages::created_at,
+            pages::updated_at,
+        ),
+        ("pages", layout.pages),
+        |sink| {
+            for project in &layout.projects {
+                // Each page goes after its siblings written so far.
+                let mut siblings: HashMap<Option<i64>, i32> = HashMap::new();
+                for index in project.first_page..project.first_page + project.pages {
+                    let page = layout.page(project, index);
+                    let (title, bodies) = texts(layout, words, index, page.versions);
+                    let position = siblings.entry(page.parent).or_default();
+                    sink.row(format_args!(
+                        "{},{},{},{position},{},{},{},{},{},{},{}",
+                        page.id,
+                        project.space_id,
+                        id(page.parent),
+                        text(&title),
+                        text(bodies.last().map(String::as_str).unwrap_or_default()),
+                        page.versions,
+                        page.author,
+                        page.editor,
+                        page.created.to_rfc3339(),
+                        page.updated.to_rfc3339(),
+                    ))?;
+                    *position += 1;
+                    sink.advance();
                 }
-                sink.finish().map(drop)
-            },
-        )
-        .with_format(CopyFormat::Csv)
-        .execute(conn)?;
-    Ok(written as u64)
+            }
+        }
+    ))
 }
 
 fn write_versions(conn: &mut PgConnection, layout: &Layout, words: &Words) -> Result<u64, AppError> {
-    let written = diesel::copy_from(page_versions::table)
-        .from_raw_data(
-            (
-                page_versions::page_id,
-                page_versions::version,
-                page_versions::title,
-                page_versions::body,
-                page_versions::author_id,
-                page_versions::note,
-                page_versions::created_at,
-            ),
-            |out: &mut dyn Write| -> Result<(), AppError> {
-                let mut sink = Sink::new(out, "versions", layout.pages);
-                for project in &layout.projects {
-                    for index in project.first_page..project.first_page + project.pages {
-                        let page = layout.page(project, index);
-                        let (title, bodies) = texts(layout, words, index, page.versions);
-                        let span = (page.updated - page.created) / page.versions;
-                        for (n, body) in bodies.iter().enumerate() {
-                            let version = n as i32 + 1;
-                            let (author, at) = if version == page.versions {
-                                (page.editor, page.updated)
-                            } else {
-                                (page.author, page.created + span * (version - 1))
-                            };
-                            sink.row(format_args!(
-                                "{},{version},{},{},{author},\"\",{}",
-                                page.id,
-                                text(&title),
-                                text(body),
-                                at.to_rfc3339()
-                            ))?;
-                        }
-                        sink.advance();
+    Ok(copy_csv!(
+        conn,
+        page_versions::table,
+        (
+            page_versions::page_id,
+            page_versions::version,
+            page_versions::title,
+            page_versions::body,
+            page_versions::author_id,
+            page_versions::note,
+            page_versions::created_at,
+        ),
+        ("versions", layout.pages),
+        |sink| {
+            for project in &layout.projects {
+                for index in project.first_page..project.first_page + project.pages {
+                    let page = layout.page(project, index);
+                    let (title, bodies) = texts(layout, words, index, page.versions);
+                    let span = (page.updated - page.created) / page.versions;
+                    for (n, body) in bodies.iter().enumerate() {
+                        let version = n as i32 + 1;
+                        let (author, at) = if version == page.versions {
+                            (page.editor, page.updated)
+                        } else {
+                            (page.author, page.created + span * (version - 1))
+                        };
+                        sink.row(format_args!(
+                            "{},{version},{},{},{author},\"\",{}",
+                            page.id,
+                            text(&title),
+                            text(body),
+                            at.to_rfc3339()
+                        ))?;
                     }
+                    sink.advance();
                 }
-                sink.finish().map(drop)
-            },
-        )
-        .with_format(CopyFormat::Csv)
-        .execute(conn)?;
-    Ok(written as u64)
+            }
+        }
+    ))
 }
 
 /// Authors and the last editors watch their pages, as they would after writing them.
 fn write_watchers(conn: &mut PgConnection, layout: &Layout) -> Result<u64, AppError> {
-    let written = diesel::copy_from(page_watchers::table)
-        .from_raw_data(
-            (page_watchers::page_id, page_watchers::user_id),
-            |out: &mut dyn Write| -> Result<(), AppError> {
-                let mut sink = Sink::new(out, "watchers", layout.pages);
-                for project in &layout.projects {
-                    for index in project.first_page..project.first_page + project.pages {
-                        let page = layout.page(project, index);
-                        sink.row(format_args!("{},{}", page.id, page.author))?;
-                        if page.editor != page.author {
-                            sink.row(format_args!("{},{}", page.id, page.editor))?;
-                        }
-                        sink.advance();
+    Ok(copy_csv!(
+        conn,
+        page_watchers::table,
+        (page_watchers::page_id, page_watchers::user_id),
+        ("watchers", layout.pages),
+        |sink| {
+            for project in &layout.projects {
+                for index in project.first_page..project.first_page + project.pages {
+                    let page = layout.page(project, index);
+                    sink.row(format_args!("{},{}", page.id, page.author))?;
+                    if page.editor != page.author {
+                        sink.row(format_args!("{},{}", page.id, page.editor))?;
                     }
+                    sink.advance();
                 }
-                sink.finish().map(drop)
-            },
-        )
-        .with_format(CopyFormat::Csv)
-        .execute(conn)?;
-    Ok(written as u64)
+            }
+        }
+    ))
 }

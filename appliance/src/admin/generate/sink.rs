@@ -48,3 +48,20 @@ pub fn text(value: &str) -> String {
 pub fn id(value: Option<i64>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
+
+/// One COPY pass in CSV into `$table`'s `$columns`: `$write` fills `$sink`, a [`Sink`] whose
+/// progress line counts `$total` things as `$what`. Evaluates to the rows PostgreSQL took.
+macro_rules! copy_csv {
+    ($conn:expr, $table:expr, $columns:expr, ($what:expr, $total:expr), |$sink:ident| $write:block) => {{
+        let written = diesel::copy_from($table)
+            .from_raw_data($columns, |out: &mut dyn std::io::Write| -> Result<(), crate::errors::AppError> {
+                let mut $sink = super::sink::Sink::new(out, $what, $total);
+                $write
+                $sink.finish().map(drop)
+            })
+            .with_format(diesel::pg::CopyFormat::Csv)
+            .execute($conn)?;
+        written as u64
+    }};
+}
+pub(super) use copy_csv;
