@@ -69,9 +69,9 @@ async fn page_view(
     // Markdown rendering (with highlighting) is work: it happens on the blocking pool too.
     let view = db::run(&state.pool, move |conn| {
         let (space, page) = pages::find_allowed(conn, &user, id, |space| Action::ViewSpace(space))?;
-        let outline = tree::outline(conn, space.id)?;
+        let outline = tree::around(conn, space.id, page.id)?;
+        // Only the page's children are loaded of what lies below it.
         let subtree: HashSet<i64> = outline.subtree(page.id).into_iter().collect();
-        let nearby = outline.around(page.id);
         Ok(PageView {
             nav,
             body_html: markdown::to_html(&page.body),
@@ -82,8 +82,8 @@ async fn page_view(
                 .filter(|(node, _)| node.parent_id == Some(page.id))
                 .map(|(node, _)| node.clone())
                 .collect(),
-            tree_html: nearby.to_html(Some(page.id)),
-            move_targets: nearby.entries.iter().filter(|(node, _)| !subtree.contains(&node.id)).cloned().collect(),
+            tree_html: outline.to_html(Some(page.id)),
+            move_targets: outline.entries.iter().filter(|(node, _)| !subtree.contains(&node.id)).cloned().collect(),
             updated_by: users::display_name(conn, page.updated_by)?,
             watching: pages::is_watching(conn, page.id, me)?,
             can_edit: authorize(&user, Action::EditPages(&space)).is_ok(),

@@ -175,6 +175,33 @@ fn pages_form_a_tree_that_moves_and_reorders_but_never_loops() {
 }
 
 #[test]
+fn a_page_shows_the_path_to_it_in_the_tree_and_the_space_shows_everything() {
+    let app = TestApp::start();
+    let (mut client, token) = setup(&app);
+    // Guide > Install > Linux > Debian, FAQ > Billing
+    let guide = write(&mut client, &token, "OPS", "", "Guide", "");
+    let install = write(&mut client, &token, "OPS", &guide.to_string(), "Install", "");
+    let linux = write(&mut client, &token, "OPS", &install.to_string(), "Linux", "");
+    let debian = write(&mut client, &token, "OPS", &linux.to_string(), "Debian", "");
+    let faq = write(&mut client, &token, "OPS", "", "FAQ", "");
+    let billing = write(&mut client, &token, "OPS", &faq.to_string(), "Billing", "");
+    let page = client.get(&format!("/pages/{install}"));
+    assert_eq!(page.status, 200);
+    let tree = page.body.split("class=\"page-tree\"").nth(1).unwrap().split("</ul>\n").next().unwrap().to_owned();
+    for shown in [guide, install, linux, faq] {
+        assert!(tree.contains(&format!("/pages/{shown}\"")), "page {shown} is in the tree: {tree}");
+    }
+    assert!(tree.contains(&format!("<a href=\"/pages/{install}\" aria-current=\"page\">")), "{tree}");
+    for hidden in [debian, billing] {
+        assert!(!tree.contains(&format!("/pages/{hidden}\"")), "page {hidden} is under a closed list: {tree}");
+    }
+    let space = client.get("/spaces/OPS").body;
+    for every in [guide, install, linux, debian, faq, billing] {
+        assert!(space.contains(&format!("/pages/{every}\"")), "the space lists page {every}");
+    }
+}
+
+#[test]
 fn markdown_is_rendered_highlighted_linked_and_stripped_of_anything_active() {
     let app = TestApp::start();
     let (mut client, token) = setup(&app);
