@@ -90,20 +90,14 @@ fn migrate_create_user_and_generate_work_against_a_real_database() {
     let shipped = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations")).unwrap().count();
     assert!(text(&migrated).contains(&format!("{shipped} migration(s) applied.")), "{}", text(&migrated));
 
-    let weak = outpost(
-        &[
-            "admin",
-            "create-user",
-            "--config",
-            file.arg(),
-            "--username",
-            "ops",
-            "--email",
-            "ops@example.test",
-            "--password-stdin",
-        ],
-        Some("short\n"),
-    );
+    // The account the rest of this test creates, with one further flag each time.
+    let create_ops = |flag: &str, stdin: Option<&str>| {
+        outpost(
+            &["admin", "create-user", "--config", file.arg(), "--username", "ops", "--email", "ops@example.test", flag],
+            stdin,
+        )
+    };
+    let weak = create_ops("--password-stdin", Some("short\n"));
     assert!(!weak.status.success());
     assert!(text(&weak).contains("--password: Password must be at least 12 characters long."), "{}", text(&weak));
     let bad_name = outpost(
@@ -112,20 +106,7 @@ fn migrate_create_user_and_generate_work_against_a_real_database() {
     );
     assert!(text(&bad_name).contains("--username: User name must be"), "{}", text(&bad_name));
 
-    let created = outpost(
-        &[
-            "admin",
-            "create-user",
-            "--config",
-            file.arg(),
-            "--username",
-            "ops",
-            "--email",
-            "ops@example.test",
-            "--admin",
-        ],
-        None,
-    );
+    let created = create_ops("--admin", None);
     assert!(created.status.success(), "{}", text(&created));
     assert!(text(&created).contains("Created user ops") && text(&created).contains("Password (shown this once): "));
     let again = outpost(
@@ -134,20 +115,7 @@ fn migrate_create_user_and_generate_work_against_a_real_database() {
     );
     assert!(text(&again).contains("A user named ops already exists."));
     // The installer's second run: the account is left as it is, and that is a success.
-    let converged = outpost(
-        &[
-            "admin",
-            "create-user",
-            "--config",
-            file.arg(),
-            "--username",
-            "ops",
-            "--email",
-            "ops@example.test",
-            "--existing-ok",
-        ],
-        None,
-    );
+    let converged = create_ops("--existing-ok", None);
     assert!(converged.status.success(), "{}", text(&converged));
     assert_eq!(text(&converged).trim(), "User ops already exists; left as it is.");
 

@@ -37,9 +37,32 @@ fn jsonb_text(mut fields: Vec<(&str, Value)>) -> String {
     format!("{{{}}}", parts.join(", "))
 }
 
-/// An issue's life: created, then each status change to where it is now, and now and then
-/// a change of assignee.
-fn records(layout: &Layout, issue: &IssueFacts<'_>, rng: &mut StdRng) -> Vec<Record> {
+/// What an issue's life leaves in the history: created, now and then a change of assignee,
+/// then each status change to where it is now. Decided without writing any JSON, so that the
+/// records can be counted (for the ids and chain positions they take) before they are written.
+struct Life {
+    assignee_changed: bool,
+    steps: &'static [(&'static str, &'static str)],
+}
+
+impl Life {
+    fn of(issue: &IssueFacts<'_>, rng: &mut StdRng) -> Life {
+        let assignee_changed = issue.assignee.is_some() && rng.gen_bool(0.2);
+        let steps: &'static [(&'static str, &'static str)] = match issue.stage {
+            Stage::Todo => &[],
+            Stage::InProgress => &[("To do", "In progress")],
+            Stage::InReview => &[("To do", "In progress"), ("In progress", "In review")],
+            Stage::Done => &[("To do", "In progress"), ("In progress", "Done")],
+        };
+        Life { assignee_changed, steps }
+    }
+
+    fn records(&self) -> usize {
+        1 + usize::from(self.assignee_changed) + self.steps.len()
+    }
+}
+
+fn records(layout: &Layout, issue: &IssueFacts<'_>, life: &Life) -> Vec<Record> {
     let key = Value::String(format!("{}-{}", issue.project.key, issue.number));
     let mut rows = vec![Record {
         actor: issue.reporter,
@@ -53,7 +76,7 @@ fn records(layout: &Layout, issue: &IssueFacts<'_>, rng: &mut StdRng) -> Vec<Rec
         ]),
     }];
     let actor = issue.assignee.unwrap_or(issue.reporter);
-    if issue.assignee.is_some() && rng.gen_bool(0.2) {
+    if life.assignee_changed {
         let assignee = layout.usernames.get(&actor).map_or(Value::Null, |name| Value::from(name.as_str()));
         rows.push(Record {
             actor: issue.reporter,
@@ -62,13 +85,7 @@ fn records(layout: &Layout, issue: &IssueFacts<'_>, rng: &mut StdRng) -> Vec<Rec
             after: jsonb_text(vec![("key", key.clone()), ("assignee", assignee)]),
         });
     }
-    let steps: &[(&str, &str)] = match issue.stage {
-        Stage::Todo => &[],
-        Stage::InProgress => &[("To do", "In progress")],
-        Stage::InReview => &[("To do", "In progress"), ("In progress", "In review")],
-        Stage::Done => &[("To do", "In progress"), ("In progress", "Done")],
-    };
-    for (from, to) in steps {
+    for (from, to) in life.steps {
         rows.push(Record {
             actor,
             action: "issue.updated",
@@ -94,10 +111,10 @@ struct Head {
 pub fn write(conn: &mut PgConnection, layout: &Layout) -> Result<u64, AppError> {
     let each = |index: u64| {
         let issue = layout.issue(index);
-        let records = records(layout, &issue, &mut rng_for(layout.seed, HISTORY, index));
-        (issue, records)
+        let life = Life::of(&issue, &mut rng_for(layout.seed, HISTORY, index));
+        (issue, life)
     };
-    let total: u64 = (0..layout.issues).map(|index| each(index).1.len() as u64).sum();
+    let total: u64 = (0..layout.issues).map(|index| each(index).1.records() as u64).sum();
     if total == 0 {
         return Ok(0);
     }
@@ -137,7 +154,8 @@ pub fn write(conn: &mut PgConnection, layout: &Layout) -> Result<u64, AppError> 
             let mut previous = head.clone();
             let mut offset = 0;
             for index in 0..layout.issues {
-                let (issue, records) = each(index);
+                let (issue, life) = each(index);
+                let records = records(layout, &issue, &life);
                 let count = records.len();
                 for (n, record) in records.into_iter().enumerate() {
                     let (id, position) = (first_id + offset, first_position + offset);
