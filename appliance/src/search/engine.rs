@@ -119,12 +119,27 @@ pub struct Hit {
 /// How many hits each facet value has under the search and its filters.
 #[derive(Clone, Debug, Default)]
 pub struct FacetCounts {
+    /// Every type with hits.
     pub kinds: Vec<(Kind, u64)>,
-    pub projects: Vec<(i64, u64)>,
-    pub spaces: Vec<(i64, u64)>,
-    pub statuses: Vec<(String, u64)>,
+    pub projects: Ranked<i64>,
+    pub spaces: Ranked<i64>,
+    pub statuses: Ranked<String>,
     /// `None`: unassigned.
-    pub assignees: Vec<(Option<i64>, u64)>,
+    pub assignees: Ranked<Option<i64>>,
+}
+
+/// The values of a facet with most hits, most first (`tally::FACET_VALUES` of them), and how
+/// many other values have hits: an installation has thousands of assignees.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ranked<T> {
+    pub values: Vec<(T, u64)>,
+    pub more: usize,
+}
+
+impl<T> Default for Ranked<T> {
+    fn default() -> Ranked<T> {
+        Ranked { values: Vec::new(), more: 0 }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -151,13 +166,16 @@ pub fn run(
     let searcher = live.reader.searcher();
     let matcher = Matcher { parsed, typos: typo_tolerant(&searcher, &live.fields, parsed)? };
     let Some(query) = build(&live.fields, &matcher, filters, scope) else { return Ok(Results::empty()) };
+    // Two passes: counting every match needs no scores, and ranking alone lets Tantivy skip
+    // the documents that cannot reach the page (counting with ranking scores every match).
+    let tallies = searcher.search(&query, &Tally)?;
     let top = TopDocs::with_limit(per_page).and_offset((page - 1) * per_page);
-    let (total, found, tallies) = searcher.search(&query, &(Count, top, Tally))?;
+    let found = searcher.search(&query, &top)?;
     let hits = found
         .into_iter()
         .map(|(_, address)| hit(&searcher, &live.fields, address, &matcher))
         .collect::<tantivy::Result<Vec<_>>>()?;
-    Ok(Results { total, hits, facets: tallies.into_facet_counts() })
+    Ok(Results { total: tallies.total, hits, facets: tallies.into_facet_counts() })
 }
 
 /// How many documents the search finds in `scope` under `filters`, without ranking or facets.

@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::engine::{self, FacetCounts, Filters, Hit, Kind, Results};
+use super::engine::{self, FacetCounts, Filters, Hit, Kind, Ranked, Results};
 use super::query::{self, Parsed};
 use super::spelling;
 use super::SearchIndex;
@@ -137,9 +137,9 @@ fn read_filters(conn: &mut PgConnection, user: &User, params: &SearchParams) -> 
 }
 
 fn names_for(conn: &mut PgConnection, facets: &FacetCounts) -> QueryResult<Names> {
-    let project_ids: Vec<i64> = facets.projects.iter().map(|(id, _)| *id).collect();
-    let space_ids: Vec<i64> = facets.spaces.iter().map(|(id, _)| *id).collect();
-    let user_ids: Vec<i64> = facets.assignees.iter().filter_map(|(id, _)| *id).collect();
+    let project_ids: Vec<i64> = facets.projects.values.iter().map(|(id, _)| *id).collect();
+    let space_ids: Vec<i64> = facets.spaces.values.iter().map(|(id, _)| *id).collect();
+    let user_ids: Vec<i64> = facets.assignees.values.iter().filter_map(|(id, _)| *id).collect();
     let projects = projects::table
         .filter(projects::id.eq_any(project_ids))
         .select((projects::id, projects::key, projects::name))
@@ -218,10 +218,11 @@ pub struct FacetLink {
     pub selected: bool,
 }
 
-/// A facet on the page: its heading and values.
+/// A facet on the page: its heading, the values with most hits, and how many more have hits.
 pub struct FacetGroup {
     pub heading: &'static str,
     pub links: Vec<FacetLink>,
+    pub more: usize,
 }
 
 #[derive(Template)]
@@ -341,48 +342,37 @@ fn facet_link(
 }
 
 fn facet_groups(params: &SearchParams, facets: &FacetCounts, names: &Names) -> Vec<FacetGroup> {
-    let mut groups = vec![FacetGroup {
-        heading: "Type",
-        links: facets
-            .kinds
+    let kinds = facets
+        .kinds
+        .iter()
+        .map(|(kind, n)| {
+            facet_link(params, SearchPage::kind_name(kind).into(), *n, kind.as_str().into(), |p| &mut p.kind)
+        })
+        .collect();
+    let mut groups = vec![FacetGroup { heading: "Type", links: kinds, more: 0 }];
+    let keyed = |heading, ranked: &Ranked<i64>, map: &HashMap<i64, (String, String)>, field| FacetGroup {
+        heading,
+        links: ranked
+            .values
             .iter()
-            .map(|(kind, n)| {
-                facet_link(params, SearchPage::kind_name(kind).into(), *n, kind.as_str().into(), |p| &mut p.kind)
+            .filter_map(|(id, n)| {
+                map.get(id).map(|(key, name)| facet_link(params, name.clone(), *n, key.clone(), field))
             })
             .collect(),
-    }];
-    let named = |map: &HashMap<i64, (String, String)>, id: &i64| map.get(id).cloned();
-    groups.push(FacetGroup {
-        heading: "Project",
-        links: facets
-            .projects
-            .iter()
-            .filter_map(|(id, n)| named(&names.projects, id).map(|(key, name)| (key, name, n)))
-            .map(|(key, name, n)| facet_link(params, name, *n, key, |p| &mut p.project))
-            .collect(),
-    });
-    groups.push(FacetGroup {
-        heading: "Space",
-        links: facets
-            .spaces
-            .iter()
-            .filter_map(|(id, n)| named(&names.spaces, id).map(|(key, name)| (key, name, n)))
-            .map(|(key, name, n)| facet_link(params, name, *n, key, |p| &mut p.space))
-            .collect(),
-    });
+        more: ranked.more,
+    };
+    groups.push(keyed("Project", &facets.projects, &names.projects, |p| &mut p.project));
+    groups.push(keyed("Space", &facets.spaces, &names.spaces, |p| &mut p.space));
     groups.push(FacetGroup {
         heading: "Status",
-        links: facets
-            .statuses
-            .iter()
+        links: (facets.statuses.values.iter())
             .map(|(status, n)| facet_link(params, status.clone(), *n, status.clone(), |p| &mut p.status))
             .collect(),
+        more: facets.statuses.more,
     });
     groups.push(FacetGroup {
         heading: "Assignee",
-        links: facets
-            .assignees
-            .iter()
+        links: (facets.assignees.values.iter())
             .map(|(id, n)| {
                 let (label, value) = match id {
                     Some(id) => (names.users.get(id).cloned().unwrap_or_else(|| format!("user {id}")), id.to_string()),
@@ -391,6 +381,7 @@ fn facet_groups(params: &SearchParams, facets: &FacetCounts, names: &Names) -> V
                 facet_link(params, label, *n, value, |p| &mut p.assignee)
             })
             .collect(),
+        more: facets.assignees.more,
     });
     groups.retain(|group| !group.links.is_empty());
     groups
@@ -488,6 +479,7 @@ pub struct FacetValue {
     count: u64,
 }
 
+/// Each facet's values with most hits, most first: every type, and up to ten of the others.
 #[derive(Serialize, ToSchema)]
 pub struct SearchFacets {
     #[serde(rename = "type")]
@@ -496,6 +488,16 @@ pub struct SearchFacets {
     space: Vec<FacetValue>,
     status: Vec<FacetValue>,
     assignee: Vec<FacetValue>,
+    /// How many further values of each facet have hits (narrow the search to see them).
+    more: MoreFacetValues,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MoreFacetValues {
+    project: usize,
+    space: usize,
+    status: usize,
+    assignee: usize,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -519,9 +521,8 @@ pub struct SearchResult {
 
 fn facet_values(facets: &FacetCounts, names: &Names) -> SearchFacets {
     let value = |value: String, label: String, count: u64| FacetValue { value, label, count };
-    let keyed = |values: &[(i64, u64)], map: &HashMap<i64, (String, String)>| {
-        values
-            .iter()
+    let keyed = |ranked: &Ranked<i64>, map: &HashMap<i64, (String, String)>| {
+        (ranked.values.iter())
             .filter_map(|(id, n)| map.get(id).map(|(key, name)| value(key.clone(), name.clone(), *n)))
             .collect()
     };
@@ -529,15 +530,19 @@ fn facet_values(facets: &FacetCounts, names: &Names) -> SearchFacets {
         kind: facets.kinds.iter().map(|(k, n)| value(k.as_str().into(), SearchPage::kind_name(k).into(), *n)).collect(),
         project: keyed(&facets.projects, &names.projects),
         space: keyed(&facets.spaces, &names.spaces),
-        status: facets.statuses.iter().map(|(s, n)| value(s.clone(), s.clone(), *n)).collect(),
-        assignee: facets
-            .assignees
-            .iter()
+        status: facets.statuses.values.iter().map(|(s, n)| value(s.clone(), s.clone(), *n)).collect(),
+        assignee: (facets.assignees.values.iter())
             .map(|(id, n)| match id {
                 Some(id) => value(id.to_string(), names.users.get(id).cloned().unwrap_or_default(), *n),
                 None => value("none".into(), "Unassigned".into(), *n),
             })
             .collect(),
+        more: MoreFacetValues {
+            project: facets.projects.more,
+            space: facets.spaces.more,
+            status: facets.statuses.more,
+            assignee: facets.assignees.more,
+        },
     }
 }
 

@@ -1,16 +1,28 @@
-//! Facet counts from columns: one pass over the matching documents, counting each document's
-//! type, project, space, status and assignee by id. Tantivy's own facet collector turns every
-//! counted value back into its path per segment, which costs most of a search once thousands
-//! of assignees are counted; here only the few statuses and types are looked up by name.
+//! Facet counts from columns: one pass over the matching documents without scoring them,
+//! a block of documents at a time, counting each document's type, project, space, status and
+//! assignee by id or by the column's ordinal. Only the values that get listed are turned back
+//! into names. The pass also gives the total, so a search ranks its page of hits separately,
+//! where Tantivy may skip the documents that cannot make the page.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
-use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
+use tantivy::query::Weight;
+use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader, COLLECT_BLOCK_BUFFER_LEN};
 
-use super::engine::{FacetCounts, Kind};
+use super::engine::{FacetCounts, Kind, Ranked};
+
+/// How many values of each facet a search lists: the ones with most hits.
+pub const FACET_VALUES: usize = 10;
+
+/// The assignee column's value for an unassigned issue (ids start at 1).
+pub const UNASSIGNED: u64 = 0;
+
+/// Ids below this are counted in a plain array the size of the column's largest value;
+/// a column with larger ids (never in practice) is counted in a hash map.
+const ARRAY_COUNTED_BELOW: u64 = 1 << 20;
 
 /// Ids are already well spread; hashing them again would only cost time.
 #[derive(Default)]
@@ -32,33 +44,84 @@ impl Hasher for IdHasher {
     }
 }
 
-type Counts = HashMap<u64, u64, BuildHasherDefault<IdHasher>>;
+type IdMap = HashMap<u64, u64, BuildHasherDefault<IdHasher>>;
 
-/// The assignee column's value for an unassigned issue (ids start at 1).
-pub const UNASSIGNED: u64 = 0;
+/// Hits per value of one column.
+enum Counter {
+    Array(Vec<u64>),
+    Map(IdMap),
+}
 
+impl Counter {
+    fn for_values_up_to(largest: u64) -> Counter {
+        if largest < ARRAY_COUNTED_BELOW {
+            Counter::Array(vec![0; largest as usize + 1])
+        } else {
+            Counter::Map(IdMap::default())
+        }
+    }
+
+    fn add(&mut self, value: u64) {
+        match self {
+            Counter::Array(counts) => {
+                if let Some(count) = counts.get_mut(value as usize) {
+                    *count += 1;
+                }
+            }
+            Counter::Map(counts) => *counts.entry(value).or_default() += 1,
+        }
+    }
+
+    fn into_counted(self) -> IdMap {
+        match self {
+            Counter::Array(counts) => {
+                counts.into_iter().enumerate().filter(|(_, n)| *n > 0).map(|(value, n)| (value as u64, n)).collect()
+            }
+            Counter::Map(counts) => counts,
+        }
+    }
+}
+
+/// Every matching document counted under each facet.
 #[derive(Default)]
 pub struct Tallies {
+    pub total: usize,
     kinds: HashMap<String, u64>,
-    projects: Counts,
-    spaces: Counts,
+    projects: IdMap,
+    spaces: IdMap,
     statuses: HashMap<String, u64>,
-    assignees: Counts,
+    assignees: IdMap,
 }
 
 pub struct Tally;
 
+/// One column being counted; a text column by its ordinals.
+struct Counted {
+    column: Column<u64>,
+    counter: Counter,
+}
+
+impl Counted {
+    fn new(column: Column<u64>) -> Counted {
+        let counter = Counter::for_values_up_to(column.max_value());
+        Counted { column, counter }
+    }
+
+    fn of_text(column: &Option<StrColumn>) -> Option<Counted> {
+        column.as_ref().map(|column| Counted::new(column.ords().clone()))
+    }
+}
+
 pub struct SegmentTally {
-    kind: Option<StrColumn>,
-    status: Option<StrColumn>,
-    project: Column<u64>,
-    space: Column<u64>,
-    assignee: Column<u64>,
-    kind_counts: Vec<u64>,
-    status_counts: Vec<u64>,
-    projects: Counts,
-    spaces: Counts,
-    assignees: Counts,
+    total: usize,
+    kind_names: Option<StrColumn>,
+    status_names: Option<StrColumn>,
+    kinds: Option<Counted>,
+    statuses: Option<Counted>,
+    projects: Counted,
+    spaces: Counted,
+    assignees: Counted,
+    values: Vec<Option<u64>>,
 }
 
 impl Collector for Tally {
@@ -67,19 +130,18 @@ impl Collector for Tally {
 
     fn for_segment(&self, _: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<SegmentTally> {
         let columns = reader.fast_fields();
-        let kind = columns.str("kind")?;
-        let status = columns.str("status")?;
+        let kind_names = columns.str("kind")?;
+        let status_names = columns.str("status")?;
         Ok(SegmentTally {
-            kind_counts: vec![0; kind.as_ref().map_or(0, |column| column.num_terms())],
-            status_counts: vec![0; status.as_ref().map_or(0, |column| column.num_terms())],
-            kind,
-            status,
-            project: columns.u64("project")?,
-            space: columns.u64("space")?,
-            assignee: columns.u64("assignee")?,
-            projects: Counts::default(),
-            spaces: Counts::default(),
-            assignees: Counts::default(),
+            total: 0,
+            kinds: Counted::of_text(&kind_names),
+            statuses: Counted::of_text(&status_names),
+            kind_names,
+            status_names,
+            projects: Counted::new(columns.u64("project")?),
+            spaces: Counted::new(columns.u64("space")?),
+            assignees: Counted::new(columns.u64("assignee")?),
+            values: vec![None; COLLECT_BLOCK_BUFFER_LEN],
         })
     }
 
@@ -87,14 +149,31 @@ impl Collector for Tally {
         false
     }
 
+    /// Tantivy hands a segment with deleted documents to `collect` one document at a time;
+    /// here those are left out of each block instead, so the columns are still read in blocks.
+    fn collect_segment(&self, weight: &dyn Weight, ordinal: u32, reader: &SegmentReader) -> tantivy::Result<Tallies> {
+        let mut segment = self.for_segment(ordinal, reader)?;
+        let alive = reader.alive_bitset();
+        let mut kept = Vec::with_capacity(COLLECT_BLOCK_BUFFER_LEN);
+        weight.for_each_no_score(reader, &mut |docs| match alive {
+            Some(alive) => {
+                kept.clear();
+                kept.extend(docs.iter().copied().filter(|doc| alive.is_alive(*doc)));
+                segment.collect_block(&kept);
+            }
+            None => segment.collect_block(docs),
+        })?;
+        Ok(segment.harvest())
+    }
+
     fn merge_fruits(&self, segments: Vec<Tallies>) -> tantivy::Result<Tallies> {
         let mut all = Tallies::default();
         for segment in segments {
-            for (name, n) in segment.kinds {
-                *all.kinds.entry(name).or_default() += n;
-            }
-            for (name, n) in segment.statuses {
-                *all.statuses.entry(name).or_default() += n;
+            all.total += segment.total;
+            for (into, from) in [(&mut all.kinds, segment.kinds), (&mut all.statuses, segment.statuses)] {
+                for (name, n) in from {
+                    *into.entry(name).or_default() += n;
+                }
             }
             for (into, from) in [
                 (&mut all.projects, segment.projects),
@@ -110,20 +189,13 @@ impl Collector for Tally {
     }
 }
 
-fn count_ord(column: &Option<StrColumn>, counts: &mut [u64], doc: DocId) {
-    if let Some(ord) = column.as_ref().and_then(|column| column.ords().first(doc)) {
-        if let Some(count) = counts.get_mut(ord as usize) {
-            *count += 1;
-        }
-    }
-}
-
-fn named(column: Option<StrColumn>, counts: Vec<u64>) -> HashMap<String, u64> {
-    let Some(column) = column else { return HashMap::new() };
+/// The counts by ordinal, by the names the ordinals stand for.
+fn named(column: Option<StrColumn>, counted: Option<Counted>) -> HashMap<String, u64> {
+    let (Some(column), Some(counted)) = (column, counted) else { return HashMap::new() };
     let mut names = HashMap::new();
-    for (ord, n) in counts.into_iter().enumerate().filter(|(_, n)| *n > 0) {
+    for (ord, n) in counted.counter.into_counted() {
         let mut name = String::new();
-        if column.ord_to_str(ord as u64, &mut name).unwrap_or(false) {
+        if column.ord_to_str(ord, &mut name).unwrap_or(false) {
             names.insert(name, n);
         }
     }
@@ -134,49 +206,87 @@ impl SegmentCollector for SegmentTally {
     type Fruit = Tallies;
 
     fn collect(&mut self, doc: DocId, _: Score) {
-        count_ord(&self.kind, &mut self.kind_counts, doc);
-        count_ord(&self.status, &mut self.status_counts, doc);
-        for (column, counts) in [
-            (&self.project, &mut self.projects),
-            (&self.space, &mut self.spaces),
-            (&self.assignee, &mut self.assignees),
-        ] {
-            if let Some(value) = column.first(doc) {
-                *counts.entry(value).or_default() += 1;
+        self.collect_block(&[doc]);
+    }
+
+    fn collect_block(&mut self, docs: &[DocId]) {
+        self.total += docs.len();
+        let values = &mut self.values[..docs.len()];
+        let columns = [self.kinds.as_mut(), self.statuses.as_mut()].into_iter().flatten().chain([
+            &mut self.projects,
+            &mut self.spaces,
+            &mut self.assignees,
+        ]);
+        for counted in columns {
+            values.fill(None);
+            counted.column.first_vals(docs, values);
+            for value in values.iter().flatten() {
+                counted.counter.add(*value);
             }
         }
     }
 
     fn harvest(self) -> Tallies {
         Tallies {
-            kinds: named(self.kind, self.kind_counts),
-            statuses: named(self.status, self.status_counts),
-            projects: self.projects,
-            spaces: self.spaces,
-            assignees: self.assignees,
+            total: self.total,
+            kinds: named(self.kind_names, self.kinds),
+            statuses: named(self.status_names, self.statuses),
+            projects: self.projects.counter.into_counted(),
+            spaces: self.spaces.counter.into_counted(),
+            assignees: self.assignees.counter.into_counted(),
         }
     }
 }
 
-/// Most first; ties by value, so the order is stable.
-fn ranked<T: Ord + Clone>(counts: impl IntoIterator<Item = (T, u64)>) -> Vec<(T, u64)> {
+/// The `FACET_VALUES` values with most hits, ties by value so the order is stable, and how
+/// many more have hits.
+fn ranked<T: Ord>(counts: impl IntoIterator<Item = (T, u64)>) -> Ranked<T> {
     let mut counts: Vec<(T, u64)> = counts.into_iter().collect();
-    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    counts
+    counts.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let more = counts.len().saturating_sub(FACET_VALUES);
+    counts.truncate(FACET_VALUES);
+    Ranked { values: counts, more }
 }
 
 impl Tallies {
     pub fn into_facet_counts(self) -> FacetCounts {
-        let ids = |counts: Counts| ranked(counts.into_iter().map(|(id, n)| (id as i64, n)));
+        let ids = |counts: IdMap| ranked(counts.into_iter().map(|(id, n)| (id as i64, n)));
+        let mut kinds: Vec<(Kind, u64)> =
+            self.kinds.into_iter().filter_map(|(name, n)| Some((Kind::parse(&name)?, n))).collect();
+        kinds.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.as_str().cmp(b.0.as_str())));
         FacetCounts {
-            kinds: ranked(self.kinds.into_iter().filter_map(|(name, n)| Some((Kind::parse(&name)?.as_str(), n))))
-                .into_iter()
-                .filter_map(|(name, n)| Some((Kind::parse(name)?, n)))
-                .collect(),
+            kinds,
             projects: ids(self.projects),
             spaces: ids(self.spaces),
             statuses: ranked(self.statuses),
             assignees: ranked(self.assignees.into_iter().map(|(id, n)| ((id != UNASSIGNED).then_some(id as i64), n))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_facet_lists_the_values_with_most_hits_and_counts_the_rest() {
+        let counts = (1..=25u64).map(|id| (id as i64, id % 7));
+        let ranked = ranked(counts);
+        assert_eq!(ranked.values.len(), FACET_VALUES);
+        assert_eq!(ranked.values[..3], [(6, 6), (13, 6), (20, 6)], "most first, ties by value");
+        assert_eq!(ranked.more, 25 - FACET_VALUES);
+        let few = super::ranked([(Some(2), 1), (None, 3)]);
+        assert_eq!((few.values, few.more), (vec![(None, 3), (Some(2), 1)], 0));
+    }
+
+    #[test]
+    fn large_ids_are_counted_too() {
+        let mut counter = Counter::for_values_up_to(u64::MAX);
+        counter.add(u64::MAX - 1);
+        counter.add(u64::MAX - 1);
+        let mut small = Counter::for_values_up_to(9);
+        small.add(9);
+        assert_eq!(counter.into_counted().get(&(u64::MAX - 1)), Some(&2));
+        assert_eq!(small.into_counted().get(&9), Some(&1));
     }
 }

@@ -124,6 +124,7 @@ fn relevance_phrases_prefixes_typos_and_keys_find_what_was_meant() {
     assert_eq!(facet(&all, "type"), [("issue".into(), 3), ("page".into(), 1)]);
     assert_eq!(facet(&all, "project"), [("OPS".into(), 2), ("WEB".into(), 1)]);
     assert_eq!(facet(&all, "space"), [("OPS".into(), 1)]);
+    assert_eq!(all["facets"]["more"], json!({ "project": 0, "space": 0, "status": 0, "assignee": 0 }));
     let web = search(&mut api, &token, "q=deploy*&project=WEB");
     assert_eq!((labels(&web), facet(&web, "project")), (vec!["issue:WEB-1".to_owned()], vec![("WEB".into(), 1)]));
     assert_eq!(labels(&search(&mut api, &token, "q=deploy*&type=page")), ["page:OPS"]);
@@ -257,7 +258,7 @@ fn the_permission_scope_is_part_of_the_search_so_totals_and_facets_leave_out_the
     let broad = query::parse("deploy*").unwrap();
     let counted = engine::run(&live, &broad, &Filters::default(), &only_ops, (1, 20)).unwrap();
     assert_eq!(counted.total, 3, "OPS-1, OPS-2 and the OPS page");
-    assert_eq!(counted.facets.projects, [(ops, 2)], "no facet count from WEB");
+    assert_eq!(counted.facets.projects.values, [(ops, 2)], "no facet count from WEB");
     assert!(counted.hits.iter().all(|hit| !hit.label.starts_with("WEB")));
     // A spelling suggestion is a word some document holds: only one the reader may see.
     let misspelt = query::parse("secrt lanch").unwrap();
@@ -275,6 +276,32 @@ fn the_permission_scope_is_part_of_the_search_so_totals_and_facets_leave_out_the
     let token = app.token(&member);
     let found = app.client().api("GET", "/api/v1/search?q=deploy*", Some(&token), None).json();
     assert_eq!(found["total"], 4, "members may read every project until permission schemes arrive: {found}");
+}
+
+#[test]
+fn a_facet_lists_its_ten_values_with_most_hits_and_says_how_many_more_there_are() {
+    let app = TestApp::start();
+    let admin = app.user("root", true);
+    let token = app.token(&admin);
+    let plan = outpost::admin::generate::Plan { issues: 300, pages: 10, users: 15, projects: 12, seed: 5 };
+    outpost::admin::generate::run(&mut app.conn(), &plan).unwrap();
+    app.index();
+    let mut api = app.client();
+    let found = search(&mut api, &token, "q=deploy");
+    let projects = facet(&found, "project");
+    assert_eq!(projects.len(), 10, "{found}");
+    assert!(projects.windows(2).all(|pair| pair[0].1 >= pair[1].1), "most hits first: {projects:?}");
+    let more = found["facets"]["more"]["project"].as_u64().unwrap();
+    let with_hits = app.value(
+        "SELECT count(DISTINCT p.id)::text FROM projects p JOIN issues i ON i.project_id = p.id \
+         WHERE p.key LIKE 'GEN%' AND (i.title ILIKE '%deploy%' OR i.description ILIKE '%deploy%' \
+             OR EXISTS (SELECT 1 FROM comments c WHERE c.issue_id = i.id AND c.body ILIKE '%deploy%'))",
+    );
+    assert!(more > 0 && more + 10 <= with_hits.parse::<u64>().unwrap(), "{more} more of {with_hits}");
+    let mut browser = app.client();
+    browser.sign_in("root", crate::support::PASSWORD);
+    let page = browser.get("/search?q=deploy");
+    assert!(page.body.contains(&format!("and {more} more; narrow the search to see them")), "{}", page.body);
 }
 
 #[test]
