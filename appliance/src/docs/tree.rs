@@ -76,18 +76,24 @@ pub fn outline(conn: &mut PgConnection, space_id: i64) -> QueryResult<Outline> {
 pub fn around(conn: &mut PgConnection, space_id: i64, page_id: i64) -> QueryResult<Outline> {
     let nodes: Vec<Node> = crate::db::Prepared(
         diesel::sql_query(
+            // Each list read on its own through the tree indexes, first `PER_LIST` only: a
+            // window over the whole level read and sorted every top-level page of a space.
             "WITH RECURSIVE path AS ( \
                  SELECT id, parent_id FROM pages WHERE id = $2 AND space_id = $1 \
                  UNION ALL SELECT p.id, p.parent_id FROM pages p JOIN path ON p.id = path.parent_id \
-             ), listed AS ( \
-                 SELECT id, parent_id, position, title, \
-                        row_number() OVER (PARTITION BY parent_id ORDER BY position, id) AS place \
-                   FROM pages \
-                  WHERE space_id = $1 AND (parent_id IS NULL OR parent_id IN (SELECT id FROM path)) \
+             ), top AS ( \
+                 SELECT id, parent_id, position, title FROM pages \
+                  WHERE space_id = $1 AND parent_id IS NULL ORDER BY position, id LIMIT $3 \
+             ), below AS ( \
+                 SELECT listed.* FROM path, LATERAL ( \
+                     SELECT id, parent_id, position, title FROM pages \
+                      WHERE space_id = $1 AND parent_id = path.id ORDER BY position, id LIMIT $3 \
+                 ) AS listed \
              ) \
-             SELECT id, parent_id, position, title FROM listed \
-              WHERE place <= $3 OR id IN (SELECT id FROM path) \
-              ORDER BY position, id",
+             SELECT id, parent_id, position, title FROM top \
+             UNION SELECT id, parent_id, position, title FROM below \
+             UNION SELECT id, parent_id, position, title FROM pages WHERE id IN (SELECT id FROM path) \
+             ORDER BY position, id",
         )
         .bind::<diesel::sql_types::BigInt, _>(space_id)
         .bind::<diesel::sql_types::BigInt, _>(page_id)

@@ -149,7 +149,7 @@ pub fn find_allowed(
 }
 
 /// Hands out the next issue number. The UPDATE takes the project row's lock until the
-/// caller's transaction ends, so concurrent creates get distinct, consecutive numbers.
+/// transaction it runs in ends, so concurrent creates get distinct numbers.
 pub fn take_issue_number(conn: &mut PgConnection, project_id: i64) -> QueryResult<i64> {
     let next: i64 = diesel::update(projects::table.find(project_id))
         .set(projects::next_issue_number.eq(projects::next_issue_number + 1))

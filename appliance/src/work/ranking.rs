@@ -74,12 +74,13 @@ fn respace(conn: &mut PgConnection, project_id: i64) -> QueryResult<usize> {
     .execute(conn)
 }
 
-/// The rank of the issue next to `rank` in the project (below it if `before`), among issues
-/// of sprint `sprint` when `same_sprint` says so.
+/// The id and rank of the issue next to the one at `(rank, id)` in the project (the one
+/// before it if `before`), among issues of sprint `sprint` when `same_sprint` says so. The
+/// order is by rank, then id: issues created at the same moment can share a rank.
 fn neighbour(
     conn: &mut PgConnection,
     project_id: i64,
-    rank: i64,
+    (rank, id): (i64, i64),
     before: bool,
     same_sprint: Option<Option<i64>>,
 ) -> QueryResult<Option<(i64, i64)>> {
@@ -88,9 +89,13 @@ fn neighbour(
         .select((issues_table::id, issues_table::rank))
         .into_boxed();
     query = if before {
-        query.filter(issues_table::rank.lt(rank)).order(issues_table::rank.desc())
+        query
+            .filter(issues_table::rank.lt(rank).or(issues_table::rank.eq(rank).and(issues_table::id.lt(id))))
+            .order((issues_table::rank.desc(), issues_table::id.desc()))
     } else {
-        query.filter(issues_table::rank.gt(rank)).order(issues_table::rank.asc())
+        query
+            .filter(issues_table::rank.gt(rank).or(issues_table::rank.eq(rank).and(issues_table::id.gt(id))))
+            .order((issues_table::rank.asc(), issues_table::id.asc()))
     };
     match same_sprint {
         Some(Some(sprint)) => query = query.filter(issues_table::sprint_id.eq(sprint)),
@@ -134,7 +139,7 @@ fn target_rank(
         }
         Placement::Up | Placement::Down => {
             let before = *placement == Placement::Up;
-            match neighbour(conn, project.id, issue.rank, before, Some(issue.sprint_id))? {
+            match neighbour(conn, project.id, (issue.rank, issue.id), before, Some(issue.sprint_id))? {
                 None => None,
                 Some((id, _)) => {
                     let other: Issue = issues_table::table.find(id).select(Issue::as_select()).first(conn)?;
@@ -150,7 +155,7 @@ fn target_rank(
                 return Ok(None);
             }
             let before = matches!(placement, Placement::Before(_));
-            let far = neighbour(conn, project.id, other.rank, before, None)?;
+            let far = neighbour(conn, project.id, (other.rank, other.id), before, None)?;
             if far.is_some_and(|(id, _)| id == issue.id) {
                 return Ok(None);
             }

@@ -1,4 +1,7 @@
-//! Issue numbers stay distinct and consecutive when many creates race.
+//! Issue numbers stay distinct and consecutive when many creates race, and a refused create
+//! takes no number.
+
+use diesel::RunQueryDsl;
 
 use crate::support::TestApp;
 
@@ -35,4 +38,19 @@ fn a_burst_of_concurrent_creates_gets_distinct_consecutive_numbers() {
     assert_eq!(numbers, (1..=CREATES as i64).collect::<Vec<_>>());
     assert_eq!(app.count("audit_log WHERE action = 'issue.created'"), CREATES as i64);
     assert_eq!(app.count("outbox WHERE topic = 'issue.created'"), CREATES as i64);
+
+    // The number is taken after the checks: refusals leave no gap.
+    for refused in [r#"{"title":"x","status":"Nowhere"}"#, r#"{"title":"x","assignee":"nobody"}"#, r#"{"title":""}"#] {
+        let reply = client.api("POST", "/api/v1/projects/OPS/issues", Some(&token), Some(refused));
+        assert_eq!(reply.status, 422, "{refused}: {}", reply.body);
+    }
+    let next = client.api("POST", "/api/v1/projects/OPS/issues", Some(&token), Some(r#"{"title":"After"}"#));
+    assert_eq!(next.json()["key"], format!("OPS-{}", CREATES + 1));
+    // Issues created at once may share a rank; the id orders them, and moving one up
+    // passes the one it shared a rank with.
+    diesel::sql_query("UPDATE issues SET rank = 7 WHERE number IN (1, 2)").execute(&mut app.conn()).unwrap();
+    let moved = client.api("POST", "/api/v1/issues/OPS-2/move", Some(&token), Some(r#"{"direction":"up"}"#));
+    assert!(moved.status < 300, "{}", moved.body);
+    let order = app.value("SELECT string_agg(number::text, ',' ORDER BY rank, id) FROM issues WHERE number IN (1, 2)");
+    assert_eq!(order, "2,1");
 }
