@@ -166,8 +166,8 @@ pub fn run(
     let searcher = live.reader.searcher();
     let matcher = Matcher { parsed, typos: typo_tolerant(&searcher, &live.fields, parsed)? };
     let Some(query) = build(&live.fields, &matcher, filters, scope) else { return Ok(Results::empty()) };
-    // Two passes: counting every match needs no scores, and ranking alone lets Tantivy skip
-    // the documents that cannot reach the page (counting with ranking scores every match).
+    // Two passes: Tantivy hands a collector blocks of documents only when nothing in it
+    // needs scores, so counting beside ranking would read the columns one document at a time.
     let tallies = searcher.search(&query, &Tally)?;
     let top = TopDocs::with_limit(per_page).and_offset((page - 1) * per_page);
     let found = searcher.search(&query, &top)?;

@@ -1,8 +1,7 @@
 //! Facet counts from columns: one pass over the matching documents without scoring them,
 //! a block of documents at a time, counting each document's type, project, space, status and
 //! assignee by id or by the column's ordinal. Only the values that get listed are turned back
-//! into names. The pass also gives the total, so a search ranks its page of hits separately,
-//! where Tantivy may skip the documents that cannot make the page.
+//! into names. The pass also gives the total; the page of hits is ranked in a pass of its own.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
