@@ -247,7 +247,7 @@ async fn form_page(
             .limit(200)
             .select((issues_table::number, issues_table::title))
             .load(conn)?;
-        Ok((users::active_refs(conn)?, statuses, Catalogue::load(conn, project_id)?, epics))
+        Ok((users::project_refs(conn, project_id)?, statuses, Catalogue::load(conn, project_id)?, epics))
     })
     .await?;
     let status = status_for(error.as_ref());

@@ -210,7 +210,7 @@ async fn list_page(
     let (project, people, workflow, filters, sprints, custom_fields, listed) = db::run(&state.pool, move |conn| {
         let project = projects::find_by_key(conn, &key)?;
         authorize(&user, Action::ViewProject(&project))?;
-        let people = users::active_refs(conn)?;
+        let people = users::project_refs(conn, project.id)?;
         let workflow = Workflow::load(conn, project.id)?;
         let filters = saved_filters::visible(conn, &user, project.id)?;
         let sprints = sprints::open_sprints(conn, project.id)?;

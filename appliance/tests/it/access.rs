@@ -127,6 +127,14 @@ fn each_role_may_do_what_its_scheme_gives_and_outsiders_see_nothing() {
     );
     assert_eq!((granted.0, granted.1["grantee"].as_str()), (201, Some("Platform")));
     assert_eq!(call(&mut api, &otto, "GET", "/api/v1/issues/SEC-1", None).0, 200);
+
+    // The project's person pickers offer its people: granted a role themselves or through a
+    // team, and its lead; not the auditor, who reads everything but holds no role in it.
+    let sec: i64 = app.value("SELECT id::text FROM projects WHERE key = 'SEC'").parse().unwrap();
+    let mut offered: Vec<String> =
+        users::project_refs(&mut app.conn(), sec).unwrap().into_iter().map(|person| person.username).collect();
+    offered.sort();
+    assert_eq!(offered, ["mona", "otto", "rex", "root", "vera"]);
 }
 
 #[test]
