@@ -243,7 +243,7 @@ fn select_issues(conn: &mut PgConnection, rule: &Rule, named: Option<&[String]>)
         sql.and(format!("i.number = ANY({numbers})"));
     }
     add_condition(conn, rule, &mut sql)?;
-    Ok(issue_list::load(conn, sql, ISSUES_PER_FIRING, 0)?.into_iter().map(|listed| listed.issue.id).collect())
+    Ok(issue_list::load_cards(conn, sql, ISSUES_PER_FIRING, 0)?.into_iter().map(|listed| listed.issue.id).collect())
 }
 
 fn add_condition(conn: &mut PgConnection, rule: &Rule, sql: &mut SqlBuilder) -> Result<(), AppError> {
@@ -261,7 +261,7 @@ fn matches(conn: &mut PgConnection, rule: &Rule, issue_id: i64) -> Result<bool, 
     let id = sql.bind(Bind::Int8(issue_id));
     sql.and(format!("i.id = {id}"));
     add_condition(conn, rule, &mut sql)?;
-    Ok(!issue_list::load(conn, sql, 1, 0)?.is_empty())
+    Ok(!issue_list::load_cards(conn, sql, 1, 0)?.is_empty())
 }
 
 /// One log entry, before it is written.

@@ -71,7 +71,7 @@ pub struct User {
 }
 
 /// What pages and the API show of a person.
-#[derive(Clone, Debug, Queryable, Selectable, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Clone, Debug, Queryable, QueryableByName, Selectable, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[diesel(table_name = users)]
 pub struct UserRef {
     pub id: i64,
@@ -212,20 +212,21 @@ const PICKER_PEOPLE: i64 = 500;
 /// pickers listed the first thousand of them on every issue list (5 ms to sort, 200 kB of
 /// options), and the rest could not be picked at all. Any active username may be typed.
 pub fn project_refs(conn: &mut PgConnection, project_id: i64) -> QueryResult<Vec<UserRef>> {
-    use crate::schema::{project_role_grants as grants, projects, team_members};
-    let own = grants::table.filter(grants::project_id.eq(project_id)).select(grants::user_id);
-    let through_teams = grants::table
-        .inner_join(team_members::table.on(team_members::team_id.nullable().eq(grants::team_id)))
-        .filter(grants::project_id.eq(project_id))
-        .select(team_members::user_id);
-    let lead = projects::table.filter(projects::id.eq(project_id)).select(projects::lead_id);
-    users::table
-        .filter(users::is_active.eq(true))
-        .filter(users::id.nullable().eq_any(own).or(users::id.eq_any(through_teams)).or(users::id.eq_any(lead)))
-        .order((users::display_name.asc(), users::id.asc()))
-        .limit(PICKER_PEOPLE)
-        .select(UserRef::as_select())
-        .load(conn)
+    // One IN over a UNION: an OR of three INs made PostgreSQL read every user.
+    crate::db::Prepared(
+        diesel::sql_query(
+            "SELECT id, username, display_name FROM users \
+              WHERE is_active AND id IN ( \
+                  SELECT user_id FROM project_role_grants WHERE project_id = $1 AND user_id IS NOT NULL \
+                  UNION SELECT m.user_id FROM project_role_grants g JOIN team_members m ON m.team_id = g.team_id \
+                         WHERE g.project_id = $1 \
+                  UNION SELECT lead_id FROM projects WHERE id = $1) \
+              ORDER BY display_name, id LIMIT $2",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(project_id)
+        .bind::<diesel::sql_types::BigInt, _>(PICKER_PEOPLE),
+    )
+    .load(conn)
 }
 
 pub fn refs_by_ids(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<HashMap<i64, UserRef>> {

@@ -73,7 +73,7 @@ fn list_of(
     }
     sql.order_by(OrderTerm::asc("i.rank", SortValue::Integer));
     sql.keep_plan();
-    issue_list::load(conn, sql, ROWS_MAX, 0)
+    issue_list::load_cards(conn, sql, ROWS_MAX, 0)
 }
 
 pub async fn backlog_page(

@@ -115,7 +115,7 @@ pub fn load(conn: &mut PgConnection, workflow: &Workflow, source: &Source<'_>) -
         let context = Context { me: source.me, now: Utc::now(), project_id: Some(source.project_id) };
         oql::compile::compile(conn, &filter_only, &context, &mut sql)?;
     }
-    let mut cards = issue_list::load(conn, sql, CARDS_MAX + 1, 0)?;
+    let mut cards = issue_list::load_cards(conn, sql, CARDS_MAX + 1, 0)?;
     let truncated = cards.len() as i64 > CARDS_MAX;
     cards.truncate(CARDS_MAX as usize);
 
