@@ -62,11 +62,11 @@ pub fn bottom_rank(conn: &mut PgConnection, project_id: i64) -> QueryResult<i64>
     Ok(highest.unwrap_or(0) + GAP)
 }
 
-/// Spaces the project's ranks `GAP` apart again, keeping their order.
+/// Spaces the project's ranks `GAP` apart again, keeping their order as lists show it.
 fn respace(conn: &mut PgConnection, project_id: i64) -> QueryResult<usize> {
     diesel::sql_query(
         "UPDATE issues SET rank = ordered.n * $2 \
-           FROM (SELECT id, row_number() OVER (ORDER BY rank, id) AS n FROM issues WHERE project_id = $1) AS ordered \
+           FROM (SELECT id, row_number() OVER (ORDER BY rank, id DESC) AS n FROM issues WHERE project_id = $1) AS ordered \
           WHERE issues.id = ordered.id",
     )
     .bind::<BigInt, _>(project_id)
@@ -75,8 +75,9 @@ fn respace(conn: &mut PgConnection, project_id: i64) -> QueryResult<usize> {
 }
 
 /// The id and rank of the issue next to the one at `(rank, id)` in the project (the one
-/// before it if `before`), among issues of sprint `sprint` when `same_sprint` says so. The
-/// order is by rank, then id: issues created at the same moment can share a rank.
+/// before it if `before`), among issues of sprint `sprint` when `same_sprint` says so. Issues
+/// created at the same moment can share a rank; among them the newest comes first, as every
+/// list shows them (`list_cursor::TIE_BREAK`).
 fn neighbour(
     conn: &mut PgConnection,
     project_id: i64,
@@ -90,12 +91,12 @@ fn neighbour(
         .into_boxed();
     query = if before {
         query
-            .filter(issues_table::rank.lt(rank).or(issues_table::rank.eq(rank).and(issues_table::id.lt(id))))
-            .order((issues_table::rank.desc(), issues_table::id.desc()))
+            .filter(issues_table::rank.lt(rank).or(issues_table::rank.eq(rank).and(issues_table::id.gt(id))))
+            .order((issues_table::rank.desc(), issues_table::id.asc()))
     } else {
         query
-            .filter(issues_table::rank.gt(rank).or(issues_table::rank.eq(rank).and(issues_table::id.gt(id))))
-            .order((issues_table::rank.asc(), issues_table::id.asc()))
+            .filter(issues_table::rank.gt(rank).or(issues_table::rank.eq(rank).and(issues_table::id.lt(id))))
+            .order((issues_table::rank.asc(), issues_table::id.desc()))
     };
     match same_sprint {
         Some(Some(sprint)) => query = query.filter(issues_table::sprint_id.eq(sprint)),

@@ -46,11 +46,19 @@ fn a_burst_of_concurrent_creates_gets_distinct_consecutive_numbers() {
     }
     let next = client.api("POST", "/api/v1/projects/OPS/issues", Some(&token), Some(r#"{"title":"After"}"#));
     assert_eq!(next.json()["key"], format!("OPS-{}", CREATES + 1));
-    // Issues created at once may share a rank; the id orders them, and moving one up
-    // passes the one it shared a rank with.
-    diesel::sql_query("UPDATE issues SET rank = 7 WHERE number IN (1, 2)").execute(&mut app.conn()).unwrap();
-    let moved = client.api("POST", "/api/v1/issues/OPS-2/move", Some(&token), Some(r#"{"direction":"up"}"#));
+    // Issues created at once may share a rank; lists show the newest of them first, and
+    // moving the other up passes it.
+    diesel::sql_query("UPDATE issues SET rank = 7 WHERE id IN (SELECT id FROM issues ORDER BY id LIMIT 2)")
+        .execute(&mut app.conn())
+        .unwrap();
+    let shown = || app.value("SELECT string_agg(number::text, ',' ORDER BY rank, id DESC) FROM issues WHERE rank <= 7");
+    let (older, newer) = (
+        app.value("SELECT number::text FROM issues ORDER BY id LIMIT 1"),
+        app.value("SELECT number::text FROM issues ORDER BY id LIMIT 1 OFFSET 1"),
+    );
+    assert_eq!(shown(), format!("{newer},{older}"));
+    let moved =
+        client.api("POST", &format!("/api/v1/issues/OPS-{older}/move"), Some(&token), Some(r#"{"direction":"up"}"#));
     assert!(moved.status < 300, "{}", moved.body);
-    let order = app.value("SELECT string_agg(number::text, ',' ORDER BY rank, id) FROM issues WHERE number IN (1, 2)");
-    assert_eq!(order, "2,1");
+    assert_eq!(shown(), format!("{older},{newer}"));
 }
