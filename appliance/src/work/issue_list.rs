@@ -19,7 +19,6 @@ use super::workflows::Workflow;
 use crate::errors::AppError;
 use crate::identity::permissions::readable_scope;
 use crate::identity::users::{self, User, UserRef};
-use crate::schema::users as users_table;
 use crate::search::engine::Scope;
 
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
@@ -478,11 +477,11 @@ pub fn search(
 
 /// Who an issue is assigned to and who reported it, for the issue page and API.
 pub fn people_of(conn: &mut PgConnection, issue: &Issue) -> QueryResult<(Option<UserRef>, UserRef)> {
-    let reporter = users_table::table.find(issue.reporter_id).select(UserRef::as_select()).first(conn)?;
-    let assignee = match issue.assignee_id {
-        Some(id) => Some(users_table::table.find(id).select(UserRef::as_select()).first(conn)?),
-        None => None,
-    };
+    // Both in one statement: every issue view asks.
+    let ids: Vec<i64> = std::iter::once(issue.reporter_id).chain(issue.assignee_id).collect();
+    let mut found = users::refs_by_ids(conn, &ids)?;
+    let reporter = found.get(&issue.reporter_id).cloned().ok_or(diesel::result::Error::NotFound)?;
+    let assignee = issue.assignee_id.map(|id| found.remove(&id).ok_or(diesel::result::Error::NotFound)).transpose()?;
     Ok((assignee, reporter))
 }
 
