@@ -281,6 +281,14 @@ impl Layout {
         }
     }
 
+    /// Every page in the order of their ids: its project, its index among all pages, its facts.
+    pub fn each_page(&self) -> impl Iterator<Item = (&ProjectPlan, u64, PageFacts)> + '_ {
+        self.projects.iter().flat_map(move |project| {
+            (project.first_page..project.first_page + project.pages)
+                .map(move |index| (project, index, self.page(project, index)))
+        })
+    }
+
     pub fn page(&self, project: &ProjectPlan, index: u64) -> PageFacts {
         let mut rng = rng_for(self.seed, PAGE_FACTS, index);
         let nth = index - project.first_page;

@@ -76,29 +76,27 @@ fn write_pages(conn: &mut PgConnection, layout: &Layout, words: &Words) -> Resul
         ),
         ("pages", layout.pages),
         |sink| {
-            for project in &layout.projects {
-                // Each page goes after its siblings written so far.
-                let mut siblings: HashMap<Option<i64>, i32> = HashMap::new();
-                for index in project.first_page..project.first_page + project.pages {
-                    let page = layout.page(project, index);
-                    let (title, bodies) = texts(layout, words, index, page.versions);
-                    let position = siblings.entry(page.parent).or_default();
-                    sink.row(format_args!(
-                        "{},{},{},{position},{},{},{},{},{},{},{}",
-                        page.id,
-                        project.space_id,
-                        id(page.parent),
-                        text(&title),
-                        text(bodies.last().map(String::as_str).unwrap_or_default()),
-                        page.versions,
-                        page.author,
-                        page.editor,
-                        page.created.to_rfc3339(),
-                        page.updated.to_rfc3339(),
-                    ))?;
-                    *position += 1;
-                    sink.advance();
-                }
+            // Each page goes after its siblings written so far: those with the same parent,
+            // or at the top of the same space.
+            let mut siblings: HashMap<(i64, Option<i64>), i32> = HashMap::new();
+            for (project, index, page) in layout.each_page() {
+                let (title, bodies) = texts(layout, words, index, page.versions);
+                let position = siblings.entry((project.space_id, page.parent)).or_default();
+                sink.row(format_args!(
+                    "{},{},{},{position},{},{},{},{},{},{},{}",
+                    page.id,
+                    project.space_id,
+                    id(page.parent),
+                    text(&title),
+                    text(bodies.last().map(String::as_str).unwrap_or_default()),
+                    page.versions,
+                    page.author,
+                    page.editor,
+                    page.created.to_rfc3339(),
+                    page.updated.to_rfc3339(),
+                ))?;
+                *position += 1;
+                sink.advance();
             }
         }
     ))
@@ -119,28 +117,25 @@ fn write_versions(conn: &mut PgConnection, layout: &Layout, words: &Words) -> Re
         ),
         ("versions", layout.pages),
         |sink| {
-            for project in &layout.projects {
-                for index in project.first_page..project.first_page + project.pages {
-                    let page = layout.page(project, index);
-                    let (title, bodies) = texts(layout, words, index, page.versions);
-                    let span = (page.updated - page.created) / page.versions;
-                    for (n, body) in bodies.iter().enumerate() {
-                        let version = n as i32 + 1;
-                        let (author, at) = if version == page.versions {
-                            (page.editor, page.updated)
-                        } else {
-                            (page.author, page.created + span * (version - 1))
-                        };
-                        sink.row(format_args!(
-                            "{},{version},{},{},{author},\"\",{}",
-                            page.id,
-                            text(&title),
-                            text(body),
-                            at.to_rfc3339()
-                        ))?;
-                    }
-                    sink.advance();
+            for (_, index, page) in layout.each_page() {
+                let (title, bodies) = texts(layout, words, index, page.versions);
+                let span = (page.updated - page.created) / page.versions;
+                for (n, body) in bodies.iter().enumerate() {
+                    let version = n as i32 + 1;
+                    let (author, at) = if version == page.versions {
+                        (page.editor, page.updated)
+                    } else {
+                        (page.author, page.created + span * (version - 1))
+                    };
+                    sink.row(format_args!(
+                        "{},{version},{},{},{author},\"\",{}",
+                        page.id,
+                        text(&title),
+                        text(body),
+                        at.to_rfc3339()
+                    ))?;
                 }
+                sink.advance();
             }
         }
     ))
@@ -154,15 +149,12 @@ fn write_watchers(conn: &mut PgConnection, layout: &Layout) -> Result<u64, AppEr
         (page_watchers::page_id, page_watchers::user_id),
         ("watchers", layout.pages),
         |sink| {
-            for project in &layout.projects {
-                for index in project.first_page..project.first_page + project.pages {
-                    let page = layout.page(project, index);
-                    sink.row(format_args!("{},{}", page.id, page.author))?;
-                    if page.editor != page.author {
-                        sink.row(format_args!("{},{}", page.id, page.editor))?;
-                    }
-                    sink.advance();
+            for (_, _, page) in layout.each_page() {
+                sink.row(format_args!("{},{}", page.id, page.author))?;
+                if page.editor != page.author {
+                    sink.row(format_args!("{},{}", page.id, page.editor))?;
                 }
+                sink.advance();
             }
         }
     ))
