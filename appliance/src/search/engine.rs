@@ -6,17 +6,19 @@ use std::collections::{BTreeMap, HashSet};
 use std::ops::Bound;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
-    BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery,
+    BooleanQuery, BoostQuery, ConstScoreQuery, EnableScoring, FuzzyTermQuery, Occur, PhraseQuery, Query, RangeQuery,
+    TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Facet, IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 
+use super::admission::Admission;
 use super::query::{Parsed, Part, TYPO_TOLERANT_FROM};
+use super::ranking;
 use super::schema::{self, Fields};
-use super::tally::Tally;
+use super::tally::{self, Sampling};
 use super::Live;
 use crate::web::markdown::escape_html;
 
@@ -31,6 +33,28 @@ const TYPOS_BELOW_DOCUMENTS: u64 = 5;
 const SNIPPET_CHARS: usize = 200;
 /// How much of a body the passage is chosen from.
 const SNIPPET_SOURCE_CHARS: usize = 20_000;
+/// A scope of at most this many projects and spaces narrows the query itself (a cheap read
+/// of their few documents); a wider one is checked on each match's columns instead, since
+/// reading which documents a scope of hundreds of projects holds cost more than the search.
+const NARROW_SCOPE_PLACES: usize = 16;
+/// A filter is selective when it admits less than this fraction (1/n) of the index.
+const SELECTIVE_BELOW: u64 = 16;
+
+/// How much work a search does before its counts become estimates.
+#[derive(Clone, Copy, Debug)]
+pub struct Effort {
+    /// A search finding at most this many documents is counted exactly, every match scored
+    /// and counted in one pass; a larger one is counted on a sample and ranked with block
+    /// skipping.
+    pub exact_up_to: u64,
+    pub sampling: Sampling,
+}
+
+impl Effort {
+    /// On the million-issue benchmark a sample is 1/16 of the matches: a search finding 700,000
+    /// documents counts about 44,000 of them.
+    pub const DEFAULT: Effort = Effort { exact_up_to: 10_000, sampling: Sampling { window: 256, every: 16 } };
+}
 
 /// The projects and spaces whose documents a reader may see.
 #[derive(Clone, Debug)]
@@ -128,6 +152,20 @@ pub struct FacetCounts {
     pub assignees: Ranked<Option<i64>>,
 }
 
+impl FacetCounts {
+    /// Every count through `round` (estimates are shown rounded).
+    fn round_to(&mut self, round: fn(u64) -> u64) {
+        let counts = (self.kinds.iter_mut().map(|(_, n)| n))
+            .chain(self.projects.values.iter_mut().map(|(_, n)| n))
+            .chain(self.spaces.values.iter_mut().map(|(_, n)| n))
+            .chain(self.statuses.values.iter_mut().map(|(_, n)| n))
+            .chain(self.assignees.values.iter_mut().map(|(_, n)| n));
+        for n in counts {
+            *n = round(*n);
+        }
+    }
+}
+
 /// The values of a facet with most hits, most first (`tally::FACET_VALUES` of them), and how
 /// many other values have hits: an installation has thousands of assignees.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -144,14 +182,54 @@ impl<T> Default for Ranked<T> {
 
 #[derive(Clone, Debug)]
 pub struct Results {
+    /// Rounded to two significant digits when it is an estimate.
     pub total: usize,
+    /// Whether the total and the facet counts were counted, not estimated from a sample.
+    pub exact: bool,
     pub hits: Vec<Hit>,
     pub facets: FacetCounts,
 }
 
 impl Results {
     fn empty() -> Results {
-        Results { total: 0, hits: Vec::new(), facets: FacetCounts::default() }
+        Results { total: 0, exact: true, hits: Vec::new(), facets: FacetCounts::default() }
+    }
+}
+
+/// `n` to two significant digits: an estimate shown with more would claim a precision it has not.
+pub fn about(n: u64) -> u64 {
+    let mut unit = 1;
+    while n / unit >= 100 {
+        unit *= 10;
+    }
+    (n + unit / 2) / unit * unit
+}
+
+/// The queries of one search.
+struct Plan {
+    /// What the words ask for, alone: the query Tantivy can rank with block skipping.
+    words: Box<dyn Query>,
+    /// The words, the filters and a narrow scope: the query counting passes read.
+    narrowed: BooleanQuery,
+    /// The facet terms of each filter clause of `narrowed` (a document holds one of them).
+    narrowing: Vec<Vec<Term>>,
+}
+
+impl Plan {
+    /// Whether a filter clause admits so little of the index that following its documents
+    /// beats skipping blocks of the words' documents.
+    fn selective(&self, searcher: &Searcher) -> tantivy::Result<bool> {
+        let documents = searcher.num_docs();
+        for terms in &self.narrowing {
+            let mut holding = 0;
+            for term in terms {
+                holding += searcher.doc_freq(term)?;
+            }
+            if holding * SELECTIVE_BELOW < documents {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }
 
@@ -161,31 +239,72 @@ pub fn run(
     parsed: &Parsed,
     filters: &Filters,
     scope: &Scope,
+    paging: (usize, usize),
+) -> tantivy::Result<Results> {
+    run_with(Effort::DEFAULT, live, parsed, filters, scope, paging)
+}
+
+/// `run` with the given effort (tests use a small one to reach estimates on small indexes).
+pub fn run_with(
+    effort: Effort,
+    live: &Live,
+    parsed: &Parsed,
+    filters: &Filters,
+    scope: &Scope,
     (page, per_page): (usize, usize),
 ) -> tantivy::Result<Results> {
     let searcher = live.reader.searcher();
     let matcher = Matcher { parsed, typos: typo_tolerant(&searcher, &live.fields, parsed)? };
-    let Some(query) = build(&live.fields, &matcher, filters, scope) else { return Ok(Results::empty()) };
-    // Two passes: Tantivy hands a collector blocks of documents only when nothing in it
-    // needs scores, so counting beside ranking would read the columns one document at a time.
-    let tallies = searcher.search(&query, &Tally)?;
-    let top = TopDocs::with_limit(per_page).and_offset((page - 1) * per_page);
-    let found = searcher.search(&query, &top)?;
-    let hits = found
+    let Some(plan) = build(&live.fields, &matcher, filters, scope) else { return Ok(Results::empty()) };
+    let admission = Admission { scope, filters };
+    let best_needed = page * per_page;
+    let scoring = EnableScoring::enabled_from_searcher(&searcher);
+    let narrowed = plan.narrowed.weight(scoring)?;
+    let exactly = ranking::rank_and_count(&searcher, narrowed.as_ref(), &admission, best_needed, effort.exact_up_to)?;
+    let (best, tallies) = match exactly {
+        Some(counted) => counted,
+        None => {
+            let counting = plan.narrowed.weight(EnableScoring::disabled_from_searcher(&searcher))?;
+            let sampled = tally::sample(&searcher, counting.as_ref(), &admission, effort.sampling)?;
+            let best = if plan.selective(&searcher)? {
+                ranking::rank(&searcher, narrowed.as_ref(), &admission, best_needed)?
+            } else {
+                let words = plan.words.weight(scoring)?;
+                ranking::rank(&searcher, words.as_ref(), &admission, best_needed)?
+            };
+            (best, sampled)
+        }
+    };
+    let hits = best
+        .into_page((page - 1) * per_page)
         .into_iter()
-        .map(|(_, address)| hit(&searcher, &live.fields, address, &matcher))
+        .map(|address| hit(&searcher, &live.fields, address, &matcher))
         .collect::<tantivy::Result<Vec<_>>>()?;
-    Ok(Results { total: tallies.total, hits, facets: tallies.into_facet_counts() })
+    let exact = tallies.exact;
+    let total = if exact { tallies.total } else { about(tallies.total) };
+    let mut facets = tallies.into_facet_counts();
+    if !exact {
+        facets.round_to(about);
+    }
+    Ok(Results { total: total as usize, exact, hits, facets })
 }
 
-/// How many documents the search finds in `scope` under `filters`, without ranking or facets.
-pub fn count(live: &Live, parsed: &Parsed, filters: &Filters, scope: &Scope) -> tantivy::Result<usize> {
+/// How many documents the search finds in `scope` under `filters`, without ranking or
+/// facets, and whether that was counted rather than estimated (rounded, then).
+pub fn count(live: &Live, parsed: &Parsed, filters: &Filters, scope: &Scope) -> tantivy::Result<(u64, bool)> {
     let searcher = live.reader.searcher();
     let matcher = Matcher { parsed, typos: typo_tolerant(&searcher, &live.fields, parsed)? };
-    match build(&live.fields, &matcher, filters, scope) {
-        Some(query) => searcher.search(&query, &Count),
-        None => Ok(0),
+    let Some(plan) = build(&live.fields, &matcher, filters, scope) else { return Ok((0, true)) };
+    let admission = Admission { scope, filters };
+    let counting = plan.narrowed.weight(EnableScoring::disabled_from_searcher(&searcher))?;
+    let effort = Effort::DEFAULT;
+    if let Some((_, tallies)) =
+        ranking::rank_and_count(&searcher, counting.as_ref(), &admission, 0, effort.exact_up_to)?
+    {
+        return Ok((tallies.total, true));
     }
+    let sampled = tally::sample(&searcher, counting.as_ref(), &admission, effort.sampling)?;
+    Ok(if sampled.exact { (sampled.total, true) } else { (about(sampled.total), false) })
 }
 
 /// The words of the search that also match with one typo: long enough, and rare as typed.
@@ -227,24 +346,39 @@ impl Matcher<'_> {
     }
 }
 
-/// The Tantivy query, or `None` when the scope allows nothing at all.
-fn build(fields: &Fields, matcher: &Matcher, filters: &Filters, scope: &Scope) -> Option<BooleanQuery> {
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-        matcher.parsed.parts.iter().map(|part| (Occur::Must, part_query(fields, part, &matcher.typos))).collect();
+/// The queries, or `None` when the scope allows nothing at all. Filter clauses score zero,
+/// so a document scores the same under both queries.
+fn build(fields: &Fields, matcher: &Matcher, filters: &Filters, scope: &Scope) -> Option<Plan> {
+    let mut parts: Vec<Box<dyn Query>> =
+        matcher.parsed.parts.iter().map(|part| part_query(fields, part, &matcher.typos)).collect();
+    // One part stands alone, so that a single word is the plain union of its field terms that
+    // Tantivy ranks with block skipping.
+    let words: Box<dyn Query> = match parts.len() {
+        1 => parts.remove(0),
+        _ => Box::new(BooleanQuery::new(parts.into_iter().map(|part| (Occur::Must, part)).collect())),
+    };
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, words.box_clone())];
+    let mut narrowing: Vec<Vec<Term>> = Vec::new();
+    let mut narrow_to = |query: Box<dyn Query>| clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(query, 0.0))));
     if let Scope::Only { projects, spaces } = scope {
         if projects.is_empty() && spaces.is_empty() {
             return None;
         }
-        let allowed = projects
-            .iter()
-            .map(|id| facet(&["project", &id.to_string()]))
-            .chain(spaces.iter().map(|id| facet(&["space", &id.to_string()])))
-            .map(|facet| Term::from_facet(fields.facets, &facet));
-        clauses.push((Occur::Must, Box::new(TermSetQuery::new(allowed))));
+        if projects.len() + spaces.len() <= NARROW_SCOPE_PLACES {
+            let allowed: Vec<Term> = projects
+                .iter()
+                .map(|id| facet(&["project", &id.to_string()]))
+                .chain(spaces.iter().map(|id| facet(&["space", &id.to_string()])))
+                .map(|facet| Term::from_facet(fields.facets, &facet))
+                .collect();
+            narrowing.push(allowed.clone());
+            narrow_to(Box::new(TermSetQuery::new(allowed)));
+        }
     }
     let mut must_have = |facet: Facet| {
         let term = Term::from_facet(fields.facets, &facet);
-        clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
+        narrowing.push(vec![term.clone()]);
+        narrow_to(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
     };
     if let Some(kind) = filters.kind {
         must_have(facet(&["type", kind.as_str()]));
@@ -274,9 +408,9 @@ fn build(fields: &Fields, matcher: &Matcher, filters: &Filters, scope: &Scope) -
             .updated_to
             .and_then(|date| date.succ_opt())
             .map_or(Bound::Unbounded, |date| Bound::Excluded(day(date)));
-        clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
+        narrow_to(Box::new(RangeQuery::new(lower, upper)));
     }
-    Some(BooleanQuery::new(clauses))
+    Some(Plan { words, narrowed: BooleanQuery::new(clauses), narrowing })
 }
 
 fn boosted(query: Box<dyn Query>, boost: f32) -> Box<dyn Query> {

@@ -6,15 +6,20 @@
 //! switches `current` when it is complete, so searches use the old index until then and a
 //! rebuild cut short leaves only a folder that the next start removes.
 
+pub mod admission;
 pub mod bench;
 pub mod documents;
 pub mod engine;
 pub mod handlers;
 pub mod indexer;
 pub mod query;
+pub mod ranking;
 pub mod schema;
 pub mod spelling;
 pub mod tally;
+
+#[cfg(test)]
+mod effort_tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};

@@ -1,16 +1,21 @@
-//! Facet counts from columns: one pass over the matching documents without scoring them,
-//! a block of documents at a time, counting each document's type, project, space, status and
+//! Facet counts from columns: a pass over the matching documents without scoring them, a
+//! block of documents at a time, counting each document's type, project, space, status and
 //! assignee by id or by the column's ordinal. Only the values that get listed are turned back
-//! into names. The pass also gives the total; the page of hits is ranked in a pass of its own.
+//! into names.
+//!
+//! A search that finds a large part of a big index is counted on a sample: the segment is cut
+//! into windows of consecutive documents and one window in `every` is counted, each document
+//! standing for `every`. The windows are the same on every run, so a search repeated on an
+//! unchanged index gives the same figures; the page says they are estimates.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::Weight;
-use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader, COLLECT_BLOCK_BUFFER_LEN};
+use tantivy::{DocId, DocSet, Searcher, SegmentReader, COLLECT_BLOCK_BUFFER_LEN, TERMINATED};
 
+use super::admission::Admission;
 use super::engine::{FacetCounts, Kind, Ranked};
 
 /// How many values of each facet a search lists: the ones with most hits.
@@ -60,14 +65,14 @@ impl Counter {
         }
     }
 
-    fn add(&mut self, value: u64) {
+    fn add(&mut self, value: u64, weight: u64) {
         match self {
             Counter::Array(counts) => {
                 if let Some(count) = counts.get_mut(value as usize) {
-                    *count += 1;
+                    *count += weight;
                 }
             }
-            Counter::Map(counts) => *counts.entry(value).or_default() += 1,
+            Counter::Map(counts) => *counts.entry(value).or_default() += weight,
         }
     }
 
@@ -82,17 +87,16 @@ impl Counter {
 }
 
 /// Every matching document counted under each facet.
-#[derive(Default)]
 pub struct Tallies {
-    pub total: usize,
+    /// Documents found; a sample's estimate unless `exact`.
+    pub total: u64,
+    pub exact: bool,
     kinds: HashMap<String, u64>,
     projects: IdMap,
     spaces: IdMap,
     statuses: HashMap<String, u64>,
     assignees: IdMap,
 }
-
-pub struct Tally;
 
 /// One column being counted; a text column by its ordinals.
 struct Counted {
@@ -112,7 +116,7 @@ impl Counted {
 }
 
 pub struct SegmentTally {
-    total: usize,
+    total: u64,
     kind_names: Option<StrColumn>,
     status_names: Option<StrColumn>,
     kinds: Option<Counted>,
@@ -123,11 +127,121 @@ pub struct SegmentTally {
     values: Vec<Option<u64>>,
 }
 
-impl Collector for Tally {
-    type Fruit = Tallies;
-    type Child = SegmentTally;
+impl Default for Tallies {
+    fn default() -> Tallies {
+        Tallies {
+            total: 0,
+            exact: true,
+            kinds: HashMap::new(),
+            projects: IdMap::default(),
+            spaces: IdMap::default(),
+            statuses: HashMap::new(),
+            assignees: IdMap::default(),
+        }
+    }
+}
 
-    fn for_segment(&self, _: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<SegmentTally> {
+impl Tallies {
+    pub fn add(&mut self, segment: Tallies) {
+        self.total += segment.total;
+        self.exact &= segment.exact;
+        for (into, from) in [(&mut self.kinds, segment.kinds), (&mut self.statuses, segment.statuses)] {
+            for (name, n) in from {
+                *into.entry(name).or_default() += n;
+            }
+        }
+        for (into, from) in [
+            (&mut self.projects, segment.projects),
+            (&mut self.spaces, segment.spaces),
+            (&mut self.assignees, segment.assignees),
+        ] {
+            for (id, n) in from {
+                *into.entry(id).or_default() += n;
+            }
+        }
+    }
+}
+
+/// How a search is counted on a sample.
+#[derive(Clone, Copy, Debug)]
+pub struct Sampling {
+    /// Consecutive documents in a window.
+    pub window: DocId,
+    /// One window in this many is counted; a segment of fewer windows is counted whole.
+    pub every: DocId,
+}
+
+/// Counts what `weight` (built without scoring) matches and `admission` admits, on the
+/// sample `sampling` describes.
+pub fn sample(
+    searcher: &Searcher,
+    weight: &dyn Weight,
+    admission: &Admission,
+    sampling: Sampling,
+) -> tantivy::Result<Tallies> {
+    let mut all = Tallies::default();
+    for reader in searcher.segment_readers() {
+        all.add(sample_segment(reader, weight, admission, sampling)?);
+    }
+    Ok(all)
+}
+
+fn sample_segment(
+    reader: &SegmentReader,
+    weight: &dyn Weight,
+    admission: &Admission,
+    Sampling { window, every }: Sampling,
+) -> tantivy::Result<Tallies> {
+    let mut tally = SegmentTally::open(reader)?;
+    let check = (!admission.admits_everything()).then(|| admission.for_segment(reader)).transpose()?;
+    let alive = reader.alive_bitset();
+    let end_of_segment = reader.max_doc();
+    let counted_whole = every <= 1 || end_of_segment.div_ceil(window.max(1)) < every;
+    let (stride, stands_for) = if counted_whole { (1, 1) } else { (every, u64::from(every)) };
+    let mut scorer = weight.scorer(reader, 1.0)?;
+    let mut block = Vec::with_capacity(COLLECT_BLOCK_BUFFER_LEN);
+    let mut start: DocId = 0;
+    while start < end_of_segment {
+        let end = start.saturating_add(window).min(end_of_segment);
+        let mut doc = if scorer.doc() < start { scorer.seek(start) } else { scorer.doc() };
+        while doc < end {
+            let kept =
+                alive.is_none_or(|alive| alive.is_alive(doc)) && check.as_ref().is_none_or(|check| check.admits(doc));
+            if kept {
+                block.push(doc);
+                if block.len() == COLLECT_BLOCK_BUFFER_LEN {
+                    tally.collect_block(&block, stands_for);
+                    block.clear();
+                }
+            }
+            doc = scorer.advance();
+        }
+        if doc == TERMINATED {
+            break;
+        }
+        start = start.saturating_add(window.saturating_mul(stride));
+    }
+    tally.collect_block(&block, stands_for);
+    let mut tallies = tally.harvest();
+    tallies.exact = counted_whole;
+    Ok(tallies)
+}
+
+/// The counts by ordinal, by the names the ordinals stand for.
+fn named(column: Option<StrColumn>, counted: Option<Counted>) -> HashMap<String, u64> {
+    let (Some(column), Some(counted)) = (column, counted) else { return HashMap::new() };
+    let mut names = HashMap::new();
+    for (ord, n) in counted.counter.into_counted() {
+        let mut name = String::new();
+        if column.ord_to_str(ord, &mut name).unwrap_or(false) {
+            names.insert(name, n);
+        }
+    }
+    names
+}
+
+impl SegmentTally {
+    pub fn open(reader: &SegmentReader) -> tantivy::Result<SegmentTally> {
         let columns = reader.fast_fields();
         let kind_names = columns.str("kind")?;
         let status_names = columns.str("status")?;
@@ -144,72 +258,9 @@ impl Collector for Tally {
         })
     }
 
-    fn requires_scoring(&self) -> bool {
-        false
-    }
-
-    /// Tantivy hands a segment with deleted documents to `collect` one document at a time;
-    /// here those are left out of each block instead, so the columns are still read in blocks.
-    fn collect_segment(&self, weight: &dyn Weight, ordinal: u32, reader: &SegmentReader) -> tantivy::Result<Tallies> {
-        let mut segment = self.for_segment(ordinal, reader)?;
-        let alive = reader.alive_bitset();
-        let mut kept = Vec::with_capacity(COLLECT_BLOCK_BUFFER_LEN);
-        weight.for_each_no_score(reader, &mut |docs| match alive {
-            Some(alive) => {
-                kept.clear();
-                kept.extend(docs.iter().copied().filter(|doc| alive.is_alive(*doc)));
-                segment.collect_block(&kept);
-            }
-            None => segment.collect_block(docs),
-        })?;
-        Ok(segment.harvest())
-    }
-
-    fn merge_fruits(&self, segments: Vec<Tallies>) -> tantivy::Result<Tallies> {
-        let mut all = Tallies::default();
-        for segment in segments {
-            all.total += segment.total;
-            for (into, from) in [(&mut all.kinds, segment.kinds), (&mut all.statuses, segment.statuses)] {
-                for (name, n) in from {
-                    *into.entry(name).or_default() += n;
-                }
-            }
-            for (into, from) in [
-                (&mut all.projects, segment.projects),
-                (&mut all.spaces, segment.spaces),
-                (&mut all.assignees, segment.assignees),
-            ] {
-                for (id, n) in from {
-                    *into.entry(id).or_default() += n;
-                }
-            }
-        }
-        Ok(all)
-    }
-}
-
-/// The counts by ordinal, by the names the ordinals stand for.
-fn named(column: Option<StrColumn>, counted: Option<Counted>) -> HashMap<String, u64> {
-    let (Some(column), Some(counted)) = (column, counted) else { return HashMap::new() };
-    let mut names = HashMap::new();
-    for (ord, n) in counted.counter.into_counted() {
-        let mut name = String::new();
-        if column.ord_to_str(ord, &mut name).unwrap_or(false) {
-            names.insert(name, n);
-        }
-    }
-    names
-}
-
-impl SegmentCollector for SegmentTally {
-    type Fruit = Tallies;
-
-    fn collect(&mut self, doc: DocId, _: Score) {
-        self.collect_block(&[doc]);
-    }
-
-    fn collect_block(&mut self, docs: &[DocId]) {
-        self.total += docs.len();
+    /// Counts `docs` (at most `COLLECT_BLOCK_BUFFER_LEN`), each standing for `weight` documents.
+    pub fn collect_block(&mut self, docs: &[DocId], weight: u64) {
+        self.total += docs.len() as u64 * weight;
         let values = &mut self.values[..docs.len()];
         let columns = [self.kinds.as_mut(), self.statuses.as_mut()].into_iter().flatten().chain([
             &mut self.projects,
@@ -220,14 +271,15 @@ impl SegmentCollector for SegmentTally {
             values.fill(None);
             counted.column.first_vals(docs, values);
             for value in values.iter().flatten() {
-                counted.counter.add(*value);
+                counted.counter.add(*value, weight);
             }
         }
     }
 
-    fn harvest(self) -> Tallies {
+    pub fn harvest(self) -> Tallies {
         Tallies {
             total: self.total,
+            exact: true,
             kinds: named(self.kind_names, self.kinds),
             statuses: named(self.status_names, self.statuses),
             projects: self.projects.counter.into_counted(),
@@ -281,11 +333,11 @@ mod tests {
     #[test]
     fn large_ids_are_counted_too() {
         let mut counter = Counter::for_values_up_to(u64::MAX);
-        counter.add(u64::MAX - 1);
-        counter.add(u64::MAX - 1);
+        counter.add(u64::MAX - 1, 1);
+        counter.add(u64::MAX - 1, 16);
         let mut small = Counter::for_values_up_to(9);
-        small.add(9);
-        assert_eq!(counter.into_counted().get(&(u64::MAX - 1)), Some(&2));
+        small.add(9, 1);
+        assert_eq!(counter.into_counted().get(&(u64::MAX - 1)), Some(&17));
         assert_eq!(small.into_counted().get(&9), Some(&1));
     }
 }

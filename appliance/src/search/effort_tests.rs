@@ -1,0 +1,196 @@
+//! A search that finds many documents is counted on a sample and ranked with its filters
+//! checked on columns; one that finds few is counted and ranked in one exact pass. These
+//! tests run both ways on the same index (a small effort makes a few thousand documents
+//! "many") and hold them to the same page of hits.
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use tantivy::{Index, ReloadPolicy, Term};
+
+use super::documents::{Owner, Place, SearchDoc};
+use super::engine::{self, Effort, Filters, Kind, Results, Scope};
+use super::query::parse;
+use super::schema;
+use super::tally::Sampling;
+use super::Live;
+
+const ISSUES: i64 = 3_000;
+const PAGES: i64 = 400;
+const PROJECTS: i64 = 20;
+const STATUSES: [&str; 3] = ["To do", "In progress", "Done"];
+const FILLER: [&str; 7] = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf"];
+
+/// Samples one window of 16 documents in 4; more than 50 found is "many".
+const SAMPLED: Effort = Effort { exact_up_to: 50, sampling: Sampling { window: 16, every: 4 } };
+/// Everything counted and every match scored.
+const EXACT: Effort = Effort { exact_up_to: u64::MAX, sampling: Sampling { window: 16, every: 1 } };
+
+fn issue(id: i64) -> SearchDoc {
+    // Titles and bodies of varied lengths give varied scores, and many equal ones too.
+    let filler = |n: i64| (0..n).map(|i| FILLER[((id + i) % 7) as usize]).collect::<Vec<_>>().join(" ");
+    let rare = if id % 97 == 0 { " zeppelin" } else { "" };
+    SearchDoc {
+        owner: Owner::Issue(id),
+        kind: Kind::Issue,
+        entity_id: id,
+        key: Some(format!("P-{id}")),
+        label: format!("P-{id}"),
+        title: format!("deploy {}{rare}", filler(id % 5)),
+        body: if id % 3 == 0 { format!("the deploy failed {}", filler(id % 11)) } else { filler(id % 13) },
+        url: format!("/issues/P-{id}"),
+        context: String::new(),
+        place: Place::Project(id % PROJECTS + 1),
+        status: Some(STATUSES[(id % 3) as usize].to_owned()),
+        assignee: Some((id % 4 != 0).then_some(id % 9 + 1)),
+        updated: Utc.timestamp_opt(1_700_000_000 + id * 3_600, 0).single().unwrap_or_default(),
+    }
+}
+
+fn page(id: i64) -> SearchDoc {
+    SearchDoc {
+        owner: Owner::Page(id),
+        kind: Kind::Page,
+        entity_id: id,
+        key: None,
+        label: String::new(),
+        title: format!("deploy guide {id}"),
+        body: "how we deploy".to_owned(),
+        url: format!("/pages/{id}"),
+        context: String::new(),
+        place: Place::Space(id % 4 + 1),
+        status: None,
+        assignee: None,
+        updated: Utc.timestamp_opt(1_700_000_000 + id * 7_200, 0).single().unwrap_or_default(),
+    }
+}
+
+/// Two segments, and deleted documents in the first.
+fn index() -> Live {
+    let (schema_def, fields) = schema::schema();
+    let index = Index::create_in_ram(schema_def);
+    schema::register_analyzer(&index);
+    let mut writer = index.writer_with_num_threads(1, 15_000_000).unwrap();
+    for id in 1..=ISSUES {
+        writer.add_document(issue(id).into_tantivy(&fields)).unwrap();
+    }
+    writer.commit().unwrap();
+    for id in (1..=ISSUES).step_by(10) {
+        writer.delete_term(Term::from_field_text(fields.owner, &Owner::Issue(id).term()));
+    }
+    for id in 1..=PAGES {
+        writer.add_document(page(id).into_tantivy(&fields)).unwrap();
+    }
+    writer.commit().unwrap();
+    let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().unwrap();
+    Live { index, reader, fields, folder: "memory".into() }
+}
+
+fn search(live: &Live, effort: Effort, text: &str, filters: &Filters, scope: &Scope, page: usize) -> Results {
+    engine::run_with(effort, live, &parse(text).unwrap(), filters, scope, (page, 20)).unwrap()
+}
+
+fn found(results: &Results) -> Vec<(Kind, i64)> {
+    results.hits.iter().map(|hit| (hit.kind, hit.entity_id)).collect()
+}
+
+/// Every document of `index()` still in it, all holding "deploy".
+fn alive_documents() -> Vec<SearchDoc> {
+    (1..=ISSUES).filter(|id| id % 10 != 1).map(issue).chain((1..=PAGES).map(page)).collect()
+}
+
+type Rule = fn(&SearchDoc) -> bool;
+type Allowed = Box<dyn Fn(&SearchDoc) -> bool>;
+
+fn in_project(doc: &SearchDoc, wanted: &[i64]) -> bool {
+    matches!(doc.place, Place::Project(id) if wanted.contains(&id))
+}
+
+fn in_space(doc: &SearchDoc, wanted: &[i64]) -> bool {
+    matches!(doc.place, Place::Space(id) if wanted.contains(&id))
+}
+
+#[test]
+fn many_found_are_ranked_as_when_counted_exactly_under_every_filter_and_scope() {
+    let live = index();
+    let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
+    let in_range = |doc: &SearchDoc| {
+        let date = doc.updated.date_naive();
+        day(2023, 11, 20).is_some_and(|from| date >= from) && day(2023, 12, 31).is_some_and(|to| date <= to)
+    };
+    let filters: [(Filters, Rule); 9] = [
+        (Filters::default(), |_| true),
+        (Filters { kind: Some(Kind::Issue), ..Filters::default() }, |doc| doc.kind == Kind::Issue),
+        (Filters { kind: Some(Kind::Page), ..Filters::default() }, |doc| doc.kind == Kind::Page),
+        (Filters { project_id: Some(3), ..Filters::default() }, |doc| in_project(doc, &[3])),
+        (Filters { space_id: Some(2), ..Filters::default() }, |doc| in_space(doc, &[2])),
+        (Filters { status: Some("Done".into()), ..Filters::default() }, |doc| doc.status.as_deref() == Some("Done")),
+        (Filters { assignee_id: Some(Some(4)), ..Filters::default() }, |doc| doc.assignee == Some(Some(4))),
+        (Filters { assignee_id: Some(None), ..Filters::default() }, |doc| doc.assignee == Some(None)),
+        (Filters { updated_from: day(2023, 11, 20), updated_to: day(2023, 12, 31), ..Filters::default() }, |_| true),
+    ];
+    let wide: Vec<i64> = (1..=PROJECTS).filter(|p| p % 7 != 0).collect();
+    let scopes: [(Scope, Allowed); 3] = [
+        (Scope::Everything, Box::new(|_| true)),
+        // Narrow: in the query itself.
+        (
+            Scope::Only { projects: vec![2, 3, 5], spaces: vec![2] },
+            Box::new(|doc| in_project(doc, &[2, 3, 5]) || in_space(doc, &[2])),
+        ),
+        // Wide: checked on the columns alone.
+        (
+            Scope::Only { projects: wide.clone(), spaces: vec![1, 2, 4] },
+            Box::new(move |doc| in_project(doc, &wide) || in_space(doc, &[1, 2, 4])),
+        ),
+    ];
+    let documents = alive_documents();
+    let mut estimated = 0;
+    for (filters, rule) in &filters {
+        for (scope, allowed) in &scopes {
+            let dated = filters.updated_from.is_some();
+            let expected =
+                documents.iter().filter(|doc| rule(doc) && allowed(doc) && (!dated || in_range(doc))).count();
+            let exact = search(&live, EXACT, "deploy", filters, scope, 1);
+            let case = format!("{filters:?} in {scope:?}");
+            assert!(exact.exact && expected > 0, "{case}");
+            assert_eq!(exact.total, expected, "{case}");
+            let sampled = search(&live, SAMPLED, "deploy", filters, scope, 1);
+            assert_eq!(found(&sampled), found(&exact), "{case}");
+            let second = search(&live, SAMPLED, "deploy", filters, scope, 2);
+            assert_eq!(found(&second), found(&search(&live, EXACT, "deploy", filters, scope, 2)), "{case}");
+            if expected > 60 {
+                estimated += 1;
+                assert!(!sampled.exact, "{case}: {expected} found is many");
+                let error = sampled.total.abs_diff(expected) as f64 / expected as f64;
+                assert!(error < 0.2, "{case}: estimated {} for {expected}", sampled.total);
+            }
+        }
+    }
+    assert!(estimated >= 10, "most cases find many: {estimated}");
+}
+
+#[test]
+fn few_found_are_counted_exactly_and_many_are_estimates_said_to_be() {
+    let live = index();
+    let everything = Scope::Everything;
+    let rare = search(&live, SAMPLED, "zeppelin", &Filters::default(), &everything, 1);
+    // Issues 97, 194, … up to 2,910; those numbered 1 more than a multiple of 10 are deleted.
+    let expected = (1..=ISSUES).filter(|id| id % 97 == 0 && id % 10 != 1).count();
+    assert!(rare.exact);
+    assert_eq!((rare.total, rare.hits.len()), (expected, 20.min(expected)));
+
+    let many = search(&live, SAMPLED, "deploy", &Filters::default(), &everything, 1);
+    assert!(!many.exact);
+    assert_eq!(many.total as u64, engine::about(many.total as u64), "rounded to two digits");
+    let kinds: u64 = many.facets.kinds.iter().map(|(_, n)| n).sum();
+    let alive = alive_documents().len() as u64;
+    assert!(kinds.abs_diff(alive) < alive / 5, "{kinds} estimated for {alive}");
+    let (counted, counted_exactly) =
+        engine::count(&live, &parse("zeppelin").unwrap(), &Filters::default(), &everything).unwrap();
+    assert_eq!((counted, counted_exactly), (expected as u64, true));
+}
+
+#[test]
+fn estimates_are_rounded_to_two_significant_digits() {
+    for (n, rounded) in [(0, 0), (99, 99), (100, 100), (12_345, 12_000), (710_518, 710_000), (995, 1_000)] {
+        assert_eq!(engine::about(n), rounded, "{n}");
+    }
+}

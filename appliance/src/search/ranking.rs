@@ -1,0 +1,172 @@
+//! The best hits of a search, in one of two ways:
+//!
+//! - `rank_and_count`, for a search that finds few documents: every match is scored, kept if
+//!   among the best, and counted, in the one pass (a phrase is costly to match; matching it
+//!   once for the count and again for the ranking doubled the time of such searches). It gives
+//!   up as soon as it has found more than it was allowed to, which costs a search that finds
+//!   many only the first of its matches.
+//! - `rank`, for a search that finds many: only the ranking, which lets Tantivy skip the
+//!   blocks of documents that cannot score above the worst hit kept so far.
+//!
+//! Ties in score go to the document indexed first, as Tantivy's `TopDocs` does, so both ways
+//! give the same page.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+use tantivy::query::Weight;
+use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, COLLECT_BLOCK_BUFFER_LEN, TERMINATED};
+
+use super::admission::Admission;
+use super::tally::{SegmentTally, Tallies};
+
+#[derive(Clone, Copy, Debug)]
+struct Candidate {
+    score: Score,
+    address: DocAddress,
+}
+
+/// Better first: the higher score, then the document indexed first.
+impl Ord for Candidate {
+    fn cmp(&self, other: &Candidate) -> Ordering {
+        self.score.total_cmp(&other.score).then_with(|| other.address.cmp(&self.address))
+    }
+}
+
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Candidate) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Candidate) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Candidate {}
+
+/// The `limit` best documents offered so far.
+pub struct Best {
+    limit: usize,
+    /// The worst kept on top.
+    kept: BinaryHeap<Reverse<Candidate>>,
+}
+
+impl Best {
+    pub fn new(limit: usize) -> Best {
+        Best { limit, kept: BinaryHeap::with_capacity(limit + 1) }
+    }
+
+    fn offer(&mut self, score: Score, address: DocAddress) {
+        if self.limit == 0 {
+            return;
+        }
+        let candidate = Candidate { score, address };
+        if self.kept.len() < self.limit {
+            self.kept.push(Reverse(candidate));
+        } else if self.kept.peek().is_some_and(|Reverse(worst)| candidate > *worst) {
+            self.kept.pop();
+            self.kept.push(Reverse(candidate));
+        }
+    }
+
+    /// The score a later document must beat to be kept. Documents are offered in the order
+    /// they were indexed, so a later one with the score of the worst kept loses the tie.
+    fn threshold(&self) -> Score {
+        match self.kept.peek() {
+            Some(Reverse(worst)) if self.kept.len() == self.limit => worst.score,
+            _ => Score::MIN,
+        }
+    }
+
+    /// The kept documents, best first, without the first `skip`.
+    pub fn into_page(self, skip: usize) -> Vec<DocAddress> {
+        let mut kept: Vec<Candidate> = self.kept.into_iter().map(|Reverse(candidate)| candidate).collect();
+        kept.sort_unstable_by(|a, b| b.cmp(a));
+        kept.into_iter().skip(skip).map(|candidate| candidate.address).collect()
+    }
+}
+
+/// Scores every document `weight` matches and `admission` admits, keeping the `limit` best,
+/// and counts each of them; `None` as soon as more than `at_most` are found.
+pub fn rank_and_count(
+    searcher: &Searcher,
+    weight: &dyn Weight,
+    admission: &Admission,
+    limit: usize,
+    at_most: u64,
+) -> tantivy::Result<Option<(Best, Tallies)>> {
+    let mut best = Best::new(limit);
+    let mut tallies = Tallies::default();
+    let mut found: u64 = 0;
+    for (ordinal, reader) in searcher.segment_readers().iter().enumerate() {
+        let segment_ord = ordinal as u32;
+        let check = (!admission.admits_everything()).then(|| admission.for_segment(reader)).transpose()?;
+        let alive = reader.alive_bitset();
+        let mut tally = SegmentTally::open(reader)?;
+        let mut block: Vec<DocId> = Vec::with_capacity(COLLECT_BLOCK_BUFFER_LEN);
+        let mut scorer = weight.scorer(reader, 1.0)?;
+        let mut doc = scorer.doc();
+        while doc != TERMINATED {
+            let kept =
+                alive.is_none_or(|alive| alive.is_alive(doc)) && check.as_ref().is_none_or(|check| check.admits(doc));
+            if kept {
+                found += 1;
+                if found > at_most {
+                    return Ok(None);
+                }
+                best.offer(scorer.score(), DocAddress { segment_ord, doc_id: doc });
+                block.push(doc);
+                if block.len() == COLLECT_BLOCK_BUFFER_LEN {
+                    tally.collect_block(&block, 1);
+                    block.clear();
+                }
+            }
+            doc = scorer.advance();
+        }
+        tally.collect_block(&block, 1);
+        tallies.add(tally.harvest());
+    }
+    Ok(Some((best, tallies)))
+}
+
+/// The `limit` best documents `weight` matches and `admission` admits, scoring only those
+/// that may still beat the worst one kept.
+pub fn rank(searcher: &Searcher, weight: &dyn Weight, admission: &Admission, limit: usize) -> tantivy::Result<Best> {
+    let mut best = Best::new(limit);
+    for (ordinal, reader) in searcher.segment_readers().iter().enumerate() {
+        let segment_ord = ordinal as u32;
+        let check = (!admission.admits_everything()).then(|| admission.for_segment(reader)).transpose()?;
+        let alive = reader.alive_bitset();
+        weight.for_each_pruning(best.threshold(), reader, &mut |doc, score| {
+            let kept =
+                alive.is_none_or(|alive| alive.is_alive(doc)) && check.as_ref().is_none_or(|check| check.admits(doc));
+            if kept {
+                best.offer(score, DocAddress { segment_ord, doc_id: doc });
+            }
+            best.threshold()
+        })?;
+    }
+    Ok(best)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_best_are_kept_ties_going_to_the_document_indexed_first() {
+        let at = |doc_id| DocAddress { segment_ord: 0, doc_id };
+        let mut best = Best::new(3);
+        for (doc, score) in [(0, 1.0), (1, 5.0), (2, 3.0), (3, 5.0), (4, 0.5), (5, 3.0), (6, 4.0)] {
+            best.offer(score, at(doc));
+        }
+        assert_eq!(best.threshold(), 4.0);
+        assert_eq!(best.into_page(1), vec![at(3), at(6)], "5.0 (doc 1), 5.0 (doc 3), 4.0; the first skipped");
+        let mut none = Best::new(0);
+        none.offer(1.0, at(0));
+        assert!(none.into_page(0).is_empty());
+    }
+}
