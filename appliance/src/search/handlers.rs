@@ -478,6 +478,8 @@ pub struct SearchHit {
     url: String,
     context: String,
     updated_at: DateTime<Utc>,
+    /// How well the hit matches the words (BM25); only the order it gives means anything.
+    score: f32,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -607,6 +609,7 @@ pub async fn search_api(
                 url: hit.url,
                 context: hit.context,
                 updated_at: hit.updated,
+                score: hit.score,
             })
             .collect(),
         facets,

@@ -14,7 +14,7 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
-use tantivy::query::Weight;
+use tantivy::query::{Scorer, Weight};
 use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, COLLECT_BLOCK_BUFFER_LEN, TERMINATED};
 
 use super::admission::Admission;
@@ -81,11 +81,11 @@ impl Best {
         }
     }
 
-    /// The kept documents, best first, without the first `skip`.
-    pub fn into_page(self, skip: usize) -> Vec<DocAddress> {
+    /// The kept documents and their scores, best first, without the first `skip`.
+    pub fn into_page(self, skip: usize) -> Vec<(Score, DocAddress)> {
         let mut kept: Vec<Candidate> = self.kept.into_iter().map(|Reverse(candidate)| candidate).collect();
         kept.sort_unstable_by(|a, b| b.cmp(a));
-        kept.into_iter().skip(skip).map(|candidate| candidate.address).collect()
+        kept.into_iter().skip(skip).map(|candidate| (candidate.score, candidate.address)).collect()
     }
 }
 
@@ -132,17 +132,25 @@ pub fn rank_and_count(
     Ok(Some((best, tallies)))
 }
 
-/// The `limit` best documents `weight` matches and `admission` admits, scoring only those
-/// that may still beat the worst one kept.
-pub fn rank(searcher: &Searcher, weight: &dyn Weight, admission: &Admission, limit: usize) -> tantivy::Result<Best> {
+/// The `limit` best documents `weight` matches, `admission` admits and each of `required`
+/// matches too, scoring only those that may still beat the worst one kept.
+pub fn rank(
+    searcher: &Searcher,
+    weight: &dyn Weight,
+    admission: &Admission,
+    required: &[Box<dyn Weight>],
+    limit: usize,
+) -> tantivy::Result<Best> {
     let mut best = Best::new(limit);
     for (ordinal, reader) in searcher.segment_readers().iter().enumerate() {
         let segment_ord = ordinal as u32;
         let check = (!admission.admits_everything()).then(|| admission.for_segment(reader)).transpose()?;
         let alive = reader.alive_bitset();
+        let mut holders = required.iter().map(|part| part.scorer(reader, 1.0)).collect::<tantivy::Result<Vec<_>>>()?;
         weight.for_each_pruning(best.threshold(), reader, &mut |doc, score| {
-            let kept =
-                alive.is_none_or(|alive| alive.is_alive(doc)) && check.as_ref().is_none_or(|check| check.admits(doc));
+            let kept = alive.is_none_or(|alive| alive.is_alive(doc))
+                && check.as_ref().is_none_or(|check| check.admits(doc))
+                && holders.iter_mut().all(|holder| holds(holder.as_mut(), doc));
             if kept {
                 best.offer(score, DocAddress { segment_ord, doc_id: doc });
             }
@@ -150,6 +158,12 @@ pub fn rank(searcher: &Searcher, weight: &dyn Weight, admission: &Admission, lim
         })?;
     }
     Ok(best)
+}
+
+/// Whether `scorer` matches `doc`; it is asked about documents in increasing order.
+fn holds(scorer: &mut dyn Scorer, doc: DocId) -> bool {
+    let at = if scorer.doc() < doc { scorer.seek(doc) } else { scorer.doc() };
+    at == doc
 }
 
 #[cfg(test)]
@@ -164,7 +178,11 @@ mod tests {
             best.offer(score, at(doc));
         }
         assert_eq!(best.threshold(), 4.0);
-        assert_eq!(best.into_page(1), vec![at(3), at(6)], "5.0 (doc 1), 5.0 (doc 3), 4.0; the first skipped");
+        assert_eq!(
+            best.into_page(1),
+            vec![(5.0, at(3)), (4.0, at(6))],
+            "5.0 (doc 1), 5.0 (doc 3), 4.0; the first skipped"
+        );
         let mut none = Best::new(0);
         none.offer(1.0, at(0));
         assert!(none.into_page(0).is_empty());
