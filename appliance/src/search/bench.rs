@@ -26,6 +26,8 @@ pub struct Plan {
     pub rounds: usize,
     /// Time the queries on an index built by an earlier run.
     pub reuse: bool,
+    /// When the counts become estimates, and the sample.
+    pub effort: engine::Effort,
 }
 
 const STATUSES: &[&str] = &["To do", "In progress", "In review", "Done", "Blocked"];
@@ -182,7 +184,8 @@ fn time_queries(folder: &Path, plan: &Plan, words: &Words) -> Result<(), String>
         for round in 0..plan.rounds {
             let page = 1 + round % 3;
             let started = Instant::now();
-            let results = engine::run(&live, &parsed, filters, scope, (page, 20)).map_err(describe)?;
+            let results =
+                engine::run_with(plan.effort, &live, &parsed, filters, scope, (page, 20)).map_err(describe)?;
             times.push(started.elapsed());
             hits = results.total;
         }

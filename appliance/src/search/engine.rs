@@ -16,9 +16,8 @@ use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 
 use super::admission::Admission;
 use super::query::{Parsed, Part, TYPO_TOLERANT_FROM};
-use super::ranking;
+use super::ranking::{self, Counted};
 use super::schema::{self, Fields};
-use super::tally::{self, Sampling};
 use super::Live;
 use crate::web::markdown::escape_html;
 
@@ -44,16 +43,19 @@ const SELECTIVE_BELOW: u64 = 16;
 #[derive(Clone, Copy, Debug)]
 pub struct Effort {
     /// A search finding at most this many documents is counted exactly, every match scored
-    /// and counted in one pass; a larger one is counted on a sample and ranked with block
-    /// skipping.
+    /// and counted under each facet in one pass; a larger one is still counted, but its
+    /// facets only on a sample, and it is ranked in a pass with block skipping.
     pub exact_up_to: u64,
-    pub sampling: Sampling,
+    /// Past `exact_up_to`, the facets of one match in this many are counted, each for this
+    /// many: the same matches every time, so a search repeated on an unchanged index gives
+    /// the same figures.
+    pub every: u64,
 }
 
 impl Effort {
-    /// On the million-issue benchmark a sample is 1/16 of the matches: a search finding 700,000
-    /// documents counts about 44,000 of them.
-    pub const DEFAULT: Effort = Effort { exact_up_to: 10_000, sampling: Sampling { window: 256, every: 16 } };
+    /// On the million-issue benchmark, a search finding 710,000 documents reads the facets of
+    /// 10,000 + 44,000 of them.
+    pub const DEFAULT: Effort = Effort { exact_up_to: 10_000, every: 16 };
 }
 
 /// The projects and spaces whose documents a reader may see.
@@ -184,17 +186,17 @@ impl<T> Default for Ranked<T> {
 
 #[derive(Clone, Debug)]
 pub struct Results {
-    /// Rounded to two significant digits when it is an estimate.
     pub total: usize,
-    /// Whether the total and the facet counts were counted, not estimated from a sample.
-    pub exact: bool,
+    /// Whether the facet counts were counted, not estimated from a sample (then rounded to
+    /// two significant digits).
+    pub facets_exact: bool,
     pub hits: Vec<Hit>,
     pub facets: FacetCounts,
 }
 
 impl Results {
     fn empty() -> Results {
-        Results { total: 0, exact: true, hits: Vec::new(), facets: FacetCounts::default() }
+        Results { total: 0, facets_exact: true, hits: Vec::new(), facets: FacetCounts::default() }
     }
 }
 
@@ -267,12 +269,11 @@ pub fn run_with(
     let best_needed = page * per_page;
     let scoring = EnableScoring::enabled_from_searcher(&searcher);
     let narrowed = plan.narrowed.weight(scoring)?;
-    let exactly = ranking::rank_and_count(&searcher, narrowed.as_ref(), &admission, best_needed, effort.exact_up_to)?;
-    let (best, tallies) = match exactly {
-        Some(counted) => counted,
-        None => {
-            let counting = plan.narrowed.weight(EnableScoring::disabled_from_searcher(&searcher))?;
-            let sampled = tally::sample(&searcher, counting.as_ref(), &admission, effort.sampling)?;
+    let counting = plan.narrowed.weight(EnableScoring::disabled_from_searcher(&searcher))?;
+    let weights = (narrowed.as_ref(), counting.as_ref());
+    let (best, tallies) = match ranking::rank_and_count(&searcher, weights, &admission, best_needed, &effort)? {
+        Counted::Exact(best, tallies) => (best, tallies),
+        Counted::Estimated(tallies) => {
             let best = if plan.selective(&searcher)? {
                 ranking::rank(&searcher, narrowed.as_ref(), &admission, &[], best_needed)?
             } else {
@@ -282,7 +283,7 @@ pub fn run_with(
                     .collect::<tantivy::Result<Vec<_>>>()?;
                 ranking::rank(&searcher, words.as_ref(), &admission, &required, best_needed)?
             };
-            (best, sampled)
+            (best, tallies)
         }
     };
     let hits = best
@@ -290,31 +291,25 @@ pub fn run_with(
         .into_iter()
         .map(|(score, address)| hit(&searcher, &live.fields, (score, address), &matcher))
         .collect::<tantivy::Result<Vec<_>>>()?;
-    let exact = tallies.exact;
-    let total = if exact { tallies.total } else { about(tallies.total) };
+    let (total, facets_exact) = (tallies.total as usize, tallies.exact);
     let mut facets = tallies.into_facet_counts();
-    if !exact {
+    if !facets_exact {
         facets.round_to(about);
     }
-    Ok(Results { total: total as usize, exact, hits, facets })
+    Ok(Results { total, facets_exact, hits, facets })
 }
 
-/// How many documents the search finds in `scope` under `filters`, without ranking or
-/// facets, and whether that was counted rather than estimated (rounded, then).
-pub fn count(live: &Live, parsed: &Parsed, filters: &Filters, scope: &Scope) -> tantivy::Result<(u64, bool)> {
+/// How many documents the search finds in `scope` under `filters`, without ranking.
+pub fn count(live: &Live, parsed: &Parsed, filters: &Filters, scope: &Scope) -> tantivy::Result<u64> {
     let searcher = live.reader.searcher();
     let matcher = Matcher { parsed, typos: typo_tolerant(&searcher, &live.fields, parsed)? };
-    let Some(plan) = build(&live.fields, &matcher, filters, scope) else { return Ok((0, true)) };
+    let Some(plan) = build(&live.fields, &matcher, filters, scope) else { return Ok(0) };
     let admission = Admission { scope, filters };
     let counting = plan.narrowed.weight(EnableScoring::disabled_from_searcher(&searcher))?;
-    let effort = Effort::DEFAULT;
-    if let Some((_, tallies)) =
-        ranking::rank_and_count(&searcher, counting.as_ref(), &admission, 0, effort.exact_up_to)?
-    {
-        return Ok((tallies.total, true));
-    }
-    let sampled = tally::sample(&searcher, counting.as_ref(), &admission, effort.sampling)?;
-    Ok(if sampled.exact { (sampled.total, true) } else { (about(sampled.total), false) })
+    let weights = (counting.as_ref(), counting.as_ref());
+    Ok(match ranking::rank_and_count(&searcher, weights, &admission, 0, &Effort::DEFAULT)? {
+        Counted::Exact(_, tallies) | Counted::Estimated(tallies) => tallies.total,
+    })
 }
 
 /// The words of the search that also match with one typo: long enough, and rare as typed.

@@ -84,8 +84,7 @@ struct Found {
     page: usize,
     per_page: usize,
     /// When nothing was found with filters: how much would be without them.
-    /// How many the search finds without its filters, and whether that was counted exactly.
-    without_filters: Option<(u64, bool)>,
+    without_filters: Option<u64>,
     /// When nothing was found: the search with its unknown words spelt as the index knows them.
     did_you_mean: Option<Parsed>,
 }
@@ -234,8 +233,8 @@ struct SearchPage {
     error: Option<AppError>,
     notices: Vec<String>,
     total: usize,
-    /// Whether `total` and the facet counts were counted, not estimated from a sample.
-    exact: bool,
+    /// Whether the facet counts were counted, not estimated from a sample.
+    facets_exact: bool,
     hits: Vec<Hit>,
     facets: Vec<FacetGroup>,
     suggestions: Vec<String>,
@@ -258,7 +257,7 @@ impl SearchPage {
             error: None,
             notices: Vec::new(),
             total: 0,
-            exact: true,
+            facets_exact: true,
             hits: Vec::new(),
             facets: Vec::new(),
             suggestions: Vec::new(),
@@ -423,7 +422,7 @@ pub async fn page(
         Ok(Outcome::Found(found)) => {
             page.searched = true;
             page.total = found.results.total;
-            page.exact = found.results.exact;
+            page.facets_exact = found.results.facets_exact;
             page.first_shown = if found.results.hits.is_empty() { 0 } else { (found.page - 1) * found.per_page + 1 };
             page.last_shown = page.first_shown + found.results.hits.len().saturating_sub(1);
             page.facets = facet_groups(&params, &found.results.facets, &found.names);
@@ -439,13 +438,9 @@ pub async fn page(
                     let text = corrected.text();
                     (href(&params, |p| (p.q, p.page) = (Some(text.clone()), None)), text)
                 });
-                page.clear_filters = found.without_filters.filter(|(n, _)| *n > 0).map(|(n, exact)| {
+                page.clear_filters = found.without_filters.filter(|n| *n > 0).map(|n| {
                     let clear = href(&params, |p| *p = SearchParams { q: p.q.take(), ..SearchParams::default() });
-                    let found = match (n, exact) {
-                        (1, true) => "There is 1 result".to_owned(),
-                        (n, true) => format!("There are {n} results"),
-                        (n, false) => format!("There are about {n} results"),
-                    };
+                    let found = if n == 1 { "There is 1 result".to_owned() } else { format!("There are {n} results") };
                     (clear, found)
                 });
             }
@@ -514,11 +509,11 @@ pub struct MoreFacetValues {
 #[derive(Serialize, ToSchema)]
 pub struct SearchResult {
     q: String,
-    /// Hits in all, in what the caller may see. A search finding more than 10,000 documents is
-    /// counted on a sample: `total` and the facet counts are then estimates, rounded to two
-    /// significant digits, and `total_exact` is false.
+    /// Hits in all, in what the caller may see.
     total: usize,
-    total_exact: bool,
+    /// False when the search found more than 10,000 documents: the facet counts are then
+    /// estimated from one match in 16 and rounded to two significant digits.
+    facet_counts_exact: bool,
     page: usize,
     per_page: usize,
     has_more: bool,
@@ -591,7 +586,7 @@ pub async fn search_api(
         q: params.q.unwrap_or_default(),
         has_more: page * per_page < results.total.min(DEEPEST_HIT as usize),
         total: results.total,
-        total_exact: results.exact,
+        facet_counts_exact: results.facets_exact,
         page,
         per_page,
         notices: parsed.notices,

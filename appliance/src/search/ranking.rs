@@ -2,9 +2,8 @@
 //!
 //! - `rank_and_count`, for a search that finds few documents: every match is scored, kept if
 //!   among the best, and counted, in the one pass (a phrase is costly to match; matching it
-//!   once for the count and again for the ranking doubled the time of such searches). It gives
-//!   up as soon as it has found more than it was allowed to, which costs a search that finds
-//!   many only the first of its matches.
+//!   once for the count and again for the ranking doubled the time of such searches). Past a
+//!   limit it stops scoring and counts a sample of the rest.
 //! - `rank`, for a search that finds many: only the ranking, which lets Tantivy skip the
 //!   blocks of documents that cannot score above the worst hit kept so far.
 //!
@@ -18,6 +17,7 @@ use tantivy::query::{Scorer, Weight};
 use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, COLLECT_BLOCK_BUFFER_LEN, TERMINATED};
 
 use super::admission::Admission;
+use super::engine::Effort;
 use super::tally::{SegmentTally, Tallies};
 
 #[derive(Clone, Copy, Debug)]
@@ -89,15 +89,31 @@ impl Best {
     }
 }
 
-/// Scores every document `weight` matches and `admission` admits, keeping the `limit` best,
-/// and counts each of them; `None` as soon as more than `at_most` are found.
+/// What a counting pass found. The total is always exact.
+pub enum Counted {
+    /// Every match was counted under each facet; the best of them were kept.
+    Exact(Best, Tallies),
+    /// More than `Effort::exact_up_to` matched: past them, the facets were counted on a sample.
+    Estimated(Tallies),
+}
+
+/// Scores and counts every document `weight` matches and `admission` admits, keeping the
+/// `limit` best, until more than `effort.exact_up_to` are found; past them it only counts
+/// them, following `counting` (the same query without scores, which reads no term
+/// frequencies), and reads the facet columns of one match in `effort.every`, standing for
+/// `every`.
+/// Reading the columns was most of the cost of a search finding hundreds of thousands; taking
+/// every n-th match, rather than windows of documents, keeps the estimate good for a project
+/// whose documents sit together in the index.
 pub fn rank_and_count(
     searcher: &Searcher,
-    weight: &dyn Weight,
+    (weight, counting): (&dyn Weight, &dyn Weight),
     admission: &Admission,
     limit: usize,
-    at_most: u64,
-) -> tantivy::Result<Option<(Best, Tallies)>> {
+    effort: &Effort,
+) -> tantivy::Result<Counted> {
+    let Effort { exact_up_to, every } = *effort;
+    let every = every.max(1);
     let mut best = Best::new(limit);
     let mut tallies = Tallies::default();
     let mut found: u64 = 0;
@@ -106,30 +122,60 @@ pub fn rank_and_count(
         let check = (!admission.admits_everything()).then(|| admission.for_segment(reader)).transpose()?;
         let alive = reader.alive_bitset();
         let mut tally = SegmentTally::open(reader)?;
-        let mut block: Vec<DocId> = Vec::with_capacity(COLLECT_BLOCK_BUFFER_LEN);
-        let mut scorer = weight.scorer(reader, 1.0)?;
+        let mut block = Block { docs: Vec::with_capacity(COLLECT_BLOCK_BUFFER_LEN), stands_for: 1 };
+        let mut scoring = found <= exact_up_to;
+        let mut scorer = if scoring { weight } else { counting }.scorer(reader, 1.0)?;
         let mut doc = scorer.doc();
         while doc != TERMINATED {
             let kept =
                 alive.is_none_or(|alive| alive.is_alive(doc)) && check.as_ref().is_none_or(|check| check.admits(doc));
             if kept {
                 found += 1;
-                if found > at_most {
-                    return Ok(None);
+                if found <= exact_up_to {
+                    best.offer(scorer.score(), DocAddress { segment_ord, doc_id: doc });
+                    block.push(&mut tally, doc, 1);
+                } else if found.is_multiple_of(every) {
+                    block.push(&mut tally, doc, every);
                 }
-                best.offer(scorer.score(), DocAddress { segment_ord, doc_id: doc });
-                block.push(doc);
-                if block.len() == COLLECT_BLOCK_BUFFER_LEN {
-                    tally.collect_block(&block, 1);
-                    block.clear();
-                }
+            }
+            if scoring && found > exact_up_to {
+                scoring = false;
+                scorer = counting.scorer(reader, 1.0)?;
+                doc = if scorer.doc() > doc { scorer.doc() } else { scorer.seek(doc + 1) };
+                continue;
             }
             doc = scorer.advance();
         }
-        tally.collect_block(&block, 1);
+        block.flush(&mut tally);
         tallies.add(tally.harvest());
     }
-    Ok(Some((best, tallies)))
+    tallies.total = found;
+    tallies.exact = found <= exact_up_to;
+    Ok(if tallies.exact { Counted::Exact(best, tallies) } else { Counted::Estimated(tallies) })
+}
+
+/// Documents waiting to be counted, each standing for `stands_for`.
+struct Block {
+    docs: Vec<DocId>,
+    stands_for: u64,
+}
+
+impl Block {
+    fn push(&mut self, tally: &mut SegmentTally, doc: DocId, stands_for: u64) {
+        if stands_for != self.stands_for {
+            self.flush(tally);
+            self.stands_for = stands_for;
+        }
+        self.docs.push(doc);
+        if self.docs.len() == COLLECT_BLOCK_BUFFER_LEN {
+            self.flush(tally);
+        }
+    }
+
+    fn flush(&mut self, tally: &mut SegmentTally) {
+        tally.collect_block(&self.docs, self.stands_for);
+        self.docs.clear();
+    }
 }
 
 /// The `limit` best documents `weight` matches, `admission` admits and each of `required`

@@ -79,7 +79,7 @@ pub fn suggest(live: &Live, parsed: &Parsed, filters: &Filters, scope: &Scope) -
             })
             .collect();
         let corrected = Parsed { parts, notices: Vec::new() };
-        if corrected.parts != parsed.parts && engine::count(live, &corrected, filters, scope)?.0 > 0 {
+        if corrected.parts != parsed.parts && engine::count(live, &corrected, filters, scope)? > 0 {
             return Ok(Some(corrected));
         }
     }

@@ -3,19 +3,15 @@
 //! assignee by id or by the column's ordinal. Only the values that get listed are turned back
 //! into names.
 //!
-//! A search that finds a large part of a big index is counted on a sample: the segment is cut
-//! into windows of consecutive documents and one window in `every` is counted, each document
-//! standing for `every`. The windows are the same on every run, so a search repeated on an
-//! unchanged index gives the same figures; the page says they are estimates.
+//! A search that finds a large part of a big index counts its facets on a sample
+//! (`ranking::rank_and_count`): each document counted stands for several.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use tantivy::columnar::{Column, StrColumn};
-use tantivy::query::Weight;
-use tantivy::{DocId, DocSet, Searcher, SegmentReader, COLLECT_BLOCK_BUFFER_LEN, TERMINATED};
+use tantivy::{DocId, SegmentReader, COLLECT_BLOCK_BUFFER_LEN};
 
-use super::admission::Admission;
 use super::engine::{FacetCounts, Kind, Ranked};
 
 /// How many values of each facet a search lists: the ones with most hits.
@@ -88,8 +84,9 @@ impl Counter {
 
 /// Every matching document counted under each facet.
 pub struct Tallies {
-    /// Documents found; a sample's estimate unless `exact`.
+    /// Documents found.
     pub total: u64,
+    /// Whether the facets were counted for every document, not on a sample.
     pub exact: bool,
     kinds: HashMap<String, u64>,
     projects: IdMap,
@@ -160,71 +157,6 @@ impl Tallies {
             }
         }
     }
-}
-
-/// How a search is counted on a sample.
-#[derive(Clone, Copy, Debug)]
-pub struct Sampling {
-    /// Consecutive documents in a window.
-    pub window: DocId,
-    /// One window in this many is counted; a segment of fewer windows is counted whole.
-    pub every: DocId,
-}
-
-/// Counts what `weight` (built without scoring) matches and `admission` admits, on the
-/// sample `sampling` describes.
-pub fn sample(
-    searcher: &Searcher,
-    weight: &dyn Weight,
-    admission: &Admission,
-    sampling: Sampling,
-) -> tantivy::Result<Tallies> {
-    let mut all = Tallies::default();
-    for reader in searcher.segment_readers() {
-        all.add(sample_segment(reader, weight, admission, sampling)?);
-    }
-    Ok(all)
-}
-
-fn sample_segment(
-    reader: &SegmentReader,
-    weight: &dyn Weight,
-    admission: &Admission,
-    Sampling { window, every }: Sampling,
-) -> tantivy::Result<Tallies> {
-    let mut tally = SegmentTally::open(reader)?;
-    let check = (!admission.admits_everything()).then(|| admission.for_segment(reader)).transpose()?;
-    let alive = reader.alive_bitset();
-    let end_of_segment = reader.max_doc();
-    let counted_whole = every <= 1 || end_of_segment.div_ceil(window.max(1)) < every;
-    let (stride, stands_for) = if counted_whole { (1, 1) } else { (every, u64::from(every)) };
-    let mut scorer = weight.scorer(reader, 1.0)?;
-    let mut block = Vec::with_capacity(COLLECT_BLOCK_BUFFER_LEN);
-    let mut start: DocId = 0;
-    while start < end_of_segment {
-        let end = start.saturating_add(window).min(end_of_segment);
-        let mut doc = if scorer.doc() < start { scorer.seek(start) } else { scorer.doc() };
-        while doc < end {
-            let kept =
-                alive.is_none_or(|alive| alive.is_alive(doc)) && check.as_ref().is_none_or(|check| check.admits(doc));
-            if kept {
-                block.push(doc);
-                if block.len() == COLLECT_BLOCK_BUFFER_LEN {
-                    tally.collect_block(&block, stands_for);
-                    block.clear();
-                }
-            }
-            doc = scorer.advance();
-        }
-        if doc == TERMINATED {
-            break;
-        }
-        start = start.saturating_add(window.saturating_mul(stride));
-    }
-    tally.collect_block(&block, stands_for);
-    let mut tallies = tally.harvest();
-    tallies.exact = counted_whole;
-    Ok(tallies)
 }
 
 /// The counts by ordinal, by the names the ordinals stand for.

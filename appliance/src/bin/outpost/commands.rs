@@ -302,5 +302,12 @@ pub enum DevCommand {
         /// Time the queries on the index a previous run left in --dir, without building.
         #[arg(long)]
         reuse: bool,
+        /// A search finding more than this many documents counts its facets on a sample (the
+        /// default is what the server does).
+        #[arg(long, default_value_t = outpost::search::engine::Effort::DEFAULT.exact_up_to)]
+        exact_up_to: u64,
+        /// The sample: one match in this many.
+        #[arg(long, default_value_t = outpost::search::engine::Effort::DEFAULT.every)]
+        sample_every: u64,
     },
 }

@@ -240,14 +240,25 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("{summary}");
             Ok(())
         }
-        Command::Dev(DevCommand::BenchSearch { dir, issues, pages, projects, spaces, rounds, reuse }) => {
+        Command::Dev(DevCommand::BenchSearch {
+            dir,
+            issues,
+            pages,
+            projects,
+            spaces,
+            rounds,
+            reuse,
+            exact_up_to,
+            sample_every,
+        }) => {
             if dir.exists() && !reuse {
                 return Err(format!("{} exists already; give a folder that does not.", dir.display()));
             }
-            if projects == 0 || spaces == 0 || rounds == 0 {
-                return Err("--projects, --spaces and --rounds must be at least 1.".into());
+            if projects == 0 || spaces == 0 || rounds == 0 || sample_every == 0 {
+                return Err("--projects, --spaces, --rounds and --sample-every must be at least 1.".into());
             }
-            let plan = outpost::search::bench::Plan { issues, pages, projects, spaces, rounds, reuse };
+            let effort = outpost::search::engine::Effort { exact_up_to, every: sample_every };
+            let plan = outpost::search::bench::Plan { issues, pages, projects, spaces, rounds, reuse, effort };
             outpost::search::bench::run(&dir, &plan)
         }
     }
