@@ -238,8 +238,9 @@ fn nul_in(value: &serde_json::Value, path: String) -> Option<String> {
 fn whole_numbers(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::Number(number) if !number.is_i64() && !number.is_u64() => {
-            // Below 2^53 a float holds every whole number exactly.
-            if let Some(whole) = number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15) {
+            // Up to 2^53 a float holds every whole number exactly (JSON Schema counts 2.0 as an
+            // integer, and schemathesis sends -2^53 as -9007199254740992.0).
+            if let Some(whole) = number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0) {
                 *value = serde_json::Value::from(whole as i64);
             }
         }
@@ -344,6 +345,19 @@ mod tests {
         let escaped = decode_json::<Input>(br#"{"name": "a\\u0000 is text", "tags": []}"#).unwrap();
         assert_eq!(escaped.name.as_deref(), Some("a\\u0000 is text"));
         assert_eq!(escaped.tags, Some(Vec::new()));
+    }
+
+    #[test]
+    fn whole_floats_up_to_two_to_the_53_are_integers() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Ids {
+            ids: Vec<i64>,
+        }
+        let read = decode_json::<Ids>(br#"{"ids": [2.0, -9007199254740992.0, 9007199254740992.0]}"#).unwrap();
+        assert_eq!(read.ids, [2, -9_007_199_254_740_992, 9_007_199_254_740_992]);
+        for refused in [r#"{"ids": [2.5]}"#, r#"{"ids": [18014398509481984.0]}"#] {
+            assert_eq!(decode_json::<Ids>(refused.as_bytes()).unwrap_err().field(), Some("ids[0]"), "{refused}");
+        }
     }
 
     #[test]
