@@ -3,7 +3,7 @@
 //! - `rank_and_count`, for a search that finds few documents: every match is scored, kept if
 //!   among the best, and counted, in the one pass (a phrase is costly to match; matching it
 //!   once for the count and again for the ranking doubled the time of such searches). Past a
-//!   limit it stops scoring and counts a sample of the rest.
+//!   limit it stops scoring, counts the rest and reads the facets of a sample of them.
 //! - `rank`, for a search that finds many: only the ranking, which lets Tantivy skip the
 //!   blocks of documents that cannot score above the worst hit kept so far.
 //!

@@ -1,5 +1,4 @@
-//! Facet counts from columns: a pass over the matching documents without scoring them, a
-//! block of documents at a time, counting each document's type, project, space, status and
+//! Facet counts from columns, a block of matching documents at a time, counting each document's type, project, space, status and
 //! assignee by id or by the column's ordinal. Only the values that get listed are turned back
 //! into names.
 //!
