@@ -18,7 +18,7 @@ use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, COLLECT_BLOCK_BUFFER_L
 
 use super::admission::Admission;
 use super::engine::Effort;
-use super::tally::{SegmentTally, Tallies};
+use super::tally::{IdCounts, SegmentTally, Tallies};
 
 #[derive(Clone, Copy, Debug)]
 struct Candidate {
@@ -116,12 +116,13 @@ pub fn rank_and_count(
     let every = every.max(1);
     let mut best = Best::new(limit);
     let mut tallies = Tallies::default();
+    let mut ids = IdCounts::default();
     let mut found: u64 = 0;
     for (ordinal, reader) in searcher.segment_readers().iter().enumerate() {
         let segment_ord = ordinal as u32;
         let check = (!admission.admits_everything()).then(|| admission.for_segment(reader)).transpose()?;
         let alive = reader.alive_bitset();
-        let mut tally = SegmentTally::open(reader)?;
+        let mut tally = SegmentTally::open(reader, &mut ids)?;
         let mut block = Block { docs: Vec::with_capacity(COLLECT_BLOCK_BUFFER_LEN), stands_for: 1 };
         let mut scoring = found <= exact_up_to;
         let mut scorer = if scoring { weight } else { counting }.scorer(reader, 1.0)?;
@@ -149,6 +150,7 @@ pub fn rank_and_count(
         block.flush(&mut tally);
         tallies.add(tally.harvest());
     }
+    tallies.add_ids(ids);
     tallies.total = found;
     tallies.exact = found <= exact_up_to;
     Ok(if tallies.exact { Counted::Exact(best, tallies) } else { Counted::Estimated(tallies) })

@@ -51,12 +51,28 @@ enum Counter {
     Map(IdMap),
 }
 
+impl Default for Counter {
+    fn default() -> Counter {
+        Counter::Array(Vec::new())
+    }
+}
+
 impl Counter {
     fn for_values_up_to(largest: u64) -> Counter {
-        if largest < ARRAY_COUNTED_BELOW {
-            Counter::Array(vec![0; largest as usize + 1])
-        } else {
-            Counter::Map(IdMap::default())
+        let mut counter = Counter::default();
+        counter.fit(largest);
+        counter
+    }
+
+    /// Makes room for values up to `largest`.
+    fn fit(&mut self, largest: u64) {
+        match self {
+            Counter::Array(_) if largest >= ARRAY_COUNTED_BELOW => {
+                let counted = std::mem::take(self).into_counted();
+                *self = Counter::Map(counted);
+            }
+            Counter::Array(counts) if counts.len() <= largest as usize => counts.resize(largest as usize + 1, 0),
+            _ => {}
         }
     }
 
@@ -94,6 +110,16 @@ pub struct Tallies {
     assignees: IdMap,
 }
 
+/// Hits per project, space and assignee over every segment of one search: ids mean the same
+/// in every segment, so one array each serves them all (an array per segment, sized to the
+/// largest id, cost more than a search finding a few thousand documents).
+#[derive(Default)]
+pub struct IdCounts {
+    projects: Counter,
+    spaces: Counter,
+    assignees: Counter,
+}
+
 /// One column being counted; a text column by its ordinals.
 struct Counted {
     column: Column<u64>,
@@ -111,15 +137,15 @@ impl Counted {
     }
 }
 
-pub struct SegmentTally {
+pub struct SegmentTally<'a> {
     total: u64,
     kind_names: Option<StrColumn>,
     status_names: Option<StrColumn>,
     kinds: Option<Counted>,
     statuses: Option<Counted>,
-    projects: Counted,
-    spaces: Counted,
-    assignees: Counted,
+    /// The project, space and assignee columns, counted into `ids`.
+    id_columns: [Column<u64>; 3],
+    ids: &'a mut IdCounts,
     values: Vec<Option<u64>>,
 }
 
@@ -138,6 +164,7 @@ impl Default for Tallies {
 }
 
 impl Tallies {
+    /// Adds a segment's total and its counts by type and status.
     pub fn add(&mut self, segment: Tallies) {
         self.total += segment.total;
         self.exact &= segment.exact;
@@ -146,15 +173,13 @@ impl Tallies {
                 *into.entry(name).or_default() += n;
             }
         }
-        for (into, from) in [
-            (&mut self.projects, segment.projects),
-            (&mut self.spaces, segment.spaces),
-            (&mut self.assignees, segment.assignees),
-        ] {
-            for (id, n) in from {
-                *into.entry(id).or_default() += n;
-            }
-        }
+    }
+
+    /// Takes in the search's counts by project, space and assignee.
+    pub fn add_ids(&mut self, ids: IdCounts) {
+        self.projects = ids.projects.into_counted();
+        self.spaces = ids.spaces.into_counted();
+        self.assignees = ids.assignees.into_counted();
     }
 }
 
@@ -171,20 +196,23 @@ fn named(column: Option<StrColumn>, counted: Option<Counted>) -> HashMap<String,
     names
 }
 
-impl SegmentTally {
-    pub fn open(reader: &SegmentReader) -> tantivy::Result<SegmentTally> {
+impl<'a> SegmentTally<'a> {
+    pub fn open(reader: &SegmentReader, ids: &'a mut IdCounts) -> tantivy::Result<SegmentTally<'a>> {
         let columns = reader.fast_fields();
         let kind_names = columns.str("kind")?;
         let status_names = columns.str("status")?;
+        let id_columns = [columns.u64("project")?, columns.u64("space")?, columns.u64("assignee")?];
+        for (counter, column) in [&mut ids.projects, &mut ids.spaces, &mut ids.assignees].into_iter().zip(&id_columns) {
+            counter.fit(column.max_value());
+        }
         Ok(SegmentTally {
             total: 0,
             kinds: Counted::of_text(&kind_names),
             statuses: Counted::of_text(&status_names),
             kind_names,
             status_names,
-            projects: Counted::new(columns.u64("project")?),
-            spaces: Counted::new(columns.u64("space")?),
-            assignees: Counted::new(columns.u64("assignee")?),
+            id_columns,
+            ids,
             values: vec![None; COLLECT_BLOCK_BUFFER_LEN],
         })
     }
@@ -193,16 +221,15 @@ impl SegmentTally {
     pub fn collect_block(&mut self, docs: &[DocId], weight: u64) {
         self.total += docs.len() as u64 * weight;
         let values = &mut self.values[..docs.len()];
-        let columns = [self.kinds.as_mut(), self.statuses.as_mut()].into_iter().flatten().chain([
-            &mut self.projects,
-            &mut self.spaces,
-            &mut self.assignees,
-        ]);
-        for counted in columns {
+        let texts = [self.kinds.as_mut(), self.statuses.as_mut()].into_iter().flatten();
+        let texts = texts.map(|counted| (&counted.column, &mut counted.counter));
+        let ids = &mut *self.ids;
+        let ids = self.id_columns.iter().zip([&mut ids.projects, &mut ids.spaces, &mut ids.assignees]);
+        for (column, counter) in texts.chain(ids) {
             values.fill(None);
-            counted.column.first_vals(docs, values);
+            column.first_vals(docs, values);
             for value in values.iter().flatten() {
-                counted.counter.add(*value, weight);
+                counter.add(*value, weight);
             }
         }
     }
@@ -213,9 +240,7 @@ impl SegmentTally {
             exact: true,
             kinds: named(self.kind_names, self.kinds),
             statuses: named(self.status_names, self.statuses),
-            projects: self.projects.counter.into_counted(),
-            spaces: self.spaces.counter.into_counted(),
-            assignees: self.assignees.counter.into_counted(),
+            ..Tallies::default()
         }
     }
 }
@@ -270,5 +295,18 @@ mod tests {
         small.add(9, 1);
         assert_eq!(counter.into_counted().get(&(u64::MAX - 1)), Some(&17));
         assert_eq!(small.into_counted().get(&9), Some(&1));
+    }
+
+    #[test]
+    fn one_counter_grows_with_the_segments_of_a_search_keeping_its_counts() {
+        let mut counter = Counter::for_values_up_to(9);
+        counter.add(9, 2);
+        counter.fit(20);
+        counter.add(20, 1);
+        counter.add(9, 1);
+        counter.fit(ARRAY_COUNTED_BELOW);
+        counter.add(ARRAY_COUNTED_BELOW, 5);
+        let counted = counter.into_counted();
+        assert_eq!((counted[&9], counted[&20], counted[&ARRAY_COUNTED_BELOW], counted.len()), (3, 1, 5, 3));
     }
 }
