@@ -12,6 +12,7 @@ pub mod documents;
 pub mod engine;
 pub mod handlers;
 pub mod indexer;
+pub mod plan;
 pub mod query;
 pub mod ranking;
 pub mod schema;
