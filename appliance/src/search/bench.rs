@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tantivy::Index;
 
-use super::documents::{Owner, Place, SearchDoc};
+use super::documents::{Owner, PageRow, Place, SearchDoc};
 use super::engine::{self, Filters, Kind, Scope};
 use super::schema;
 use super::{open_live, query};
@@ -58,21 +58,15 @@ fn generated(n: u64, plan: &Plan, words: &Words, rng: &mut StdRng) -> SearchDoc 
     } else {
         let id = (n - plan.issues) as i64 + 1;
         let (title_words, body_words) = (rng.gen_range(2..8), (rng.gen_range(4.0f64..7.5).exp() as usize).min(3000));
-        SearchDoc {
-            owner: Owner::Page(id),
-            kind: Kind::Page,
-            entity_id: id,
-            key: None,
-            label: String::new(),
+        SearchDoc::from(PageRow {
+            id,
             title: words.text(rng, title_words),
             body: words.text(rng, body_words),
-            url: format!("/pages/{id}"),
-            context: String::new(),
-            place: Place::Space(skewed(rng, plan.spaces) as i64 + 1),
-            status: None,
-            assignee: None,
-            updated,
-        }
+            space_id: skewed(rng, plan.spaces) as i64 + 1,
+            space_key: String::new(),
+            space_name: String::new(),
+            updated_at: updated,
+        })
     }
 }
 

@@ -299,15 +299,36 @@ fn file_document(
     }
 }
 
+/// A documentation page as it is indexed.
 #[derive(Queryable)]
-struct PageRow {
-    id: i64,
-    title: String,
-    body: String,
-    space_id: i64,
-    space_key: String,
-    space_name: String,
-    updated_at: DateTime<Utc>,
+pub struct PageRow {
+    pub id: i64,
+    pub title: String,
+    pub body: String,
+    pub space_id: i64,
+    pub space_key: String,
+    pub space_name: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<PageRow> for SearchDoc {
+    fn from(row: PageRow) -> SearchDoc {
+        SearchDoc {
+            owner: Owner::Page(row.id),
+            kind: Kind::Page,
+            entity_id: row.id,
+            key: None,
+            label: row.space_key,
+            title: row.title,
+            body: row.body,
+            url: format!("/pages/{}", row.id),
+            context: row.space_name,
+            place: Place::Space(row.space_id),
+            status: None,
+            assignee: None,
+            updated: row.updated_at,
+        }
+    }
 }
 
 /// Which pages to read.
@@ -359,23 +380,7 @@ pub fn page_documents(
             read_text,
         ));
     }
-    for row in rows {
-        docs.push(SearchDoc {
-            owner: Owner::Page(row.id),
-            kind: Kind::Page,
-            entity_id: row.id,
-            key: None,
-            label: row.space_key,
-            title: row.title,
-            body: row.body,
-            url: format!("/pages/{}", row.id),
-            context: row.space_name,
-            place: Place::Space(row.space_id),
-            status: None,
-            assignee: None,
-            updated: row.updated_at,
-        });
-    }
+    docs.extend(rows.into_iter().map(SearchDoc::from));
     Ok(docs)
 }
 

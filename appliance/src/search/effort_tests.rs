@@ -6,7 +6,7 @@
 use chrono::{NaiveDate, TimeZone, Utc};
 use tantivy::{Index, ReloadPolicy, Term};
 
-use super::documents::{Owner, Place, SearchDoc};
+use super::documents::{Owner, PageRow, Place, SearchDoc};
 use super::engine::{self, Effort, Filters, Kind, Results, Scope};
 use super::query::parse;
 use super::schema;
@@ -45,21 +45,15 @@ fn issue(id: i64) -> SearchDoc {
 }
 
 fn page(id: i64) -> SearchDoc {
-    SearchDoc {
-        owner: Owner::Page(id),
-        kind: Kind::Page,
-        entity_id: id,
-        key: None,
-        label: String::new(),
+    SearchDoc::from(PageRow {
+        id,
         title: format!("deploy guide {id}"),
         body: "how we deploy".to_owned(),
-        url: format!("/pages/{id}"),
-        context: String::new(),
-        place: Place::Space(id % 4 + 1),
-        status: None,
-        assignee: None,
-        updated: Utc.timestamp_opt(1_700_000_000 + id * 7_200, 0).single().unwrap_or_default(),
-    }
+        space_id: id % 4 + 1,
+        space_key: String::new(),
+        space_name: String::new(),
+        updated_at: Utc.timestamp_opt(1_700_000_000 + id * 7_200, 0).single().unwrap_or_default(),
+    })
 }
 
 /// Two segments, and deleted documents in the first.
