@@ -99,7 +99,7 @@ impl Counter {
 
 /// Every matching document counted under each facet.
 pub struct Tallies {
-    /// Documents found.
+    /// Documents found (set by the pass that found them: a segment's counts may be sampled).
     pub total: u64,
     /// Whether the facets were counted for every document, not on a sample.
     pub exact: bool,
@@ -138,7 +138,6 @@ impl Counted {
 }
 
 pub struct SegmentTally<'a> {
-    total: u64,
     kind_names: Option<StrColumn>,
     status_names: Option<StrColumn>,
     kinds: Option<Counted>,
@@ -164,10 +163,8 @@ impl Default for Tallies {
 }
 
 impl Tallies {
-    /// Adds a segment's total and its counts by type and status.
+    /// Adds a segment's counts by type and status.
     pub fn add(&mut self, segment: Tallies) {
-        self.total += segment.total;
-        self.exact &= segment.exact;
         for (into, from) in [(&mut self.kinds, segment.kinds), (&mut self.statuses, segment.statuses)] {
             for (name, n) in from {
                 *into.entry(name).or_default() += n;
@@ -206,7 +203,6 @@ impl<'a> SegmentTally<'a> {
             counter.fit(column.max_value());
         }
         Ok(SegmentTally {
-            total: 0,
             kinds: Counted::of_text(&kind_names),
             statuses: Counted::of_text(&status_names),
             kind_names,
@@ -219,7 +215,6 @@ impl<'a> SegmentTally<'a> {
 
     /// Counts `docs` (at most `COLLECT_BLOCK_BUFFER_LEN`), each standing for `weight` documents.
     pub fn collect_block(&mut self, docs: &[DocId], weight: u64) {
-        self.total += docs.len() as u64 * weight;
         let values = &mut self.values[..docs.len()];
         let texts = [self.kinds.as_mut(), self.statuses.as_mut()].into_iter().flatten();
         let texts = texts.map(|counted| (&counted.column, &mut counted.counter));
@@ -236,8 +231,6 @@ impl<'a> SegmentTally<'a> {
 
     pub fn harvest(self) -> Tallies {
         Tallies {
-            total: self.total,
-            exact: true,
             kinds: named(self.kind_names, self.kinds),
             statuses: named(self.status_names, self.statuses),
             ..Tallies::default()
