@@ -10,6 +10,7 @@ use std::ops::Range;
 
 use chrono::NaiveDate;
 use tantivy::columnar::Column;
+use tantivy::fastfield::AliveBitSet;
 use tantivy::{DocId, SegmentReader};
 
 use super::engine::{Filters, Scope};
@@ -33,8 +34,15 @@ impl Wanted {
     }
 }
 
+/// Whether a document of one segment may be listed: not deleted, and within the rules.
+pub struct SegmentAdmission<'r> {
+    alive: Option<&'r AliveBitSet>,
+    /// `None` when the search has no scope or filter to check.
+    rules: Option<Rules>,
+}
+
 /// The rules of one search read against one segment's columns.
-pub struct SegmentAdmission {
+struct Rules {
     /// Nothing in the segment can be admitted (a filter value the segment does not hold).
     none: bool,
     /// Each must hold; an empty list admits every document.
@@ -50,13 +58,15 @@ fn day_start(date: NaiveDate) -> i64 {
 }
 
 impl Admission<'_> {
-    pub fn admits_everything(&self) -> bool {
-        matches!(self.scope, Scope::Everything) && !self.filters.any()
+    pub fn for_segment<'r>(&self, reader: &'r SegmentReader) -> tantivy::Result<SegmentAdmission<'r>> {
+        let checked = !matches!(self.scope, Scope::Everything) || self.filters.any();
+        let rules = if checked { Some(self.rules(reader)?) } else { None };
+        Ok(SegmentAdmission { alive: reader.alive_bitset(), rules })
     }
 
-    pub fn for_segment(&self, reader: &SegmentReader) -> tantivy::Result<SegmentAdmission> {
+    fn rules(&self, reader: &SegmentReader) -> tantivy::Result<Rules> {
         let columns = reader.fast_fields();
-        let mut admission = SegmentAdmission { none: false, all_of: Vec::new(), scope: None, updated: None };
+        let mut admission = Rules { none: false, all_of: Vec::new(), scope: None, updated: None };
         let sorted = |values: &[i64]| {
             let mut values: Vec<u64> = values.iter().map(|id| *id as u64).collect();
             values.sort_unstable();
@@ -99,8 +109,14 @@ impl Admission<'_> {
     }
 }
 
-impl SegmentAdmission {
+impl SegmentAdmission<'_> {
     pub fn admits(&self, doc: DocId) -> bool {
+        self.alive.is_none_or(|alive| alive.is_alive(doc)) && self.rules.as_ref().is_none_or(|rules| rules.admit(doc))
+    }
+}
+
+impl Rules {
+    fn admit(&self, doc: DocId) -> bool {
         if self.none || !self.all_of.iter().all(|wanted| wanted.holds(doc)) {
             return false;
         }

@@ -120,17 +120,14 @@ pub fn rank_and_count(
     let mut found: u64 = 0;
     for (ordinal, reader) in searcher.segment_readers().iter().enumerate() {
         let segment_ord = ordinal as u32;
-        let check = (!admission.admits_everything()).then(|| admission.for_segment(reader)).transpose()?;
-        let alive = reader.alive_bitset();
+        let admitted = admission.for_segment(reader)?;
         let mut tally = SegmentTally::open(reader, &mut ids)?;
         let mut block = Block { docs: Vec::with_capacity(COLLECT_BLOCK_BUFFER_LEN), stands_for: 1 };
         let mut scoring = found <= exact_up_to;
         let mut scorer = if scoring { weight } else { counting }.scorer(reader, 1.0)?;
         let mut doc = scorer.doc();
         while doc != TERMINATED {
-            let kept =
-                alive.is_none_or(|alive| alive.is_alive(doc)) && check.as_ref().is_none_or(|check| check.admits(doc));
-            if kept {
+            if admitted.admits(doc) {
                 found += 1;
                 if found <= exact_up_to {
                     best.offer(scorer.score(), DocAddress { segment_ord, doc_id: doc });
@@ -192,13 +189,10 @@ pub fn rank(
     let mut best = Best::new(limit);
     for (ordinal, reader) in searcher.segment_readers().iter().enumerate() {
         let segment_ord = ordinal as u32;
-        let check = (!admission.admits_everything()).then(|| admission.for_segment(reader)).transpose()?;
-        let alive = reader.alive_bitset();
+        let admitted = admission.for_segment(reader)?;
         let mut holders = required.iter().map(|part| part.scorer(reader, 1.0)).collect::<tantivy::Result<Vec<_>>>()?;
         weight.for_each_pruning(best.threshold(), reader, &mut |doc, score| {
-            let kept = alive.is_none_or(|alive| alive.is_alive(doc))
-                && check.as_ref().is_none_or(|check| check.admits(doc))
-                && holders.iter_mut().all(|holder| holds(holder.as_mut(), doc));
+            let kept = admitted.admits(doc) && holders.iter_mut().all(|holder| holds(holder.as_mut(), doc));
             if kept {
                 best.offer(score, DocAddress { segment_ord, doc_id: doc });
             }
