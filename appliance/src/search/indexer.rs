@@ -133,6 +133,8 @@ impl Indexer {
                 None
             }
             Some(folder) => match reopen(&folder) {
+                // Waited for by the caller's retries: a rebuild beside it would delete its folder.
+                Err(Unopened::Held) => return Err(Unopened::Held.into()),
                 Ok((live, writer, stamp)) if stamp.schema != SCHEMA_VERSION => {
                     tracing::info!(
                         from = stamp.schema,
@@ -148,7 +150,7 @@ impl Indexer {
                     None
                 }
                 Ok(opened) => Some(opened),
-                Err(e) => {
+                Err(Unopened::Unreadable(e)) => {
                     tracing::warn!(folder = %folder.display(), error = %e, "search: the index cannot be read; rebuilding it");
                     None
                 }
@@ -453,24 +455,50 @@ fn remove_other_folders(root: &Path, keep: &Path) {
     }
 }
 
+/// Why an existing index was not reopened.
+#[derive(Debug)]
+enum Unopened {
+    /// Another process writes to it: a node still stopping while the next one starts, or two
+    /// nodes given one folder. Its folder must stay, so it is waited for, not rebuilt.
+    Held,
+    /// Damaged, never completed, or unreadable: it is rebuilt.
+    Unreadable(String),
+}
+
+impl From<tantivy::TantivyError> for Unopened {
+    fn from(error: tantivy::TantivyError) -> Self {
+        match error {
+            tantivy::TantivyError::LockFailure(..) => Unopened::Held,
+            other => Unopened::Unreadable(other.to_string()),
+        }
+    }
+}
+
+impl From<Unopened> for String {
+    fn from(unopened: Unopened) -> String {
+        match unopened {
+            Unopened::Held => "another Outpost process holds this search index (a node still stopping, or \
+                               another node given the same search.index_dir, which each node needs of its own)"
+                .to_owned(),
+            Unopened::Unreadable(why) => why,
+        }
+    }
+}
+
 /// Opens an existing index for searching and writing, with the stamp of its last commit.
-fn reopen(folder: &Path) -> Result<(Live, IndexWriter, Stamp)> {
-    let live = open_live(folder).map_err(describe)?;
-    let payload = live.index.load_metas().map_err(describe)?.payload.ok_or("it was never completed")?;
-    let stamp: Stamp = serde_json::from_str(&payload).map_err(|e| format!("its stamp is unreadable: {e}"))?;
+fn reopen(folder: &Path) -> std::result::Result<(Live, IndexWriter, Stamp), Unopened> {
+    let live = open_live(folder)?;
+    let payload = live.index.load_metas()?.payload.ok_or(Unopened::Unreadable("it was never completed".to_owned()))?;
+    let stamp: Stamp =
+        serde_json::from_str(&payload).map_err(|e| Unopened::Unreadable(format!("its stamp is unreadable: {e}")))?;
     let writer = writer_of(&live.index, 1, FOLLOW_MEMORY)?;
     // A reader opened before a crash's leftovers were cleaned sees the last commit only.
-    live.reader.reload().map_err(describe)?;
+    live.reader.reload()?;
     Ok((live, writer, stamp))
 }
 
-fn writer_of(index: &Index, threads: usize, memory: usize) -> Result<IndexWriter> {
-    index.writer_with_num_threads(threads, memory).map_err(|e| match e {
-        tantivy::TantivyError::LockFailure(..) => {
-            "another Outpost process holds this search index; each node needs a search.index_dir of its own".to_owned()
-        }
-        other => other.to_string(),
-    })
+fn writer_of(index: &Index, threads: usize, memory: usize) -> std::result::Result<IndexWriter, Unopened> {
+    Ok(index.writer_with_num_threads(threads, memory)?)
 }
 
 /// Builds a complete index for `generation` in a new folder and makes it current.
@@ -491,7 +519,7 @@ fn build(search: &SearchIndex, pool: &DbPool, files: &FileText, generation: i64)
         }
     };
     progress(0);
-    let mut writer = writer_of(&index, 2, BUILD_MEMORY)?;
+    let mut writer = writer_of(&index, 2, BUILD_MEMORY).map_err(String::from)?;
     let (_, fields) = schema::schema();
     let mut done = 0u64;
     let mut last_report = Instant::now();
@@ -556,7 +584,7 @@ fn build(search: &SearchIndex, pool: &DbPool, files: &FileText, generation: i64)
     writer.wait_merging_threads().map_err(describe)?;
     make_current(search.root(), &folder)?;
     let live = open_live(&folder).map_err(describe)?;
-    let writer = writer_of(&live.index, 1, FOLLOW_MEMORY)?;
+    let writer = writer_of(&live.index, 1, FOLLOW_MEMORY).map_err(String::from)?;
     let seconds = started.elapsed().as_secs_f64();
     tracing::info!(
         documents = done,

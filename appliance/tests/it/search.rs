@@ -1,7 +1,8 @@
 //! Full-text search end to end: relevance on fixed fixtures, phrases, prefixes, typos, key
 //! jumps, facets and filters, refusals of odd input, the permission scope applied inside the
 //! search, freshness through the real indexer thread, a `kill -9` in the middle of indexing,
-//! and rebuilding (requested, or because the index on disk is damaged) while searches go on.
+//! rebuilding (requested, or because the index on disk is damaged) while searches go on, and
+//! never rebuilding an index another process still writes to.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -417,6 +418,33 @@ fn a_damaged_or_outdated_index_is_rebuilt_when_the_indexer_opens_it() {
     app.index();
     assert_eq!(search(&mut api, &token, "q=deploy*")["total"], 4);
     assert_ne!(app.search.live().unwrap().folder, rebuilt);
+}
+
+#[test]
+fn an_index_another_process_writes_to_is_waited_for_not_rebuilt_beside_it() {
+    let app = TestApp::start();
+    let (mut api, token) = fixtures(&app);
+    app.index();
+    let folder = app.search.live().unwrap().folder.clone();
+    app.stop_indexer();
+
+    // A node still stopping while the next starts holds the index's writer lock.
+    let index = tantivy::Index::open_in_dir(&folder).unwrap();
+    let stopping = index.writer_with_num_threads::<tantivy::TantivyDocument>(1, 15_000_000).unwrap();
+    let files = indexer::FileText::open(&app.config.storage, &app.pool, &app.keys).unwrap();
+    let refused = indexer::Indexer::open(&app.search, &app.pool, files).err().expect("the held index is refused");
+    assert!(refused.starts_with("another Outpost process holds this search index"), "{refused}");
+    let folders = |root: &std::path::Path| {
+        let entries = std::fs::read_dir(root).unwrap().flatten();
+        entries.filter(|entry| entry.file_name().to_string_lossy().starts_with("index-")).count()
+    };
+    assert_eq!(folders(app.search.root()), 1, "nothing was built beside the held index");
+
+    // Once it lets go, the same index opens: nothing is rebuilt.
+    drop(stopping);
+    app.index();
+    assert_eq!(app.search.live().unwrap().folder, folder);
+    assert_eq!(search(&mut api, &token, "q=deploy*")["total"], 4);
 }
 
 /// `outpost serve` against the test database with its own index folder and no job workers.
