@@ -159,14 +159,15 @@ pub async fn serve(mut config: Config, pool: DbPool, ports: Ports) -> Result<(),
     let stop_listening = Stop::default();
     let listener_thread = crate::changes::spawn_listener(config.database.url.clone(), stop_listening.clone())
         .map_err(|e| format!("cannot start the change listener: {e}"))?;
-    let context = Context { pool: pool.clone(), config: Arc::new(config.clone()), keys: keys.clone() };
+    let background = crate::db::background_pool(&config.database, config.jobs.workers);
+    let context = Context { pool: background.clone(), config: Arc::new(config.clone()), keys: keys.clone() };
     let jobs = Runtime::start(context).map_err(|e| format!("cannot start the background jobs: {e}"))?;
     // The index opens (or is built) in the background: the server answers meanwhile, and
     // searches say that the index is on its way.
     let search = SearchIndex::new(&config.search.index_dir);
     let stop_indexing = Stop::default();
     let indexer =
-        indexer::spawn(search.clone(), pool.clone(), config.storage.clone(), keys.clone(), stop_indexing.clone())
+        indexer::spawn(search.clone(), background, config.storage.clone(), keys.clone(), stop_indexing.clone())
             .map_err(|e| format!("cannot start the search indexer: {e}"))?;
     let redirect = match redirect_listener {
         Some(listener) => {

@@ -38,7 +38,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     ("server.trusted_proxies", "addresses of reverse proxies whose X-Forwarded-For is believed (default none)"),
     ("database.url", "PostgreSQL connection string (URL or key=value form); required"),
-    ("database.pool_size", "connections kept open to PostgreSQL (default 16)"),
+    (
+        "database.pool_size",
+        "connections serving requests; more than the cores only makes requests take turns on the CPU (default: cores + 1)",
+    ),
     ("database.checkout_timeout_secs", "how long a request waits for a free connection (default 5)"),
     ("session.idle_timeout_minutes", "a session ends after this long without a request (default 480)"),
     ("session.absolute_timeout_hours", "a session ends this long after sign-in, whatever happens (default 168)"),
@@ -438,7 +441,7 @@ impl Config {
             server: ServerConfig {
                 bind: reader.socket_addr("server.bind", "127.0.0.1:8080"),
                 public_url: reader.public_url("server.public_url"),
-                workers: reader.integer("server.workers", default_workers(), 1..=256) as usize,
+                workers: reader.integer("server.workers", cores(), 1..=256) as usize,
                 trusted_proxies: reader.addresses("server.trusted_proxies"),
                 tls: reader.tls_files(),
                 redirect_http_from: reader
@@ -448,7 +451,7 @@ impl Config {
             },
             database: DatabaseConfig {
                 url: reader.required_string("database.url"),
-                pool_size: reader.integer("database.pool_size", 16, 1..=512) as u32,
+                pool_size: reader.integer("database.pool_size", cores() + 1, 1..=512) as u32,
                 checkout_timeout_secs: reader.integer("database.checkout_timeout_secs", 5, 1..=60) as u64,
             },
             session: SessionConfig {
@@ -550,7 +553,8 @@ impl Config {
     }
 }
 
-fn default_workers() -> i64 {
+/// The cores this process may run on: HTTP workers and request connections are sized by it.
+fn cores() -> i64 {
     std::thread::available_parallelism().map_or(2, |n| n.get() as i64)
 }
 
