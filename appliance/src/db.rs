@@ -41,10 +41,12 @@ pub fn pool(config: &DatabaseConfig) -> DbPool {
     sized(config, config.pool_size)
 }
 
-/// Connections the background work of a node holds at most at once: one per job worker,
-/// the outbox dispatcher, the scheduler and the search indexer.
+/// Connections the background work of a node holds at most at once: two per job worker (a
+/// backup holds its lock on one while it works on another), two for the search indexer (a
+/// file's text is read while a batch is applied), one each for the outbox dispatcher and
+/// the scheduler. Connections open only when needed, so the headroom costs nothing idle.
 pub fn background_pool_size(job_workers: usize) -> u32 {
-    u32::try_from(job_workers).unwrap_or(u32::MAX).saturating_add(3)
+    u32::try_from(job_workers).unwrap_or(u32::MAX).saturating_mul(2).saturating_add(4)
 }
 
 /// The background work's own pool, so that long jobs and a search rebuild never take the
