@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::pg::{Pg, PgValue};
 use diesel::sql_types::Text;
-use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 /// What a person is across the installation.
@@ -228,28 +227,43 @@ fn by_project(held: Named) -> deserialize::Result<ByProject> {
         .collect()
 }
 
-/// The part for everyone, parsed once per epoch on this node rather than on every request.
-static EVERYONE: Mutex<Option<(i64, Arc<ByProject>)>> = Mutex::new(None);
+/// The part for everyone as this node parsed it, newest last, for the few latest epochs: a
+/// look-up bound to one epoch may be read after another request has cached a newer one.
+static EVERYONE: Mutex<Vec<(i64, Arc<ByProject>)>> = Mutex::new(Vec::new());
+const EPOCHS_KEPT: usize = 8;
+
+/// The epoch of the part for everyone this node holds, which a look-up binds so that the
+/// map is only sent when it has changed.
+pub(crate) fn known_everyone_epoch() -> Option<i64> {
+    EVERYONE.lock().unwrap_or_else(|e| e.into_inner()).last().map(|(epoch, _)| *epoch)
+}
+
+fn everyone_at(epoch: i64) -> Option<Arc<ByProject>> {
+    let kept = EVERYONE.lock().unwrap_or_else(|e| e.into_inner());
+    kept.iter().rev().find(|(at, _)| *at == epoch).map(|(_, map)| map.clone())
+}
+
+fn keep_everyone(epoch: i64, map: Arc<ByProject>) {
+    let mut kept = EVERYONE.lock().unwrap_or_else(|e| e.into_inner());
+    kept.retain(|(at, _)| *at != epoch);
+    kept.push((epoch, map));
+    let surplus = kept.len().saturating_sub(EPOCHS_KEPT);
+    kept.drain(..surplus);
+}
 
 impl FromSql<Text, Pg> for Access {
-    /// `[epoch, {everyone's}, {own}]`, as `users::ACCESS_SQL` builds it.
+    /// `[epoch, {everyone's} or null when this node holds that epoch, {own}]`, as
+    /// `users::ACCESS_SQL_*` builds it.
     fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
-        let text = bytes.as_bytes();
-        let first = &text[..text.iter().position(|&b| b == b',').unwrap_or(text.len())];
-        let epoch: i64 = std::str::from_utf8(first)?.trim().trim_start_matches('[').trim().parse()?;
-        let cached = EVERYONE.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let known = cached.filter(|(at, _)| *at == epoch).map(|(_, map)| map);
-        let (everyone, own) = match known {
+        let (epoch, everyone, own): (i64, Option<Named>, Named) = serde_json::from_slice(bytes.as_bytes())?;
+        let everyone = match everyone {
             Some(everyone) => {
-                let (_, _, own): (i64, IgnoredAny, Named) = serde_json::from_slice(text)?;
-                (everyone, own)
-            }
-            None => {
-                let (_, everyone, own): (i64, Named, Named) = serde_json::from_slice(text)?;
                 let everyone = Arc::new(by_project(everyone)?);
-                *EVERYONE.lock().unwrap_or_else(|e| e.into_inner()) = Some((epoch, everyone.clone()));
-                (everyone, own)
+                keep_everyone(epoch, everyone.clone());
+                everyone
             }
+            None => everyone_at(epoch)
+                .ok_or("the permissions granted to everyone changed many times while a person was loaded; try again")?,
         };
         Ok(Access { everyone, own: by_project(own)? })
     }
