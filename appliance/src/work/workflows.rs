@@ -61,9 +61,11 @@ impl Workflow {
             .order((workflow_statuses::position.asc(), workflow_statuses::id.asc()))
             .select(WorkflowStatus::as_select())
             .load(conn)?;
-        let ids: Vec<i64> = statuses.iter().map(|s| s.id).collect();
+        // By the project rather than `= ANY(status ids)`: PostgreSQL plans a list parameter
+        // anew on every call, and this runs on every issue view and create.
         let transitions = workflow_transitions::table
-            .filter(workflow_transitions::from_status_id.eq_any(&ids))
+            .inner_join(workflow_statuses::table.on(workflow_statuses::id.eq(workflow_transitions::from_status_id)))
+            .filter(workflow_statuses::project_id.eq(project_id))
             .select((workflow_transitions::from_status_id, workflow_transitions::to_status_id))
             .load::<(i64, i64)>(conn)?
             .into_iter()
