@@ -32,11 +32,12 @@ pub fn known_migrations() -> Vec<String> {
 const MIGRATION_LOCK_KEY: i64 = 0x006f_7574_706f_7374;
 
 /// Builds the pool requests use, without connecting; `wait_until_reachable` is the start-up
-/// check. It is small on purpose (`database.pool_size`, one more than the cores): each
-/// connection is a PostgreSQL process, and on a busy machine more of them than cores only
-/// take turns on the CPU. Measured on 2 cores and 1M issues at 8 connections, 16 connections
-/// gave the OQL list a p95 of 36–37 ms; 3 gave 15–16.5 ms, with the same throughput, since a
-/// request then waits its turn for a connection instead of sharing a core with seven others.
+/// check. It is small on purpose (`database.pool_size`, twice the cores): each connection is
+/// a PostgreSQL process, and on a busy machine many more of them than cores only take turns
+/// on the CPU, while a write holds its connection through lock waits and the commit's flush.
+/// Measured with `bench/run` on 2 cores and 1M issues at 8 connections: with 16 the OQL
+/// list's p95 was 35–43 ms; with 3, 15.6–16.0 ms but creates fell to 246–267 req/s; with 4,
+/// 18.0 ms and 348 creates/s; with 5, 22.2 ms and 302.
 pub fn pool(config: &DatabaseConfig) -> DbPool {
     sized(config, config.pool_size)
 }

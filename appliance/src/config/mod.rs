@@ -40,7 +40,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("database.url", "PostgreSQL connection string (URL or key=value form); required"),
     (
         "database.pool_size",
-        "connections serving requests; more than the cores only makes requests take turns on the CPU (default: cores + 1)",
+        "connections serving requests; many more than the cores only makes requests take turns on the CPU (default: twice the cores)",
     ),
     ("database.checkout_timeout_secs", "how long a request waits for a free connection (default 5)"),
     ("session.idle_timeout_minutes", "a session ends after this long without a request (default 480)"),
@@ -451,7 +451,7 @@ impl Config {
             },
             database: DatabaseConfig {
                 url: reader.required_string("database.url"),
-                pool_size: reader.integer("database.pool_size", cores() + 1, 1..=512) as u32,
+                pool_size: reader.integer("database.pool_size", cores() * 2, 1..=512) as u32,
                 checkout_timeout_secs: reader.integer("database.checkout_timeout_secs", 5, 1..=60) as u64,
             },
             session: SessionConfig {

@@ -15,7 +15,7 @@ fn load(toml_text: &str, env: &[(&str, &str)]) -> Result<Config, Vec<String>> {
 fn defaults_fill_everything_but_the_database_url() {
     let config = load("[database]\nurl = \"postgres:///outpost\"\n", &[]).unwrap();
     assert_eq!(config.server.bind.to_string(), "127.0.0.1:8080");
-    assert_eq!(i64::from(config.database.pool_size), cores() + 1);
+    assert_eq!(i64::from(config.database.pool_size), cores() * 2);
     assert_eq!(config.server.workers as i64, cores());
     assert_eq!(config.session.idle_timeout_minutes, 480);
     assert!(!config.server.secure_cookies());
