@@ -42,6 +42,10 @@ impl Effort {
     /// On the million-issue benchmark, a search finding 710,000 documents reads the facets of
     /// 10,000 + 44,000 of them.
     pub const DEFAULT: Effort = Effort { exact_up_to: 10_000, every: 16 };
+
+    /// For a count alone: no match is scored, and no match's facets are read (the sample's
+    /// one match in `u64::MAX` is never reached).
+    const COUNT_ONLY: Effort = Effort { exact_up_to: 0, every: u64::MAX };
 }
 
 /// The projects and spaces whose documents a reader may see.
@@ -262,7 +266,7 @@ pub fn count(live: &Live, parsed: &Parsed, filters: &Filters, scope: &Scope) -> 
     let admission = Admission { scope, filters };
     let counting = plan.narrowed.weight(EnableScoring::disabled_from_searcher(&searcher))?;
     let weights = (counting.as_ref(), counting.as_ref());
-    Ok(match ranking::rank_and_count(&searcher, weights, &admission, 0, &Effort::DEFAULT)? {
+    Ok(match ranking::rank_and_count(&searcher, weights, &admission, 0, &Effort::COUNT_ONLY)? {
         Counted::Exact(_, tallies) | Counted::Estimated(tallies) => tallies.total,
     })
 }
