@@ -46,7 +46,7 @@ pub fn pool(config: &DatabaseConfig) -> DbPool {
 /// backup holds its lock on one while it works on another), two for the search indexer (a
 /// file's text is read while a batch is applied), one each for the outbox dispatcher and
 /// the scheduler. Connections open only when needed, so the headroom costs nothing idle.
-pub fn background_pool_size(job_workers: usize) -> u32 {
+fn background_pool_size(job_workers: usize) -> u32 {
     u32::try_from(job_workers).unwrap_or(u32::MAX).saturating_mul(2).saturating_add(4)
 }
 

@@ -166,6 +166,11 @@ fn field_terms(fields: &Fields, word: &str) -> [Box<dyn Query>; 2] {
     [boosted(term(fields.title, word), TITLE_BOOST), term(fields.body, word)]
 }
 
+/// A phrase in the title (counting more) or in the body.
+fn field_phrases(fields: &Fields, words: &[String]) -> [Box<dyn Query>; 2] {
+    [boosted(phrase(fields.title, words), TITLE_BOOST), phrase(fields.body, words)]
+}
+
 /// One part as a query over the title, body and key fields: any of them may match.
 fn part_query(fields: &Fields, part: &Part, typos: &HashSet<String>) -> Box<dyn Query> {
     let mut any: Vec<Box<dyn Query>> = Vec::new();
@@ -185,10 +190,7 @@ fn part_query(fields: &Fields, part: &Part, typos: &HashSet<String>) -> Box<dyn 
                 any.push(boosted(Box::new(beginning), weight));
             }
         }
-        Part::Phrase(words) => {
-            any.push(boosted(phrase(fields.title, words), TITLE_BOOST));
-            any.push(phrase(fields.body, words));
-        }
+        Part::Phrase(words) => any.extend(field_phrases(fields, words)),
         Part::Key { key, words } => {
             any.push(boosted(
                 Box::new(TermQuery::new(
@@ -197,8 +199,7 @@ fn part_query(fields: &Fields, part: &Part, typos: &HashSet<String>) -> Box<dyn 
                 )),
                 KEY_BOOST,
             ));
-            any.push(boosted(phrase(fields.title, words), TITLE_BOOST));
-            any.push(phrase(fields.body, words));
+            any.extend(field_phrases(fields, words));
         }
     }
     Box::new(BooleanQuery::new(any.into_iter().map(|query| (Occur::Should, query)).collect()))

@@ -1,6 +1,6 @@
-//! Facet counts from columns, a block of matching documents at a time, counting each document's type, project, space, status and
-//! assignee by id or by the column's ordinal. Only the values that get listed are turned back
-//! into names.
+//! Facet counts from columns, a block of matching documents at a time, counting each
+//! document's type, project, space, status and assignee by id or by the column's ordinal.
+//! Only the values that get listed are turned back into names.
 //!
 //! A search that finds a large part of a big index counts its facets on a sample
 //! (`ranking::rank_and_count`): each document counted stands for several.
