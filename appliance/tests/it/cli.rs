@@ -60,6 +60,25 @@ fn every_command_has_help() {
 }
 
 #[test]
+fn bench_search_refuses_zero_counts_and_an_existing_folder_writing_nothing() {
+    let dir = std::env::temp_dir().join(format!("outpost-bench-search-{}", rand::random::<u64>()));
+    let folder = dir.to_str().unwrap();
+    for zero in ["--sample-every", "--rounds", "--projects", "--spaces"] {
+        let refused = outpost(&["dev", "bench-search", "--dir", folder, zero, "0"], None);
+        assert!(!refused.status.success(), "{zero}");
+        let said = text(&refused);
+        assert!(said.contains("--projects, --spaces, --rounds and --sample-every must be at least 1."), "{said}");
+        assert!(!dir.exists(), "{zero} 0 left {folder} behind");
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    let refused = outpost(&["dev", "bench-search", "--dir", folder], None);
+    assert!(!refused.status.success());
+    assert!(text(&refused).contains("exists already; give a folder that does not."), "{}", text(&refused));
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "nothing was written into the existing folder");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn check_config_lists_every_problem_by_key_and_fails() {
     let file = config_file("[server]\nbind = \"everywhere\"\n[database]\npool_size = 0\n[color]\nx = 1\n");
     let output = outpost(&["check-config", "--config", file.arg()], None);
