@@ -353,8 +353,7 @@ pub fn apply(conn: &mut PgConnection, target: &mut Target<'_>, action: &Action) 
         }
         Action::AddLabel { label } => {
             authorize(owner, Permission::EditIssue(project, &target.issue))?;
-            let catalogue = Catalogue::load(conn, project.id)?;
-            let mut labels = issue_fields::details_of(conn, &target.issue, &catalogue)?.labels;
+            let mut labels = issue_fields::details_of(conn, &target.issue)?.labels;
             let label = issue_fields::clean_labels(std::slice::from_ref(label))?.pop().unwrap_or_default();
             if labels.contains(&label) {
                 format!("Already labelled {label}")
@@ -399,8 +398,7 @@ pub fn apply(conn: &mut PgConnection, target: &mut Target<'_>, action: &Action) 
                 return Err(AppError::conflict("webhook", format!("The webhook \"{}\" is disabled.", hook.name)));
             }
             let workflow = Workflow::load(conn, project.id)?;
-            let catalogue = Catalogue::load(conn, project.id)?;
-            let issue = issue_fields::snapshot(conn, project, &target.issue, &workflow, &catalogue)?;
+            let issue = issue_fields::snapshot(conn, project, &target.issue, &workflow)?;
             record_on_issue(
                 conn,
                 target,

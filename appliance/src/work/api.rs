@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::comments::{self, CommentWithAuthor};
-use super::fields::Catalogue;
 use super::history;
 use super::issue_fields::{self, parse_date, DetailChanges, Details};
 use super::issue_list::{self, IssueFilter, IssueQuery, ListedIssue};
@@ -60,8 +59,7 @@ fn issue_body(
     let (assignee, reporter) = issue_list::people_of(conn, &issue)?;
     let workflow = Workflow::load(conn, project.id)?;
     let status = workflow.status(issue.status_id)?;
-    let catalogue = Catalogue::custom_fields_only(conn, project.id)?;
-    let details = issue_fields::details_of(conn, &issue, &catalogue)?;
+    let details = issue_fields::details_of(conn, &issue)?;
     let time_logged_minutes =
         time_tracking::logs_of(conn, issue.id)?.iter().map(|(log, _)| i64::from(log.minutes)).sum();
     Ok(IssueBody {

@@ -5,7 +5,6 @@
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::fields::Catalogue;
 use super::issue_fields::{self, DetailChanges, Details};
 use super::issues::{self, IssueChanges};
 use super::projects::Project;
@@ -82,7 +81,6 @@ pub fn apply(
     let mut outcomes = Vec::with_capacity(keys.len());
     let mut refused = false;
     let result = conn.transaction::<_, Abort, _>(|conn| {
-        let catalogue = Catalogue::load(conn, project.id)?;
         for key in keys {
             // Each issue in a savepoint of its own, so that a refusal undoes only its part.
             let one = conn.transaction::<bool, AppError, _>(|conn| {
@@ -93,7 +91,7 @@ pub fn apply(
                 let before = issue.updated_at;
                 let mut details = DetailChanges::default();
                 if !labels.is_empty() {
-                    let Details { labels: mut current, .. } = issue_fields::details_of(conn, &issue, &catalogue)?;
+                    let Details { labels: mut current, .. } = issue_fields::details_of(conn, &issue)?;
                     current.extend(labels.iter().cloned());
                     details.labels = Some(current);
                 }

@@ -439,7 +439,7 @@ pub fn export(conn: &mut PgConnection, project: &Project, issues: &[ListedIssue]
         users::table.select((users::id, users::username)).load::<(i64, String)>(conn)?.into_iter().collect();
     for listed in issues {
         let issue = &listed.issue;
-        let details = issue_fields::details_of(conn, issue, &catalogue)?;
+        let details = issue_fields::details_of(conn, issue)?;
         let mut record = vec![
             listed.key.clone(),
             issue.issue_type.as_str().to_owned(),

@@ -225,18 +225,6 @@ impl Catalogue {
         })
     }
 
-    /// Only the custom fields: what pages that show an issue's values need.
-    pub fn custom_fields_only(conn: &mut PgConnection, project_id: i64) -> QueryResult<Catalogue> {
-        Ok(Catalogue {
-            custom_fields: custom_fields::table
-                .filter(custom_fields::project_id.eq(project_id))
-                .order((custom_fields::position.asc(), custom_fields::id.asc()))
-                .select(CustomField::as_select())
-                .load(conn)?,
-            ..Catalogue::default()
-        })
-    }
-
     pub fn version(&self, name: &str) -> Result<&Version, AppError> {
         self.versions.iter().find(|v| v.name.eq_ignore_ascii_case(name.trim())).ok_or_else(|| {
             let names: Vec<&str> = self.versions.iter().map(|v| v.name.as_str()).collect();

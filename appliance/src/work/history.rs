@@ -142,14 +142,19 @@ pub fn history_of(conn: &mut PgConnection, reader: &User, issue_id: i64) -> Quer
         .iter()
         .filter_map(|(_, _, _, action, before, after)| linked_project(action, before.as_ref(), after.as_ref()))
         .collect();
-    let hidden: Vec<String> = projects::table
-        .filter(projects::key.eq_any(&named))
-        .select((projects::id, projects::key))
-        .load::<(i64, String)>(conn)?
-        .into_iter()
-        .filter(|(id, _)| !may_browse(reader, *id))
-        .map(|(_, key)| key)
-        .collect();
+    // Most histories link nowhere: then there is nothing to ask about.
+    let hidden: Vec<String> = if named.is_empty() {
+        Vec::new()
+    } else {
+        projects::table
+            .filter(projects::key.eq_any(&named))
+            .select((projects::id, projects::key))
+            .load::<(i64, String)>(conn)?
+            .into_iter()
+            .filter(|(id, _)| !may_browse(reader, *id))
+            .map(|(_, key)| key)
+            .collect()
+    };
     Ok(rows
         .into_iter()
         .filter(|(_, _, _, action, before, after)| {

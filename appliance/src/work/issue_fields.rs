@@ -340,34 +340,46 @@ struct DetailRow {
     labels: Vec<String>,
     #[diesel(sql_type = Array<Text>)]
     components: Vec<String>,
-    /// Field id → stored value; a user field's value is already the user's name.
+    /// `[name, value]` for each of the project's custom fields in its order; the value is
+    /// null when the issue has none, and a user field's value is already the user's name.
     #[diesel(sql_type = Jsonb)]
     custom: Value,
 }
 
-/// The further fields of `issue`, read in one statement.
-pub fn details_of(conn: &mut PgConnection, issue: &Issue, catalogue: &Catalogue) -> QueryResult<Details> {
-    let row: DetailRow = crate::db::Prepared(diesel::sql_query(
-        "SELECT (SELECT p.key || '-' || pi.number FROM issues pi JOIN projects p ON p.id = pi.project_id \
+/// The further fields of `issue`, read in one statement, its project's custom fields with
+/// them: every issue view and API read asks.
+pub fn details_of(conn: &mut PgConnection, issue: &Issue) -> QueryResult<Details> {
+    let row: DetailRow = crate::db::Prepared(
+        diesel::sql_query(
+            "SELECT (SELECT p.key || '-' || pi.number FROM issues pi JOIN projects p ON p.id = pi.project_id \
                   WHERE pi.id = i.parent_id) AS parent, \
                 (SELECT name FROM versions WHERE id = i.fix_version_id) AS fix_version, \
                 ARRAY(SELECT label FROM issue_labels WHERE issue_id = i.id ORDER BY label) AS labels, \
                 ARRAY(SELECT c.name FROM issue_components ic JOIN components c ON c.id = ic.component_id \
                        WHERE ic.issue_id = i.id ORDER BY c.name) AS components, \
-                coalesce((SELECT jsonb_object_agg(v.field_id::text, \
-                                   CASE WHEN f.kind = 'user' THEN coalesce(to_jsonb(u.username), '\"(removed user)\"') ELSE v.value END) \
-                            FROM custom_values v JOIN custom_fields f ON f.id = v.field_id \
+                coalesce((SELECT jsonb_agg(jsonb_build_array(f.name, \
+                                   CASE WHEN f.kind = 'user' AND v.value IS NOT NULL \
+                                        THEN coalesce(to_jsonb(u.username), '\"(removed user)\"') ELSE v.value END) \
+                                   ORDER BY f.position, f.id) \
+                            FROM custom_fields f \
+                            LEFT JOIN custom_values v ON v.field_id = f.id AND v.issue_id = i.id \
                             LEFT JOIN users u ON u.id = CASE WHEN f.kind = 'user' THEN (v.value #>> '{}')::bigint END \
-                           WHERE v.issue_id = i.id), '{}'::jsonb) AS custom \
+                           WHERE f.project_id = i.project_id), '[]'::jsonb) AS custom \
            FROM issues i WHERE i.id = $1",
+        )
+        .bind::<BigInt, _>(issue.id),
     )
-    .bind::<BigInt, _>(issue.id))
     .get_result(conn)?;
-    let custom = catalogue
-        .custom_fields
-        .iter()
-        .map(|field| (field.name.clone(), row.custom.get(field.id.to_string()).map(shown)))
-        .collect();
+    let custom = match row.custom {
+        Value::Array(fields) => fields
+            .iter()
+            .filter_map(|pair| {
+                let name = pair.get(0)?.as_str()?.to_owned();
+                Some((name, pair.get(1).filter(|value| !value.is_null()).map(shown)))
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     Ok(Details {
         parent: row.parent,
         fix_version: row.fix_version,
@@ -393,9 +405,8 @@ pub fn snapshot(
     project: &Project,
     issue: &Issue,
     workflow: &Workflow,
-    catalogue: &Catalogue,
 ) -> Result<Value, AppError> {
-    let details = details_of(conn, issue, catalogue)?;
+    let details = details_of(conn, issue)?;
     let assignee = match issue.assignee_id {
         Some(id) => Some(users::table.find(id).select(users::username).first::<String>(conn)?),
         None => None,

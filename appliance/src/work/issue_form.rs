@@ -310,8 +310,7 @@ pub async fn edit_form(
     let (assignee, status, details) = db::run(&state.pool, move |conn| {
         let (assignee, _) = super::issue_list::people_of(conn, &shown)?;
         let status = Workflow::load(conn, target.id)?.status(shown.status_id)?.clone();
-        let catalogue = Catalogue::load(conn, target.id)?;
-        let details = issue_fields::details_of(conn, &shown, &catalogue)?;
+        let details = issue_fields::details_of(conn, &shown)?;
         Ok((assignee, status, details))
     })
     .await?;

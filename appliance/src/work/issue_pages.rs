@@ -3,10 +3,11 @@
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
+use diesel::sql_types::{BigInt, Bool};
+use diesel::{sql_query, PgConnection, QueryResult, QueryableByName, RunQueryDsl};
 use serde::Deserialize;
 
 use super::comments::{self, CommentWithAuthor};
-use super::fields::Catalogue;
 use super::history::{self, HistoryEntry};
 use super::issue_fields::{self, Details};
 use super::issue_list::{self, ListedIssue};
@@ -149,6 +150,52 @@ impl IssuePage {
     }
 }
 
+/// Which of an issue's seldom-filled lists hold anything, asked in one statement. Most
+/// issues have no sub-issues, links, work log, files, deployments or mentions; asking each
+/// list itself cost every issue view a round trip apiece to learn that.
+#[derive(QueryableByName)]
+struct Filled {
+    #[diesel(sql_type = Bool)]
+    children: bool,
+    #[diesel(sql_type = Bool)]
+    links: bool,
+    #[diesel(sql_type = Bool)]
+    work_logs: bool,
+    #[diesel(sql_type = Bool)]
+    attachments: bool,
+    #[diesel(sql_type = Bool)]
+    deployments: bool,
+    #[diesel(sql_type = Bool)]
+    mentions: bool,
+}
+
+impl Filled {
+    fn on(conn: &mut PgConnection, issue_id: i64) -> QueryResult<Filled> {
+        db::Prepared(
+            sql_query(
+                "SELECT EXISTS (SELECT 1 FROM issues WHERE parent_id = $1) AS children, \
+                    EXISTS (SELECT 1 FROM issue_links WHERE source_id = $1) \
+                      OR EXISTS (SELECT 1 FROM issue_links WHERE target_id = $1) AS links, \
+                    EXISTS (SELECT 1 FROM work_logs WHERE issue_id = $1) AS work_logs, \
+                    EXISTS (SELECT 1 FROM attachments WHERE issue_id = $1) AS attachments, \
+                    EXISTS (SELECT 1 FROM deployment_issues WHERE issue_id = $1) AS deployments, \
+                    EXISTS (SELECT 1 FROM page_mentions WHERE issue_id = $1) AS mentions",
+            )
+            .bind::<BigInt, _>(issue_id),
+        )
+        .get_result(conn)
+    }
+}
+
+/// What `load` finds when `filled`, else nothing.
+fn when<T: Default, E>(filled: bool, load: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    if filled {
+        load()
+    } else {
+        Ok(T::default())
+    }
+}
+
 async fn issue_page(
     signed_in: &SignedIn,
     state: &AppState,
@@ -164,7 +211,7 @@ async fn issue_page(
         issues::authorize_on(&user, &project, &issue, |p, _| Action::ViewProject(p))?;
         let workflow = Workflow::load(conn, project.id)?;
         let (assignee, reporter) = issue_list::people_of(conn, &issue)?;
-        let catalogue = Catalogue::custom_fields_only(conn, project.id)?;
+        let filled = Filled::on(conn, issue.id)?;
         let comments = comments::list_for_issue(conn, issue.id)?
             .into_iter()
             .map(|c| {
@@ -181,16 +228,16 @@ async fn issue_page(
             transitions: workflow.targets(issue.status_id).cloned().collect(),
             assignee,
             reporter,
-            details: issue_fields::details_of(conn, &issue, &catalogue)?,
-            children: issue_list::children_of(conn, issue.id)?,
-            links: links::links_of(conn, &user, issue.id)?,
+            details: issue_fields::details_of(conn, &issue)?,
+            children: when(filled.children, || issue_list::children_of(conn, issue.id))?,
+            links: when(filled.links, || links::links_of(conn, &user, issue.id))?,
             watchers: watchers::watchers_of(conn, issue.id)?,
-            work_logs: time_tracking::logs_of(conn, issue.id)?,
+            work_logs: when(filled.work_logs, || time_tracking::logs_of(conn, issue.id))?,
             history: history::history_of(conn, &user, issue.id)?,
             comments,
-            deployments: deployments::latest_for_issue(conn, issue.id)?,
-            attachments: attachments::of_owner(conn, Owner::Issue(issue.id))?,
-            mentions: mentions::pages_mentioning(conn, &user, issue.id)?,
+            deployments: when(filled.deployments, || deployments::latest_for_issue(conn, issue.id))?,
+            attachments: when(filled.attachments, || attachments::of_owner(conn, Owner::Issue(issue.id)))?,
+            mentions: when(filled.mentions, || mentions::pages_mentioning(conn, &user, issue.id))?,
             max_upload_mb,
             may_delete: issues::authorize_on(&user, &project, &issue, |p, _| Action::DeleteIssue(p)).is_ok(),
             project,

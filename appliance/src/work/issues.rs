@@ -196,7 +196,7 @@ pub fn create(
             .map(|user| (issue_watchers::issue_id.eq(issue.id), issue_watchers::user_id.eq(user)))
             .collect();
         diesel::insert_into(issue_watchers::table).values(watchers).on_conflict_do_nothing().execute(conn)?;
-        let after = issue_fields::snapshot(conn, project, &issue, &workflow, &catalogue)?;
+        let after = issue_fields::snapshot(conn, project, &issue, &workflow)?;
         audit::record(
             conn,
             actor,
@@ -243,7 +243,7 @@ pub fn update(
         let issue_type = changes.issue_type.unwrap_or(before.issue_type);
         let catalogue = Catalogue::load(conn, project.id)?;
         let details = issue_fields::resolve(conn, project, &catalogue, Some(&before), issue_type, &changes.details)?;
-        let old = issue_fields::snapshot(conn, project, &before, &workflow, &catalogue)?;
+        let old = issue_fields::snapshot(conn, project, &before, &workflow)?;
         let changeset = IssueChangeset {
             issue_type: changes.issue_type,
             status_id,
@@ -270,7 +270,7 @@ pub fn update(
                 .on_conflict_do_nothing()
                 .execute(conn)?;
         }
-        let new = issue_fields::snapshot(conn, project, &after, &workflow, &catalogue)?;
+        let new = issue_fields::snapshot(conn, project, &after, &workflow)?;
         let (old, new) = changed_fields(&old, &new);
         if new.as_object().is_some_and(|fields| fields.len() <= 1) {
             // Nothing changed: roll back, so that nothing is recorded either.
@@ -320,8 +320,7 @@ pub fn delete(conn: &mut PgConnection, actor: &Actor, project: &Project, issue_i
             attachments::delete(conn, actor, &attachment)?;
         }
         let workflow = Workflow::load(conn, project.id)?;
-        let catalogue = Catalogue::load(conn, project.id)?;
-        let mut before = issue_fields::snapshot(conn, project, &issue, &workflow, &catalogue)?;
+        let mut before = issue_fields::snapshot(conn, project, &issue, &workflow)?;
         before["project_id"] = Value::from(project.id);
         // The comments' own audit rows name only their ids: these keep them in the project's trail.
         let comment_ids: Vec<i64> = comments::table

@@ -56,20 +56,22 @@ pub struct Workflow {
 
 impl Workflow {
     pub fn load(conn: &mut PgConnection, project_id: i64) -> QueryResult<Workflow> {
-        let statuses: Vec<WorkflowStatus> = workflow_statuses::table
-            .filter(workflow_statuses::project_id.eq(project_id))
-            .order((workflow_statuses::position.asc(), workflow_statuses::id.asc()))
-            .select(WorkflowStatus::as_select())
-            .load(conn)?;
-        // By the project rather than `= ANY(status ids)`: PostgreSQL plans a list parameter
-        // anew on every call, and this runs on every issue view and create.
-        let transitions = workflow_transitions::table
-            .inner_join(workflow_statuses::table.on(workflow_statuses::id.eq(workflow_transitions::from_status_id)))
-            .filter(workflow_statuses::project_id.eq(project_id))
-            .select((workflow_transitions::from_status_id, workflow_transitions::to_status_id))
-            .load::<(i64, i64)>(conn)?
-            .into_iter()
-            .collect();
+        // Each status with the statuses it leads to, in one statement: this runs on every
+        // issue view, create and list. (By the project rather than `= ANY(status ids)`,
+        // which PostgreSQL plans anew on every call.)
+        let targets = diesel::dsl::sql::<diesel::sql_types::Array<diesel::sql_types::BigInt>>(
+            "ARRAY(SELECT t.to_status_id FROM workflow_transitions t WHERE t.from_status_id = workflow_statuses.id)",
+        );
+        let rows: Vec<(WorkflowStatus, Vec<i64>)> = crate::db::Prepared(
+            workflow_statuses::table
+                .filter(workflow_statuses::project_id.eq(project_id))
+                .order((workflow_statuses::position.asc(), workflow_statuses::id.asc()))
+                .select((WorkflowStatus::as_select(), targets)),
+        )
+        .load(conn)?;
+        let transitions =
+            rows.iter().flat_map(|(status, targets)| targets.iter().map(|target| (status.id, *target))).collect();
+        let statuses = rows.into_iter().map(|(status, _)| status).collect();
         Ok(Workflow { project_id, statuses, transitions })
     }
 
