@@ -40,6 +40,12 @@ const BUILD_BATCH: i64 = 2000;
 const FOLLOW_MEMORY: usize = 32_000_000;
 const BUILD_MEMORY: usize = 200_000_000;
 const IDLE_POLL: Duration = Duration::from_millis(200);
+/// The shortest time between two commits while changes keep coming. A commit writes a new
+/// segment, reloads the readers and sets off merges: committing after every step made
+/// indexing 16% of the machine's CPU while issues were created at 290 a second (perf), a few
+/// documents per commit. Spaced, a commit carries what arrived in the meantime; a change is
+/// still searchable within half a second.
+const COMMIT_SPACING: Duration = Duration::from_millis(400);
 /// How often the indexer asks whether a rebuild was requested.
 const REBUILD_POLL: Duration = Duration::from_secs(2);
 
@@ -631,8 +637,13 @@ pub fn spawn(
                     tracing::error!(error = %e, "search: the requested rebuild failed; searches keep using the current index");
                 }
             }
+            let stepped = Instant::now();
             match indexer.step() {
                 Ok(0) => stop.sleep(IDLE_POLL),
+                // A full step leaves more to catch up on: no pause then.
+                Ok(applied) if applied < EVENTS_PER_STEP as usize => {
+                    stop.sleep(COMMIT_SPACING.saturating_sub(stepped.elapsed()));
+                }
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "search: cannot index the latest changes; trying again shortly");
