@@ -17,24 +17,6 @@ use crate::integrations::webhooks;
 use crate::schema::webhooks as webhooks_table;
 use crate::schema::{automation_rules, outbox};
 
-pub fn enqueue(
-    conn: &mut PgConnection,
-    topic: &str,
-    entity_type: &str,
-    entity_id: i64,
-    payload: &Value,
-) -> QueryResult<()> {
-    diesel::insert_into(outbox::table)
-        .values((
-            outbox::topic.eq(topic),
-            outbox::entity_type.eq(entity_type),
-            outbox::entity_id.eq(entity_id),
-            outbox::payload.eq(payload),
-        ))
-        .execute(conn)
-        .map(|_| ())
-}
-
 #[derive(Queryable, Selectable, Debug)]
 #[diesel(table_name = outbox)]
 struct Event {
