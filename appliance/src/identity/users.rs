@@ -1,7 +1,5 @@
 //! User accounts: the model, its rules and its queries.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -237,11 +235,6 @@ pub fn project_refs(conn: &mut PgConnection, project_id: i64) -> QueryResult<Vec
         .bind::<diesel::sql_types::BigInt, _>(PICKER_PEOPLE),
     )
     .load(conn)
-}
-
-pub fn refs_by_ids(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<HashMap<i64, UserRef>> {
-    let found: Vec<UserRef> = users::table.filter(users::id.eq_any(ids)).select(UserRef::as_select()).load(conn)?;
-    Ok(found.into_iter().map(|user| (user.id, user)).collect())
 }
 
 /// The name a user is shown by (users are deactivated, never deleted, so one is always there).

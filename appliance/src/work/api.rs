@@ -13,7 +13,7 @@ use super::comments::{self, CommentWithAuthor};
 use super::history;
 use super::issue_fields::{self, parse_date, DetailChanges, Details};
 use super::issue_list::{self, IssueFilter, IssueQuery, ListedIssue};
-use super::issues::{self, Issue, IssueChanges, NewIssue};
+use super::issues::{self, when, Filled, Issue, IssueChanges, NewIssue};
 use super::kinds::{IssueType, Priority, StatusCategory};
 use super::links::{self, LinkView};
 use super::oql;
@@ -55,17 +55,17 @@ fn issue_body(
     reader: &User,
     project: &Project,
     issue: Issue,
+    filled: Filled,
 ) -> Result<IssueBody, crate::errors::AppError> {
     let (assignee, reporter) = issue_list::people_of(conn, &issue)?;
     let workflow = Workflow::load(conn, project.id)?;
     let status = workflow.status(issue.status_id)?;
     let details = issue_fields::details_of(conn, &issue)?;
-    let time_logged_minutes =
-        time_tracking::logs_of(conn, issue.id)?.iter().map(|(log, _)| i64::from(log.minutes)).sum();
+    let logs = when(filled.work_logs, || time_tracking::logs_of(conn, issue.id))?;
     Ok(IssueBody {
         details,
-        time_logged_minutes,
-        links: links::links_of(conn, reader, issue.id)?,
+        time_logged_minutes: logs.iter().map(|(log, _)| i64::from(log.minutes)).sum(),
+        links: when(filled.links, || links::links_of(conn, reader, issue.id))?,
         key: format!("{}-{}", project.key, issue.number),
         project: project.key.clone(),
         status: status.name.clone(),
@@ -75,6 +75,17 @@ fn issue_body(
         assignee,
         reporter,
     })
+}
+
+/// `issue_body` of an issue that may hold anything.
+fn existing_issue_body(
+    conn: &mut diesel::PgConnection,
+    reader: &User,
+    project: &Project,
+    issue: Issue,
+) -> Result<IssueBody, crate::errors::AppError> {
+    let filled = Filled::on(conn, issue.id)?;
+    issue_body(conn, reader, project, issue, filled)
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -242,7 +253,7 @@ pub async fn create_issue(
         let project = projects::find_by_key(conn, &key)?;
         authorize(&user, Action::CreateIssue(&project))?;
         let issue = issues::create(conn, &actor, &project, user.id, new)?;
-        issue_body(conn, &user, &project, issue)
+        issue_body(conn, &user, &project, issue, Filled::NEW_ISSUE)
     })
     .await?;
     Ok(HttpResponse::Created()
@@ -264,7 +275,7 @@ async fn issue_response(
             None => issues::find_by_key(conn, &key)?,
         };
         issues::authorize_on(&user, &project, &issue, |p, _| Action::ViewProject(p))?;
-        issue_body(conn, &user, &project, issue)
+        existing_issue_body(conn, &user, &project, issue)
     })
     .await?;
     Ok(etag::answer(&req, &body))
@@ -409,11 +420,11 @@ pub async fn update_issue(
             let before = if_match.before(|| {
                 issues::lock(conn, issue.id)?;
                 let (_, current) = issues::find_by_key(conn, &key)?;
-                issue_body(conn, &user, &project, current)
+                existing_issue_body(conn, &user, &project, current)
             })?;
             let issue = issues::update(conn, &actor, &project, issue.id, changes)?;
             if_match.check(before)?;
-            issue_body(conn, &user, &project, issue)
+            existing_issue_body(conn, &user, &project, issue)
         })
     })
     .await?;

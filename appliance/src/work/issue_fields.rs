@@ -37,6 +37,15 @@ pub struct DetailChanges {
     pub custom: Vec<(String, Vec<String>)>,
 }
 
+impl DetailChanges {
+    /// Whether the changes name a version, a component or a custom field of the project.
+    fn names_catalogue_entries(&self) -> bool {
+        matches!(&self.fix_version, Some(Some(name)) if !name.trim().is_empty())
+            || self.components.as_ref().is_some_and(|names| names.iter().any(|name| !name.trim().is_empty()))
+            || !self.custom.is_empty()
+    }
+}
+
 /// A `DetailChanges` checked and turned into ids and typed values.
 #[derive(Debug, Default)]
 pub struct Resolved {
@@ -124,11 +133,13 @@ fn noun(issue_type: IssueType) -> &'static str {
 pub fn resolve(
     conn: &mut PgConnection,
     project: &Project,
-    catalogue: &Catalogue,
     current: Option<&Issue>,
     issue_type: IssueType,
     changes: &DetailChanges,
 ) -> Result<Resolved, AppError> {
+    // Most changes name no version, component or custom field: those need not read them.
+    let catalogue =
+        if changes.names_catalogue_entries() { Catalogue::load(conn, project.id)? } else { Catalogue::default() };
     let parent_id = match &changes.parent {
         None => None,
         Some(None) => Some(None),
@@ -273,21 +284,38 @@ fn check_parent_type(issue_type: IssueType, parent: &Issue, parent_key: &str) ->
     Ok(())
 }
 
+/// Whose labels, components and custom values `write_sets` stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetsOf {
+    /// An issue inserted in this transaction: it holds none yet, so nothing is cleared.
+    NewIssue,
+    /// An issue that may hold some: each set given replaces the one it had.
+    Existing,
+}
+
 /// Stores labels, components and custom values that `resolved` changes.
-pub fn write_sets(conn: &mut PgConnection, issue_id: i64, resolved: &Resolved) -> QueryResult<()> {
+pub fn write_sets(conn: &mut PgConnection, issue_id: i64, resolved: &Resolved, of: SetsOf) -> QueryResult<()> {
     if let Some(labels) = &resolved.labels {
-        diesel::delete(issue_labels::table.filter(issue_labels::issue_id.eq(issue_id))).execute(conn)?;
-        let rows: Vec<_> =
-            labels.iter().map(|l| (issue_labels::issue_id.eq(issue_id), issue_labels::label.eq(l))).collect();
-        diesel::insert_into(issue_labels::table).values(rows).execute(conn)?;
+        if of == SetsOf::Existing {
+            diesel::delete(issue_labels::table.filter(issue_labels::issue_id.eq(issue_id))).execute(conn)?;
+        }
+        if !labels.is_empty() {
+            let rows: Vec<_> =
+                labels.iter().map(|l| (issue_labels::issue_id.eq(issue_id), issue_labels::label.eq(l))).collect();
+            diesel::insert_into(issue_labels::table).values(rows).execute(conn)?;
+        }
     }
     if let Some(ids) = &resolved.component_ids {
-        diesel::delete(issue_components::table.filter(issue_components::issue_id.eq(issue_id))).execute(conn)?;
-        let rows: Vec<_> = ids
-            .iter()
-            .map(|id| (issue_components::issue_id.eq(issue_id), issue_components::component_id.eq(id)))
-            .collect();
-        diesel::insert_into(issue_components::table).values(rows).execute(conn)?;
+        if of == SetsOf::Existing {
+            diesel::delete(issue_components::table.filter(issue_components::issue_id.eq(issue_id))).execute(conn)?;
+        }
+        if !ids.is_empty() {
+            let rows: Vec<_> = ids
+                .iter()
+                .map(|id| (issue_components::issue_id.eq(issue_id), issue_components::component_id.eq(id)))
+                .collect();
+            diesel::insert_into(issue_components::table).values(rows).execute(conn)?;
+        }
     }
     for (field_id, value) in &resolved.custom {
         let existing =

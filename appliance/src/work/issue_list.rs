@@ -3,6 +3,8 @@
 //! filters (status, assignee, type, title text) and an OQL query (`oql=`) build one
 //! parameterised statement through `oql::SqlBuilder`, so there is one query path.
 
+use std::collections::HashMap;
+
 use chrono::Utc;
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -19,6 +21,7 @@ use super::workflows::Workflow;
 use crate::errors::AppError;
 use crate::identity::permissions::readable_scope;
 use crate::identity::users::{self, User, UserRef};
+use crate::schema::users as users_table;
 use crate::search::engine::Scope;
 
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
@@ -477,9 +480,16 @@ pub fn search(
 
 /// Who an issue is assigned to and who reported it, for the issue page and API.
 pub fn people_of(conn: &mut PgConnection, issue: &Issue) -> QueryResult<(Option<UserRef>, UserRef)> {
-    // Both in one statement: every issue view asks.
-    let ids: Vec<i64> = std::iter::once(issue.reporter_id).chain(issue.assignee_id).collect();
-    let mut found = users::refs_by_ids(conn, &ids)?;
+    // Both in one statement: every issue view asks. Two equalities rather than `= ANY(ids)`,
+    // which PostgreSQL plans anew on every call.
+    let assignee_or_reporter = issue.assignee_id.unwrap_or(issue.reporter_id);
+    let mut found: HashMap<i64, UserRef> = users_table::table
+        .filter(users_table::id.eq(issue.reporter_id).or(users_table::id.eq(assignee_or_reporter)))
+        .select(UserRef::as_select())
+        .load::<UserRef>(conn)?
+        .into_iter()
+        .map(|user| (user.id, user))
+        .collect();
     let reporter = found.get(&issue.reporter_id).cloned().ok_or(diesel::result::Error::NotFound)?;
     let assignee = issue.assignee_id.map(|id| found.remove(&id).ok_or(diesel::result::Error::NotFound)).transpose()?;
     Ok((assignee, reporter))

@@ -3,15 +3,13 @@
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use diesel::sql_types::{BigInt, Bool};
-use diesel::{sql_query, PgConnection, QueryResult, QueryableByName, RunQueryDsl};
 use serde::Deserialize;
 
 use super::comments::{self, CommentWithAuthor};
 use super::history::{self, HistoryEntry};
 use super::issue_fields::{self, Details};
 use super::issue_list::{self, ListedIssue};
-use super::issues::{self, Issue, IssueChanges};
+use super::issues::{self, when, Filled, Issue, IssueChanges};
 use super::kinds::{IssueType, StatusCategory};
 use super::links::{self, LinkView};
 use super::projects::Project;
@@ -147,52 +145,6 @@ impl IssuePage {
         } else {
             "subtask"
         }
-    }
-}
-
-/// Which of an issue's seldom-filled lists hold anything, asked in one statement. Most
-/// issues have no sub-issues, links, work log, files, deployments or mentions; asking each
-/// list itself cost every issue view a round trip apiece to learn that.
-#[derive(QueryableByName)]
-struct Filled {
-    #[diesel(sql_type = Bool)]
-    children: bool,
-    #[diesel(sql_type = Bool)]
-    links: bool,
-    #[diesel(sql_type = Bool)]
-    work_logs: bool,
-    #[diesel(sql_type = Bool)]
-    attachments: bool,
-    #[diesel(sql_type = Bool)]
-    deployments: bool,
-    #[diesel(sql_type = Bool)]
-    mentions: bool,
-}
-
-impl Filled {
-    fn on(conn: &mut PgConnection, issue_id: i64) -> QueryResult<Filled> {
-        db::Prepared(
-            sql_query(
-                "SELECT EXISTS (SELECT 1 FROM issues WHERE parent_id = $1) AS children, \
-                    EXISTS (SELECT 1 FROM issue_links WHERE source_id = $1) \
-                      OR EXISTS (SELECT 1 FROM issue_links WHERE target_id = $1) AS links, \
-                    EXISTS (SELECT 1 FROM work_logs WHERE issue_id = $1) AS work_logs, \
-                    EXISTS (SELECT 1 FROM attachments WHERE issue_id = $1) AS attachments, \
-                    EXISTS (SELECT 1 FROM deployment_issues WHERE issue_id = $1) AS deployments, \
-                    EXISTS (SELECT 1 FROM page_mentions WHERE issue_id = $1) AS mentions",
-            )
-            .bind::<BigInt, _>(issue_id),
-        )
-        .get_result(conn)
-    }
-}
-
-/// What `load` finds when `filled`, else nothing.
-fn when<T: Default, E>(filled: bool, load: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
-    if filled {
-        load()
-    } else {
-        Ok(T::default())
     }
 }
 

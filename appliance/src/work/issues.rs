@@ -4,11 +4,11 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::fields::Catalogue;
-use super::issue_fields::{self, DetailChanges};
+use super::issue_fields::{self, DetailChanges, SetsOf};
 use super::kinds::{IssueType, Priority};
 use super::projects::{self, Project};
 use super::ranking;
@@ -161,8 +161,7 @@ pub fn create(
         None => workflow.initial()?.id,
     };
     let assignee_id = assignee_id(conn, new.assignee.as_deref())?;
-    let catalogue = Catalogue::load(conn, project.id)?;
-    let details = issue_fields::resolve(conn, project, &catalogue, None, new.issue_type, &new.details)?;
+    let details = issue_fields::resolve(conn, project, None, new.issue_type, &new.details)?;
     let number = projects::take_issue_number(conn, project.id)?;
     conn.transaction(|conn| {
         // New work joins the bottom of the backlog (two issues created at once may share a
@@ -188,7 +187,7 @@ pub fn create(
             ))
             .returning(Issue::as_returning())
             .get_result(conn)?;
-        issue_fields::write_sets(conn, issue.id, &details)?;
+        issue_fields::write_sets(conn, issue.id, &details, SetsOf::NewIssue)?;
         // The reporter and the assignee hear about changes from the start.
         let watchers: Vec<_> = [Some(reporter_id), assignee_id]
             .into_iter()
@@ -241,8 +240,7 @@ pub fn update(
             Some(name) => Some(assignee_id(conn, name.as_deref())?),
         };
         let issue_type = changes.issue_type.unwrap_or(before.issue_type);
-        let catalogue = Catalogue::load(conn, project.id)?;
-        let details = issue_fields::resolve(conn, project, &catalogue, Some(&before), issue_type, &changes.details)?;
+        let details = issue_fields::resolve(conn, project, Some(&before), issue_type, &changes.details)?;
         let old = issue_fields::snapshot(conn, project, &before, &workflow)?;
         let changeset = IssueChangeset {
             issue_type: changes.issue_type,
@@ -262,7 +260,7 @@ pub fn update(
             .set(&changeset)
             .returning(Issue::as_returning())
             .get_result(conn)?;
-        issue_fields::write_sets(conn, issue_id, &details)?;
+        issue_fields::write_sets(conn, issue_id, &details, SetsOf::Existing)?;
         // A new assignee hears about the issue from now on, as the first one did.
         if let Some(assignee) = after.assignee_id.filter(|id| Some(*id) != before.assignee_id) {
             diesel::insert_into(issue_watchers::table)
@@ -428,6 +426,62 @@ pub fn find_in_project(conn: &mut PgConnection, project_key: &str, key: &str) ->
         return Err(AppError::not_found(format!("Issue {key} is not in project {}.", project_key.to_uppercase())));
     }
     Ok((project, issue))
+}
+
+/// Which of an issue's seldom-filled lists hold anything, asked in one statement. Most
+/// issues have no sub-issues, links, work log, files, deployments or mentions; asking each
+/// list itself cost every issue view a round trip apiece to learn that.
+#[derive(QueryableByName)]
+pub struct Filled {
+    #[diesel(sql_type = Bool)]
+    pub children: bool,
+    #[diesel(sql_type = Bool)]
+    pub links: bool,
+    #[diesel(sql_type = Bool)]
+    pub work_logs: bool,
+    #[diesel(sql_type = Bool)]
+    pub attachments: bool,
+    #[diesel(sql_type = Bool)]
+    pub deployments: bool,
+    #[diesel(sql_type = Bool)]
+    pub mentions: bool,
+}
+
+impl Filled {
+    /// An issue just created holds none of them.
+    pub const NEW_ISSUE: Filled = Filled {
+        children: false,
+        links: false,
+        work_logs: false,
+        attachments: false,
+        deployments: false,
+        mentions: false,
+    };
+
+    pub fn on(conn: &mut PgConnection, issue_id: i64) -> QueryResult<Filled> {
+        crate::db::Prepared(
+            diesel::sql_query(
+                "SELECT EXISTS (SELECT 1 FROM issues WHERE parent_id = $1) AS children, \
+                    EXISTS (SELECT 1 FROM issue_links WHERE source_id = $1) \
+                      OR EXISTS (SELECT 1 FROM issue_links WHERE target_id = $1) AS links, \
+                    EXISTS (SELECT 1 FROM work_logs WHERE issue_id = $1) AS work_logs, \
+                    EXISTS (SELECT 1 FROM attachments WHERE issue_id = $1) AS attachments, \
+                    EXISTS (SELECT 1 FROM deployment_issues WHERE issue_id = $1) AS deployments, \
+                    EXISTS (SELECT 1 FROM page_mentions WHERE issue_id = $1) AS mentions",
+            )
+            .bind::<BigInt, _>(issue_id),
+        )
+        .get_result(conn)
+    }
+}
+
+/// What `load` finds when `filled`, else nothing.
+pub fn when<T: Default, E>(filled: bool, load: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    if filled {
+        load()
+    } else {
+        Ok(T::default())
+    }
 }
 
 #[cfg(test)]
