@@ -62,3 +62,40 @@ fn a_burst_of_concurrent_creates_gets_distinct_consecutive_numbers() {
     assert!(moved.status < 300, "{}", moved.body);
     assert_eq!(shown(), format!("{older},{newer}"));
 }
+
+/// A number taken on its own commits without waiting for the disk; that must stay with its
+/// statement: not linger on the pooled connection, not reach a caller's transaction.
+#[test]
+fn a_number_taken_without_waiting_for_the_disk_leaves_every_other_commit_waiting() {
+    use diesel::Connection;
+    use outpost::work::projects::take_issue_number;
+
+    let app = TestApp::start();
+    let admin = app.user("root", true);
+    let token = app.token(&admin);
+    let mut client = app.client();
+    assert_eq!(client.api("POST", "/api/v1/projects", Some(&token), Some(r#"{"key":"OPS","name":"Ops"}"#)).status, 201);
+    let project_id: i64 = app.value("SELECT id::text FROM projects WHERE key = 'OPS'").parse().unwrap();
+
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        synchronous_commit: String,
+    }
+    let setting = |conn: &mut diesel::PgConnection| {
+        diesel::sql_query("SHOW synchronous_commit").get_result::<Setting>(conn).unwrap().synchronous_commit
+    };
+    let mut conn = app.conn();
+    // Test clusters run without waiting for the disk at all; this connection does.
+    diesel::sql_query("SET synchronous_commit TO on").execute(&mut conn).unwrap();
+    assert_eq!(take_issue_number(&mut conn, project_id).unwrap(), 1);
+    assert_eq!(setting(&mut conn), "on", "the setting ended with the number's own commit");
+    conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        assert_eq!(take_issue_number(conn, project_id)?, 2);
+        assert_eq!(setting(conn), "on", "a caller's transaction still waits for the disk at commit");
+        Ok(())
+    })
+    .unwrap();
+    diesel::sql_query("RESET synchronous_commit").execute(&mut conn).unwrap();
+    assert_eq!(app.value("SELECT next_issue_number::text FROM projects WHERE key = 'OPS'"), "3");
+}
