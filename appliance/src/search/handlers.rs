@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::engine::{self, FacetCounts, Filters, Hit, Kind, Ranked, Results};
+use super::engine::{self, FacetCounts, Filters, Hit, Kind, Ranked, Results, Scope};
 use super::query::{self, Parsed};
 use super::spelling;
 use super::SearchIndex;
@@ -163,14 +163,30 @@ fn unavailable(search: &SearchIndex) -> AppError {
     AppError::SearchUnavailable(search.unavailable_reason())
 }
 
-/// Reads the parameters and searches, or finds the issue the search names.
-fn perform(
+/// A search as the database left it for the index: checked, with the reader's scope.
+struct Request {
+    parsed: Parsed,
+    filters: Filters,
+    scope: Scope,
+    page: usize,
+    per_page: usize,
+}
+
+/// What the parameters ask for, read with the database.
+enum Asked {
+    /// The search is an issue key the reader may open.
+    Jump(String),
+    Search(Box<Request>),
+}
+
+/// Reads the parameters, the filters' projects and spaces and the reader's scope, or finds
+/// the issue the search names.
+fn read_request(
     conn: &mut PgConnection,
-    search: &SearchIndex,
     user: &User,
     params: &SearchParams,
     may_jump: bool,
-) -> Result<Outcome, AppError> {
+) -> Result<Asked, AppError> {
     let parsed = query::parse(params.q.as_deref().unwrap_or("")).map_err(|message| AppError::invalid("q", message))?;
     let filters = read_filters(conn, user, params)?;
     let per_page = whole_number(&params.per_page, "per_page", PER_PAGE, 1..=MAX_PER_PAGE)? as usize;
@@ -178,28 +194,33 @@ fn perform(
     if let (true, false, Some(key)) = (may_jump, filters.any(), parsed.only_key()) {
         if let Ok((project, issue)) = issues::find_by_key(conn, key) {
             if authorize(user, Action::ViewProject(&project)).is_ok() {
-                return Ok(Outcome::Jump(format!("/issues/{}-{}", project.key, issue.number)));
+                return Ok(Asked::Jump(format!("/issues/{}-{}", project.key, issue.number)));
             }
         }
     }
     let scope = readable_scope(conn, user)?;
+    Ok(Asked::Search(Box::new(Request { parsed, filters, scope, page, per_page })))
+}
+
+/// Runs the search on the index; the facets' names are left to the caller.
+fn search_index(search: &SearchIndex, request: Request) -> Result<Found, AppError> {
+    let Request { parsed, filters, scope, page, per_page } = request;
     let live = search.live().ok_or_else(|| unavailable(search))?;
-    let run = |filters: &Filters, paging| {
-        engine::run(&live, &parsed, filters, &scope, paging).map_err(|e| AppError::internal(format!("search: {e}")))
-    };
-    let results = run(&filters, (page, per_page))?;
+    let failed = |e: tantivy::TantivyError| AppError::internal(format!("search: {e}"));
+    let results = engine::run(&live, &parsed, &filters, &scope, (page, per_page)).map_err(failed)?;
     let (mut without_filters, mut did_you_mean) = (None, None);
     if results.total == 0 {
-        let failed = |e: tantivy::TantivyError| AppError::internal(format!("search: {e}"));
         did_you_mean = spelling::suggest(&live, &parsed, &filters, &scope).map_err(failed)?;
         if filters.any() {
             without_filters = Some(engine::count(&live, &parsed, &Filters::default(), &scope).map_err(failed)?);
         }
     }
-    let names = names_for(conn, &results.facets)?;
-    Ok(Outcome::Found(Box::new(Found { parsed, results, names, page, per_page, without_filters, did_you_mean })))
+    Ok(Found { parsed, results, names: Names::default(), page, per_page, without_filters, did_you_mean })
 }
 
+/// The database, the index, the database again: no connection is held while Tantivy works
+/// (tens of milliseconds under load), so a few searches at once cannot take every one of the
+/// request pool's connections that all other pages wait for.
 async fn perform_blocking(
     state: &AppState,
     user: &User,
@@ -207,7 +228,16 @@ async fn perform_blocking(
     may_jump: bool,
 ) -> Result<Outcome, AppError> {
     let (search, user, params) = (state.search.clone(), user.clone(), params.clone());
-    db::run(&state.pool, move |conn| perform(conn, &search, &user, &params, may_jump)).await
+    let request = match db::run(&state.pool, move |conn| read_request(conn, &user, &params, may_jump)).await? {
+        Asked::Jump(url) => return Ok(Outcome::Jump(url)),
+        Asked::Search(request) => request,
+    };
+    let mut found = web::block(move || search_index(&search, *request))
+        .await
+        .map_err(|e| AppError::internal(format!("blocking pool: {e}")))??;
+    let facets = found.results.facets.clone();
+    found.names = db::run(&state.pool, move |conn| Ok(names_for(conn, &facets)?)).await?;
+    Ok(Outcome::Found(Box::new(found)))
 }
 
 /// One value of a facet: what it shows, how many hits, and the page it links to.
