@@ -198,7 +198,7 @@ where
 {
     let pool = pool.clone();
     let tally = TALLY.try_with(Arc::clone).ok();
-    actix_web::web::block(move || {
+    crate::web::blocking(move || {
         let asked = Instant::now();
         let mut conn = pool.get()?;
         crate::operations::metrics::record_pool_wait(asked.elapsed());
@@ -210,7 +210,6 @@ where
         work(&mut conn)
     })
     .await
-    .map_err(|e| AppError::internal(format!("blocking pool: {e}")))?
 }
 
 /// A statement whose text is the same on every call, kept prepared on each connection so

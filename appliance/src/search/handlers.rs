@@ -232,9 +232,7 @@ async fn perform_blocking(
         Asked::Jump(url) => return Ok(Outcome::Jump(url)),
         Asked::Search(request) => request,
     };
-    let mut found = web::block(move || search_index(&search, *request))
-        .await
-        .map_err(|e| AppError::internal(format!("blocking pool: {e}")))??;
+    let mut found = crate::web::blocking(move || search_index(&search, *request)).await?;
     let facets = found.results.facets.clone();
     found.names = db::run(&state.pool, move |conn| Ok(names_for(conn, &facets)?)).await?;
     Ok(Outcome::Found(Box::new(found)))

@@ -42,6 +42,16 @@ use crate::work::{
 };
 use rate_limit::RateLimiter;
 
+/// Runs `work` on the blocking thread pool: what is synchronous and slow (diesel, a search on
+/// the index) must never block an actix worker.
+pub async fn blocking<T, F>(work: F) -> Result<T, AppError>
+where
+    F: FnOnce() -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    web::block(work).await.map_err(|e| AppError::internal(format!("blocking pool: {e}")))?
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub pool: DbPool,
