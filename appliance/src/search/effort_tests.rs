@@ -74,7 +74,7 @@ fn index() -> Live {
     }
     writer.commit().unwrap();
     let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().unwrap();
-    Live { index, reader, fields, folder: "memory".into() }
+    Live { index, reader, fields, folder: "memory".into(), segments: Default::default() }
 }
 
 fn search(live: &Live, effort: Effort, text: &str, filters: &Filters, scope: &Scope, page: usize) -> Results {

@@ -10,10 +10,10 @@ use tantivy::schema::{Facet, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 
-use super::admission::Admission;
+use super::found::Found;
 use super::plan::build;
 use super::query::{Parsed, Part, TYPO_TOLERANT_FROM};
-use super::ranking::{self, Counted};
+use super::ranking;
 use super::schema::{self, Fields};
 use super::Live;
 use crate::web::markdown::escape_html;
@@ -28,24 +28,20 @@ const SNIPPET_SOURCE_CHARS: usize = 20_000;
 /// How much work a search does before its counts become estimates.
 #[derive(Clone, Copy, Debug)]
 pub struct Effort {
-    /// A search finding at most this many documents is counted exactly, every match scored
-    /// and counted under each facet in one pass; a larger one is still counted, but its
-    /// facets only on a sample, and it is ranked in a pass with block skipping.
+    /// A search finding at most this many documents has each scored and counted under every
+    /// facet; a larger one is still counted exactly, but its facets only on a sample, and it
+    /// is ranked in a pass with block skipping.
     pub exact_up_to: u64,
-    /// Past `exact_up_to`, the facets of one match in this many are counted, each for this
-    /// many: the same matches every time, so a search repeated on an unchanged index gives
-    /// the same figures.
+    /// Past `exact_up_to`, the facets of one document found in this many are counted, each
+    /// for this many: the same documents every time, so a search repeated on an unchanged
+    /// index gives the same figures.
     pub every: u64,
 }
 
 impl Effort {
     /// On the million-issue benchmark, a search finding 710,000 documents reads the facets of
-    /// 10,000 + 44,000 of them.
+    /// 44,000 of them.
     pub const DEFAULT: Effort = Effort { exact_up_to: 10_000, every: 16 };
-
-    /// For a count alone: no match is scored, and no match's facets are read (the sample's
-    /// one match in `u64::MAX` is never reached).
-    const COUNT_ONLY: Effort = Effort { exact_up_to: 0, every: u64::MAX };
 }
 
 /// The projects and spaces whose documents a reader may see.
@@ -224,26 +220,17 @@ pub fn run_with(
     let Some(plan) = build(&live.fields, (&parsed.parts, &matcher.typos), filters, scope) else {
         return Ok(Results::empty());
     };
-    let admission = Admission { scope, filters };
+    let found = Found::of(&searcher, &plan.must, &live.segments)?;
     let best_needed = page * per_page;
     let scoring = EnableScoring::enabled_from_searcher(&searcher);
-    let narrowed = plan.narrowed.weight(scoring)?;
-    let counting = plan.narrowed.weight(EnableScoring::disabled_from_searcher(&searcher))?;
-    let weights = (narrowed.as_ref(), counting.as_ref());
-    let (best, tallies) = match ranking::rank_and_count(&searcher, weights, &admission, best_needed, &effort)? {
-        Counted::Exact(best, tallies) => (best, tallies),
-        Counted::Estimated(tallies) => {
-            let best = if plan.selective(&searcher)? {
-                ranking::rank(&searcher, narrowed.as_ref(), &admission, &[], best_needed)?
-            } else {
-                let words = plan.words.weight(scoring)?;
-                let required = (plan.required.iter())
-                    .map(|part| part.weight(EnableScoring::disabled_from_searcher(&searcher)))
-                    .collect::<tantivy::Result<Vec<_>>>()?;
-                ranking::rank(&searcher, words.as_ref(), &admission, &required, best_needed)?
-            };
-            (best, tallies)
-        }
+    let (best, tallies) = if found.total <= effort.exact_up_to {
+        let scored = plan.scored.iter().map(|query| query.weight(scoring)).collect::<tantivy::Result<Vec<_>>>()?;
+        ranking::rank_and_count_all(&searcher, &scored, &found, best_needed)?
+    } else {
+        let tallies = ranking::count_sample(&found, effort.every);
+        let ranked =
+            if plan.selective(&searcher)? { plan.narrowed.weight(scoring)? } else { plan.words.weight(scoring)? };
+        (ranking::rank(&searcher, ranked.as_ref(), &found, best_needed)?, tallies)
     };
     let hits = best
         .into_page((page - 1) * per_page)
@@ -263,12 +250,7 @@ pub fn count(live: &Live, parsed: &Parsed, filters: &Filters, scope: &Scope) -> 
     let searcher = live.reader.searcher();
     let matcher = Matcher { parsed, typos: typo_tolerant(&searcher, &live.fields, parsed)? };
     let Some(plan) = build(&live.fields, (&parsed.parts, &matcher.typos), filters, scope) else { return Ok(0) };
-    let admission = Admission { scope, filters };
-    let counting = plan.narrowed.weight(EnableScoring::disabled_from_searcher(&searcher))?;
-    let weights = (counting.as_ref(), counting.as_ref());
-    Ok(match ranking::rank_and_count(&searcher, weights, &admission, 0, &Effort::COUNT_ONLY)? {
-        Counted::Exact(_, tallies) | Counted::Estimated(tallies) => tallies.total,
-    })
+    Ok(Found::of(&searcher, &plan.must, &live.segments)?.total)
 }
 
 /// The words of the search that also match with one typo: long enough, and rare as typed.

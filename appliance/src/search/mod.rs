@@ -6,16 +6,17 @@
 //! switches `current` when it is complete, so searches use the old index until then and a
 //! rebuild cut short leaves only a folder that the next start removes.
 
-pub mod admission;
 pub mod bench;
 pub mod documents;
 pub mod engine;
+pub mod found;
 pub mod handlers;
 pub mod indexer;
 pub mod plan;
 pub mod query;
 pub mod ranking;
 pub mod schema;
+pub mod segments;
 pub mod spelling;
 pub mod tally;
 
@@ -40,6 +41,7 @@ pub struct Live {
     pub reader: IndexReader,
     pub fields: Fields,
     pub folder: PathBuf,
+    pub segments: segments::SegmentCache,
 }
 
 impl Live {
@@ -149,7 +151,7 @@ fn open_live(folder: &Path) -> tantivy::Result<Live> {
     schema::register_analyzer(&index);
     let fields = fields_of(&index)?;
     let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-    Ok(Live { index, reader, fields, folder: folder.to_owned() })
+    Ok(Live { index, reader, fields, folder: folder.to_owned(), segments: Default::default() })
 }
 
 /// The fields of an opened index; an index from other code lacks some and is refused.

@@ -22,9 +22,9 @@ const TITLE_BOOST: f32 = 3.0;
 const KEY_BOOST: f32 = 6.0;
 /// A typo match counts less than the word as typed.
 const TYPO_WEIGHT: f32 = 0.4;
-/// A scope of at most this many projects and spaces narrows the query itself (a cheap read
-/// of their few documents); a wider one is checked on each match's columns instead, since
-/// reading which documents a scope of hundreds of projects holds cost more than the search.
+/// A scope of at most this many projects and spaces is also a clause of the narrowed query,
+/// which ranks a search that a filter or the scope makes selective; a wider scope would cost
+/// that query more to read (Tantivy's term set) than it saves.
 const NARROW_SCOPE_PLACES: usize = 16;
 /// A filter is selective when it admits less than this fraction (1/n) of the index.
 const SELECTIVE_BELOW: u64 = 16;
@@ -32,16 +32,33 @@ const SELECTIVE_BELOW: u64 = 16;
 /// The queries of one search.
 pub struct Plan {
     /// What the words ask for, alone, for ranking. When the search is two plain words, this
-    /// is the union of all their field terms, which Tantivy ranks with block skipping;
-    /// `required` then holds the parts a ranked document must each match. A document holding
-    /// every part scores the same under the union as under the parts' intersection (the sum
-    /// of its matching terms' scores).
+    /// is the union of all their field terms, which Tantivy ranks with block skipping (the
+    /// documents found hold both words: a document holding every part scores the same under
+    /// the union as under the parts' intersection, the sum of its matching terms' scores).
     pub words: Box<dyn Query>,
-    pub required: Vec<Box<dyn Query>>,
-    /// The words, the filters and a narrow scope: the query counting passes read.
+    /// The queries, one per part and field, whose scores add up to a found document's score
+    /// under `words`: read one by one, each is sent straight to the documents found (a union
+    /// scorer sent to a document reads its neighbours too, and a phrase's costly positions).
+    pub scored: Vec<Box<dyn Query>>,
+    /// The words, the filters and a narrow scope: ranking reads it when a filter is selective.
     pub narrowed: BooleanQuery,
     /// The facet terms of each filter clause of `narrowed` (a document holds one of them).
     narrowing: Vec<Vec<Term>>,
+    /// What a document found matches, every one of them: each part, the scope, each filter.
+    pub must: Vec<Matching>,
+}
+
+/// One condition on the documents found, in the form cheapest to read whole (`found`).
+pub enum Matching {
+    /// Any of these terms: a word as typed, in the title or the body; a filter's facet terms.
+    AnyTerm(Vec<Term>),
+    /// Any of these terms: the facet terms of the projects and spaces of a reader's scope,
+    /// the same search after search (their documents are kept per segment).
+    Places(Vec<Term>),
+    /// A term beginning with one of these, each in its own field.
+    Prefix(Vec<Term>),
+    /// Whatever the query matches: a word also with typos, a phrase, a key, a date range.
+    Query(Box<dyn Query>),
 }
 
 impl Plan {
@@ -70,7 +87,8 @@ pub fn build(
     filters: &Filters,
     scope: &Scope,
 ) -> Option<Plan> {
-    let parts: Vec<Box<dyn Query>> = parsed.iter().map(|part| part_query(fields, part, typos)).collect();
+    let leaves: Vec<Vec<Box<dyn Query>>> = parsed.iter().map(|part| part_leaves(fields, part, typos)).collect();
+    let parts: Vec<Box<dyn Query>> = leaves.iter().map(|leaves| part_query(leaves)).collect();
     let plain_words: Option<Vec<&String>> = parsed
         .iter()
         .map(|part| match part {
@@ -78,21 +96,28 @@ pub fn build(
             _ => None,
         })
         .collect();
-    let (words, required): (Box<dyn Query>, Vec<Box<dyn Query>>) = match plain_words {
+    let words: Box<dyn Query> = match plain_words {
         // Measured on the million-issue index: two common words rank in half the time this
         // way; three ranked slower than by intersection (their union is far larger than the
         // documents holding all three), so they keep the intersection.
         Some(plain) if plain.len() == 2 => {
             let terms = plain.into_iter().flat_map(|word| field_terms(fields, word));
-            let union = BooleanQuery::new(terms.map(|term| (Occur::Should, term)).collect());
-            (Box::new(union), parts.iter().map(|part| part.box_clone()).collect())
+            Box::new(BooleanQuery::new(terms.map(|term| (Occur::Should, term)).collect()))
         }
-        _ if parts.len() == 1 => (parts[0].box_clone(), Vec::new()),
-        _ => (
-            Box::new(BooleanQuery::new(parts.iter().map(|part| (Occur::Must, part.box_clone())).collect())),
-            Vec::new(),
-        ),
+        _ if parts.len() == 1 => parts[0].box_clone(),
+        _ => Box::new(BooleanQuery::new(parts.iter().map(|part| (Occur::Must, part.box_clone())).collect())),
     };
+    let mut must: Vec<Matching> = (parsed.iter().zip(&parts))
+        .map(|(part, query)| match part {
+            Part::Word(word) if !typos.contains(word) => {
+                Matching::AnyTerm([fields.title, fields.body].map(|field| Term::from_field_text(field, word)).into())
+            }
+            Part::Prefix(prefix) => {
+                Matching::Prefix([fields.title, fields.body].map(|field| Term::from_field_text(field, prefix)).into())
+            }
+            _ => Matching::Query(query.box_clone()),
+        })
+        .collect();
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = parts.into_iter().map(|part| (Occur::Must, part)).collect();
     let mut narrowing: Vec<Vec<Term>> = Vec::new();
     let mut narrow_to = |query: Box<dyn Query>| clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(query, 0.0))));
@@ -100,20 +125,22 @@ pub fn build(
         if projects.is_empty() && spaces.is_empty() {
             return None;
         }
-        if projects.len() + spaces.len() <= NARROW_SCOPE_PLACES {
-            let allowed: Vec<Term> = projects
-                .iter()
-                .map(|id| facet(&["project", &id.to_string()]))
-                .chain(spaces.iter().map(|id| facet(&["space", &id.to_string()])))
-                .map(|facet| Term::from_facet(fields.facets, &facet))
-                .collect();
+        let allowed: Vec<Term> = projects
+            .iter()
+            .map(|id| facet(&["project", &id.to_string()]))
+            .chain(spaces.iter().map(|id| facet(&["space", &id.to_string()])))
+            .map(|facet| Term::from_facet(fields.facets, &facet))
+            .collect();
+        if allowed.len() <= NARROW_SCOPE_PLACES {
             narrowing.push(allowed.clone());
-            narrow_to(Box::new(TermSetQuery::new(allowed)));
+            narrow_to(Box::new(TermSetQuery::new(allowed.clone())));
         }
+        must.push(Matching::Places(allowed));
     }
     let mut must_have = |facet: Facet| {
         let term = Term::from_facet(fields.facets, &facet);
         narrowing.push(vec![term.clone()]);
+        must.push(Matching::AnyTerm(vec![term.clone()]));
         narrow_to(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
     };
     if let Some(kind) = filters.kind {
@@ -144,9 +171,12 @@ pub fn build(
             .updated_to
             .and_then(|date| date.succ_opt())
             .map_or(Bound::Unbounded, |date| Bound::Excluded(day(date)));
-        narrow_to(Box::new(RangeQuery::new(lower, upper)));
+        let range: Box<dyn Query> = Box::new(RangeQuery::new(lower, upper));
+        must.push(Matching::Query(range.box_clone()));
+        narrow_to(range);
     }
-    Some(Plan { words, required, narrowed: BooleanQuery::new(clauses), narrowing })
+    let scored = leaves.into_iter().flatten().collect();
+    Some(Plan { words, scored, narrowed: BooleanQuery::new(clauses), narrowing, must })
 }
 
 fn boosted(query: Box<dyn Query>, boost: f32) -> Box<dyn Query> {
@@ -172,7 +202,12 @@ fn field_phrases(fields: &Fields, words: &[String]) -> [Box<dyn Query>; 2] {
 }
 
 /// One part as a query over the title, body and key fields: any of them may match.
-fn part_query(fields: &Fields, part: &Part, typos: &HashSet<String>) -> Box<dyn Query> {
+fn part_query(leaves: &[Box<dyn Query>]) -> Box<dyn Query> {
+    Box::new(BooleanQuery::new(leaves.iter().map(|query| (Occur::Should, query.box_clone())).collect()))
+}
+
+/// The queries of one part for each field, each weighted by its boost.
+fn part_leaves(fields: &Fields, part: &Part, typos: &HashSet<String>) -> Vec<Box<dyn Query>> {
     let mut any: Vec<Box<dyn Query>> = Vec::new();
     match part {
         Part::Word(word) => {
@@ -202,5 +237,5 @@ fn part_query(fields: &Fields, part: &Part, typos: &HashSet<String>) -> Box<dyn 
             any.extend(field_phrases(fields, words));
         }
     }
-    Box::new(BooleanQuery::new(any.into_iter().map(|query| (Occur::Should, query)).collect()))
+    any
 }

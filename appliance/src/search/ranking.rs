@@ -1,11 +1,11 @@
-//! The best hits of a search, in one of two ways:
+//! The best hits of the documents a search found (`found`), and their facet counts, in one of
+//! two ways:
 //!
-//! - `rank_and_count`, for a search that finds few documents: every match is scored, kept if
-//!   among the best, and counted, in the one pass (a phrase is costly to match; matching it
-//!   once for the count and again for the ranking doubled the time of such searches). Past a
-//!   limit it stops scoring, counts the rest and reads the facets of a sample of them.
-//! - `rank`, for a search that finds many: only the ranking, which lets Tantivy skip the
-//!   blocks of documents that cannot score above the worst hit kept so far.
+//! - `rank_and_count_all`, for a search that found few: each document found is scored (its
+//!   scorer sent straight to it), kept if among the best, and counted under every facet.
+//! - `rank` and `count_sample`, for a search that found many: only the ranking, which lets
+//!   Tantivy skip the blocks of documents that cannot score above the worst hit kept so far,
+//!   and the facets of a sample.
 //!
 //! Ties in score go to the document indexed first, as Tantivy's `TopDocs` does, so both ways
 //! give the same page.
@@ -13,11 +13,10 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
-use tantivy::query::{Scorer, Weight};
-use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, COLLECT_BLOCK_BUFFER_LEN, TERMINATED};
+use tantivy::query::Weight;
+use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, COLLECT_BLOCK_BUFFER_LEN};
 
-use super::admission::Admission;
-use super::engine::Effort;
+use super::found::Found;
 use super::tally::{IdCounts, SegmentTally, Tallies};
 
 #[derive(Clone, Copy, Debug)]
@@ -89,123 +88,89 @@ impl Best {
     }
 }
 
-/// What a counting pass found. The total is always exact.
-pub enum Counted {
-    /// Every match was counted under each facet; the best of them were kept.
-    Exact(Best, Tallies),
-    /// More than `Effort::exact_up_to` matched: past them, the facets were counted on a sample.
-    Estimated(Tallies),
-}
-
-/// Scores and counts every document `weight` matches and `admission` admits, keeping the
-/// `limit` best, until more than `effort.exact_up_to` are found; past them it only counts
-/// them, following `counting` (the same query without scores, which reads no term
-/// frequencies), and reads the facet columns of one match in `effort.every`, standing for
-/// `every`.
-/// Reading the columns was most of the cost of a search finding hundreds of thousands; taking
-/// every n-th match, rather than windows of documents, keeps the estimate good for a project
-/// whose documents sit together in the index.
-pub fn rank_and_count(
+/// Scores every document found (at most `Effort::exact_up_to` of them) as the sum of the
+/// scores of the `scored` queries matching it, keeping the `limit` best, and counts each under
+/// every facet.
+pub fn rank_and_count_all(
     searcher: &Searcher,
-    (weight, counting): (&dyn Weight, &dyn Weight),
-    admission: &Admission,
+    scored: &[Box<dyn Weight>],
+    found: &Found,
     limit: usize,
-    effort: &Effort,
-) -> tantivy::Result<Counted> {
-    let Effort { exact_up_to, every } = *effort;
-    let every = every.max(1);
+) -> tantivy::Result<(Best, Tallies)> {
     let mut best = Best::new(limit);
     let mut tallies = Tallies::default();
     let mut ids = IdCounts::default();
-    let mut found: u64 = 0;
     for (ordinal, reader) in searcher.segment_readers().iter().enumerate() {
-        let segment_ord = ordinal as u32;
-        let admitted = admission.for_segment(reader)?;
-        let mut tally = SegmentTally::open(reader, &mut ids)?;
-        let mut block = Block { docs: Vec::with_capacity(COLLECT_BLOCK_BUFFER_LEN), stands_for: 1 };
-        let mut scoring = found <= exact_up_to;
-        let mut scorer = if scoring { weight } else { counting }.scorer(reader, 1.0)?;
-        let mut doc = scorer.doc();
-        while doc != TERMINATED {
-            if admitted.admits(doc) {
-                found += 1;
-                if found <= exact_up_to {
-                    best.offer(scorer.score(), DocAddress { segment_ord, doc_id: doc });
-                    block.push(&mut tally, doc, 1);
-                } else if found.is_multiple_of(every) {
-                    block.push(&mut tally, doc, every);
+        let docs: Vec<DocId> = found.in_segment(ordinal).docs().collect();
+        if docs.is_empty() {
+            continue;
+        }
+        let mut scorers =
+            scored.iter().map(|weight| weight.scorer(reader, 1.0)).collect::<tantivy::Result<Vec<_>>>()?;
+        for doc in &docs {
+            let mut score = 0.0;
+            for scorer in &mut scorers {
+                let at = if scorer.doc() < *doc { scorer.seek(*doc) } else { scorer.doc() };
+                if at == *doc {
+                    score += scorer.score();
                 }
             }
-            if scoring && found > exact_up_to {
-                scoring = false;
-                scorer = counting.scorer(reader, 1.0)?;
-                doc = if scorer.doc() > doc { scorer.doc() } else { scorer.seek(doc + 1) };
-                continue;
-            }
-            doc = scorer.advance();
+            best.offer(score, DocAddress { segment_ord: ordinal as u32, doc_id: *doc });
         }
-        block.flush(&mut tally);
+        let mut tally = SegmentTally::open(found.columns(ordinal), &mut ids);
+        tally_all(&mut tally, &docs, 1);
         tallies.add(tally.harvest());
     }
     tallies.add_ids(ids);
-    tallies.total = found;
-    tallies.exact = found <= exact_up_to;
-    Ok(if tallies.exact { Counted::Exact(best, tallies) } else { Counted::Estimated(tallies) })
+    tallies.total = found.total;
+    tallies.exact = true;
+    Ok((best, tallies))
 }
 
-/// Documents waiting to be counted, each standing for `stands_for`.
-struct Block {
-    docs: Vec<DocId>,
-    stands_for: u64,
-}
-
-impl Block {
-    fn push(&mut self, tally: &mut SegmentTally, doc: DocId, stands_for: u64) {
-        if stands_for != self.stands_for {
-            self.flush(tally);
-            self.stands_for = stands_for;
-        }
-        self.docs.push(doc);
-        if self.docs.len() == COLLECT_BLOCK_BUFFER_LEN {
-            self.flush(tally);
-        }
+/// Counts one document found in `every` under each facet, standing for `every`: the same
+/// documents every time, so a search repeated on an unchanged index gives the same figures.
+/// Reading the columns was most of the cost of a search finding hundreds of thousands; taking
+/// every n-th document found, rather than windows of documents, keeps the estimate good for a
+/// project whose documents sit together in the index.
+pub fn count_sample(found: &Found, every: u64) -> Tallies {
+    let every = every.max(1);
+    let mut tallies = Tallies::default();
+    let mut ids = IdCounts::default();
+    let mut seen = 0;
+    for ordinal in 0..found.segment_count() {
+        let bits = found.in_segment(ordinal);
+        let mut tally = SegmentTally::open(found.columns(ordinal), &mut ids);
+        tally_all(&mut tally, &bits.every_nth(every, seen), every);
+        tallies.add(tally.harvest());
+        seen += bits.count();
     }
+    tallies.add_ids(ids);
+    tallies.total = found.total;
+    tallies.exact = false;
+    tallies
+}
 
-    fn flush(&mut self, tally: &mut SegmentTally) {
-        tally.collect_block(&self.docs, self.stands_for);
-        self.docs.clear();
+fn tally_all(tally: &mut SegmentTally, docs: &[DocId], stands_for: u64) {
+    for block in docs.chunks(COLLECT_BLOCK_BUFFER_LEN) {
+        tally.collect_block(block, stands_for);
     }
 }
 
-/// The `limit` best documents `weight` matches, `admission` admits and each of `required`
-/// matches too, scoring only those that may still beat the worst one kept.
-pub fn rank(
-    searcher: &Searcher,
-    weight: &dyn Weight,
-    admission: &Admission,
-    required: &[Box<dyn Weight>],
-    limit: usize,
-) -> tantivy::Result<Best> {
+/// The `limit` best documents found that `weight` matches, scoring only those that may still
+/// beat the worst one kept.
+pub fn rank(searcher: &Searcher, weight: &dyn Weight, found: &Found, limit: usize) -> tantivy::Result<Best> {
     let mut best = Best::new(limit);
     for (ordinal, reader) in searcher.segment_readers().iter().enumerate() {
         let segment_ord = ordinal as u32;
-        let admitted = admission.for_segment(reader)?;
-        let mut holders = required.iter().map(|part| part.scorer(reader, 1.0)).collect::<tantivy::Result<Vec<_>>>()?;
+        let admitted = found.in_segment(ordinal);
         weight.for_each_pruning(best.threshold(), reader, &mut |doc, score| {
-            let kept = admitted.admits(doc) && holders.iter_mut().all(|holder| holds(holder.as_mut(), doc));
-            if kept {
+            if admitted.contains(doc) {
                 best.offer(score, DocAddress { segment_ord, doc_id: doc });
             }
             best.threshold()
         })?;
     }
     Ok(best)
-}
-
-/// Whether `scorer` matches `doc`; it is asked about documents in increasing order.
-fn holds(scorer: &mut dyn Scorer, doc: DocId) -> bool {
-    let at = if scorer.doc() < doc { scorer.seek(doc) } else { scorer.doc() };
-    at == doc
 }
 
 #[cfg(test)]

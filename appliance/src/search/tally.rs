@@ -9,9 +9,10 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use tantivy::columnar::{Column, StrColumn};
-use tantivy::{DocId, SegmentReader, COLLECT_BLOCK_BUFFER_LEN};
+use tantivy::{DocId, COLLECT_BLOCK_BUFFER_LEN};
 
 use super::engine::{FacetCounts, Kind, Ranked};
+use super::segments::FacetColumns;
 
 /// How many values of each facet a search lists: the ones with most hits.
 pub const FACET_VALUES: usize = 10;
@@ -194,23 +195,20 @@ fn named(column: Option<StrColumn>, counted: Option<Counted>) -> HashMap<String,
 }
 
 impl<'a> SegmentTally<'a> {
-    pub fn open(reader: &SegmentReader, ids: &'a mut IdCounts) -> tantivy::Result<SegmentTally<'a>> {
-        let columns = reader.fast_fields();
-        let kind_names = columns.str("kind")?;
-        let status_names = columns.str("status")?;
-        let id_columns = [columns.u64("project")?, columns.u64("space")?, columns.u64("assignee")?];
+    pub fn open(columns: &FacetColumns, ids: &'a mut IdCounts) -> SegmentTally<'a> {
+        let FacetColumns { kind, status, ids: id_columns } = columns.clone();
         for (counter, column) in [&mut ids.projects, &mut ids.spaces, &mut ids.assignees].into_iter().zip(&id_columns) {
             counter.fit(column.max_value());
         }
-        Ok(SegmentTally {
-            kinds: Counted::of_text(&kind_names),
-            statuses: Counted::of_text(&status_names),
-            kind_names,
-            status_names,
+        SegmentTally {
+            kinds: Counted::of_text(&kind),
+            statuses: Counted::of_text(&status),
+            kind_names: kind,
+            status_names: status,
             id_columns,
             ids,
             values: vec![None; COLLECT_BLOCK_BUFFER_LEN],
-        })
+        }
     }
 
     /// Counts `docs` (at most `COLLECT_BLOCK_BUFFER_LEN`), each standing for `weight` documents.
