@@ -228,9 +228,14 @@ pub fn run_with(
         ranking::rank_and_count_all(&searcher, &scored, &found, best_needed)?
     } else {
         let tallies = ranking::count_sample(&found, effort.every);
-        let ranked =
-            if plan.selective(&searcher)? { plan.narrowed.weight(scoring)? } else { plan.words.weight(scoring)? };
-        (ranking::rank(&searcher, ranked.as_ref(), &found, best_needed)?, tallies)
+        let best = if let Some(beginning) = &plan.beginning {
+            ranking::rank_by_beginning(&searcher, &found, beginning, best_needed)?
+        } else {
+            let ranked =
+                if plan.selective(&searcher)? { plan.narrowed.weight(scoring)? } else { plan.words.weight(scoring)? };
+            ranking::rank(&searcher, ranked.as_ref(), &found, best_needed)?
+        };
+        (best, tallies)
     };
     let hits = best
         .into_page((page - 1) * per_page)

@@ -209,7 +209,7 @@ pub(super) fn holding_any(reader: &SegmentReader, terms: &[Term]) -> tantivy::Re
 }
 
 /// The documents holding a term that begins with one of `beginnings` (each in its own field).
-fn holding_a_term_beginning(reader: &SegmentReader, beginnings: &[Term]) -> tantivy::Result<Bits> {
+pub(super) fn holding_a_term_beginning(reader: &SegmentReader, beginnings: &[Term]) -> tantivy::Result<Bits> {
     let mut bits = Bits::none(reader.max_doc());
     for beginning in beginnings {
         let index = reader.inverted_index(beginning.field())?;

@@ -10,8 +10,8 @@ use tantivy::query::{
     BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery,
     TermSetQuery,
 };
-use tantivy::schema::{Facet, IndexRecordOption};
-use tantivy::{Searcher, Term};
+use tantivy::schema::{Facet, Field, IndexRecordOption};
+use tantivy::{Score, Searcher, Term};
 
 use super::engine::{assignee_facet, facet, Filters, Scope};
 use super::query::Part;
@@ -20,6 +20,11 @@ use super::schema::Fields;
 /// How much more a match in the title or the key counts than one in the body.
 const TITLE_BOOST: f32 = 3.0;
 const KEY_BOOST: f32 = 6.0;
+/// The fields a word's beginning is looked for in, and what a document holding it there
+/// scores: Tantivy scores a term matched by its beginning with the query's boost alone.
+fn beginning_scores(fields: &Fields) -> [(Field, Score); 2] {
+    [(fields.title, TITLE_BOOST), (fields.body, 1.0)]
+}
 /// A typo match counts less than the word as typed.
 const TYPO_WEIGHT: f32 = 0.4;
 /// A scope of at most this many projects and spaces is also a clause of the narrowed query,
@@ -40,6 +45,10 @@ pub struct Plan {
     /// under `words`: read one by one, each is sent straight to the documents found (a union
     /// scorer sent to a document reads its neighbours too, and a phrase's costly positions).
     pub scored: Vec<Box<dyn Query>>,
+    /// When the search is one word's beginning: the beginning in each field, and what a
+    /// document holding it there scores. Such scores are a handful of constants, so ranking
+    /// reads the documents found in order and stops once it holds enough of the best score.
+    pub beginning: Option<[(Term, Score); 2]>,
     /// The words, the filters and a narrow scope: ranking reads it when a filter is selective.
     pub narrowed: BooleanQuery,
     /// The facet terms of each filter clause of `narrowed` (a document holds one of them).
@@ -176,7 +185,13 @@ pub fn build(
         narrow_to(range);
     }
     let scored = leaves.into_iter().flatten().collect();
-    Some(Plan { words, scored, narrowed: BooleanQuery::new(clauses), narrowing, must })
+    let beginning = match parsed {
+        [Part::Prefix(prefix)] => {
+            Some(beginning_scores(fields).map(|(field, score)| (Term::from_field_text(field, prefix), score)))
+        }
+        _ => None,
+    };
+    Some(Plan { words, scored, beginning, narrowed: BooleanQuery::new(clauses), narrowing, must })
 }
 
 fn boosted(query: Box<dyn Query>, boost: f32) -> Box<dyn Query> {
@@ -220,7 +235,7 @@ fn part_leaves(fields: &Fields, part: &Part, typos: &HashSet<String>) -> Vec<Box
             }
         }
         Part::Prefix(prefix) => {
-            for (field, weight) in [(fields.title, TITLE_BOOST), (fields.body, 1.0)] {
+            for (field, weight) in beginning_scores(fields) {
                 let beginning = FuzzyTermQuery::new_prefix(Term::from_field_text(field, prefix), 0, false);
                 any.push(boosted(Box::new(beginning), weight));
             }
