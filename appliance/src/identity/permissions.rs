@@ -18,10 +18,10 @@ use super::roles::{GlobalRole, PermissionSet, ProjectPermission};
 use super::users::User;
 use crate::docs::spaces::Space;
 use crate::errors::AppError;
-use crate::schema::spaces;
+use crate::schema::{projects, spaces};
 use crate::search::engine::Scope;
 use crate::work::issues::Issue;
-use crate::work::projects::{self, Project};
+use crate::work::projects::Project;
 
 #[derive(Clone, Copy, Debug)]
 pub enum Action<'a> {
@@ -132,9 +132,9 @@ pub fn authorize(user: &User, action: Action<'_>) -> Result<(), AppError> {
         Action::DeleteIssue(project) => require(user, project, P::DeleteIssues, "delete issues"),
         Action::ViewProjectAudit(project) => require(user, project, P::ViewAudit, "read its audit trail"),
         Action::ManageSprints(project) => require(user, project, P::ManageSprints, "plan or run sprints"),
-        Action::ViewSpace(space) => match space.project_id {
-            Some(project_id) if !held(user, project_id).contains(P::Browse) => Err(hidden_space(space)),
-            _ => Ok(()),
+        Action::ViewSpace(space) => match space_readable(user, space.project_id) {
+            true => Ok(()),
+            false => Err(hidden_space(space)),
         },
         Action::EditPages(space) => {
             let may_write = match space.project_id {
@@ -163,20 +163,24 @@ pub fn may_browse(user: &User, project_id: i64) -> bool {
     user.is_active && held(user, project_id).contains(ProjectPermission::Browse)
 }
 
-/// The projects and spaces whose contents `user` may read, each decided by `authorize`, for
-/// filters that must run inside a query (search) instead of on each row afterwards.
+/// Whether the pages of a space may be read: a project's space by those who may browse the
+/// project, any other by everyone (whose account is active: `authorize` checks that first).
+fn space_readable(user: &User, project_id: Option<i64>) -> bool {
+    project_id.is_none_or(|project_id| held(user, project_id).contains(ProjectPermission::Browse))
+}
+
+/// The projects and spaces whose contents `user` may read, for filters that must run inside a
+/// query (search) instead of on each row afterwards: the decisions of `ViewProject` and
+/// `ViewSpace`, from ids alone (reading every project's and space's whole row was a millisecond
+/// of each search on 500 of each).
 pub fn readable_scope(conn: &mut PgConnection, user: &User) -> QueryResult<Scope> {
-    let all_projects = projects::list(conn)?;
-    let all_spaces: Vec<Space> = spaces::table.select(Space::as_select()).load(conn)?;
-    let projects: Vec<i64> = all_projects
-        .iter()
-        .filter(|project| authorize(user, Action::ViewProject(project)).is_ok())
-        .map(|project| project.id)
-        .collect();
-    let spaces: Vec<i64> = all_spaces
-        .iter()
-        .filter(|space| authorize(user, Action::ViewSpace(space)).is_ok())
-        .map(|space| space.id)
+    let all_projects: Vec<i64> = projects::table.select(projects::id).order(projects::id).load(conn)?;
+    let all_spaces: Vec<(i64, Option<i64>)> =
+        spaces::table.select((spaces::id, spaces::project_id)).order(spaces::id).load(conn)?;
+    let projects: Vec<i64> = all_projects.iter().copied().filter(|id| may_browse(user, *id)).collect();
+    let spaces: Vec<i64> = (all_spaces.iter())
+        .filter(|(_, project_id)| user.is_active && space_readable(user, *project_id))
+        .map(|(id, _)| *id)
         .collect();
     Ok(if projects.len() == all_projects.len() && spaces.len() == all_spaces.len() {
         Scope::Everything
