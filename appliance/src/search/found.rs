@@ -7,12 +7,12 @@
 //! million-issue benchmark: 60%). A posting list read a block of 128 documents at a time costs
 //! about a nanosecond a document; the bits then also admit a ranked candidate in one test.
 
+use std::sync::Arc;
+
 use tantivy::postings::BlockSegmentPostings;
 use tantivy::query::{EnableScoring, Weight};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, Searcher, SegmentReader, Term};
-
-use std::sync::Arc;
 
 use super::plan::Matching;
 use super::segments::{FacetColumns, Kept, SegmentCache};

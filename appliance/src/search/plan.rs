@@ -20,11 +20,6 @@ use super::schema::Fields;
 /// How much more a match in the title or the key counts than one in the body.
 const TITLE_BOOST: f32 = 3.0;
 const KEY_BOOST: f32 = 6.0;
-/// The fields a word's beginning is looked for in, and what a document holding it there
-/// scores: Tantivy scores a term matched by its beginning with the query's boost alone.
-fn beginning_scores(fields: &Fields) -> [(Field, Score); 2] {
-    [(fields.title, TITLE_BOOST), (fields.body, 1.0)]
-}
 /// A typo match counts less than the word as typed.
 const TYPO_WEIGHT: f32 = 0.4;
 /// A scope of at most this many projects and spaces is also a clause of the narrowed query,
@@ -33,6 +28,12 @@ const TYPO_WEIGHT: f32 = 0.4;
 const NARROW_SCOPE_PLACES: usize = 16;
 /// A filter is selective when it admits less than this fraction (1/n) of the index.
 const SELECTIVE_BELOW: u64 = 16;
+
+/// The fields a word's beginning is looked for in, and what a document holding it there
+/// scores: Tantivy scores a term matched by its beginning with the query's boost alone.
+fn beginning_scores(fields: &Fields) -> [(Field, Score); 2] {
+    [(fields.title, TITLE_BOOST), (fields.body, 1.0)]
+}
 
 /// The queries of one search.
 pub struct Plan {
@@ -122,7 +123,7 @@ pub fn build(
                 Matching::AnyTerm([fields.title, fields.body].map(|field| Term::from_field_text(field, word)).into())
             }
             Part::Prefix(prefix) => {
-                Matching::Prefix([fields.title, fields.body].map(|field| Term::from_field_text(field, prefix)).into())
+                Matching::Prefix(beginning_scores(fields).map(|(field, _)| Term::from_field_text(field, prefix)).into())
             }
             _ => Matching::Query(query.box_clone()),
         })

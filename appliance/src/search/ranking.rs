@@ -5,7 +5,8 @@
 //!   scorer sent straight to it), kept if among the best, and counted under every facet.
 //! - `rank` and `count_sample`, for a search that found many: only the ranking, which lets
 //!   Tantivy skip the blocks of documents that cannot score above the worst hit kept so far,
-//!   and the facets of a sample.
+//!   and the facets of a sample. One word's beginning, whose scores are a few constants, is
+//!   ranked by `rank_by_beginning` instead.
 //!
 //! Ties in score go to the document indexed first, as Tantivy's `TopDocs` does, so both ways
 //! give the same page.
