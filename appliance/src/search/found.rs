@@ -13,6 +13,7 @@ use tantivy::postings::BlockSegmentPostings;
 use tantivy::query::{EnableScoring, Weight};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, Searcher, SegmentReader, Term};
+use tantivy_common::BitSet;
 
 use super::plan::Matching;
 use super::segments::{FacetColumns, Kept, SegmentCache};
@@ -76,13 +77,16 @@ impl Bits {
         let mut next = (seen / every + 1) * every;
         for (at, word) in self.words.iter().enumerate() {
             let ones_here = u64::from(word.count_ones());
-            if seen + ones_here >= next {
-                for (n, bit) in (seen + 1..).zip(ones(*word)) {
-                    if n == next {
-                        taken.push((at * 64) as DocId + bit);
-                        next += every;
-                    }
+            // The ones of this word not yet passed over, and how many were before them.
+            let (mut rest, mut before) = (*word, seen);
+            while seen + ones_here >= next {
+                for _ in 1..next - before {
+                    rest &= rest - 1;
                 }
+                taken.push((at * 64) as DocId + rest.trailing_zeros());
+                rest &= rest - 1;
+                before = next;
+                next += every;
             }
             seen += ones_here;
         }
@@ -185,12 +189,11 @@ fn segment_found(reader: &SegmentReader, readings: &[Reading], kept: &Kept) -> t
     }
     let mut found = found.unwrap_or_else(|| Bits::none(reader.max_doc()));
     if let Some(alive) = reader.alive_bitset() {
-        for (at, word) in found.words.iter_mut().enumerate() {
-            for bit in ones(*word) {
-                if alive.is_deleted((at * 64) as DocId + bit) {
-                    *word &= !(1 << bit);
-                }
-            }
+        // Word by word: checking each document found cost more than finding them (perf).
+        let mut alive_words = BitSet::with_max_value_and_full(reader.max_doc());
+        alive_words.intersect_update(alive.bitset());
+        for (bucket, word) in found.words.iter_mut().enumerate() {
+            *word &= u64::from_le_bytes(alive_words.tinyset(bucket as u32).into_bytes());
         }
     }
     Ok(found)

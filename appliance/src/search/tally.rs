@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use tantivy::columnar::{Column, StrColumn};
-use tantivy::{DocId, COLLECT_BLOCK_BUFFER_LEN};
+use tantivy::columnar::{Column, ColumnBlockAccessor, StrColumn};
+use tantivy::DocId;
 
 use super::engine::{FacetCounts, Kind, Ranked};
 use super::segments::FacetColumns;
@@ -146,7 +146,9 @@ pub struct SegmentTally<'a> {
     /// The project, space and assignee columns, counted into `ids`.
     id_columns: [Column<u64>; 3],
     ids: &'a mut IdCounts,
-    values: Vec<Option<u64>>,
+    /// The values of a block of documents, read in one go: most facet columns are optional
+    /// (a page has no status), and their rows are found for a whole block at once.
+    block: ColumnBlockAccessor<u64>,
 }
 
 impl Default for Tallies {
@@ -207,22 +209,20 @@ impl<'a> SegmentTally<'a> {
             status_names: status,
             id_columns,
             ids,
-            values: vec![None; COLLECT_BLOCK_BUFFER_LEN],
+            block: ColumnBlockAccessor::default(),
         }
     }
 
     /// Counts `docs` (at most `COLLECT_BLOCK_BUFFER_LEN`), each standing for `weight` documents.
     pub fn collect_block(&mut self, docs: &[DocId], weight: u64) {
-        let values = &mut self.values[..docs.len()];
         let texts = [self.kinds.as_mut(), self.statuses.as_mut()].into_iter().flatten();
         let texts = texts.map(|counted| (&counted.column, &mut counted.counter));
         let ids = &mut *self.ids;
         let ids = self.id_columns.iter().zip([&mut ids.projects, &mut ids.spaces, &mut ids.assignees]);
         for (column, counter) in texts.chain(ids) {
-            values.fill(None);
-            column.first_vals(docs, values);
-            for value in values.iter().flatten() {
-                counter.add(*value, weight);
+            self.block.fetch_block(docs, column);
+            for value in self.block.iter_vals() {
+                counter.add(value, weight);
             }
         }
     }
