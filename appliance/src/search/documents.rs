@@ -81,6 +81,8 @@ impl SearchDoc {
         doc.add_text(fields.label, &self.label);
         doc.add_text(fields.title, &self.title);
         doc.add_text(fields.body, &self.body);
+        doc.add_text(fields.title_pairs, &self.title);
+        doc.add_text(fields.body_pairs, &self.body);
         doc.add_text(fields.url, &self.url);
         doc.add_text(fields.context, &self.context);
         match self.place {

@@ -160,8 +160,9 @@ fn many_found_are_ranked_as_when_counted_exactly_under_every_filter_and_scope() 
             }
             // Two words are ranked as the union of their terms, each word required. Their
             // scores are summed in another order, so equal documents may differ in the last
-            // bit and trade places: the pages hold the same scores.
-            for text in ["failed deploy", "alpha deploy bravo"] {
+            // bit and trade places: the pages hold the same scores. So are phrases, as their
+            // word pairs (and, past two words, their positions).
+            for text in ["failed deploy", "alpha deploy bravo", "\"deploy failed\"", "\"the deploy failed\""] {
                 for page in [1, 2] {
                     let sampled = search(&live, SAMPLED, text, filters, scope, page);
                     let exact = search(&live, EXACT, text, filters, scope, page);

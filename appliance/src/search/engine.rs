@@ -215,12 +215,15 @@ pub fn run_with(
     scope: &Scope,
     (page, per_page): (usize, usize),
 ) -> tantivy::Result<Results> {
+    let t0 = std::time::Instant::now();
     let searcher = live.reader.searcher();
     let matcher = Matcher { parsed, typos: typo_tolerant(&searcher, &live.fields, parsed)? };
     let Some(plan) = build(&live.fields, (&parsed.parts, &matcher.typos), filters, scope) else {
         return Ok(Results::empty());
     };
+    let t1 = std::time::Instant::now();
     let found = Found::of(&searcher, &plan.must, &live.segments)?;
+    let t2 = std::time::Instant::now();
     let best_needed = page * per_page;
     let scoring = EnableScoring::enabled_from_searcher(&searcher);
     let (best, tallies) = if found.total <= effort.exact_up_to {
@@ -237,13 +240,16 @@ pub fn run_with(
         };
         (best, tallies)
     };
+    let t3 = std::time::Instant::now();
     let hits = best
         .into_page((page - 1) * per_page)
         .into_iter()
         .map(|(score, address)| hit(&searcher, &live.fields, (score, address), &matcher))
         .collect::<tantivy::Result<Vec<_>>>()?;
+    let t4 = std::time::Instant::now();
     let (total, facets_exact) = (tallies.total as usize, tallies.exact);
     let mut facets = tallies.into_facet_counts();
+    eprintln!("TIMING plan {:?} found {:?} rank {:?} hits {:?} facets {:?}", t1-t0, t2-t1, t3-t2, t4-t3, t4.elapsed());
     if !facets_exact {
         facets.round_to(about);
     }

@@ -147,7 +147,11 @@ impl SearchIndex {
 
 /// Opens the index in `folder` for searching, with our analyzer.
 fn open_live(folder: &Path) -> tantivy::Result<Live> {
-    let index = Index::open_in_dir(folder)?;
+    live_of(Index::open_in_dir(folder)?, folder)
+}
+
+/// `index`, opened from `folder`, ready for searching.
+fn live_of(index: Index, folder: &Path) -> tantivy::Result<Live> {
     schema::register_analyzer(&index);
     let fields = fields_of(&index)?;
     let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;

@@ -15,7 +15,7 @@ use tantivy::{Score, Searcher, Term};
 
 use super::engine::{assignee_facet, facet, Filters, Scope};
 use super::query::Part;
-use super::schema::Fields;
+use super::schema::{self, Fields};
 
 /// How much more a match in the title or the key counts than one in the body.
 const TITLE_BOOST: f32 = 3.0;
@@ -125,6 +125,11 @@ pub fn build(
             Part::Prefix(prefix) => {
                 Matching::Prefix(beginning_scores(fields).map(|(field, _)| Term::from_field_text(field, prefix)).into())
             }
+            Part::Phrase(words) if words.len() == 2 => Matching::AnyTerm(
+                [fields.title_pairs, fields.body_pairs]
+                    .map(|field| Term::from_field_text(field, &schema::pair(&words[0], &words[1])))
+                    .into(),
+            ),
             _ => Matching::Query(query.box_clone()),
         })
         .collect();
@@ -199,12 +204,22 @@ fn boosted(query: Box<dyn Query>, boost: f32) -> Box<dyn Query> {
     Box::new(BoostQuery::new(query, boost))
 }
 
-fn term(field: tantivy::schema::Field, word: &str) -> Box<dyn Query> {
+fn term(field: Field, word: &str) -> Box<dyn Query> {
     Box::new(TermQuery::new(Term::from_field_text(field, word), IndexRecordOption::WithFreqs))
 }
 
-fn phrase(field: tantivy::schema::Field, words: &[String]) -> Box<dyn Query> {
-    Box::new(PhraseQuery::new(words.iter().map(|word| Term::from_field_text(field, word)).collect()))
+/// A phrase in one field, as its word pairs (`schema::PairTokenizer`), which score it; past two
+/// words also as positions, checked only where every pair is (`Intersection` reads the
+/// rarest first), since pairs need not follow one another.
+fn phrase((words_field, pairs_field): (Field, Field), words: &[String]) -> Box<dyn Query> {
+    let mut pairs: Vec<Box<dyn Query>> =
+        words.windows(2).map(|two| term(pairs_field, &schema::pair(&two[0], &two[1]))).collect();
+    if pairs.len() == 1 {
+        return pairs.remove(0);
+    }
+    let positions = PhraseQuery::new(words.iter().map(|word| Term::from_field_text(words_field, word)).collect());
+    pairs.push(Box::new(ConstScoreQuery::new(Box::new(positions), 0.0)));
+    Box::new(BooleanQuery::new(pairs.into_iter().map(|query| (Occur::Must, query)).collect()))
 }
 
 /// A word in the title (counting more) or in the body.
@@ -214,7 +229,10 @@ fn field_terms(fields: &Fields, word: &str) -> [Box<dyn Query>; 2] {
 
 /// A phrase in the title (counting more) or in the body.
 fn field_phrases(fields: &Fields, words: &[String]) -> [Box<dyn Query>; 2] {
-    [boosted(phrase(fields.title, words), TITLE_BOOST), phrase(fields.body, words)]
+    [
+        boosted(phrase((fields.title, fields.title_pairs), words), TITLE_BOOST),
+        phrase((fields.body, fields.body_pairs), words),
+    ]
 }
 
 /// One part as a query over the title, body and key fields: any of them may match.

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use outpost::audit::Actor;
 use outpost::jobs::worker::Stop;
 use outpost::search::engine::{self, Filters, Scope};
+use outpost::search::schema::SCHEMA_VERSION;
 use outpost::search::{indexer, query, request_rebuild, spelling};
 use serde_json::{json, Value};
 
@@ -94,6 +95,12 @@ fn relevance_phrases_prefixes_typos_and_keys_find_what_was_meant() {
     // Phrases keep their order; prefixes reach every form of a word; one typo is forgiven.
     assert_eq!(labels(&search(&mut api, &token, &format!("q={}", encode("\"disk full\"")))), ["issue:OPS-3"]);
     assert_eq!(search(&mut api, &token, &format!("q={}", encode("\"full disk\"")))["total"], 0);
+    // Longer phrases: every pair of neighbours, and the words in a row. OPS-2 holds "the deploy"
+    // and "deploy check", but never the three in a row.
+    assert_eq!(labels(&search(&mut api, &token, &format!("q={}", encode("\"out of memory\"")))), ["issue:OPS-3"]);
+    let four = search(&mut api, &token, &format!("q={}", encode("\"check the deploy pipeline\"")));
+    assert_eq!(labels(&four), ["issue:OPS-2"]);
+    assert_eq!(search(&mut api, &token, &format!("q={}", encode("\"the deploy check\"")))["total"], 0);
     let prefixed = labels(&search(&mut api, &token, "q=deploy*"));
     for expected in ["issue:OPS-1", "issue:OPS-2", "issue:WEB-1", "page:OPS"] {
         assert!(prefixed.contains(&expected.to_owned()), "{expected} in {prefixed:?}");
@@ -404,9 +411,10 @@ fn a_damaged_or_outdated_index_is_rebuilt_when_the_indexer_opens_it() {
     app.stop_indexer();
 
     // An older schema version in the last commit's stamp.
+    let [current, older] = [SCHEMA_VERSION, SCHEMA_VERSION - 1].map(|version| format!("\\\"schema\\\":{version}"));
     let text = std::fs::read_to_string(&meta).unwrap();
-    assert!(text.contains("\\\"schema\\\":1"), "{text}");
-    std::fs::write(&meta, text.replace("\\\"schema\\\":1", "\\\"schema\\\":0")).unwrap();
+    assert!(text.contains(&current), "{text}");
+    std::fs::write(&meta, text.replace(&current, &older)).unwrap();
     app.index();
     assert_eq!(search(&mut api, &token, "q=deploy*")["total"], 4);
     let rebuilt = app.search.live().unwrap().folder.clone();
