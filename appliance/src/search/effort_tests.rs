@@ -19,9 +19,9 @@ const STATUSES: [&str; 3] = ["To do", "In progress", "Done"];
 const FILLER: [&str; 7] = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf"];
 
 /// Past 50 found ("many"), the facets of one match in 4 are counted.
-const SAMPLED: Effort = Effort { exact_up_to: 50, every: 4 };
+const SAMPLED: Effort = Effort { exact_up_to: 50, every: 4, sampled_at_most: u64::MAX };
 /// Everything counted and every match scored.
-const EXACT: Effort = Effort { exact_up_to: u64::MAX, every: 1 };
+const EXACT: Effort = Effort { exact_up_to: u64::MAX, every: 1, sampled_at_most: u64::MAX };
 
 fn issue(id: i64) -> SearchDoc {
     // Titles and bodies of varied lengths give varied scores, and many equal ones too.

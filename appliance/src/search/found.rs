@@ -50,6 +50,12 @@ impl Bits {
         }
     }
 
+    fn add_all_of(&mut self, other: &Bits) {
+        for (word, other) in self.words.iter_mut().zip(&other.words) {
+            *word |= other;
+        }
+    }
+
     fn add_postings(&mut self, mut postings: BlockSegmentPostings) {
         loop {
             let docs = postings.docs();
@@ -108,8 +114,16 @@ fn ones(mut word: u64) -> impl Iterator<Item = DocId> {
 /// The documents of each segment that a search finds, in the searcher's segment order, and
 /// what is kept of each segment.
 pub struct Found {
-    segments: Vec<(Bits, Arc<Kept>)>,
+    segments: Vec<SegmentFound>,
     pub total: u64,
+}
+
+struct SegmentFound {
+    bits: Bits,
+    kept: Arc<Kept>,
+    /// For the search's first `Matching::Prefix`, the documents holding the beginning in each
+    /// of its fields, in its order (deleted ones included): what ranking a beginning scores.
+    beginning: Vec<Bits>,
 }
 
 impl Found {
@@ -119,7 +133,7 @@ impl Found {
             .map(|matching| {
                 Ok(match matching {
                     Matching::AnyTerm(terms) => Reading::AnyTerm(terms),
-                    Matching::Places(terms) => Reading::Places(terms),
+                    Matching::Facets(terms) => Reading::Facets(terms),
                     Matching::Prefix(beginnings) => Reading::Prefix(beginnings),
                     Matching::Query(query) => {
                         Reading::Weight(query.weight(EnableScoring::disabled_from_searcher(searcher))?)
@@ -129,9 +143,9 @@ impl Found {
             .collect::<tantivy::Result<Vec<_>>>()?;
         let mut segments = Vec::with_capacity(searcher.segment_readers().len());
         for (reader, kept) in searcher.segment_readers().iter().zip(cache.of(searcher)?) {
-            segments.push((segment_found(reader, &readings, &kept)?, kept));
+            segments.push(segment_found(reader, &readings, kept)?);
         }
-        let total = segments.iter().map(|(bits, _)| bits.count()).sum();
+        let total = segments.iter().map(|segment| segment.bits.count()).sum();
         Ok(Found { segments, total })
     }
 
@@ -140,38 +154,51 @@ impl Found {
     }
 
     pub fn in_segment(&self, ordinal: usize) -> &Bits {
-        &self.segments[ordinal].0
+        &self.segments[ordinal].bits
     }
 
     pub fn columns(&self, ordinal: usize) -> &FacetColumns {
-        &self.segments[ordinal].1.columns
+        &self.segments[ordinal].kept.columns
+    }
+
+    /// The documents of a segment holding the search's (first) beginning, field by field in
+    /// the order of its `Matching::Prefix` terms; none when a search ended early in the segment.
+    pub fn beginning_in_segment(&self, ordinal: usize) -> &[Bits] {
+        &self.segments[ordinal].beginning
     }
 }
 
 /// A `Matching` made ready for reading segments.
 enum Reading<'a> {
     AnyTerm(&'a [Term]),
-    Places(&'a [Term]),
+    Facets(&'a [Term]),
     Prefix(&'a [Term]),
     Weight(Box<dyn Weight>),
 }
 
-fn segment_found(reader: &SegmentReader, readings: &[Reading], kept: &Kept) -> tantivy::Result<Bits> {
+fn segment_found(reader: &SegmentReader, readings: &[Reading], kept: Arc<Kept>) -> tantivy::Result<SegmentFound> {
     let mut found: Option<Bits> = None;
+    let mut beginning: Option<Vec<Bits>> = None;
     for reading in readings {
-        // Bits read for this search, or kept for the segment (a scope's).
+        // Bits read for this search, or kept for the segment (a scope's, a filter's).
         let (read, kept_bits);
         let matched: &Bits = match reading {
             Reading::AnyTerm(terms) => {
                 read = holding_any(reader, terms)?;
                 &read
             }
-            Reading::Places(terms) => {
-                kept_bits = kept.scope(reader, terms)?;
+            Reading::Facets(terms) => {
+                kept_bits = kept.facets(reader, terms)?;
                 &kept_bits
             }
             Reading::Prefix(beginnings) => {
-                read = holding_a_term_beginning(reader, beginnings)?;
+                let fields = (beginnings.iter())
+                    .map(|beginning| holding_a_term_beginning(reader, beginning))
+                    .collect::<tantivy::Result<Vec<_>>>()?;
+                let mut any = Bits::none(reader.max_doc());
+                fields.iter().for_each(|field| any.add_all_of(field));
+                beginning.get_or_insert(fields);
+                read = any;
                 &read
             }
             Reading::Weight(weight) => {
@@ -196,7 +223,7 @@ fn segment_found(reader: &SegmentReader, readings: &[Reading], kept: &Kept) -> t
             *word &= u64::from_le_bytes(alive_words.tinyset(bucket as u32).into_bytes());
         }
     }
-    Ok(found)
+    Ok(SegmentFound { bits: found, kept, beginning: beginning.unwrap_or_default() })
 }
 
 /// The documents holding any of `terms` (of any fields).
@@ -211,16 +238,14 @@ pub(super) fn holding_any(reader: &SegmentReader, terms: &[Term]) -> tantivy::Re
     Ok(bits)
 }
 
-/// The documents holding a term that begins with one of `beginnings` (each in its own field).
-pub(super) fn holding_a_term_beginning(reader: &SegmentReader, beginnings: &[Term]) -> tantivy::Result<Bits> {
+/// The documents holding a term of `beginning`'s field that begins with its text.
+fn holding_a_term_beginning(reader: &SegmentReader, beginning: &Term) -> tantivy::Result<Bits> {
     let mut bits = Bits::none(reader.max_doc());
-    for beginning in beginnings {
-        let index = reader.inverted_index(beginning.field())?;
-        let prefix = beginning.serialized_value_bytes();
-        let mut terms = index.terms().range().ge(prefix).into_stream()?;
-        while terms.advance() && terms.key().starts_with(prefix) {
-            bits.add_postings(index.read_block_postings_from_terminfo(terms.value(), IndexRecordOption::Basic)?);
-        }
+    let index = reader.inverted_index(beginning.field())?;
+    let prefix = beginning.serialized_value_bytes();
+    let mut terms = index.terms().range().ge(prefix).into_stream()?;
+    while terms.advance() && terms.key().starts_with(prefix) {
+        bits.add_postings(index.read_block_postings_from_terminfo(terms.value(), IndexRecordOption::Basic)?);
     }
     Ok(bits)
 }

@@ -228,17 +228,13 @@ async fn perform_blocking(
     may_jump: bool,
 ) -> Result<Outcome, AppError> {
     let (search, user, params) = (state.search.clone(), user.clone(), params.clone());
-    let t0 = std::time::Instant::now();
     let request = match db::run(&state.pool, move |conn| read_request(conn, &user, &params, may_jump)).await? {
         Asked::Jump(url) => return Ok(Outcome::Jump(url)),
         Asked::Search(request) => request,
     };
-    let t1 = std::time::Instant::now();
     let mut found = crate::web::blocking(move || search_index(&search, *request)).await?;
-    let t2 = std::time::Instant::now();
     let facets = found.results.facets.clone();
     found.names = db::run(&state.pool, move |conn| Ok(names_for(conn, &facets)?)).await?;
-    eprintln!("TIMING request {:?} index {:?} names {:?}", t1-t0, t2-t1, t2.elapsed());
     Ok(Outcome::Found(Box::new(found)))
 }
 

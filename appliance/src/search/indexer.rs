@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
-use tantivy::indexer::LogMergePolicy;
+use tantivy::indexer::{LogMergePolicy, NoMergePolicy};
 use tantivy::{Index, IndexWriter, Term};
 
 use super::documents::{self, Issues, Owner, Pages, SearchDoc, ATTACHMENT_TEXT_BYTES};
@@ -143,7 +143,11 @@ impl Indexer {
                 // Waited for by the caller's retries: a rebuild beside it would delete its folder.
                 Err(Unopened::Held) => return Err(Unopened::Held.into()),
                 Err(Unopened::Outdated { schema }) => {
-                    tracing::info!(from = schema, to = SCHEMA_VERSION, "search: the index has an older schema; rebuilding it");
+                    tracing::info!(
+                        from = schema,
+                        to = SCHEMA_VERSION,
+                        "search: the index has an older schema; rebuilding it"
+                    );
                     None
                 }
                 Ok((live, writer, stamp)) if stamp.generation < generation => {
@@ -527,16 +531,37 @@ fn writer_of(index: &Index, threads: usize, memory: usize) -> std::result::Resul
 fn merge_into_one(index: &Index, writer: &mut IndexWriter) -> Result<()> {
     let segments = index.searchable_segment_ids().map_err(describe)?;
     if segments.len() > 1 {
+        let started = Instant::now();
+        tracing::info!(segments = segments.len(), "search: merging the built index into one segment");
         writer.merge(&segments).wait().map_err(describe)?;
+        tracing::info!(seconds = format!("{:.1}", started.elapsed().as_secs_f64()), "search: merged");
     }
     Ok(())
 }
 
 /// Builds a complete index for `generation` in a new folder and makes it current.
+/// A build that fails leaves nothing behind: its retries would otherwise fill the disk with
+/// unfinished indexes (a million issues' is several gigabytes).
 fn build(search: &SearchIndex, pool: &DbPool, files: &FileText, generation: i64) -> Result<(Live, IndexWriter, Stamp)> {
-    let started = Instant::now();
     let folder = search.root().join(format!("index-{generation}-{}", chrono::Utc::now().timestamp_millis()));
     std::fs::create_dir_all(&folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+    let built = build_in(&folder, search, pool, files, generation);
+    if built.is_err() {
+        if let Err(e) = std::fs::remove_dir_all(&folder) {
+            tracing::warn!(folder = %folder.display(), error = %e, "search: cannot remove a failed build's folder");
+        }
+    }
+    built
+}
+
+fn build_in(
+    folder: &Path,
+    search: &SearchIndex,
+    pool: &DbPool,
+    files: &FileText,
+    generation: i64,
+) -> Result<(Live, IndexWriter, Stamp)> {
+    let started = Instant::now();
     let (fields_schema, _) = schema::schema();
     let index = Index::create_in_dir(&folder, fields_schema).map_err(describe)?;
     schema::register_analyzer(&index);
@@ -551,6 +576,8 @@ fn build(search: &SearchIndex, pool: &DbPool, files: &FileText, generation: i64)
     };
     progress(0);
     let mut writer = writer_of(&index, 2, BUILD_MEMORY).map_err(String::from)?;
+    // Merged once, at the end (`merge_into_one`): merges along the way would be redone.
+    writer.set_merge_policy(Box::new(NoMergePolicy));
     let (_, fields) = schema::schema();
     let mut done = 0u64;
     let mut last_report = Instant::now();
@@ -614,8 +641,8 @@ fn build(search: &SearchIndex, pool: &DbPool, files: &FileText, generation: i64)
     commit(&mut writer, stamp)?;
     merge_into_one(&index, &mut writer)?;
     writer.wait_merging_threads().map_err(describe)?;
-    make_current(search.root(), &folder)?;
-    let live = open_live(&folder).map_err(describe)?;
+    make_current(search.root(), folder)?;
+    let live = open_live(folder).map_err(describe)?;
     let writer = writer_of(&live.index, 1, FOLLOW_MEMORY).map_err(String::from)?;
     let seconds = started.elapsed().as_secs_f64();
     tracing::info!(

@@ -46,10 +46,11 @@ pub struct Plan {
     /// under `words`: read one by one, each is sent straight to the documents found (a union
     /// scorer sent to a document reads its neighbours too, and a phrase's costly positions).
     pub scored: Vec<Box<dyn Query>>,
-    /// When the search is one word's beginning: the beginning in each field, and what a
-    /// document holding it there scores. Such scores are a handful of constants, so ranking
-    /// reads the documents found in order and stops once it holds enough of the best score.
-    pub beginning: Option<[(Term, Score); 2]>,
+    /// When the search is one word's beginning: what a document holding it scores in each
+    /// field, in the order of its `Matching::Prefix` terms. Such scores are a handful of
+    /// constants, so ranking reads the documents found in order and stops once it holds
+    /// enough of the best score.
+    pub beginning: Option<[Score; 2]>,
     /// The words, the filters and a narrow scope: ranking reads it when a filter is selective.
     pub narrowed: BooleanQuery,
     /// The facet terms of each filter clause of `narrowed` (a document holds one of them).
@@ -60,11 +61,11 @@ pub struct Plan {
 
 /// One condition on the documents found, in the form cheapest to read whole (`found`).
 pub enum Matching {
-    /// Any of these terms: a word as typed, in the title or the body; a filter's facet terms.
+    /// Any of these terms: a word as typed, in the title or the body; a two-word phrase.
     AnyTerm(Vec<Term>),
-    /// Any of these terms: the facet terms of the projects and spaces of a reader's scope,
-    /// the same search after search (their documents are kept per segment).
-    Places(Vec<Term>),
+    /// Any of these facet terms: the projects and spaces of a reader's scope, or a filter's
+    /// value, asked for search after search (their documents are kept per segment).
+    Facets(Vec<Term>),
     /// A term beginning with one of these, each in its own field.
     Prefix(Vec<Term>),
     /// Whatever the query matches: a word also with typos, a phrase, a key, a date range.
@@ -150,12 +151,12 @@ pub fn build(
             narrowing.push(allowed.clone());
             narrow_to(Box::new(TermSetQuery::new(allowed.clone())));
         }
-        must.push(Matching::Places(allowed));
+        must.push(Matching::Facets(allowed));
     }
     let mut must_have = |facet: Facet| {
         let term = Term::from_facet(fields.facets, &facet);
         narrowing.push(vec![term.clone()]);
-        must.push(Matching::AnyTerm(vec![term.clone()]));
+        must.push(Matching::Facets(vec![term.clone()]));
         narrow_to(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
     };
     if let Some(kind) = filters.kind {
@@ -192,9 +193,7 @@ pub fn build(
     }
     let scored = leaves.into_iter().flatten().collect();
     let beginning = match parsed {
-        [Part::Prefix(prefix)] => {
-            Some(beginning_scores(fields).map(|(field, score)| (Term::from_field_text(field, prefix), score)))
-        }
+        [Part::Prefix(_)] => Some(beginning_scores(fields).map(|(_, score)| score)),
         _ => None,
     };
     Some(Plan { words, scored, beginning, narrowed: BooleanQuery::new(clauses), narrowing, must })

@@ -15,9 +15,9 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
 use tantivy::query::Weight;
-use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, Term, COLLECT_BLOCK_BUFFER_LEN};
+use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, COLLECT_BLOCK_BUFFER_LEN};
 
-use super::found::{holding_a_term_beginning, Found};
+use super::found::Found;
 use super::tally::{IdCounts, SegmentTally, Tallies};
 
 #[derive(Clone, Copy, Debug)]
@@ -157,30 +157,24 @@ fn tally_all(tally: &mut SegmentTally, docs: &[DocId], stands_for: u64) {
     }
 }
 
-/// The `limit` best documents found, each scoring the sum of the scores of the `beginnings`
-/// (a term beginning so, in a field) it holds. Documents are read in order and ties go to the
-/// first, so once every document kept has the highest score possible, no later one can enter.
-pub fn rank_by_beginning(
-    searcher: &Searcher,
-    found: &Found,
-    beginnings: &[(Term, Score)],
-    limit: usize,
-) -> tantivy::Result<Best> {
-    let highest: Score = beginnings.iter().map(|(_, score)| score).sum();
+/// The `limit` best documents found, each scoring the sum of the `scores` of the fields it
+/// holds the search's beginning in (`Found::beginning_in_segment`, in the same order).
+/// Documents are read in order and ties go to the first, so once every document kept has the
+/// highest score possible, no later one can enter.
+pub fn rank_by_beginning(found: &Found, scores: &[Score], limit: usize) -> Best {
+    let highest: Score = scores.iter().sum();
     let mut best = Best::new(limit);
-    for (ordinal, reader) in searcher.segment_readers().iter().enumerate() {
-        let holding = (beginnings.iter())
-            .map(|(beginning, score)| Ok((holding_a_term_beginning(reader, std::slice::from_ref(beginning))?, *score)))
-            .collect::<tantivy::Result<Vec<_>>>()?;
+    for ordinal in 0..found.segment_count() {
+        let holding = found.beginning_in_segment(ordinal);
         for doc in found.in_segment(ordinal).docs() {
-            let score = holding.iter().filter(|(bits, _)| bits.contains(doc)).map(|(_, score)| score).sum();
+            let score = holding.iter().zip(scores).filter(|(bits, _)| bits.contains(doc)).map(|(_, score)| score).sum();
             best.offer(score, DocAddress { segment_ord: ordinal as u32, doc_id: doc });
             if best.threshold() >= highest {
-                return Ok(best);
+                return best;
             }
         }
     }
-    Ok(best)
+    best
 }
 
 /// The `limit` best documents found that `weight` matches, scoring only those that may still

@@ -63,11 +63,12 @@ fn every_command_has_help() {
 fn bench_search_refuses_zero_counts_and_an_existing_folder_writing_nothing() {
     let dir = std::env::temp_dir().join(format!("outpost-bench-search-{}", rand::random::<u64>()));
     let folder = dir.to_str().unwrap();
-    for zero in ["--sample-every", "--rounds", "--projects", "--spaces"] {
+    for zero in ["--sample-every", "--sampled-at-most", "--rounds", "--projects", "--spaces"] {
         let refused = outpost(&["dev", "bench-search", "--dir", folder, zero, "0"], None);
         assert!(!refused.status.success(), "{zero}");
         let said = text(&refused);
-        assert!(said.contains("--projects, --spaces, --rounds and --sample-every must be at least 1."), "{said}");
+        let sentence = "--projects, --spaces, --rounds, --sample-every and --sampled-at-most must be at least 1.";
+        assert!(said.contains(sentence), "{said}");
         assert!(!dir.exists(), "{zero} 0 left {folder} behind");
     }
     std::fs::create_dir_all(&dir).unwrap();

@@ -455,6 +455,32 @@ fn an_index_another_process_writes_to_is_waited_for_not_rebuilt_beside_it() {
     assert_eq!(search(&mut api, &token, "q=deploy*")["total"], 4);
 }
 
+#[test]
+fn a_build_that_fails_leaves_no_folder_behind() {
+    let app = TestApp::start();
+    fixtures(&app);
+    app.index();
+    app.stop_indexer();
+    // `current` cannot be replaced (a folder stands where the file goes): every build fails at
+    // its very end, its index written in full. Retried, each would otherwise leave one behind.
+    let root = app.search.root().to_owned();
+    let folders = || {
+        let entries = std::fs::read_dir(&root).unwrap().flatten();
+        entries.filter(|entry| entry.file_name().to_string_lossy().starts_with("index-")).count()
+    };
+    std::fs::remove_file(root.join("current")).unwrap();
+    std::fs::create_dir(root.join("current")).unwrap();
+    let before = folders();
+    for _ in 0..2 {
+        let files = indexer::FileText::open(&app.config.storage, &app.pool, &app.keys).unwrap();
+        assert!(indexer::Indexer::open(&app.search, &app.pool, files).is_err());
+        assert_eq!(folders(), before, "the failed build's folder was removed");
+    }
+    std::fs::remove_dir(root.join("current")).unwrap();
+    app.index();
+    assert!(app.search.live().unwrap().documents() > 0);
+}
+
 /// `outpost serve` against the test database with its own index folder and no job workers.
 fn serve(app: &TestApp, index: &TempDir) -> Child {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

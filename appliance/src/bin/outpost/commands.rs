@@ -306,8 +306,11 @@ pub enum DevCommand {
         /// default is what the server does).
         #[arg(long, default_value_t = outpost::search::engine::Effort::DEFAULT.exact_up_to)]
         exact_up_to: u64,
-        /// The sample: one match in this many.
+        /// The sample: one match in this many (at least).
         #[arg(long, default_value_t = outpost::search::engine::Effort::DEFAULT.every)]
         sample_every: u64,
+        /// And at most about this many matches sampled.
+        #[arg(long, default_value_t = outpost::search::engine::Effort::DEFAULT.sampled_at_most)]
+        sampled_at_most: u64,
     },
 }

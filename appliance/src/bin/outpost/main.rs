@@ -250,14 +250,17 @@ fn run(cli: Cli) -> Result<(), String> {
             reuse,
             exact_up_to,
             sample_every,
+            sampled_at_most,
         }) => {
             if dir.exists() && !reuse {
                 return Err(format!("{} exists already; give a folder that does not.", dir.display()));
             }
-            if projects == 0 || spaces == 0 || rounds == 0 || sample_every == 0 {
-                return Err("--projects, --spaces, --rounds and --sample-every must be at least 1.".into());
+            if projects == 0 || spaces == 0 || rounds == 0 || sample_every == 0 || sampled_at_most == 0 {
+                return Err(
+                    "--projects, --spaces, --rounds, --sample-every and --sampled-at-most must be at least 1.".into()
+                );
             }
-            let effort = outpost::search::engine::Effort { exact_up_to, every: sample_every };
+            let effort = outpost::search::engine::Effort { exact_up_to, every: sample_every, sampled_at_most };
             let plan = outpost::search::bench::Plan { issues, pages, projects, spaces, rounds, reuse, effort };
             outpost::search::bench::run(&dir, &plan)
         }
