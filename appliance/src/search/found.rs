@@ -180,15 +180,19 @@ fn segment_found(reader: &SegmentReader, readings: &[Reading], kept: Arc<Kept>) 
     let mut found: Option<Bits> = None;
     let mut beginning: Option<Vec<Bits>> = None;
     for reading in readings {
-        // Bits read for this search, or kept for the segment (a scope's, a filter's).
+        // Bits read for this search, or kept for the segment (a scope's, a filter's, a common word's).
         let (read, kept_bits);
         let matched: &Bits = match reading {
+            Reading::AnyTerm(terms) if common(reader, terms)? => {
+                kept_bits = kept.holding_any(reader, terms)?;
+                &kept_bits
+            }
             Reading::AnyTerm(terms) => {
                 read = holding_any(reader, terms)?;
                 &read
             }
             Reading::Facets(terms) => {
-                kept_bits = kept.facets(reader, terms)?;
+                kept_bits = kept.holding_any(reader, terms)?;
                 &kept_bits
             }
             Reading::Prefix(beginnings) => {
@@ -224,6 +228,19 @@ fn segment_found(reader: &SegmentReader, readings: &[Reading], kept: Arc<Kept>) 
         }
     }
     Ok(SegmentFound { bits: found, kept, beginning: beginning.unwrap_or_default() })
+}
+
+/// A word is common in a segment when one document in this many holds it.
+const COMMON_IN_ONE_OF: u32 = 64;
+
+/// Whether `terms` are held by so many of the segment's documents that reading them costs
+/// more than keeping their bits (`Kept::holding_any`) for the next search.
+fn common(reader: &SegmentReader, terms: &[Term]) -> tantivy::Result<bool> {
+    let mut holding = 0;
+    for term in terms {
+        holding += reader.inverted_index(term.field())?.doc_freq(term)?;
+    }
+    Ok(holding >= reader.max_doc() / COMMON_IN_ONE_OF)
 }
 
 /// The documents holding any of `terms` (of any fields).
