@@ -563,7 +563,7 @@ fn build_in(
 ) -> Result<(Live, IndexWriter, Stamp)> {
     let started = Instant::now();
     let (fields_schema, _) = schema::schema();
-    let index = Index::create_in_dir(&folder, fields_schema).map_err(describe)?;
+    let index = Index::create_in_dir(folder, fields_schema).map_err(describe)?;
     schema::register_analyzer(&index);
     let mut conn = pool.get().map_err(describe)?;
     let position = starting_position(&mut conn)?;
