@@ -132,10 +132,8 @@ pub fn authorize(user: &User, action: Action<'_>) -> Result<(), AppError> {
         Action::DeleteIssue(project) => require(user, project, P::DeleteIssues, "delete issues"),
         Action::ViewProjectAudit(project) => require(user, project, P::ViewAudit, "read its audit trail"),
         Action::ManageSprints(project) => require(user, project, P::ManageSprints, "plan or run sprints"),
-        Action::ViewSpace(space) => match space_readable(user, space.project_id) {
-            true => Ok(()),
-            false => Err(hidden_space(space)),
-        },
+        Action::ViewSpace(space) if space_readable(user, space.project_id) => Ok(()),
+        Action::ViewSpace(space) => Err(hidden_space(space)),
         Action::EditPages(space) => {
             let may_write = match space.project_id {
                 Some(project_id) => {

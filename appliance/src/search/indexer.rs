@@ -562,7 +562,7 @@ fn build_in(
     generation: i64,
 ) -> Result<(Live, IndexWriter, Stamp)> {
     let started = Instant::now();
-    let (fields_schema, _) = schema::schema();
+    let (fields_schema, fields) = schema::schema();
     let index = Index::create_in_dir(folder, fields_schema).map_err(describe)?;
     schema::register_analyzer(&index);
     let mut conn = pool.get().map_err(describe)?;
@@ -578,7 +578,6 @@ fn build_in(
     let mut writer = writer_of(&index, 2, BUILD_MEMORY).map_err(String::from)?;
     // Merged once, at the end (`merge_into_one`): merges along the way would be redone.
     writer.set_merge_policy(Box::new(NoMergePolicy));
-    let (_, fields) = schema::schema();
     let mut done = 0u64;
     let mut last_report = Instant::now();
     let mut read_text = |key: &str| files.read(key);
