@@ -1,6 +1,7 @@
-//! Checking the audit log's hash chain (`outpost audit verify`). PostgreSQL seals each row at
-//! commit (migration `000012_audit_chain`); this recomputes every hash here, from the row's
-//! columns rendered as text by PostgreSQL, without trusting the database's own functions.
+//! Checking the audit log's hash chain (`outpost audit verify`). PostgreSQL seals committed
+//! rows (migrations `000012_audit_chain`, `000029`; `sealer`); this recomputes every hash here,
+//! from the row's columns rendered as text by PostgreSQL, without trusting the database's own
+//! functions.
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bytea, Nullable, Text};
@@ -39,13 +40,17 @@ pub struct Verification {
     /// The last row's position and hash: record it, and a later `--expect-head` proves that
     /// nothing up to it was rewritten, even by someone who recomputed every hash.
     pub head: Option<(i64, String)>,
+    /// Rows that were waiting to be sealed when the check began, sealed by it.
+    pub sealed_first: usize,
+    /// Rows written while the check ran, not sealed yet (the sealer will take them).
+    pub written_since: i64,
     pub problems: Vec<String>,
 }
 
-/// Walks the whole chain in order and reports every row whose content or link is wrong,
-/// rows that were never sealed, and whether `expected_head` is still where it was.
+/// Seals what is waiting, then walks the whole chain in order and reports every row whose
+/// content or link is wrong, and whether `expected_head` is still where it was.
 pub fn verify(conn: &mut PgConnection, expected_head: Option<(i64, &str)>) -> QueryResult<Verification> {
-    let mut found = Verification::default();
+    let mut found = Verification { sealed_first: super::sealer::seal_all(conn)?, ..Verification::default() };
     let mut previous: Option<(i64, Vec<u8>)> = None;
     let mut after = i64::MIN;
     loop {
@@ -86,13 +91,8 @@ pub fn verify(conn: &mut PgConnection, expected_head: Option<(i64, &str)>) -> Qu
         }
     }
     found.head = previous.map(|(position, hash)| (position, hex::encode(hash)));
-    let unsealed: i64 =
+    found.written_since =
         diesel::sql_query("SELECT count(*) AS n FROM audit_log WHERE row_hash IS NULL").get_result::<Count>(conn)?.n;
-    if unsealed > 0 {
-        found.problems.push(format!(
-            "{unsealed} row(s) were never sealed into the chain: the sealing trigger was disabled or removed."
-        ));
-    }
     if let Some((position, hash)) = expected_head {
         let at: Option<Vec<u8>> = diesel::sql_query("SELECT row_hash AS hash FROM audit_log WHERE chain_position = $1")
             .bind::<BigInt, _>(position)

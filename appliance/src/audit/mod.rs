@@ -2,11 +2,12 @@
 //!
 //! `record` is the write-path rule of DESIGN.md in one call: domain code calls it inside the
 //! transaction that makes a change, and it writes the audit row and the outbox event beside it.
-//! PostgreSQL seals every row into a hash chain at commit; `chain` checks it.
+//! Each node's `sealer` seals committed rows into a hash chain; `chain` checks it.
 
 pub mod chain;
 pub mod log;
 pub mod pages;
+pub mod sealer;
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Jsonb, Nullable, Text};

@@ -1,5 +1,5 @@
 //! The background runtime of one node: `jobs.workers` worker threads claiming jobs, the outbox
-//! dispatcher, and the scheduler. Workers are plain threads because every handler is
+//! dispatcher, the scheduler and the audit log's sealer. Workers are plain threads because every handler is
 //! synchronous (diesel, SMTP, outgoing HTTP) and must never block the HTTP workers.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -77,6 +77,7 @@ impl Runtime {
             })?);
         }
         threads.push(schedule::spawn(context.clone(), stop.clone())?);
+        threads.push(crate::audit::sealer::spawn(context.pool.clone(), stop.clone())?);
         tracing::info!(workers = context.config.jobs.workers, "background jobs are running");
         Ok(Runtime { stop, threads })
     }
@@ -172,15 +173,17 @@ fn record_failure(
     Ok(())
 }
 
-/// Dispatches the outbox and runs every job that is ready, until nothing is left: what the
-/// background threads do, in the caller's thread. Used by tests and `outpost jobs run`.
-/// Returns how many jobs ran.
+/// Dispatches the outbox and runs every job that is ready, until nothing is left, then seals
+/// the audit rows all that wrote: what the background threads do, in the caller's thread.
+/// Used by tests and `outpost jobs run`. Returns how many jobs ran.
 pub fn drain(context: &Context) -> Result<usize, String> {
     let mut ran = 0;
     loop {
         while dispatch_batch(context)? > 0 {}
         let lease = Duration::from_secs(context.config.jobs.lease_seconds);
         if !run_one(context, "drain", lease)? {
+            let mut conn = context.pool.get().map_err(|e| e.to_string())?;
+            crate::audit::sealer::seal_all(&mut conn).map_err(|e| e.to_string())?;
             return Ok(ran);
         }
         ran += 1;

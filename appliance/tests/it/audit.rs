@@ -1,6 +1,6 @@
-//! The audit log as evidence: every row sealed into a hash chain at commit, in commit order
-//! even under concurrent writers, and `outpost audit verify` finding an edited row, a deleted
-//! row, a row slipped in unsealed, and a chain rewritten after a head was recorded.
+//! The audit log as evidence: every committed row sealed into one hash chain after its commit,
+//! even under concurrent writers, by the node's sealer or by `outpost audit verify`, which
+//! finds an edited row, a deleted row, and a chain rewritten after a head was recorded.
 
 use std::process::Command;
 
@@ -55,7 +55,15 @@ fn concurrent_writers_build_one_unbroken_chain() {
     for writer in writers {
         writer.join().unwrap();
     }
+    // The test server runs no sealer: the writers' rows wait, and running the background
+    // work seals them, in the order they were written.
+    assert!(app.count("audit_log WHERE row_hash IS NULL") >= 40, "nothing seals inside a writer's commit");
+    app.run_jobs();
     assert_eq!(app.count("audit_log WHERE row_hash IS NULL"), 0, "every committed row is sealed");
+    assert_eq!(
+        app.value("SELECT (array_agg(id ORDER BY chain_position) = array_agg(id ORDER BY id))::text FROM audit_log"),
+        "true"
+    );
     let (ok, report) = verify(&app, None);
     assert!(ok, "{report}");
     let rows = app.count("audit_log");
@@ -63,7 +71,28 @@ fn concurrent_writers_build_one_unbroken_chain() {
 }
 
 #[test]
-fn verify_finds_edited_deleted_unsealed_and_rewritten_rows() {
+fn the_sealer_seals_each_committed_row_within_a_moment() {
+    let app = TestApp::start();
+    let admin = app.user("root", true);
+    let token = app.token(&admin);
+    let stop = outpost::jobs::worker::Stop::default();
+    let sealer = outpost::audit::sealer::spawn(app.pool.clone(), stop.clone()).unwrap();
+    let created = app.client().api("POST", "/api/v1/projects", Some(&token), Some(r#"{"key":"OPS","name":"Ops"}"#));
+    assert_eq!(created.status, 201);
+    let waited = std::time::Instant::now();
+    while app.count("audit_log WHERE row_hash IS NULL") > 0 {
+        assert!(waited.elapsed() < std::time::Duration::from_secs(10), "the sealer did not seal the new row");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    stop.request();
+    sealer.join().unwrap();
+    assert_eq!(app.count("audit_log WHERE action = 'project.created' AND chain_position IS NOT NULL"), 1);
+    let (ok, report) = verify(&app, None);
+    assert!(ok && !report.contains("Sealed"), "{report}");
+}
+
+#[test]
+fn verify_finds_edited_deleted_and_rewritten_rows() {
     let app = TestApp::start();
     let admin = app.user("root", true);
     let token = app.token(&admin);
@@ -110,10 +139,18 @@ fn verify_finds_edited_deleted_unsealed_and_rewritten_rows() {
     let (ok, report) = verify(&app, Some(&after_rewrite));
     assert!(!ok && report.contains("a row is missing or was rewritten"), "{report}");
 
-    // A row slipped in with the seal switched off.
-    tamper(&app, "INSERT INTO audit_log (action, entity_type, entity_id) VALUES ('project.deleted', 'project', 1)");
+    // A row waiting for its seal may be sealed, and nothing else: a seal that changes its
+    // content is refused.
+    app.sql("INSERT INTO audit_log (action, entity_type, entity_id) VALUES ('project.deleted', 'project', 1)");
+    let forged = diesel::RunQueryDsl::execute(
+        diesel::sql_query("UPDATE audit_log SET row_hash = '\\x00', action = 'forged' WHERE row_hash IS NULL"),
+        &mut app.conn(),
+    );
+    assert!(forged.is_err());
+    // Verifying seals what is waiting first, then checks it with the rest.
     let (ok, report) = verify(&app, None);
-    assert!(!ok && report.contains("1 row(s) were never sealed"), "{report}");
+    assert!(!ok && report.contains("Sealed 1 row(s) that were waiting to be sealed."), "{report}");
+    assert_eq!(app.count("audit_log WHERE row_hash IS NULL"), 0);
 
     let (ok, report) = verify(&app, Some("12"));
     assert!(!ok && report.contains("--expect-head: write it as POSITION:HASH"), "{report}");
@@ -146,6 +183,9 @@ fn auditors_filter_page_and_export_the_log_and_others_may_not() {
         api.api("GET", &format!("/api/v1/audit?{query}"), Some(&audit_token), None)
     };
 
+    let waiting = get(&mut api, "").json();
+    assert_eq!(waiting["entries"][0]["row_hash"], serde_json::Value::Null, "a row waiting for its seal shows none");
+    app.run_jobs();
     let all = get(&mut api, "").json();
     let actions: Vec<&str> = all["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     for expected in ["project.created", "session.created", "login.failed", "user.created"] {

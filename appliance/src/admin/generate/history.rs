@@ -1,9 +1,8 @@
 //! Generated issues' history: the audit records the issue page reads it from, written
-//! already sealed into the audit hash chain. Sealing them one by one at commit (the trigger
-//! of migration `000012_audit_chain`) took 200 µs a row, eight minutes for a million
-//! issues' history; here the chain is extended with the same digest `outpost audit verify`
-//! checks, while the sealers' lock keeps every other writer's commit waiting, and the
-//! trigger is off for these rows only (the table stays locked until commit).
+//! already sealed into the audit hash chain. Sealing them one by one (`audit_log_seal_pending`)
+//! takes about 200 µs a row, eight minutes for a million issues' history; here the chain is
+//! extended with the same digest `outpost audit verify` checks, while the sealers' lock keeps
+//! every sealer waiting until commit.
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -118,12 +117,10 @@ pub fn write(conn: &mut PgConnection, layout: &Layout) -> Result<u64, AppError> 
     if total == 0 {
         return Ok(0);
     }
-    // The sealers' lock (migration 000012), until commit: no other row joins the chain
-    // between the head read here and the rows written after it.
-    diesel::sql_query("SELECT pg_advisory_xact_lock(7220714, 1)").execute(conn)?;
-    // Rows written earlier in this transaction (the projects' records) are sealed now, so
-    // that they come first and the trigger has nothing pending when it is switched off.
-    diesel::sql_query("SET CONSTRAINTS audit_log_sealed_at_commit IMMEDIATE").execute(conn)?;
+    // Sealing what is waiting, the projects' records written earlier in this transaction
+    // among them, takes the sealers' lock until commit: no other row joins the chain between
+    // the head read here and the rows written after it.
+    crate::audit::sealer::seal_all(conn)?;
     let first_id = reserve(conn, "audit_log", total)?;
     let first_position = reserve_sequence(conn, "'audit_log_chain'", total)?;
     let head: Option<Head> = diesel::sql_query(
@@ -132,7 +129,6 @@ pub fn write(conn: &mut PgConnection, layout: &Layout) -> Result<u64, AppError> 
     .get_result(conn)
     .optional()?;
     let head = head.and_then(|head| head.row_hash);
-    diesel::sql_query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_sealed_at_commit").execute(conn)?;
     let written = copy_csv!(
         conn,
         audit_log::table,
@@ -192,8 +188,6 @@ pub fn write(conn: &mut PgConnection, layout: &Layout) -> Result<u64, AppError> 
             }
         }
     );
-    diesel::sql_query("ALTER TABLE audit_log ENABLE TRIGGER audit_log_sealed_at_commit").execute(conn)?;
-    diesel::sql_query("SET CONSTRAINTS audit_log_sealed_at_commit DEFERRED").execute(conn)?;
     Ok(written)
 }
 

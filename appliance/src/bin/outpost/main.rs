@@ -203,12 +203,18 @@ fn run(cli: Cli) -> Result<(), String> {
             let pool = connect(&config)?;
             let mut conn = pool.get().map_err(|e| format!("cannot connect to the database: {e}"))?;
             let found = outpost::audit::chain::verify(&mut conn, expected).map_err(|e| e.to_string())?;
+            if found.sealed_first > 0 {
+                println!("Sealed {} row(s) that were waiting to be sealed.", found.sealed_first);
+            }
             for problem in &found.problems {
                 println!("{problem}");
             }
             match &found.head {
                 Some((position, hash)) => println!("Checked {} audit rows. Head: {position}:{hash}", found.rows),
                 None => println!("The audit log is empty."),
+            }
+            if found.written_since > 0 {
+                println!("{} row(s) written during the check are not sealed yet.", found.written_since);
             }
             match found.problems.len() {
                 0 => Ok(()),
