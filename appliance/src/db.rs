@@ -96,6 +96,21 @@ pub fn migrate(conn: &mut PgConnection) -> Result<Vec<String>, String> {
     Ok(done)
 }
 
+/// A condition to AND into the WHERE of a statement whose commit need not wait for the disk:
+/// run alone, its own transaction commits with `synchronous_commit` off; inside a caller's
+/// transaction it is empty and the caller's commit waits as usual. Only for writes that a
+/// crash may lose because they would be made again (a number no issue holds yet, a job's
+/// claim or its end: the job runs once more, as after any crash mid-job). The log is flushed
+/// in order, so the next commit that waits makes them durable too.
+pub fn unflushed_when_alone(conn: &mut PgConnection) -> &'static str {
+    use diesel::connection::{Connection, TransactionManager};
+    let status = <PgConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn);
+    match status.transaction_depth() {
+        Ok(None) => " AND set_config('synchronous_commit', 'off', true) = 'off'",
+        _ => "",
+    }
+}
+
 /// Takes transaction-scoped advisory lock `key` if nobody holds it; it is released when the
 /// transaction ends. Returns whether this transaction now holds it.
 pub fn try_transaction_lock(conn: &mut PgConnection, key: i64) -> diesel::QueryResult<bool> {

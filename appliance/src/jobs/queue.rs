@@ -124,13 +124,14 @@ pub fn release_expired(conn: &mut PgConnection) -> QueryResult<usize> {
 }
 
 /// Claims the most urgent ready job for `worker`, leased for `lease`. A job waits while an
-/// older job with its ordering key is unfinished.
+/// older job with its ordering key is unfinished. Claimed alone, the claim's commit does not
+/// wait for the disk (`db::unflushed_when_alone`): a claim lost in a crash leaves the job
+/// queued, and it runs again, as it would after a crash while it ran.
 pub fn claim(conn: &mut PgConnection, worker: &str, lease: Duration) -> QueryResult<Option<Job>> {
     // Prepared: every idle worker asks five times a second, and planning cost more than running.
-    crate::db::Prepared(
-        diesel::sql_query(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1,
-                locked_until = now() + make_interval(secs => $2)
+    let statement = format!(
+        "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1,
+            locked_until = now() + make_interval(secs => $2)
          WHERE id = (
              SELECT j.id FROM jobs j
              WHERE j.state = 'queued' AND j.run_at <= now()
@@ -139,28 +140,26 @@ pub fn claim(conn: &mut PgConnection, worker: &str, lease: Duration) -> QueryRes
                    WHERE e.ordering_key = j.ordering_key AND e.id < j.id AND e.state IN ('queued', 'running')))
              ORDER BY j.priority DESC, j.run_at, j.id
              FOR UPDATE SKIP LOCKED
-             LIMIT 1)
+             LIMIT 1){}
          RETURNING *",
-        )
-        .bind::<Text, _>(worker)
-        .bind::<Double, _>(lease.as_secs_f64()),
-    )
-    .get_result(conn)
-    .optional()
+        crate::db::unflushed_when_alone(conn)
+    );
+    crate::db::Prepared(diesel::sql_query(statement).bind::<Text, _>(worker).bind::<Double, _>(lease.as_secs_f64()))
+        .get_result(conn)
+        .optional()
 }
 
 /// Marks the job done, if `worker` still holds it. Returns false when the lease was lost
-/// (another worker may be running it now).
+/// (another worker may be running it now). Marked alone, the commit does not wait for the
+/// disk: what the job wrote was committed, and waited for, before; if the mark is lost in a
+/// crash, the lease runs out and the job runs once more, as after a crash just before it.
 pub fn succeed(conn: &mut PgConnection, job_id: i64, worker: &str) -> QueryResult<bool> {
-    let updated = diesel::update(jobs::table.find(job_id))
-        .filter(jobs::state.eq("running"))
-        .filter(jobs::locked_by.eq(worker))
-        .set((
-            jobs::state.eq("succeeded"),
-            jobs::finished_at.eq(diesel::dsl::now),
-            jobs::locked_by.eq(None::<String>),
-            jobs::locked_until.eq(None::<DateTime<Utc>>),
-        ))
+    let statement = format!(
+        "UPDATE jobs SET state = 'succeeded', finished_at = now(), locked_by = NULL, locked_until = NULL
+         WHERE id = $1 AND state = 'running' AND locked_by = $2{}",
+        crate::db::unflushed_when_alone(conn)
+    );
+    let updated = crate::db::Prepared(diesel::sql_query(statement).bind::<BigInt, _>(job_id).bind::<Text, _>(worker))
         .execute(conn)?;
     Ok(updated == 1)
 }

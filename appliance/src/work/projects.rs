@@ -158,23 +158,16 @@ struct Taken {
 /// transaction it runs in ends, so concurrent creates get distinct numbers.
 ///
 /// Taken on its own (not inside a caller's transaction), its commit does not wait for the
-/// disk: the lock is released as soon as the number is counted, not after a flush, and
-/// creates in one project queue behind each other that much less. Nothing is lost by it.
-/// The write-ahead log is flushed in order, so the issue's own commit, which waits, makes
-/// the number durable too; if the machine fails before that, no issue holds the number and
-/// handing it out again is harmless.
+/// disk (`db::unflushed_when_alone`): the lock is released as soon as the number is counted,
+/// not after a flush, and creates in one project queue behind each other that much less.
+/// If the machine fails before the issue's own commit, no issue holds the number and handing
+/// it out again is harmless.
 pub fn take_issue_number(conn: &mut PgConnection, project_id: i64) -> QueryResult<i64> {
-    use diesel::connection::{Connection, TransactionManager};
-    let status = <PgConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn);
-    let alone = matches!(status.transaction_depth(), Ok(None));
-    let statement = if alone {
-        "UPDATE projects SET next_issue_number = next_issue_number + 1 \
-          WHERE id = $1 AND set_config('synchronous_commit', 'off', true) = 'off' \
-          RETURNING next_issue_number - 1 AS number"
-    } else {
-        "UPDATE projects SET next_issue_number = next_issue_number + 1 WHERE id = $1 \
-          RETURNING next_issue_number - 1 AS number"
-    };
+    let statement = format!(
+        "UPDATE projects SET next_issue_number = next_issue_number + 1 WHERE id = $1{} \
+          RETURNING next_issue_number - 1 AS number",
+        crate::db::unflushed_when_alone(conn)
+    );
     let taken: Taken =
         crate::db::Prepared(diesel::sql_query(statement).bind::<diesel::sql_types::BigInt, _>(project_id))
             .get_result(conn)?;
