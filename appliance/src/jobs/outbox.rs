@@ -14,6 +14,7 @@ use super::queue::{self, NewJob};
 use crate::automation::engine as automation;
 use crate::db;
 use crate::integrations::webhooks;
+use crate::notify;
 use crate::schema::webhooks as webhooks_table;
 use crate::schema::{automation_rules, outbox};
 
@@ -54,10 +55,10 @@ impl Listeners {
     }
 }
 
-/// The job kinds fed by events of `topic`.
-pub fn consumers(topic: &str, listeners: Listeners) -> Vec<&'static str> {
+/// The job kinds fed by an event of `topic` carrying `payload`.
+pub fn consumers(topic: &str, payload: &Value, listeners: Listeners) -> Vec<&'static str> {
     let mut kinds = Vec::new();
-    if matches!(
+    let notifies = matches!(
         topic,
         "issue.created"
             | "issue.updated"
@@ -68,7 +69,8 @@ pub fn consumers(topic: &str, listeners: Listeners) -> Vec<&'static str> {
             | "automation.notified"
             | "page.created"
             | "page.updated"
-    ) {
+    );
+    if notifies && notify::events::may_notify(topic, payload) {
         kinds.push("notify");
     }
     if listeners.webhooks && (webhooks::is_webhook_event(topic) || topic == webhooks::CALLED_BY_RULE) {
@@ -100,7 +102,7 @@ pub fn dispatch(conn: &mut PgConnection, limit: i64) -> QueryResult<usize> {
         }
         let listeners = Listeners::load(conn)?;
         for event in &events {
-            for kind in consumers(&event.topic, listeners) {
+            for kind in consumers(&event.topic, &event.payload, listeners) {
                 let job = NewJob::new(
                     kind,
                     json!({

@@ -55,6 +55,21 @@ impl Plan {
     }
 }
 
+/// Whether an outbox event can notify anyone, decided from the event alone where that is
+/// possible. A new issue notifies its assignee and the people its description mentions
+/// (`issue_changed`), never the person who made it, so one filed unassigned by its reporter
+/// without a mention (most of an import, most filed from the API) notifies nobody and the
+/// dispatcher queues no job for it. Every other event may.
+pub fn may_notify(topic: &str, data: &Value) -> bool {
+    if topic != "issue.created" {
+        return true;
+    }
+    let actor = data.get("actor_id").and_then(Value::as_i64);
+    let after = data.get("after").unwrap_or(&Value::Null);
+    let assignee = after.get("assignee_id").and_then(Value::as_i64);
+    assignee.is_some_and(|id| Some(id) != actor) || !mentioned(&text(after, "description")).is_empty()
+}
+
 pub fn handle(context: &Context, job: &Job) -> Result<(), Failure> {
     let event: Event = serde_json::from_value(job.payload.clone())
         .map_err(|e| Failure::permanent(format!("not a notify payload: {e}")))?;

@@ -82,6 +82,31 @@ fn each_person_hears_once_for_the_most_specific_reason_and_never_about_their_own
     assert_eq!(s.app.count("notifications"), before, "events handled twice notify once");
 }
 
+#[test]
+fn an_issue_that_can_notify_nobody_queues_no_notify_job() {
+    let mut s = setup(&[]);
+    let notify_jobs = |s: &Setup| s.app.count("jobs WHERE kind = 'notify'");
+    create_issue(&mut s, json!({ "title": "Filed by its reporter" }));
+    create_issue(
+        &mut s,
+        json!({ "title": "Taken by its reporter", "assignee": "root", "description": "root@example.com" }),
+    );
+    s.app.run_jobs();
+    assert_eq!(notify_jobs(&s), 0, "nobody but the reporter is involved");
+    let for_ann = create_issue(&mut s, json!({ "title": "For ann", "assignee": "ann" }));
+    let asks_bob = create_issue(&mut s, json!({ "title": "Ask bob", "description": "what do you think, @bob?" }));
+    s.app.run_jobs();
+    assert_eq!(notify_jobs(&s), 2);
+    assert_eq!(
+        notifications_of(&s, "ann"),
+        [("assigned".to_owned(), format!("root (test) assigned {for_ann} to you"))]
+    );
+    assert_eq!(
+        notifications_of(&s, "bob"),
+        [("mentioned".to_owned(), format!("root (test) mentioned you in {asks_bob}"))]
+    );
+}
+
 fn bob(s: &Setup) -> outpost::identity::users::User {
     use diesel::prelude::*;
     use outpost::identity::users::User;
