@@ -1,6 +1,7 @@
 //! The background runtime of one node: `jobs.workers` worker threads claiming jobs, the outbox
-//! dispatcher, the scheduler and the audit log's sealer. Workers are plain threads because every handler is
-//! synchronous (diesel, SMTP, outgoing HTTP) and must never block the HTTP workers.
+//! dispatcher, the scheduler and the audit log's sealer. Workers are plain threads because
+//! every handler is synchronous (diesel, SMTP, outgoing HTTP) and must never block the HTTP
+//! workers.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
