@@ -48,19 +48,14 @@ pub fn seal_all(conn: &mut PgConnection) -> QueryResult<usize> {
 /// Runs this node's sealer on its own thread until `stop`.
 pub fn spawn(pool: DbPool, stop: Stop) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new().name("outpost-sealer".to_owned()).spawn(move || {
-        while !stop.requested() {
-            let sealed = pool
-                .get()
-                .map_err(|e| e.to_string())
-                .and_then(|mut conn| seal_pending(&mut conn, BATCH).map_err(|e| e.to_string()));
-            match sealed {
-                Ok(n) if n == BATCH as usize => {}
-                Ok(_) => stop.sleep(IDLE_POLL),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot seal the audit log; trying again shortly");
-                    stop.sleep(Duration::from_secs(2));
-                }
-            }
-        }
+        stop.repeat(
+            IDLE_POLL,
+            || {
+                let mut conn = pool.get().map_err(|e| e.to_string())?;
+                let sealed = seal_pending(&mut conn, BATCH).map_err(|e| e.to_string())?;
+                Ok(sealed == BATCH as usize)
+            },
+            |e| tracing::warn!(error = %e, "cannot seal the audit log; trying again shortly"),
+        );
     })
 }

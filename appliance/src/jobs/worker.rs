@@ -41,6 +41,22 @@ impl Stop {
         self.0.load(Ordering::SeqCst)
     }
 
+    /// Runs `step` until a stop is requested: again at once while it says more is waiting,
+    /// after `idle` when it found nothing, and two seconds after a failure, which `failed`
+    /// reports.
+    pub fn repeat(&self, idle: Duration, mut step: impl FnMut() -> Result<bool, String>, failed: impl Fn(&str)) {
+        while !self.requested() {
+            match step() {
+                Ok(true) => {}
+                Ok(false) => self.sleep(idle),
+                Err(e) => {
+                    failed(&e);
+                    self.sleep(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+
     /// Sleeps for `duration`, waking early when a stop is requested.
     pub fn sleep(&self, duration: Duration) {
         let deadline = Instant::now() + duration;
@@ -99,29 +115,19 @@ fn hostname() -> String {
 
 fn work_until_stopped(context: &Context, worker: &str, stop: &Stop) {
     let lease = Duration::from_secs(context.config.jobs.lease_seconds);
-    while !stop.requested() {
-        match run_one(context, worker, lease) {
-            Ok(true) => {}
-            Ok(false) => stop.sleep(IDLE_POLL),
-            Err(e) => {
-                tracing::warn!(worker, error = %e, "the job queue is unreachable; trying again shortly");
-                stop.sleep(Duration::from_secs(2));
-            }
-        }
-    }
+    stop.repeat(
+        IDLE_POLL,
+        || run_one(context, worker, lease),
+        |e| tracing::warn!(worker, error = %e, "the job queue is unreachable; trying again shortly"),
+    );
 }
 
 fn dispatch_until_stopped(context: &Context, stop: &Stop) {
-    while !stop.requested() {
-        match dispatch_batch(context) {
-            Ok(n) if n > 0 => {}
-            Ok(_) => stop.sleep(IDLE_POLL),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot dispatch outbox events; trying again shortly");
-                stop.sleep(Duration::from_secs(2));
-            }
-        }
-    }
+    stop.repeat(
+        IDLE_POLL,
+        || dispatch_batch(context).map(|dispatched| dispatched > 0),
+        |e| tracing::warn!(error = %e, "cannot dispatch outbox events; trying again shortly"),
+    );
 }
 
 /// Returns jobs of dead workers to the queue, then turns one batch of outbox events into jobs.
