@@ -234,6 +234,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/help/oql", web::get().to(project_pages::oql_help))
         .route("/help/api", web::get().to(openapi::reference))
         .route("/issues/{key}", web::get().to(issue_pages::show))
+        .route("/issues/{key}/history", web::get().to(issue_pages::history_page))
         .route("/issues/{key}/edit", web::get().to(issue_form::edit_form))
         .route("/issues/{key}/edit", web::post().to(issue_form::update))
         .route("/issues/{key}/comments", web::post().to(issue_pages::comment))

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::comments::{self, CommentWithAuthor};
-use super::history;
+use super::history::{self, Stretch};
 use super::issue_fields::{self, parse_date, DetailChanges, Details};
-use super::issue_list::{self, IssueFilter, IssueQuery, ListedIssue};
+use super::issue_list::{self, whole_number, IssueFilter, IssueQuery, ListedIssue};
 use super::issues::{self, when, Filled, Issue, IssueChanges, NewIssue};
 use super::kinds::{IssueType, Priority, StatusCategory};
 use super::links::{self, LinkView};
@@ -488,20 +488,47 @@ pub async fn find_issues(
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct HistoryList {
     history: Vec<history::HistoryEntry>,
+    page: i64,
+    per_page: i64,
+    /// Every change the caller may see, on all pages.
+    total: i64,
+    has_more: bool,
 }
 
-/// Every change to an issue, oldest first, field by field.
-#[utoipa::path(get, path = "/api/v1/issues/{issue}/history", tag = "issues", params(IssuePath),
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    #[param(value_type = Option<i64>, minimum = 1)]
+    page: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
+    per_page: Option<String>,
+}
+
+/// An issue's changes, oldest first, field by field, a page at a time (100 by default).
+#[utoipa::path(get, path = "/api/v1/issues/{issue}/history", tag = "issues", params(IssuePath, HistoryQuery),
     responses((status = 200, body = HistoryList)))]
-pub async fn get_history(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<IssuePath>) -> ApiResult {
+pub async fn get_history(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<IssuePath>,
+    query: web::Query<HistoryQuery>,
+) -> ApiResult {
+    let page = whole_number(&query.page, "page", 1, 1..=1_000_000)?;
+    let per_page = whole_number(&query.per_page, "per_page", 100, 1..=1000)?;
     let (key, user) = (path.into_inner().issue, caller.user.clone());
-    let entries = db::run(&state.pool, move |conn| {
+    let found = db::run(&state.pool, move |conn| {
         let (project, issue) = issues::find_by_key(conn, &key)?;
         issues::authorize_on(&user, &project, &issue, |p, _| Action::ViewProject(p))?;
-        Ok(history::history_of(conn, &user, issue.id)?)
+        Ok(history::history_of(conn, &user, issue.id, Stretch::Page { number: page, size: per_page })?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(HistoryList { history: entries }))
+    Ok(HttpResponse::Ok().json(HistoryList {
+        has_more: page * per_page < found.total,
+        history: found.entries,
+        page,
+        per_page,
+        total: found.total,
+    }))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -2,14 +2,17 @@
 //! to what. The audit log stores each field by name (see `issue_fields::snapshot`), so the
 //! history needs no other lookups and survives renamed statuses or removed versions.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text, Timestamptz};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::db::Prepared;
 use crate::identity::permissions::may_browse;
 use crate::identity::users::User;
-use crate::schema::{audit_log, automation_rules, projects, users};
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct FieldChange {
@@ -107,71 +110,126 @@ fn summary(action: &str, before: Option<&Value>, after: Option<&Value>) -> Strin
 
 /// One audit record of an issue: when, by whom (and which rule), what, and the state before and
 /// after.
-type AuditRow = (DateTime<Utc>, Option<String>, Option<String>, String, Option<Value>, Option<Value>);
-
-/// The project key of the issue a link record names ("blocks OPS-7" → OPS).
-fn linked_project(action: &str, before: Option<&Value>, after: Option<&Value>) -> Option<String> {
-    let state = match action {
-        "issue.linked" => after,
-        "issue.unlinked" => before,
-        _ => None,
-    }?;
-    let link = state.get("link").and_then(Value::as_str)?;
-    let key = link.rsplit(' ').next()?;
-    key.rsplit_once('-').map(|(project, _)| project.to_owned())
+#[derive(QueryableByName)]
+struct AuditRow {
+    #[diesel(sql_type = Timestamptz)]
+    occurred_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Text>)]
+    actor: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    via_rule: Option<String>,
+    #[diesel(sql_type = Text)]
+    action: String,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    before_state: Option<Value>,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    after_state: Option<Value>,
 }
 
-/// The history of issue `issue_id` as `reader` may see it, oldest first: links to issues in
-/// projects the reader may not see are left out, as the links themselves are.
-pub fn history_of(conn: &mut PgConnection, reader: &User, issue_id: i64) -> QueryResult<Vec<HistoryEntry>> {
-    let rows: Vec<AuditRow> = audit_log::table
-        .left_join(users::table)
-        .left_join(automation_rules::table.on(audit_log::via_rule_id.eq(automation_rules::id.nullable())))
-        .filter(audit_log::entity_type.eq("issue").and(audit_log::entity_id.eq(issue_id)))
-        .order((audit_log::occurred_at.asc(), audit_log::id.asc()))
-        .select((
-            audit_log::occurred_at,
-            users::display_name.nullable(),
-            automation_rules::name.nullable(),
-            audit_log::action,
-            audit_log::before_state,
-            audit_log::after_state,
-        ))
-        .load(conn)?;
-    let named: Vec<String> = rows
-        .iter()
-        .filter_map(|(_, _, _, action, before, after)| linked_project(action, before.as_ref(), after.as_ref()))
-        .collect();
-    // Most histories link nowhere: then there is nothing to ask about.
-    let hidden: Vec<String> = if named.is_empty() {
-        Vec::new()
-    } else {
-        projects::table
-            .filter(projects::key.eq_any(&named))
-            .select((projects::id, projects::key))
-            .load::<(i64, String)>(conn)?
-            .into_iter()
-            .filter(|(id, _)| !may_browse(reader, *id))
-            .map(|(_, key)| key)
-            .collect()
+/// How many of an issue's records name a link to `project_key` (none: the records that are not
+/// links), with that project's id while it exists.
+#[derive(QueryableByName)]
+struct RecordsByLinkedProject {
+    #[diesel(sql_type = Nullable<Text>)]
+    project_key: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    project_id: Option<i64>,
+    #[diesel(sql_type = BigInt)]
+    records: i64,
+}
+
+/// The project key of the issue a link record names ("blocks OPS-7" → OPS), in SQL, so that
+/// records of links the reader may not see are left out before paging and counting.
+const LINKED_PROJECT: &str = "substring(CASE a.action WHEN 'issue.linked' THEN a.after_state ->> 'link' \
+     WHEN 'issue.unlinked' THEN a.before_state ->> 'link' END FROM '([A-Z][A-Z0-9]*)-[0-9]+$')";
+
+static COUNTED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT l.project_key, p.id AS project_id, count(*) AS records \
+           FROM (SELECT {LINKED_PROJECT} AS project_key FROM audit_log a \
+                  WHERE a.entity_type = 'issue' AND a.entity_id = $1) l \
+           LEFT JOIN projects p ON p.key = l.project_key \
+          GROUP BY l.project_key, p.id"
+    )
+});
+
+fn records_in_order(direction: &str) -> String {
+    format!(
+        "SELECT a.occurred_at, u.display_name AS actor, r.name AS via_rule, a.action, a.before_state, a.after_state \
+           FROM audit_log a \
+           LEFT JOIN users u ON u.id = a.actor_id \
+           LEFT JOIN automation_rules r ON r.id = a.via_rule_id \
+          WHERE a.entity_type = 'issue' AND a.entity_id = $1 AND coalesce({LINKED_PROJECT} <> ALL($2), true) \
+          ORDER BY a.occurred_at {direction}, a.id {direction} LIMIT $3 OFFSET $4"
+    )
+}
+static OLDEST_FIRST: LazyLock<String> = LazyLock::new(|| records_in_order("ASC"));
+static NEWEST_FIRST: LazyLock<String> = LazyLock::new(|| records_in_order("DESC"));
+
+/// Which stretch of a history to read.
+#[derive(Clone, Copy, Debug)]
+pub enum Stretch {
+    /// The newest `n` entries: what the issue page shows.
+    Latest(i64),
+    /// Page `number` (from 1) of `size` entries, counted from the oldest.
+    Page { number: i64, size: i64 },
+}
+
+/// A stretch of an issue's history, oldest first, and how many entries the whole has.
+#[derive(Debug)]
+pub struct History {
+    pub entries: Vec<HistoryEntry>,
+    pub total: i64,
+}
+
+impl History {
+    /// Whether the whole has entries this stretch does not show.
+    pub fn is_cut(&self) -> bool {
+        self.total > self.entries.len() as i64
+    }
+}
+
+/// `stretch` of the history of issue `issue_id` as `reader` may see it, oldest first: records
+/// of links to issues in projects the reader may not see are left out, as the links themselves
+/// are, and are not counted. A history can hold tens of thousands of records (an issue an
+/// automation rule touches every hour), so it is read a stretch at a time.
+pub fn history_of(conn: &mut PgConnection, reader: &User, issue_id: i64, stretch: Stretch) -> QueryResult<History> {
+    let counted: Vec<RecordsByLinkedProject> =
+        Prepared(diesel::sql_query(COUNTED.as_str()).bind::<BigInt, _>(issue_id)).load(conn)?;
+    let hidden = |group: &RecordsByLinkedProject| group.project_id.is_some_and(|id| !may_browse(reader, id));
+    let total = counted.iter().filter(|group| !hidden(group)).map(|group| group.records).sum();
+    let hidden_keys: Vec<&str> =
+        counted.iter().filter(|group| hidden(group)).filter_map(|group| group.project_key.as_deref()).collect();
+    let (sql, limit, offset) = match stretch {
+        Stretch::Latest(n) => (NEWEST_FIRST.as_str(), n, 0),
+        Stretch::Page { number, size } => (OLDEST_FIRST.as_str(), size, (number - 1) * size),
     };
-    Ok(rows
+    let mut rows: Vec<AuditRow> = Prepared(
+        diesel::sql_query(sql)
+            .bind::<BigInt, _>(issue_id)
+            .bind::<Array<Text>, _>(hidden_keys)
+            .bind::<BigInt, _>(limit)
+            .bind::<BigInt, _>(offset),
+    )
+    .load(conn)?;
+    if matches!(stretch, Stretch::Latest(_)) {
+        rows.reverse();
+    }
+    let entries = rows
         .into_iter()
-        .filter(|(_, _, _, action, before, after)| {
-            linked_project(action, before.as_ref(), after.as_ref()).is_none_or(|project| !hidden.contains(&project))
-        })
-        .map(|(at, actor, via_rule, action, before, after)| HistoryEntry {
-            at,
-            actor,
-            via_rule,
-            summary: summary(&action, before.as_ref(), after.as_ref()),
-            changes: if action == "issue.updated" {
-                field_changes(before.as_ref(), after.as_ref())
+        .map(|row| HistoryEntry {
+            at: row.occurred_at,
+            actor: row.actor,
+            via_rule: row.via_rule,
+            summary: summary(&row.action, row.before_state.as_ref(), row.after_state.as_ref()),
+            changes: if row.action == "issue.updated" {
+                field_changes(row.before_state.as_ref(), row.after_state.as_ref())
             } else {
                 Vec::new()
             },
         })
-        .collect())
+        .collect();
+    Ok(History { entries, total })
 }
 
 #[cfg(test)]

@@ -6,9 +6,9 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::comments::{self, CommentWithAuthor};
-use super::history::{self, HistoryEntry};
+use super::history::{self, History, Stretch};
 use super::issue_fields::{self, Details};
-use super::issue_list::{self, ListedIssue};
+use super::issue_list::{self, whole_number, ListedIssue};
 use super::issues::{self, when, Filled, Issue, IssueChanges};
 use super::kinds::{IssueType, StatusCategory};
 use super::links::{self, LinkView};
@@ -26,7 +26,7 @@ use crate::integrations::deployments::{self, Deployment};
 use crate::web::errors::PageError;
 use crate::web::extract::{CsrfForm, SignedIn};
 use crate::web::markdown;
-use crate::web::pages::{redirect, render_with_status, status_for, Nav};
+use crate::web::pages::{redirect, render, render_with_status, status_for, Nav};
 use crate::web::AppState;
 
 /// The issue a URL names, once the user is allowed `action` on its project.
@@ -78,7 +78,8 @@ struct IssuePage {
     links: Vec<LinkView>,
     watchers: Vec<UserRef>,
     work_logs: Vec<(WorkLog, UserRef)>,
-    history: Vec<HistoryEntry>,
+    /// The latest changes; the history page has them all.
+    history: History,
     comments: Vec<(CommentWithAuthor, String)>,
     /// The latest deployment per environment that shipped this issue.
     deployments: Vec<Deployment>,
@@ -148,6 +149,11 @@ impl IssuePage {
     }
 }
 
+/// How many of an issue's latest changes its page shows.
+const HISTORY_ON_ISSUE_PAGE: i64 = 50;
+/// How many changes a page of the history page shows.
+const HISTORY_PAGE_SIZE: i64 = 100;
+
 async fn issue_page(
     signed_in: &SignedIn,
     state: &AppState,
@@ -185,7 +191,7 @@ async fn issue_page(
             links: when(filled.links, || links::links_of(conn, &user, issue.id))?,
             watchers: watchers::watchers_of(conn, issue.id)?,
             work_logs: when(filled.work_logs, || time_tracking::logs_of(conn, issue.id))?,
-            history: history::history_of(conn, &user, issue.id)?,
+            history: history::history_of(conn, &user, issue.id, Stretch::Latest(HISTORY_ON_ISSUE_PAGE))?,
             comments,
             deployments: when(filled.deployments, || deployments::latest_for_issue(conn, issue.id))?,
             attachments: when(filled.attachments, || attachments::of_owner(conn, Owner::Issue(issue.id)))?,
@@ -226,6 +232,58 @@ pub async fn show(
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     issue_page(&signed_in, &state, path.into_inner(), None).await
+}
+
+#[derive(Template)]
+#[template(path = "issues/history.html")]
+struct HistoryPage {
+    nav: Nav,
+    project: Project,
+    key: String,
+    title: String,
+    history: History,
+    page: i64,
+}
+
+impl HistoryPage {
+    fn last_page(&self) -> i64 {
+        (self.history.total.max(1) + HISTORY_PAGE_SIZE - 1) / HISTORY_PAGE_SIZE
+    }
+}
+
+#[derive(Deserialize)]
+pub struct HistoryQuery {
+    page: Option<String>,
+}
+
+/// Every change to an issue, oldest first, a hundred to a page.
+pub async fn history_page(
+    signed_in: SignedIn,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, PageError> {
+    let page = whole_number(&query.page, "page", 1, 1..=1_000_000)?;
+    let (project, issue) = issue_for(&state, &signed_in, &path, |p, _| Action::ViewProject(p)).await?;
+    let user = signed_in.user().clone();
+    let history = db::run(&state.pool, move |conn| {
+        Ok(history::history_of(conn, &user, issue.id, Stretch::Page { number: page, size: HISTORY_PAGE_SIZE })?)
+    })
+    .await?;
+    let shown = HistoryPage {
+        nav: Nav::for_user(&signed_in, "projects"),
+        key: format!("{}-{}", project.key, issue.number),
+        title: issue.title,
+        project,
+        history,
+        page,
+    };
+    let last = shown.last_page();
+    if page > last {
+        let why = format!("page must be a whole number from 1 to {last}: the history of {} has {last}.", shown.key);
+        return Err(AppError::invalid("page", why).into());
+    }
+    Ok(render(&shown)?)
 }
 
 #[derive(Deserialize)]

@@ -16,6 +16,7 @@ mod contract;
 mod csv;
 mod deployments;
 mod docs;
+mod history;
 mod issue_fields;
 mod jobs;
 mod keys;

@@ -4,7 +4,7 @@
 //! did not exist, nothing of the other project changes, and nothing is written at all.
 
 use outpost::identity::roles::GlobalRole;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::access::{call, person, private_project};
 use crate::support::{TestApp, PASSWORD, PNG};
@@ -150,8 +150,13 @@ fn ids_of_a_project_one_cannot_see_do_nothing_in_a_project_one_administers() {
     assert_eq!(open_two["links"], json!([]), "the link's other end is in SEC: {open_two}");
     let (_, history) = call(&mut api, &mallory, "GET", "/api/v1/issues/OPEN-2/history", None);
     assert!(!history.to_string().contains("SEC-2"), "{history}");
-    let (_, history) = call(&mut api, &root, "GET", "/api/v1/issues/OPEN-2/history", None);
-    assert!(history.to_string().contains("blocks SEC-2"), "who sees both sees the link: {history}");
+    let (_, whole) = call(&mut api, &root, "GET", "/api/v1/issues/OPEN-2/history", None);
+    assert!(whole.to_string().contains("blocks SEC-2"), "who sees both sees the link: {whole}");
+    let counted =
+        |history: &Value| (history["total"].as_u64().unwrap(), history["history"].as_array().unwrap().len() as u64);
+    let ((hers, shown_her), (roots, shown_root)) = (counted(&history), counted(&whole));
+    assert_eq!((hers, roots), (shown_her, shown_root), "the total counts what the reader may see");
+    assert!(hers < roots, "the record of the hidden link is not counted for mallory either");
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     assert_eq!((app.count("audit_log"), app.count("outbox")), before, "nothing was written");
     assert_eq!(app.count("pages"), 2);
