@@ -376,7 +376,7 @@ pub fn apply(conn: &mut PgConnection, target: &mut Target<'_>, action: &Action) 
                 assignee: None,
                 details: DetailChanges { parent: Some(Some(target.key())), ..Default::default() },
             };
-            let created = issues::create(conn, target.actor, project, owner.id, new)?;
+            let created = issues::create(conn, target.actor, project, owner.id, new)?.issue;
             format!("Created the sub-task {}-{}", project.key, created.number)
         }
         Action::Notify { to, message } => {

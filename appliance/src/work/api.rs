@@ -57,10 +57,21 @@ fn issue_body(
     issue: Issue,
     filled: Filled,
 ) -> Result<IssueBody, crate::errors::AppError> {
-    let (assignee, reporter) = issue_list::people_of(conn, &issue)?;
     let workflow = Workflow::load(conn, project.id)?;
-    let status = workflow.status(issue.status_id)?;
     let details = issue_fields::details_of(conn, &issue)?;
+    body_of(conn, reader, project, (issue, &workflow, details), filled)
+}
+
+/// `issue_body` of an issue whose workflow and details are at hand.
+fn body_of(
+    conn: &mut diesel::PgConnection,
+    reader: &User,
+    project: &Project,
+    (issue, workflow, details): (Issue, &Workflow, Details),
+    filled: Filled,
+) -> Result<IssueBody, crate::errors::AppError> {
+    let (assignee, reporter) = issue_list::people_of(conn, &issue)?;
+    let status = workflow.status(issue.status_id)?;
     let logs = when(filled.work_logs, || time_tracking::logs_of(conn, issue.id))?;
     Ok(IssueBody {
         details,
@@ -252,8 +263,8 @@ pub async fn create_issue(
     let created = db::run(&state.pool, move |conn| {
         let project = projects::find_by_key(conn, &key)?;
         authorize(&user, Action::CreateIssue(&project))?;
-        let issue = issues::create(conn, &actor, &project, user.id, new)?;
-        issue_body(conn, &user, &project, issue, Filled::NEW_ISSUE)
+        let created = issues::create(conn, &actor, &project, user.id, new)?;
+        body_of(conn, &user, &project, (created.issue, &created.workflow, created.details), Filled::NEW_ISSUE)
     })
     .await?;
     Ok(HttpResponse::Created()

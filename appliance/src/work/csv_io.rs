@@ -373,7 +373,7 @@ pub fn import(
                         .optional()?
                         .ok_or_else(|| AppError::invalid("reporter", format!("There is no user named {name}.")))?,
                 };
-                issues::create(conn, actor, project, reporter_id, new)
+                issues::create(conn, actor, project, reporter_id, new).map(|created| created.issue)
             });
             outcomes[index] = Some(match attempt {
                 Ok(issue) => {

@@ -435,6 +435,17 @@ pub fn snapshot(
     workflow: &Workflow,
 ) -> Result<Value, AppError> {
     let details = details_of(conn, issue)?;
+    snapshot_with(conn, project, issue, workflow, &details)
+}
+
+/// `snapshot` of an issue whose details were just read.
+pub fn snapshot_with(
+    conn: &mut PgConnection,
+    project: &Project,
+    issue: &Issue,
+    workflow: &Workflow,
+    details: &Details,
+) -> Result<Value, AppError> {
     let assignee = match issue.assignee_id {
         Some(id) => Some(users::table.find(id).select(users::username).first::<String>(conn)?),
         None => None,
@@ -459,7 +470,7 @@ pub fn snapshot(
     });
     if let Some(object) = state.as_object_mut() {
         let custom: Map<String, Value> =
-            details.custom.into_iter().map(|(name, value)| (format!("custom.{name}"), json!(value))).collect();
+            details.custom.iter().map(|(name, value)| (format!("custom.{name}"), json!(value))).collect();
         object.extend(custom);
     }
     Ok(state)

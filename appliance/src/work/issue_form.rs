@@ -289,7 +289,7 @@ pub async fn create(
     let created = match data.to_new() {
         Ok(new) => {
             let (actor, reporter, target) = (signed_in.actor.clone(), signed_in.user().id, project.clone());
-            db::run(&state.pool, move |conn| issues::create(conn, &actor, &target, reporter, new)).await
+            db::run(&state.pool, move |conn| Ok(issues::create(conn, &actor, &target, reporter, new)?.issue)).await
         }
         Err(error) => Err(error),
     };

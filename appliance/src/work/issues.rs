@@ -8,7 +8,7 @@ use diesel::sql_types::{BigInt, Bool};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::issue_fields::{self, DetailChanges, SetsOf};
+use super::issue_fields::{self, DetailChanges, Details, SetsOf};
 use super::kinds::{IssueType, Priority};
 use super::projects::{self, Project};
 use super::ranking;
@@ -140,13 +140,20 @@ fn assignee_id(conn: &mut PgConnection, username: Option<&str>) -> Result<Option
         .ok_or_else(|| AppError::invalid("assignee", format!("There is no active user named {username}.")))
 }
 
+/// A new issue, with what creating it read: enough to answer with the whole issue.
+pub struct Created {
+    pub issue: Issue,
+    pub workflow: Workflow,
+    pub details: Details,
+}
+
 pub fn create(
     conn: &mut PgConnection,
     actor: &Actor,
     project: &Project,
     reporter_id: i64,
     new: NewIssue,
-) -> Result<Issue, AppError> {
+) -> Result<Created, AppError> {
     let title = clean_title(&new.title)?;
     check_description(&new.description)?;
     // What the issue refers to is checked before its number is taken, and the number is
@@ -195,7 +202,8 @@ pub fn create(
             .map(|user| (issue_watchers::issue_id.eq(issue.id), issue_watchers::user_id.eq(user)))
             .collect();
         diesel::insert_into(issue_watchers::table).values(watchers).on_conflict_do_nothing().execute(conn)?;
-        let after = issue_fields::snapshot(conn, project, &issue, &workflow)?;
+        let details = issue_fields::details_of(conn, &issue)?;
+        let after = issue_fields::snapshot_with(conn, project, &issue, &workflow, &details)?;
         audit::record(
             conn,
             actor,
@@ -207,7 +215,7 @@ pub fn create(
                 after: Some(after),
             },
         )?;
-        Ok(issue)
+        Ok(Created { issue, workflow, details })
     })
 }
 
