@@ -138,16 +138,23 @@ struct RecordsByLinkedProject {
     records: i64,
 }
 
+/// The actions of records that name a link.
+const LINK_ACTIONS: &str = "'issue.linked', 'issue.unlinked'";
 /// The project key of the issue a link record names ("blocks OPS-7" → OPS), in SQL, so that
 /// records of links the reader may not see are left out before paging and counting.
 const LINKED_PROJECT: &str = "substring(CASE a.action WHEN 'issue.linked' THEN a.after_state ->> 'link' \
      WHEN 'issue.unlinked' THEN a.before_state ->> 'link' END FROM '([A-Z][A-Z0-9]*)-[0-9]+$')";
 
+/// The records that are links, by linked project; and how many others there are. Apart, so
+/// that the others are counted from the index alone.
 static COUNTED: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT l.project_key, p.id AS project_id, count(*) AS records \
+        "SELECT NULL::text AS project_key, NULL::bigint AS project_id, count(*) AS records FROM audit_log a \
+          WHERE a.entity_type = 'issue' AND a.entity_id = $1 AND a.action NOT IN ({LINK_ACTIONS}) \
+         UNION ALL \
+         SELECT l.project_key, p.id, count(*) \
            FROM (SELECT {LINKED_PROJECT} AS project_key FROM audit_log a \
-                  WHERE a.entity_type = 'issue' AND a.entity_id = $1) l \
+                  WHERE a.entity_type = 'issue' AND a.entity_id = $1 AND a.action IN ({LINK_ACTIONS})) l \
            LEFT JOIN projects p ON p.key = l.project_key \
           GROUP BY l.project_key, p.id"
     )
