@@ -280,7 +280,8 @@ pub async fn history_page(
     };
     let last = shown.last_page();
     if page > last {
-        let why = format!("page must be a whole number from 1 to {last}: the history of {} has {last}.", shown.key);
+        let why =
+            format!("page must be a whole number from 1 to {last}: the history of {} has {last} pages.", shown.key);
         return Err(AppError::invalid("page", why).into());
     }
     Ok(render(&shown)?)

@@ -41,7 +41,7 @@ fn a_long_history_is_shown_a_stretch_at_a_time() {
     );
     assert!(second.contains("href=\"/issues/OPS-1/history?page=1\" rel=\"prev\"") && !second.contains("rel=\"next\""));
     for (page, message) in [
-        ("3", "page must be a whole number from 1 to 2: the history of OPS-1 has 2."),
+        ("3", "page must be a whole number from 1 to 2: the history of OPS-1 has 2 pages."),
         ("0", "page must be a whole number from 1 to 1000000."),
         ("soon", "page must be a whole number from 1 to 1000000."),
     ] {
