@@ -59,7 +59,7 @@ fn issue_body(
 ) -> Result<IssueBody, crate::errors::AppError> {
     let workflow = Workflow::load(conn, project.id)?;
     let details = issue_fields::details_of(conn, &issue)?;
-    body_of(conn, reader, project, (issue, &workflow, details), filled)
+    body_of(conn, reader, project, issue, &workflow, details, filled)
 }
 
 /// `issue_body` of an issue whose workflow and details are at hand.
@@ -67,7 +67,9 @@ fn body_of(
     conn: &mut diesel::PgConnection,
     reader: &User,
     project: &Project,
-    (issue, workflow, details): (Issue, &Workflow, Details),
+    issue: Issue,
+    workflow: &Workflow,
+    details: Details,
     filled: Filled,
 ) -> Result<IssueBody, crate::errors::AppError> {
     let (assignee, reporter) = issue_list::people_of(conn, &issue)?;
@@ -264,7 +266,8 @@ pub async fn create_issue(
         let project = projects::find_by_key(conn, &key)?;
         authorize(&user, Action::CreateIssue(&project))?;
         let created = issues::create(conn, &actor, &project, user.id, new)?;
-        body_of(conn, &user, &project, (created.issue, &created.workflow, created.details), Filled::NEW_ISSUE)
+        let issues::Created { issue, workflow, details } = created;
+        body_of(conn, &user, &project, issue, &workflow, details, Filled::NEW_ISSUE)
     })
     .await?;
     Ok(HttpResponse::Created()
