@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::pg::{Pg, PgConnection};
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::r2d2::{ConnectionManager, Pool};
+use diesel::r2d2::{ConnectionManager, Pool, PooledConnection, R2D2Connection};
 use diesel::QueryResult;
 use diesel::{sql_query, Connection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -16,7 +16,7 @@ use crate::config::DatabaseConfig;
 use crate::errors::AppError;
 
 pub type DbPool = Pool<ConnectionManager<PgConnection>>;
-pub type DbConn = diesel::r2d2::PooledConnection<ConnectionManager<PgConnection>>;
+pub type DbConn = PooledConnection<ConnectionManager<PgConnection>>;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
 
@@ -38,8 +38,12 @@ const MIGRATION_LOCK_KEY: i64 = 0x006f_7574_706f_7374;
 /// Measured with `bench/run` on 2 cores and 1M issues at 8 connections: with 16 the OQL
 /// list's p95 was 35–43 ms; with 3, 15.6–16.0 ms but creates fell to 246–267 req/s; with 4,
 /// 18.0 ms and 348 creates/s; with 5, 22.2 ms and 302.
+///
+/// Its connections are not checked as r2d2 hands them out: `run` checks one only when it has
+/// been idle a while (`checkout`). Everything else that takes this pool's connections runs
+/// briefly at start-up or in a command, on connections it has just opened.
 pub fn pool(config: &DatabaseConfig) -> DbPool {
-    sized(config, config.pool_size)
+    sized(config, config.pool_size, Checked::ByRun)
 }
 
 /// Connections the background work of a node holds at most at once: two per job worker (a
@@ -53,12 +57,23 @@ fn background_pool_size(job_workers: usize) -> u32 {
 /// The background work's own pool, so that long jobs and a search rebuild never take the
 /// connections requests wait for, and a burst of requests never stalls the jobs.
 pub fn background_pool(config: &DatabaseConfig, job_workers: usize) -> DbPool {
-    sized(config, background_pool_size(job_workers))
+    sized(config, background_pool_size(job_workers), Checked::AtEveryCheckout)
 }
 
-fn sized(config: &DatabaseConfig, size: u32) -> DbPool {
+/// Who makes sure a pooled connection still works before it is used.
+#[derive(PartialEq)]
+enum Checked {
+    /// r2d2, with a `SELECT 1` each time it hands one out: right for the background pool,
+    /// whose few users call `get` in many places.
+    AtEveryCheckout,
+    /// `run`, and only for a connection idle longer than `USED_RECENTLY`.
+    ByRun,
+}
+
+fn sized(config: &DatabaseConfig, size: u32, checked: Checked) -> DbPool {
     Pool::builder()
         .max_size(size)
+        .test_on_check_out(checked == Checked::AtEveryCheckout)
         // r2d2's default of 30 s ties up threads while the database is down.
         .connection_timeout(Duration::from_secs(config.checkout_timeout_secs))
         .min_idle(Some(1))
@@ -215,16 +230,50 @@ where
     let tally = TALLY.try_with(Arc::clone).ok();
     crate::web::blocking(move || {
         let asked = Instant::now();
-        let mut conn = pool.get()?;
+        let mut conn = checkout(&pool)?;
         crate::operations::metrics::record_pool_wait(asked.elapsed());
         // Always set, so a pooled connection never counts for the request that held it before.
         match tally {
             Some(tally) => conn.set_instrumentation(Counting { tally, started: None }),
             None => conn.set_instrumentation(None::<Counting>),
         }
-        work(&mut conn)
+        let done = work(&mut conn);
+        PooledConnection::extensions_mut(&mut conn).insert(GivenBack(Instant::now()));
+        done
     })
     .await
+}
+
+/// How long after a request gave its connection back the next one may use it without a
+/// `SELECT 1` first. Under load a connection goes out again within microseconds, and r2d2's
+/// check at every checkout was 2 of the issue page's 12 round trips to PostgreSQL, 3 of a
+/// search's 11 and 3 of a create's 20, while PostgreSQL used 57% of the CPU serving the issue
+/// view. A connection that died within the window fails the one request that uses it; diesel
+/// then marks it broken and the pool closes it. HikariCP makes the same trade with 500 ms.
+const USED_RECENTLY: Duration = Duration::from_millis(500);
+
+/// When a request last gave the connection back, kept with the connection in the pool.
+struct GivenBack(Instant);
+
+/// A connection from the request pool that works: one given back within `USED_RECENTLY` as
+/// it is, any other after a `SELECT 1`. One whose check fails is marked broken by diesel, so
+/// dropping it makes the pool close it, and the next is tried.
+fn checkout(pool: &DbPool) -> Result<DbConn, AppError> {
+    // Every connection the pool holds may have died with the server; the last try is a new one.
+    let mut tries_left = pool.max_size() + 1;
+    loop {
+        let mut conn = pool.get()?;
+        let given_back = PooledConnection::extensions(&conn).get::<GivenBack>();
+        if given_back.is_some_and(|given_back| given_back.0.elapsed() < USED_RECENTLY) {
+            return Ok(conn);
+        }
+        tries_left -= 1;
+        match conn.ping() {
+            Ok(()) => return Ok(conn),
+            Err(e) if tries_left == 0 => return Err(AppError::Unavailable(format!("database: {e}"))),
+            Err(_) => continue,
+        }
+    }
 }
 
 /// A statement whose text is the same on every call, kept prepared on each connection so

@@ -377,6 +377,40 @@ fn health_endpoints_answer() {
     assert_eq!(ready.json()["checks"]["database"], "ok");
 }
 
+/// The request pool checks a connection only when it has been idle more than half a second,
+/// so the database dropping its connections must cost at most the one request that used a
+/// dead connection given back moments before, never more.
+#[test]
+fn connections_the_database_dropped_are_replaced() {
+    use diesel::{Connection, RunQueryDsl};
+    let app = TestApp::start();
+    let (mut reader, _) = app.signed_in("ann", false);
+    let drop_connections = || {
+        // Its own connection, so the one doing the dropping is not one the server could take.
+        let mut own = diesel::PgConnection::establish(&app.config.database.url).expect("connect");
+        diesel::sql_query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .execute(&mut own)
+        .expect("terminate the server's connections");
+    };
+    assert_eq!(reader.get("/projects").status, 200);
+
+    drop_connections();
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let after_idle = reader.get("/projects");
+    assert_eq!(after_idle.status, 200, "an idle dead connection is checked and replaced: {}", after_idle.body);
+
+    drop_connections();
+    let at_once = reader.get("/projects");
+    assert!([200, 500, 503].contains(&at_once.status), "{}: {}", at_once.status, at_once.body);
+    for _ in 0..3 {
+        let next = reader.get("/projects");
+        assert_eq!(next.status, 200, "a connection that failed is not handed out again: {}", next.body);
+    }
+}
+
 #[test]
 fn a_failure_shows_an_error_id_and_no_details() {
     let app = TestApp::start();
