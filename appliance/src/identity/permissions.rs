@@ -18,7 +18,6 @@ use super::roles::{GlobalRole, PermissionSet, ProjectPermission};
 use super::users::User;
 use crate::docs::spaces::Space;
 use crate::errors::AppError;
-use crate::schema::{projects, spaces};
 use crate::search::engine::Scope;
 use crate::work::issues::Issue;
 use crate::work::projects::Project;
@@ -167,20 +166,37 @@ fn space_readable(user: &User, project_id: Option<i64>) -> bool {
     project_id.is_none_or(|project_id| held(user, project_id).contains(ProjectPermission::Browse))
 }
 
+/// Every project's id and every space's with its project, as three arrays in one row: one
+/// statement per search where there were two (0.46 ms of each search's time in PostgreSQL),
+/// and no thousand rows to send and decode one by one.
+const PLACES: &str = "SELECT p.ids AS projects, s.ids AS spaces, s.project_ids AS space_projects FROM \
+     (SELECT coalesce(array_agg(id), '{}') AS ids FROM projects) p, \
+     (SELECT coalesce(array_agg(id), '{}') AS ids, coalesce(array_agg(project_id), '{}') AS project_ids \
+      FROM spaces) s";
+
+#[derive(diesel::QueryableByName)]
+struct Places {
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::BigInt>)]
+    projects: Vec<i64>,
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::BigInt>)]
+    spaces: Vec<i64>,
+    /// Beside `spaces`, in the same order: one pass over `spaces` builds both arrays.
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>)]
+    space_projects: Vec<Option<i64>>,
+}
+
 /// The projects and spaces whose contents `user` may read, for filters that must run inside a
 /// query (search) instead of on each row afterwards: the decisions of `ViewProject` and
 /// `ViewSpace`, from ids alone (reading every project's and space's whole row was a millisecond
 /// of each search on 500 of each).
 pub fn readable_scope(conn: &mut PgConnection, user: &User) -> QueryResult<Scope> {
-    let all_projects: Vec<i64> = projects::table.select(projects::id).order(projects::id).load(conn)?;
-    let all_spaces: Vec<(i64, Option<i64>)> =
-        spaces::table.select((spaces::id, spaces::project_id)).order(spaces::id).load(conn)?;
-    let projects: Vec<i64> = all_projects.iter().copied().filter(|id| may_browse(user, *id)).collect();
-    let spaces: Vec<i64> = (all_spaces.iter())
-        .filter(|(_, project_id)| user.is_active && space_readable(user, *project_id))
+    let all: Places = crate::db::Prepared(diesel::sql_query(PLACES)).get_result(conn)?;
+    let projects: Vec<i64> = all.projects.iter().copied().filter(|id| may_browse(user, *id)).collect();
+    let spaces: Vec<i64> = (all.spaces.iter().zip(&all.space_projects))
+        .filter(|(_, project_id)| user.is_active && space_readable(user, **project_id))
         .map(|(id, _)| *id)
         .collect();
-    Ok(if projects.len() == all_projects.len() && spaces.len() == all_spaces.len() {
+    Ok(if projects.len() == all.projects.len() && spaces.len() == all.spaces.len() {
         Scope::Everything
     } else {
         Scope::Only { projects, spaces }
