@@ -21,7 +21,6 @@ use super::workflows::Workflow;
 use crate::errors::AppError;
 use crate::identity::permissions::readable_scope;
 use crate::identity::users::{self, User, UserRef};
-use crate::schema::users as users_table;
 use crate::search::engine::Scope;
 
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
@@ -478,18 +477,22 @@ pub fn search(
     page_of(conn, sql, page, per_page, cursor)
 }
 
+/// The reporter and the assignee (or the reporter again), joined from a list of the two ids
+/// so that PostgreSQL keeps one generic plan. `id = $1 OR id = $2` and `id = ANY($1)` were
+/// planned anew on every call (pg_stat_statements: as many plans as calls, 0.1 ms each),
+/// because a custom plan for two equal ids looks cheaper than the generic one.
+const PEOPLE: &str = "SELECT u.id, u.username, u.display_name \
+     FROM (VALUES ($1::bigint), ($2::bigint)) AS wanted (id) JOIN users u ON u.id = wanted.id";
+
 /// Who an issue is assigned to and who reported it, for the issue page and API.
 pub fn people_of(conn: &mut PgConnection, issue: &Issue) -> QueryResult<(Option<UserRef>, UserRef)> {
-    // Both in one statement: every issue view asks. Two equalities rather than `= ANY(ids)`,
-    // which PostgreSQL plans anew on every call.
+    // Both in one statement: every issue view and every create asks.
     let assignee_or_reporter = issue.assignee_id.unwrap_or(issue.reporter_id);
-    let mut found: HashMap<i64, UserRef> = users_table::table
-        .filter(users_table::id.eq(issue.reporter_id).or(users_table::id.eq(assignee_or_reporter)))
-        .select(UserRef::as_select())
-        .load::<UserRef>(conn)?
-        .into_iter()
-        .map(|user| (user.id, user))
-        .collect();
+    let people = diesel::sql_query(PEOPLE)
+        .bind::<diesel::sql_types::BigInt, _>(issue.reporter_id)
+        .bind::<diesel::sql_types::BigInt, _>(assignee_or_reporter);
+    let mut found: HashMap<i64, UserRef> =
+        crate::db::Prepared(people).load::<UserRef>(conn)?.into_iter().map(|user| (user.id, user)).collect();
     let reporter = found.get(&issue.reporter_id).cloned().ok_or(diesel::result::Error::NotFound)?;
     let assignee = issue.assignee_id.map(|id| found.remove(&id).ok_or(diesel::result::Error::NotFound)).transpose()?;
     Ok((assignee, reporter))
