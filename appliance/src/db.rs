@@ -247,8 +247,9 @@ where
 /// How long after a request gave its connection back the next one may use it without a
 /// `SELECT 1` first. Under load a connection goes out again within microseconds, and r2d2's
 /// check at every checkout was 2 of the issue page's 12 round trips to PostgreSQL and 3 of a
-/// search's 9, while PostgreSQL used 57% of the CPU serving the issue view. A connection that died within the window fails the one request that uses it; diesel
-/// then marks it broken and the pool closes it. HikariCP makes the same trade with 500 ms.
+/// search's 9, while PostgreSQL used 57% of the CPU serving the issue view. A connection that
+/// died within the window fails the one request that uses it; diesel then marks it broken and
+/// the pool closes it. HikariCP makes the same trade with 500 ms.
 const USED_RECENTLY: Duration = Duration::from_millis(500);
 
 /// When a request last gave the connection back, kept with the connection in the pool.

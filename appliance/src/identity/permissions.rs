@@ -13,6 +13,7 @@
 //! the thing asked is told why (403).
 
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Nullable};
 
 use super::roles::{GlobalRole, PermissionSet, ProjectPermission};
 use super::users::User;
@@ -176,12 +177,12 @@ const PLACES: &str = "SELECT p.ids AS projects, s.ids AS spaces, s.project_ids A
 
 #[derive(diesel::QueryableByName)]
 struct Places {
-    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::BigInt>)]
+    #[diesel(sql_type = Array<BigInt>)]
     projects: Vec<i64>,
-    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::BigInt>)]
+    #[diesel(sql_type = Array<BigInt>)]
     spaces: Vec<i64>,
     /// Beside `spaces`, in the same order: one pass over `spaces` builds both arrays.
-    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>)]
+    #[diesel(sql_type = Array<Nullable<BigInt>>)]
     space_projects: Vec<Option<i64>>,
 }
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::Utc;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Nullable, Text};
+use diesel::sql_types::{BigInt, Nullable, Text};
 use serde::{Deserialize, Serialize};
 
 use super::fields::Catalogue;
@@ -489,9 +489,7 @@ const PEOPLE: &str = "SELECT u.id, u.username, u.display_name \
 pub fn people_of(conn: &mut PgConnection, issue: &Issue) -> QueryResult<(Option<UserRef>, UserRef)> {
     // Both in one statement: every issue view and every create asks.
     let assignee_or_reporter = issue.assignee_id.unwrap_or(issue.reporter_id);
-    let people = diesel::sql_query(PEOPLE)
-        .bind::<diesel::sql_types::BigInt, _>(issue.reporter_id)
-        .bind::<diesel::sql_types::BigInt, _>(assignee_or_reporter);
+    let people = diesel::sql_query(PEOPLE).bind::<BigInt, _>(issue.reporter_id).bind::<BigInt, _>(assignee_or_reporter);
     let mut found: HashMap<i64, UserRef> =
         crate::db::Prepared(people).load::<UserRef>(conn)?.into_iter().map(|user| (user.id, user)).collect();
     let reporter = found.get(&issue.reporter_id).cloned().ok_or(diesel::result::Error::NotFound)?;
