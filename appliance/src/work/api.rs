@@ -10,10 +10,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::comments::{self, CommentWithAuthor};
+use super::described::{self, when, Described};
 use super::history::{self, Stretch};
-use super::issue_fields::{self, parse_date, DetailChanges, Details};
+use super::issue_fields::{parse_date, DetailChanges, Details};
 use super::issue_list::{self, whole_number, IssueFilter, IssueQuery, ListedIssue};
-use super::issues::{self, when, Filled, Issue, IssueChanges, NewIssue};
+use super::issues::{self, Issue, IssueChanges, NewIssue};
 use super::kinds::{IssueType, Priority, StatusCategory};
 use super::links::{self, LinkView};
 use super::oql;
@@ -44,35 +45,24 @@ pub struct IssueBody {
     transitions: Vec<String>,
     assignee: Option<UserRef>,
     reporter: UserRef,
+    /// Who hears about the issue's changes, by display name.
+    watchers: Vec<UserRef>,
     #[serde(flatten)]
     details: Details,
     time_logged_minutes: i64,
     links: Vec<LinkView>,
 }
 
-fn issue_body(
-    conn: &mut diesel::PgConnection,
-    reader: &User,
-    project: &Project,
-    issue: Issue,
-    filled: Filled,
-) -> Result<IssueBody, crate::errors::AppError> {
-    let workflow = Workflow::load(conn, project.id)?;
-    let details = issue_fields::details_of(conn, &issue)?;
-    body_of(conn, reader, project, issue, &workflow, details, filled)
-}
-
-/// `issue_body` of an issue whose workflow and details are at hand.
+/// The API's answer for `issue`, whose workflow and surroundings are at hand.
 fn body_of(
     conn: &mut diesel::PgConnection,
     reader: &User,
     project: &Project,
     issue: Issue,
     workflow: &Workflow,
-    details: Details,
-    filled: Filled,
+    described: Described,
 ) -> Result<IssueBody, crate::errors::AppError> {
-    let (assignee, reporter) = issue_list::people_of(conn, &issue)?;
+    let Described { details, assignee, reporter, watchers, filled } = described;
     let status = workflow.status(issue.status_id)?;
     let logs = when(filled.work_logs, || time_tracking::logs_of(conn, issue.id))?;
     Ok(IssueBody {
@@ -87,18 +77,20 @@ fn body_of(
         issue,
         assignee,
         reporter,
+        watchers,
     })
 }
 
-/// `issue_body` of an issue that may hold anything.
+/// The API's answer for an issue as it is now.
 fn existing_issue_body(
     conn: &mut diesel::PgConnection,
     reader: &User,
     project: &Project,
     issue: Issue,
 ) -> Result<IssueBody, crate::errors::AppError> {
-    let filled = Filled::on(conn, issue.id)?;
-    issue_body(conn, reader, project, issue, filled)
+    let workflow = Workflow::load(conn, project.id)?;
+    let described = described::describe(conn, &issue)?;
+    body_of(conn, reader, project, issue, &workflow, described)
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -266,8 +258,8 @@ pub async fn create_issue(
         let project = projects::find_by_key(conn, &key)?;
         authorize(&user, Action::CreateIssue(&project))?;
         let created = issues::create(conn, &actor, &project, user.id, new)?;
-        let issues::Created { issue, workflow, details } = created;
-        body_of(conn, &user, &project, issue, &workflow, details, Filled::NEW_ISSUE)
+        let issues::Created { issue, workflow, described } = created;
+        body_of(conn, &user, &project, issue, &workflow, described)
     })
     .await?;
     Ok(HttpResponse::Created()

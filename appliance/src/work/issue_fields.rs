@@ -4,6 +4,8 @@
 //! catalogue and the hierarchy rules before anything is written; `write_sets` stores the
 //! multi-valued parts; `snapshot` is what the audit log (and so the history) records.
 
+use std::sync::LazyLock;
+
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text};
@@ -358,8 +360,27 @@ fn as_object<S: serde::Serializer>(pairs: &[(String, Option<String>)], serialize
     serializer.collect_map(pairs.iter().map(|(name, value)| (name, value)))
 }
 
+/// An issue's further fields as columns of a statement over `issues i`: shared by
+/// `details_of` and `described::describe`, which reads them with the issue's people.
+pub(super) const DETAIL_COLUMNS: &str = "\
+    (SELECT p.key || '-' || pi.number FROM issues pi JOIN projects p ON p.id = pi.project_id \
+      WHERE pi.id = i.parent_id) AS parent, \
+    (SELECT name FROM versions WHERE id = i.fix_version_id) AS fix_version, \
+    ARRAY(SELECT label FROM issue_labels WHERE issue_id = i.id ORDER BY label) AS labels, \
+    ARRAY(SELECT c.name FROM issue_components ic JOIN components c ON c.id = ic.component_id \
+           WHERE ic.issue_id = i.id ORDER BY c.name) AS components, \
+    coalesce((SELECT jsonb_agg(jsonb_build_array(f.name, \
+                       CASE WHEN f.kind = 'user' AND v.value IS NOT NULL \
+                            THEN coalesce(to_jsonb(u.username), '\"(removed user)\"') ELSE v.value END) \
+                       ORDER BY f.position, f.id) \
+                FROM custom_fields f \
+                LEFT JOIN custom_values v ON v.field_id = f.id AND v.issue_id = i.id \
+                LEFT JOIN users u ON u.id = CASE WHEN f.kind = 'user' THEN (v.value #>> '{}')::bigint END \
+               WHERE f.project_id = i.project_id), '[]'::jsonb) AS custom";
+
+/// The columns of `DETAIL_COLUMNS`.
 #[derive(QueryableByName)]
-struct DetailRow {
+pub(super) struct DetailRow {
     #[diesel(sql_type = Nullable<Text>)]
     parent: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
@@ -374,47 +395,36 @@ struct DetailRow {
     custom: Value,
 }
 
+impl DetailRow {
+    pub(super) fn into_details(self) -> Details {
+        let custom = match self.custom {
+            Value::Array(fields) => fields
+                .iter()
+                .filter_map(|pair| {
+                    let name = pair.get(0)?.as_str()?.to_owned();
+                    Some((name, pair.get(1).filter(|value| !value.is_null()).map(shown)))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Details {
+            parent: self.parent,
+            fix_version: self.fix_version,
+            labels: self.labels,
+            components: self.components,
+            custom,
+        }
+    }
+}
+
+static DETAILS: LazyLock<String> = LazyLock::new(|| format!("SELECT {DETAIL_COLUMNS} FROM issues i WHERE i.id = $1"));
+
 /// The further fields of `issue`, read in one statement, its project's custom fields with
-/// them: every issue view and API read asks.
+/// them: the audit snapshot, bulk edits, exports and automation ask.
 pub fn details_of(conn: &mut PgConnection, issue: &Issue) -> QueryResult<Details> {
-    let row: DetailRow = crate::db::Prepared(
-        diesel::sql_query(
-            "SELECT (SELECT p.key || '-' || pi.number FROM issues pi JOIN projects p ON p.id = pi.project_id \
-                  WHERE pi.id = i.parent_id) AS parent, \
-                (SELECT name FROM versions WHERE id = i.fix_version_id) AS fix_version, \
-                ARRAY(SELECT label FROM issue_labels WHERE issue_id = i.id ORDER BY label) AS labels, \
-                ARRAY(SELECT c.name FROM issue_components ic JOIN components c ON c.id = ic.component_id \
-                       WHERE ic.issue_id = i.id ORDER BY c.name) AS components, \
-                coalesce((SELECT jsonb_agg(jsonb_build_array(f.name, \
-                                   CASE WHEN f.kind = 'user' AND v.value IS NOT NULL \
-                                        THEN coalesce(to_jsonb(u.username), '\"(removed user)\"') ELSE v.value END) \
-                                   ORDER BY f.position, f.id) \
-                            FROM custom_fields f \
-                            LEFT JOIN custom_values v ON v.field_id = f.id AND v.issue_id = i.id \
-                            LEFT JOIN users u ON u.id = CASE WHEN f.kind = 'user' THEN (v.value #>> '{}')::bigint END \
-                           WHERE f.project_id = i.project_id), '[]'::jsonb) AS custom \
-           FROM issues i WHERE i.id = $1",
-        )
-        .bind::<BigInt, _>(issue.id),
-    )
-    .get_result(conn)?;
-    let custom = match row.custom {
-        Value::Array(fields) => fields
-            .iter()
-            .filter_map(|pair| {
-                let name = pair.get(0)?.as_str()?.to_owned();
-                Some((name, pair.get(1).filter(|value| !value.is_null()).map(shown)))
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    Ok(Details {
-        parent: row.parent,
-        fix_version: row.fix_version,
-        labels: row.labels,
-        components: row.components,
-        custom,
-    })
+    let row: DetailRow =
+        crate::db::Prepared(diesel::sql_query(DETAILS.as_str()).bind::<BigInt, _>(issue.id)).get_result(conn)?;
+    Ok(row.into_details())
 }
 
 /// A stored custom value as text: choices joined, numbers as written.

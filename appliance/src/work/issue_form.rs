@@ -6,7 +6,7 @@ use askama::Template;
 use diesel::prelude::*;
 
 use super::fields::{Catalogue, CustomField, FieldKind};
-use super::issue_fields::{self, parse_date, parse_points, DetailChanges, Details};
+use super::issue_fields::{parse_date, parse_points, DetailChanges, Details};
 use super::issue_pages::issue_for;
 use super::issues::{self, Issue, IssueChanges, NewIssue};
 use super::kinds::{IssueType, Priority};
@@ -308,10 +308,9 @@ pub async fn edit_form(
     let (project, issue) = issue_for(&state, &signed_in, &path, |p, i| Action::EditIssue(p, i)).await?;
     let (shown, target) = (issue.clone(), project.clone());
     let (assignee, status, details) = db::run(&state.pool, move |conn| {
-        let (assignee, _) = super::issue_list::people_of(conn, &shown)?;
+        let described = super::described::describe(conn, &shown)?;
         let status = Workflow::load(conn, target.id)?.status(shown.status_id)?.clone();
-        let details = issue_fields::details_of(conn, &shown)?;
-        Ok((assignee, status, details))
+        Ok((described.assignee, status, described.details))
     })
     .await?;
     let form = IssueForm::from_issue(&issue, &status, assignee.as_ref(), &details);

@@ -3,12 +3,10 @@
 //! filters (status, assignee, type, title text) and an OQL query (`oql=`) build one
 //! parameterised statement through `oql::SqlBuilder`, so there is one query path.
 
-use std::collections::HashMap;
-
 use chrono::Utc;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{Nullable, Text};
 use serde::{Deserialize, Serialize};
 
 use super::fields::Catalogue;
@@ -475,26 +473,6 @@ pub fn search(
         sql.order_by(OrderTerm::desc("i.updated_at", SortValue::Timestamp));
     }
     page_of(conn, sql, page, per_page, cursor)
-}
-
-/// The reporter and the assignee (or the reporter again), joined from a list of the two ids
-/// so that PostgreSQL keeps one generic plan. `id = $1 OR id = $2` and `id = ANY($1)` were
-/// planned anew whenever the two ids were equal, as in every create's answer (pg_stat_statements:
-/// as many plans as creates, 0.1 ms each): a custom plan for one id looks cheaper than the
-/// generic plan for two.
-const PEOPLE: &str = "SELECT u.id, u.username, u.display_name \
-     FROM (VALUES ($1::bigint), ($2::bigint)) AS wanted (id) JOIN users u ON u.id = wanted.id";
-
-/// Who an issue is assigned to and who reported it, for the issue page and API.
-pub fn people_of(conn: &mut PgConnection, issue: &Issue) -> QueryResult<(Option<UserRef>, UserRef)> {
-    // Both in one statement: every issue view and every create asks.
-    let assignee_or_reporter = issue.assignee_id.unwrap_or(issue.reporter_id);
-    let people = diesel::sql_query(PEOPLE).bind::<BigInt, _>(issue.reporter_id).bind::<BigInt, _>(assignee_or_reporter);
-    let mut found: HashMap<i64, UserRef> =
-        crate::db::Prepared(people).load::<UserRef>(conn)?.into_iter().map(|user| (user.id, user)).collect();
-    let reporter = found.get(&issue.reporter_id).cloned().ok_or(diesel::result::Error::NotFound)?;
-    let assignee = issue.assignee_id.map(|id| found.remove(&id).ok_or(diesel::result::Error::NotFound)).transpose()?;
-    Ok((assignee, reporter))
 }
 
 #[cfg(test)]

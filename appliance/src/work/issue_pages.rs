@@ -6,10 +6,11 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::comments::{self, CommentWithAuthor};
+use super::described::{self, when, Described};
 use super::history::{self, History, Stretch};
-use super::issue_fields::{self, Details};
+use super::issue_fields::Details;
 use super::issue_list::{self, whole_number, ListedIssue};
-use super::issues::{self, when, Filled, Issue, IssueChanges};
+use super::issues::{self, Issue, IssueChanges};
 use super::kinds::{IssueType, StatusCategory};
 use super::links::{self, LinkView};
 use super::projects::Project;
@@ -168,8 +169,7 @@ async fn issue_page(
         let (project, issue) = issues::find_by_key(conn, &key)?;
         issues::authorize_on(&user, &project, &issue, |p, _| Action::ViewProject(p))?;
         let workflow = Workflow::load(conn, project.id)?;
-        let (assignee, reporter) = issue_list::people_of(conn, &issue)?;
-        let filled = Filled::on(conn, issue.id)?;
+        let Described { details, assignee, reporter, watchers, filled } = described::describe(conn, &issue)?;
         let comments = comments::list_for_issue(conn, issue.id)?
             .into_iter()
             .map(|c| {
@@ -186,10 +186,10 @@ async fn issue_page(
             transitions: workflow.targets(issue.status_id).cloned().collect(),
             assignee,
             reporter,
-            details: issue_fields::details_of(conn, &issue)?,
+            details,
             children: when(filled.children, || issue_list::children_of(conn, issue.id))?,
             links: when(filled.links, || links::links_of(conn, &user, issue.id))?,
-            watchers: watchers::watchers_of(conn, issue.id)?,
+            watchers,
             work_logs: when(filled.work_logs, || time_tracking::logs_of(conn, issue.id))?,
             history: history::history_of(conn, &user, issue.id, Stretch::Latest(HISTORY_ON_ISSUE_PAGE))?,
             comments,

@@ -4,11 +4,11 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::issue_fields::{self, DetailChanges, Details, SetsOf};
+use super::described::{self, Described};
+use super::issue_fields::{self, DetailChanges, SetsOf};
 use super::kinds::{IssueType, Priority};
 use super::projects::{self, Project};
 use super::ranking;
@@ -144,7 +144,7 @@ fn assignee_id(conn: &mut PgConnection, username: Option<&str>) -> Result<Option
 pub struct Created {
     pub issue: Issue,
     pub workflow: Workflow,
-    pub details: Details,
+    pub described: Described,
 }
 
 pub fn create(
@@ -202,8 +202,9 @@ pub fn create(
             .map(|user| (issue_watchers::issue_id.eq(issue.id), issue_watchers::user_id.eq(user)))
             .collect();
         diesel::insert_into(issue_watchers::table).values(watchers).on_conflict_do_nothing().execute(conn)?;
-        let details = issue_fields::details_of(conn, &issue)?;
-        let after = issue_fields::snapshot_with(conn, project, &issue, &workflow, &details)?;
+        // Read once for the audit record and the creator's answer.
+        let described = described::describe(conn, &issue)?;
+        let after = issue_fields::snapshot_with(conn, project, &issue, &workflow, &described.details)?;
         audit::record(
             conn,
             actor,
@@ -215,7 +216,7 @@ pub fn create(
                 after: Some(after),
             },
         )?;
-        Ok(Created { issue, workflow, details })
+        Ok(Created { issue, workflow, described })
     })
 }
 
@@ -434,62 +435,6 @@ pub fn find_in_project(conn: &mut PgConnection, project_key: &str, key: &str) ->
         return Err(AppError::not_found(format!("Issue {key} is not in project {}.", project_key.to_uppercase())));
     }
     Ok((project, issue))
-}
-
-/// Which of an issue's seldom-filled lists hold anything, asked in one statement. Most
-/// issues have no sub-issues, links, work log, files, deployments or mentions; asking each
-/// list itself cost every issue view a round trip apiece to learn that.
-#[derive(QueryableByName)]
-pub struct Filled {
-    #[diesel(sql_type = Bool)]
-    pub children: bool,
-    #[diesel(sql_type = Bool)]
-    pub links: bool,
-    #[diesel(sql_type = Bool)]
-    pub work_logs: bool,
-    #[diesel(sql_type = Bool)]
-    pub attachments: bool,
-    #[diesel(sql_type = Bool)]
-    pub deployments: bool,
-    #[diesel(sql_type = Bool)]
-    pub mentions: bool,
-}
-
-impl Filled {
-    /// An issue just created holds none of them.
-    pub const NEW_ISSUE: Filled = Filled {
-        children: false,
-        links: false,
-        work_logs: false,
-        attachments: false,
-        deployments: false,
-        mentions: false,
-    };
-
-    pub fn on(conn: &mut PgConnection, issue_id: i64) -> QueryResult<Filled> {
-        crate::db::Prepared(
-            diesel::sql_query(
-                "SELECT EXISTS (SELECT 1 FROM issues WHERE parent_id = $1) AS children, \
-                    EXISTS (SELECT 1 FROM issue_links WHERE source_id = $1) \
-                      OR EXISTS (SELECT 1 FROM issue_links WHERE target_id = $1) AS links, \
-                    EXISTS (SELECT 1 FROM work_logs WHERE issue_id = $1) AS work_logs, \
-                    EXISTS (SELECT 1 FROM attachments WHERE issue_id = $1) AS attachments, \
-                    EXISTS (SELECT 1 FROM deployment_issues WHERE issue_id = $1) AS deployments, \
-                    EXISTS (SELECT 1 FROM page_mentions WHERE issue_id = $1) AS mentions",
-            )
-            .bind::<BigInt, _>(issue_id),
-        )
-        .get_result(conn)
-    }
-}
-
-/// What `load` finds when `filled`, else nothing.
-pub fn when<T: Default, E>(filled: bool, load: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
-    if filled {
-        load()
-    } else {
-        Ok(T::default())
-    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod bulk;
 pub mod comments;
 pub mod csv_api;
 pub mod csv_io;
+pub mod described;
 pub mod fields;
 pub mod history;
 pub mod import_pages;

@@ -99,6 +99,9 @@ fn issues_are_created_with_defaults_and_consecutive_keys() {
     assert_eq!(body["priority"], "medium");
     assert_eq!(body["reporter"]["username"], "mia");
     assert_eq!(body["assignee"], serde_json::Value::Null);
+    let watching: Vec<&str> =
+        body["watchers"].as_array().unwrap().iter().filter_map(|w| w["username"].as_str()).collect();
+    assert_eq!(watching, ["mia"], "the reporter watches the issue from the start");
 
     let second = client.api(
         "POST",
@@ -108,6 +111,13 @@ fn issues_are_created_with_defaults_and_consecutive_keys() {
     );
     assert_eq!(second.json()["key"], "OPS-2");
     assert_eq!(second.json()["assignee"]["username"], "root");
+    let watching: Vec<String> = second.json()["watchers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w["username"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(watching.len(), 2, "the reporter and the assignee watch: {watching:?}");
     let fetched = client.api("GET", "/api/v1/issues/OPS-2", Some(&member), None);
     assert_eq!((fetched.status, fetched.json()["priority"].as_str()), (200, Some("highest")));
 }

@@ -381,4 +381,6 @@ fn the_api_plans_moves_links_logs_and_edits_in_bulk() {
     let watchers = unwatched.json()["watchers"].clone();
     let names: Vec<&str> = watchers.as_array().unwrap().iter().map(|w| w["username"].as_str().unwrap()).collect();
     assert_eq!(names, ["mia"], "the reporter stopped watching; the new assignee watches");
+    let issue = call(&mut api, "GET", "/api/v1/issues/OPS-1", None).json();
+    assert_eq!(issue["watchers"], watchers, "the issue's answer lists the same watchers");
 }
