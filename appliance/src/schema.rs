@@ -86,6 +86,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         permission_scheme_id -> Int8,
+        workflow_epoch -> Int8,
     }
 }
 

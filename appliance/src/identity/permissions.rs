@@ -239,6 +239,7 @@ mod tests {
             description: String::new(),
             lead_id: 2,
             permission_scheme_id: 1,
+            workflow_epoch: 0,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

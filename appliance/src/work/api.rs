@@ -88,7 +88,7 @@ fn existing_issue_body(
     project: &Project,
     issue: Issue,
 ) -> Result<IssueBody, crate::errors::AppError> {
-    let workflow = Workflow::load(conn, project.id)?;
+    let workflow = Workflow::of(conn, project)?;
     let described = described::describe(conn, &issue)?;
     body_of(conn, reader, project, issue, &workflow, described)
 }
@@ -172,7 +172,7 @@ pub async fn list_issues(
     let (filter, page) = db::run(&state.pool, move |conn| {
         let project = projects::find_by_key(conn, &key)?;
         authorize(&user, Action::ViewProject(&project))?;
-        let workflow = Workflow::load(conn, project.id)?;
+        let workflow = Workflow::of(conn, &project)?;
         let filter = IssueFilter::parse(conn, &query, user.id, &workflow)?;
         let page = issue_list::list(conn, project.id, &filter, user.id)?;
         Ok((filter, page))

@@ -95,7 +95,7 @@ pub async fn board_page(
         };
         let sprint =
             if scrum { sprints::open_sprints(conn, project.id)?.into_iter().find(Sprint::is_active) } else { None };
-        let workflow = Workflow::load(conn, project.id)?;
+        let workflow = Workflow::of(conn, &project)?;
         let board = if scrum && sprint.is_none() {
             None
         } else {

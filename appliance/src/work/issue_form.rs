@@ -309,7 +309,7 @@ pub async fn edit_form(
     let (shown, target) = (issue.clone(), project.clone());
     let (assignee, status, details) = db::run(&state.pool, move |conn| {
         let described = super::described::describe(conn, &shown)?;
-        let status = Workflow::load(conn, target.id)?.status(shown.status_id)?.clone();
+        let status = Workflow::of(conn, &target)?.status(shown.status_id)?.clone();
         Ok((described.assignee, status, described.details))
     })
     .await?;

@@ -168,7 +168,7 @@ async fn issue_page(
     let page = db::run(&state.pool, move |conn| {
         let (project, issue) = issues::find_by_key(conn, &key)?;
         issues::authorize_on(&user, &project, &issue, |p, _| Action::ViewProject(p))?;
-        let workflow = Workflow::load(conn, project.id)?;
+        let workflow = Workflow::of(conn, &project)?;
         let Described { details, assignee, reporter, watchers, filled } = described::describe(conn, &issue)?;
         let comments = comments::list_for_issue(conn, issue.id)?
             .into_iter()

@@ -162,7 +162,7 @@ pub fn create(
     // the project (30 ms of waiting per create at 8 connections). Only a create that fails
     // after its checks (a status removed in between) leaves a gap in the numbers, as a
     // deleted issue does. (Inside a caller's transaction all of it is part of that one.)
-    let workflow = Workflow::load(conn, project.id)?;
+    let workflow = Workflow::of(conn, project)?;
     let status_id = match new.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(name) => workflow.find(name)?.id,
         None => workflow.initial()?.id,

@@ -211,7 +211,7 @@ async fn list_page(
         let project = projects::find_by_key(conn, &key)?;
         authorize(&user, Action::ViewProject(&project))?;
         let people = users::project_refs(conn, project.id)?;
-        let workflow = Workflow::load(conn, project.id)?;
+        let workflow = Workflow::of(conn, &project)?;
         let filters = saved_filters::visible(conn, &user, project.id)?;
         let sprints = sprints::open_sprints(conn, project.id)?;
         let custom_fields: Vec<String> =

@@ -278,7 +278,7 @@ pub async fn board(
         } else {
             None
         };
-        let workflow = Workflow::load(conn, project.id)?;
+        let workflow = Workflow::of(conn, &project)?;
         let source = boards::Source {
             project_id: project.id,
             filter: source_query.as_ref(),

@@ -28,6 +28,9 @@ pub struct Project {
     pub updated_at: DateTime<Utc>,
     #[serde(skip)]
     pub permission_scheme_id: i64,
+    /// Names the project's workflow as it is now (`Workflow::of`).
+    #[serde(skip)]
+    pub workflow_epoch: i64,
 }
 
 pub struct NewProject {

@@ -3,9 +3,11 @@
 //! `Workflow::check_transition`, so a move the workflow forbids is refused the same way
 //! everywhere. A project administrator edits the workflow with `save`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
 
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -46,6 +48,20 @@ pub fn normalized(name: &str) -> String {
     name.chars().filter(|c| !(c.is_whitespace() || *c == '_' || *c == '-')).flat_map(char::to_lowercase).collect()
 }
 
+/// Each project's workflow as this node last read it, with the epoch that names it. Kept for
+/// every project read since start (a few statuses each); a deleted project's copy is never
+/// asked for again.
+static KNOWN: Mutex<BTreeMap<i64, (i64, Workflow)>> = Mutex::new(BTreeMap::new());
+
+fn known(project_id: i64, epoch: i64) -> Option<Workflow> {
+    let kept = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    kept.get(&project_id).filter(|(at, _)| *at == epoch).map(|(_, workflow)| workflow.clone())
+}
+
+fn keep(project_id: i64, epoch: i64, workflow: &Workflow) {
+    KNOWN.lock().unwrap_or_else(|e| e.into_inner()).insert(project_id, (epoch, workflow.clone()));
+}
+
 #[derive(Clone, Debug)]
 pub struct Workflow {
     pub project_id: i64,
@@ -55,24 +71,50 @@ pub struct Workflow {
 }
 
 impl Workflow {
+    /// The workflow of project `project_id` as it is now.
     pub fn load(conn: &mut PgConnection, project_id: i64) -> QueryResult<Workflow> {
+        Ok(Workflow::read(conn, project_id)?.0)
+    }
+
+    /// The workflow of `project` as its row names it (`Project::workflow_epoch`): this
+    /// node's copy when it holds that epoch, else read and kept. For a project row read just
+    /// before, and not after a change to its workflow in the same transaction: the row's
+    /// epoch would be the old one.
+    pub fn of(conn: &mut PgConnection, project: &Project) -> QueryResult<Workflow> {
+        if let Some(workflow) = known(project.id, project.workflow_epoch) {
+            return Ok(workflow);
+        }
+        let (workflow, epoch) = Workflow::read(conn, project.id)?;
+        if let Some(epoch) = epoch {
+            keep(project.id, epoch, &workflow);
+        }
+        Ok(workflow)
+    }
+
+    /// The workflow and the epoch that names it, from one snapshot (`None` for a project
+    /// without statuses).
+    fn read(conn: &mut PgConnection, project_id: i64) -> QueryResult<(Workflow, Option<i64>)> {
         // Each status with the statuses it leads to, in one statement: this runs on every
         // issue view, create and list. (By the project rather than `= ANY(status ids)`,
         // which PostgreSQL plans anew on every call.)
-        let targets = diesel::dsl::sql::<diesel::sql_types::Array<diesel::sql_types::BigInt>>(
+        let targets = diesel::dsl::sql::<Array<BigInt>>(
             "ARRAY(SELECT t.to_status_id FROM workflow_transitions t WHERE t.from_status_id = workflow_statuses.id)",
         );
-        let rows: Vec<(WorkflowStatus, Vec<i64>)> = crate::db::Prepared(
+        let epoch = diesel::dsl::sql::<BigInt>(
+            "(SELECT p.workflow_epoch FROM projects p WHERE p.id = workflow_statuses.project_id)",
+        );
+        let rows: Vec<(WorkflowStatus, Vec<i64>, i64)> = crate::db::Prepared(
             workflow_statuses::table
                 .filter(workflow_statuses::project_id.eq(project_id))
                 .order((workflow_statuses::position.asc(), workflow_statuses::id.asc()))
-                .select((WorkflowStatus::as_select(), targets)),
+                .select((WorkflowStatus::as_select(), targets, epoch)),
         )
         .load(conn)?;
+        let epoch = rows.first().map(|(_, _, epoch)| *epoch);
         let transitions =
-            rows.iter().flat_map(|(status, targets)| targets.iter().map(|target| (status.id, *target))).collect();
-        let statuses = rows.into_iter().map(|(status, _)| status).collect();
-        Ok(Workflow { project_id, statuses, transitions })
+            rows.iter().flat_map(|(status, targets, _)| targets.iter().map(|target| (status.id, *target))).collect();
+        let statuses = rows.into_iter().map(|(status, _, _)| status).collect();
+        Ok((Workflow { project_id, statuses, transitions }, epoch))
     }
 
     pub fn initial(&self) -> Result<&WorkflowStatus, AppError> {

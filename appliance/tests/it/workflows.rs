@@ -158,6 +158,9 @@ fn the_lead_edits_the_workflow_and_the_new_rules_hold() {
         ],
     );
     fields.retain(|(name, _)| name != "t_3_0");
+    // The issue's answer has read (and this node has kept) the workflow before the edit.
+    let before = api.api("GET", "/api/v1/issues/OPS-1", Some(&member), None).json();
+    assert_eq!(before["transitions"], serde_json::json!(["In progress", "Done"]));
     let saved = post(&mut root, "/projects/OPS/workflow", &fields);
     assert_eq!(
         (saved.status, saved.location.as_deref()),
@@ -178,6 +181,14 @@ fn the_lead_edits_the_workflow_and_the_new_rules_hold() {
         "Done no longer reopens, but connects to the new status"
     );
     assert_eq!(app.count("audit_log WHERE action = 'workflow.updated'"), 1);
+    let after = api.api("GET", "/api/v1/issues/OPS-1", Some(&member), None).json();
+    assert_eq!(
+        after["transitions"],
+        serde_json::json!(["In progress", "Blocked", "Done"]),
+        "the issue's answer reads the edited workflow at once"
+    );
+    let page = root.get("/issues/OPS-1").body;
+    assert!(page.contains(r#"name="status" value="Blocked""#), "and so does the issue page");
 
     api.api("PATCH", "/api/v1/issues/OPS-1", Some(&member), Some(r#"{"status":"Blocked"}"#));
     assert_eq!(status_of(&mut api, &member, "OPS-1"), "Blocked", "a new status connects to every other");
