@@ -161,6 +161,25 @@ pub fn may_browse(user: &User, project_id: i64) -> bool {
     user.is_active && held(user, project_id).contains(ProjectPermission::Browse)
 }
 
+/// The projects whose issues `user` may see, for a statement that leaves out the rows naming
+/// the others (the history's records of links): `may_browse` for every project at once.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Browsable {
+    Every,
+    /// These projects' ids, ascending.
+    Only(Vec<i64>),
+}
+
+pub fn browsable(user: &User) -> Browsable {
+    if !user.is_active {
+        return Browsable::Only(Vec::new());
+    }
+    match global_role(user) {
+        GlobalRole::Admin | GlobalRole::Auditor => Browsable::Every,
+        GlobalRole::User => Browsable::Only(user.access.projects_holding(ProjectPermission::Browse)),
+    }
+}
+
 /// Whether the pages of a space may be read: a project's space by those who may browse the
 /// project, any other by everyone (whose account is active: `authorize` checks that first).
 fn space_readable(user: &User, project_id: Option<i64>) -> bool {
@@ -327,6 +346,24 @@ mod tests {
         let auditor = user(GlobalRole::Auditor, &[]);
         assert!(authorize(&auditor, Action::ViewSpace(&project_space)).is_ok());
         assert_eq!(authorize(&auditor, Action::EditPages(&standalone)).unwrap_err().status().as_u16(), 403);
+    }
+
+    #[test]
+    fn the_browsable_projects_are_those_may_browse_admits() {
+        use ProjectPermission as P;
+        let mut grants: Vec<(i64, P)> = vec![(10, P::Browse), (11, P::Comment), (12, P::Browse), (12, P::Comment)];
+        let mut reader = user(GlobalRole::User, &[]);
+        reader.access = Access::from_grants(grants.drain(..));
+        assert_eq!(browsable(&reader), Browsable::Only(vec![10, 12]), "project 11 gives no Browse");
+        for project_id in 9..14 {
+            let listed = matches!(browsable(&reader), Browsable::Only(ref ids) if ids.contains(&project_id));
+            assert_eq!(listed, may_browse(&reader, project_id), "project {project_id}");
+        }
+        assert_eq!(browsable(&user(GlobalRole::Admin, &[])), Browsable::Every);
+        assert_eq!(browsable(&user(GlobalRole::Auditor, &[])), Browsable::Every);
+        let mut deactivated = user(GlobalRole::Admin, &[]);
+        deactivated.is_active = false;
+        assert_eq!(browsable(&deactivated), Browsable::Only(Vec::new()));
     }
 
     #[test]

@@ -205,6 +205,17 @@ impl Access {
         held
     }
 
+    /// The projects in which `permission` is held, each once, in no order.
+    pub fn projects_holding(&self, permission: ProjectPermission) -> Vec<i64> {
+        let mut projects: Vec<i64> = (self.everyone.keys().chain(self.own.keys()))
+            .copied()
+            .filter(|id| self.in_project(*id).contains(permission))
+            .collect();
+        projects.sort_unstable();
+        projects.dedup();
+        projects
+    }
+
     pub fn from_grants(grants: impl IntoIterator<Item = (i64, ProjectPermission)>) -> Access {
         let mut access = Access::default();
         for (project_id, permission) in grants {

@@ -6,12 +6,12 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text, Timestamptz};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::db::Prepared;
-use crate::identity::permissions::may_browse;
+use crate::identity::permissions::{browsable, Browsable};
 use crate::identity::users::User;
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -109,7 +109,7 @@ fn summary(action: &str, before: Option<&Value>, after: Option<&Value>) -> Strin
 }
 
 /// One audit record of an issue: when, by whom (and which rule), what, and the state before and
-/// after.
+/// after; and how many records the reader may see in the whole history.
 #[derive(QueryableByName)]
 struct AuditRow {
     #[diesel(sql_type = Timestamptz)]
@@ -124,54 +124,65 @@ struct AuditRow {
     before_state: Option<Value>,
     #[diesel(sql_type = Nullable<Jsonb>)]
     after_state: Option<Value>,
+    #[diesel(sql_type = BigInt)]
+    total: i64,
 }
 
-/// How many of an issue's records name a link to `project_key` (none: the records that are not
-/// links), with that project's id while it exists.
 #[derive(QueryableByName)]
-struct RecordsByLinkedProject {
-    #[diesel(sql_type = Nullable<Text>)]
-    project_key: Option<String>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    project_id: Option<i64>,
+struct Total {
     #[diesel(sql_type = BigInt)]
-    records: i64,
+    total: i64,
 }
 
 /// The actions of records that name a link.
 const LINK_ACTIONS: &str = "'issue.linked', 'issue.unlinked'";
-/// The project key of the issue a link record names ("blocks OPS-7" → OPS), in SQL, so that
-/// records of links the reader may not see are left out before paging and counting.
-const LINKED_PROJECT: &str = "substring(CASE a.action WHEN 'issue.linked' THEN a.after_state ->> 'link' \
-     WHEN 'issue.unlinked' THEN a.before_state ->> 'link' END FROM '([A-Z][A-Z0-9]*)-[0-9]+$')";
 
-/// The records that are links, by linked project; and how many others there are. Apart, so
-/// that the others are counted from the index alone.
-static COUNTED: LazyLock<String> = LazyLock::new(|| {
+/// Whether record `a` is one the reader may see: a record that is not a link; or a link to an
+/// issue whose project the reader may browse (`$2`: every project; `$3`: these), or that is
+/// gone. The linked project's key is read from the record ("blocks OPS-7" → OPS), in SQL, so
+/// that the records the reader may not see are left out before paging and counting.
+static VISIBLE: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT NULL::text AS project_key, NULL::bigint AS project_id, count(*) AS records FROM audit_log a \
-          WHERE a.entity_type = 'issue' AND a.entity_id = $1 AND a.action NOT IN ({LINK_ACTIONS}) \
-         UNION ALL \
-         SELECT l.project_key, p.id, count(*) \
-           FROM (SELECT {LINKED_PROJECT} AS project_key FROM audit_log a \
-                  WHERE a.entity_type = 'issue' AND a.entity_id = $1 AND a.action IN ({LINK_ACTIONS})) l \
-           LEFT JOIN projects p ON p.key = l.project_key \
-          GROUP BY l.project_key, p.id"
+        "(a.action NOT IN ({LINK_ACTIONS}) OR $2 OR NOT EXISTS ( \
+            SELECT 1 FROM projects p \
+             WHERE p.key = substring(CASE a.action WHEN 'issue.linked' THEN a.after_state ->> 'link' \
+                                     WHEN 'issue.unlinked' THEN a.before_state ->> 'link' END \
+                                     FROM '([A-Z][A-Z0-9]*)-[0-9]+$') \
+               AND p.id <> ALL($3)))"
     )
 });
 
+/// How many records of issue `$1` the reader may see: the records that are not links counted
+/// from the index alone, the links one by one.
+static TOTAL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "(SELECT count(*) FROM audit_log a \
+           WHERE a.entity_type = 'issue' AND a.entity_id = $1 AND a.action NOT IN ({LINK_ACTIONS})) \
+         + (SELECT count(*) FROM audit_log a \
+             WHERE a.entity_type = 'issue' AND a.entity_id = $1 AND a.action IN ({LINK_ACTIONS}) AND {visible})",
+        visible = VISIBLE.as_str()
+    )
+});
+
+/// A stretch of the records with the count of them all beside each (evaluated once): one
+/// statement for the issue page's history, where a count and a stretch were two.
 fn records_in_order(direction: &str) -> String {
     format!(
-        "SELECT a.occurred_at, u.display_name AS actor, r.name AS via_rule, a.action, a.before_state, a.after_state \
+        "SELECT a.occurred_at, u.display_name AS actor, r.name AS via_rule, a.action, a.before_state, a.after_state, \
+                {total} AS total \
            FROM audit_log a \
            LEFT JOIN users u ON u.id = a.actor_id \
            LEFT JOIN automation_rules r ON r.id = a.via_rule_id \
-          WHERE a.entity_type = 'issue' AND a.entity_id = $1 AND coalesce({LINKED_PROJECT} <> ALL($2), true) \
-          ORDER BY a.occurred_at {direction}, a.id {direction} LIMIT $3 OFFSET $4"
+          WHERE a.entity_type = 'issue' AND a.entity_id = $1 AND {visible} \
+          ORDER BY a.occurred_at {direction}, a.id {direction} LIMIT $4 OFFSET $5",
+        total = TOTAL.as_str(),
+        visible = VISIBLE.as_str()
     )
 }
 static OLDEST_FIRST: LazyLock<String> = LazyLock::new(|| records_in_order("ASC"));
 static NEWEST_FIRST: LazyLock<String> = LazyLock::new(|| records_in_order("DESC"));
+/// The count alone, for a stretch past the end (no row to carry it).
+static COUNTED: LazyLock<String> = LazyLock::new(|| format!("SELECT {} AS total", TOTAL.as_str()));
 
 /// Which stretch of a history to read.
 #[derive(Clone, Copy, Debug)]
@@ -201,12 +212,10 @@ impl History {
 /// are, and are not counted. A history can hold tens of thousands of records (an issue an
 /// automation rule touches every hour), so it is read a stretch at a time.
 pub fn history_of(conn: &mut PgConnection, reader: &User, issue_id: i64, stretch: Stretch) -> QueryResult<History> {
-    let counted: Vec<RecordsByLinkedProject> =
-        Prepared(diesel::sql_query(COUNTED.as_str()).bind::<BigInt, _>(issue_id)).load(conn)?;
-    let hidden = |group: &RecordsByLinkedProject| group.project_id.is_some_and(|id| !may_browse(reader, id));
-    let total = counted.iter().filter(|group| !hidden(group)).map(|group| group.records).sum();
-    let hidden_keys: Vec<&str> =
-        counted.iter().filter(|group| hidden(group)).filter_map(|group| group.project_key.as_deref()).collect();
+    let (every, only) = match browsable(reader) {
+        Browsable::Every => (true, Vec::new()),
+        Browsable::Only(projects) => (false, projects),
+    };
     let (sql, limit, offset) = match stretch {
         Stretch::Latest(n) => (NEWEST_FIRST.as_str(), n, 0),
         Stretch::Page { number, size } => (OLDEST_FIRST.as_str(), size, (number - 1) * size),
@@ -214,11 +223,22 @@ pub fn history_of(conn: &mut PgConnection, reader: &User, issue_id: i64, stretch
     let mut rows: Vec<AuditRow> = Prepared(
         diesel::sql_query(sql)
             .bind::<BigInt, _>(issue_id)
-            .bind::<Array<Text>, _>(hidden_keys)
+            .bind::<Bool, _>(every)
+            .bind::<Array<BigInt>, _>(&only)
             .bind::<BigInt, _>(limit)
             .bind::<BigInt, _>(offset),
     )
     .load(conn)?;
+    let total = match rows.first() {
+        Some(row) => row.total,
+        None => {
+            let counted = diesel::sql_query(COUNTED.as_str())
+                .bind::<BigInt, _>(issue_id)
+                .bind::<Bool, _>(every)
+                .bind::<Array<BigInt>, _>(&only);
+            Prepared(counted).get_result::<Total>(conn)?.total
+        }
+    };
     if matches!(stretch, Stretch::Latest(_)) {
         rows.reverse();
     }

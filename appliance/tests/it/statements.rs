@@ -95,6 +95,12 @@ fn statements_per_request_do_not_grow_with_the_rows_shown() {
     // both up, so that only the pages differ.
     browser.get("/");
     api.api("GET", "/api/v1/projects", Some(&token), None);
+    // The node keeps each project's workflow once read (`Workflow::of`): every page is asked
+    // once before counting, so that the first of a project does not count the reading.
+    for (_, many, few) in &pairs {
+        browser.get(many);
+        browser.get(few);
+    }
     let mut table = Vec::new();
     for (what, many, few) in &pairs {
         table.push((*what, statements(&browser.get(many), many), statements(&browser.get(few), few)));
