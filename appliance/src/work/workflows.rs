@@ -94,9 +94,8 @@ impl Workflow {
     /// The workflow and the epoch that names it, from one snapshot (`None` for a project
     /// without statuses).
     fn read(conn: &mut PgConnection, project_id: i64) -> QueryResult<(Workflow, Option<i64>)> {
-        // Each status with the statuses it leads to, in one statement: this runs on every
-        // issue view, create and list. (By the project rather than `= ANY(status ids)`,
-        // which PostgreSQL plans anew on every call.)
+        // Each status with the statuses it leads to, in one statement. (By the project rather
+        // than `= ANY(status ids)`, which PostgreSQL plans anew on every call.)
         let targets = diesel::dsl::sql::<Array<BigInt>>(
             "ARRAY(SELECT t.to_status_id FROM workflow_transitions t WHERE t.from_status_id = workflow_statuses.id)",
         );
