@@ -351,9 +351,8 @@ mod tests {
     #[test]
     fn the_browsable_projects_are_those_may_browse_admits() {
         use ProjectPermission as P;
-        let mut grants: Vec<(i64, P)> = vec![(10, P::Browse), (11, P::Comment), (12, P::Browse), (12, P::Comment)];
         let mut reader = user(GlobalRole::User, &[]);
-        reader.access = Access::from_grants(grants.drain(..));
+        reader.access = Access::from_grants([(10, P::Browse), (11, P::Comment), (12, P::Browse), (12, P::Comment)]);
         assert_eq!(browsable(&reader), Browsable::Only(vec![10, 12]), "project 11 gives no Browse");
         for project_id in 9..14 {
             let listed = matches!(browsable(&reader), Browsable::Only(ref ids) if ids.contains(&project_id));
