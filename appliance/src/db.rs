@@ -281,6 +281,11 @@ fn checkout(pool: &DbPool) -> Result<DbConn, AppError> {
 /// pieces are otherwise parsed and planned each time: 0.2 to 0.7 ms apiece for the joins of
 /// the issue page and the session lookup, more than running them. Only for fixed text:
 /// every distinct text stays prepared for the connection's life.
+///
+/// Read it with `load` or `get_result` (a write with `RETURNING`), never `execute`: diesel
+/// 2.3 runs an `execute` through a reference to the statement, and the reference's
+/// `QueryFragment` asks the raw SQL inside rather than this wrapper whether it may be kept, so
+/// the statement was parsed and planned on every call (the audit row of every change was).
 #[derive(Debug, Clone, Copy)]
 pub struct Prepared<Q>(pub Q);
 

@@ -69,13 +69,14 @@ pub fn record(conn: &mut PgConnection, actor: &Actor, change: Change<'_>) -> Que
         payload["automation"] = json!({ "rule_id": cause.rule_id, "depth": cause.depth });
     }
     // Both rows in one statement of fixed text, planned once per connection: every change
-    // writes them, and as two statements each was planned on every call.
-    crate::db::Prepared(
+    // writes them, and as two statements each was planned on every call. It returns the event's
+    // id and is read with `get_result`, because `execute` would not keep it prepared (`Prepared`).
+    let _: Recorded = crate::db::Prepared(
         diesel::sql_query(
             "WITH recorded AS (INSERT INTO audit_log (actor_id, actor_ip, action, entity_type, entity_id, \
                                                   before_state, after_state, via_rule_id) \
                            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)) \
-         INSERT INTO outbox (topic, entity_type, entity_id, payload) VALUES ($3, $4, $5, $9)",
+         INSERT INTO outbox (topic, entity_type, entity_id, payload) VALUES ($3, $4, $5, $9) RETURNING id",
         )
         .bind::<Nullable<BigInt>, _>(actor.user_id)
         .bind::<Nullable<Text>, _>(actor.ip.as_deref())
@@ -87,6 +88,13 @@ pub fn record(conn: &mut PgConnection, actor: &Actor, change: Change<'_>) -> Que
         .bind::<Nullable<BigInt>, _>(actor.via_rule.map(|cause| cause.rule_id))
         .bind::<Jsonb, _>(&payload),
     )
-    .execute(conn)
-    .map(|_| ())
+    .get_result(conn)?;
+    Ok(())
+}
+
+/// The outbox event `record` wrote.
+#[derive(diesel::QueryableByName)]
+struct Recorded {
+    #[diesel(sql_type = BigInt, column_name = id)]
+    _event_id: i64,
 }

@@ -156,12 +156,22 @@ pub fn claim(conn: &mut PgConnection, worker: &str, lease: Duration) -> QueryRes
 pub fn succeed(conn: &mut PgConnection, job_id: i64, worker: &str) -> QueryResult<bool> {
     let statement = format!(
         "UPDATE jobs SET state = 'succeeded', finished_at = now(), locked_by = NULL, locked_until = NULL
-         WHERE id = $1 AND state = 'running' AND locked_by = $2{}",
+         WHERE id = $1 AND state = 'running' AND locked_by = $2{} RETURNING id",
         crate::db::unflushed_when_alone(conn)
     );
-    let updated = crate::db::Prepared(diesel::sql_query(statement).bind::<BigInt, _>(job_id).bind::<Text, _>(worker))
-        .execute(conn)?;
-    Ok(updated == 1)
+    // Read, not `execute`d, so that it stays prepared (`Prepared`).
+    let marked: Option<Marked> =
+        crate::db::Prepared(diesel::sql_query(statement).bind::<BigInt, _>(job_id).bind::<Text, _>(worker))
+            .get_result(conn)
+            .optional()?;
+    Ok(marked.is_some())
+}
+
+/// The job `succeed` marked.
+#[derive(diesel::QueryableByName)]
+struct Marked {
+    #[diesel(sql_type = BigInt, column_name = id)]
+    _job_id: i64,
 }
 
 /// Why an attempt failed, and whether trying again could help.

@@ -11,7 +11,7 @@ use super::described::{self, Described};
 use super::issue_fields::{self, DetailChanges, SetsOf};
 use super::kinds::{IssueType, Priority};
 use super::projects::{self, Project};
-use super::ranking;
+use super::watchers;
 use super::workflows::Workflow;
 use crate::attachments;
 use crate::audit::{self, Actor, Change};
@@ -19,7 +19,7 @@ use crate::db::Abort;
 use crate::errors::AppError;
 use crate::identity::permissions::{authorize, Action};
 use crate::identity::users::User;
-use crate::schema::{comments, issue_watchers, issues, projects as projects_table, users};
+use crate::schema::{comments, issues, projects as projects_table, users};
 
 pub const TITLE_MAX: usize = 255;
 pub const DESCRIPTION_MAX: usize = 100_000;
@@ -169,15 +169,13 @@ pub fn create(
     };
     let assignee_id = assignee_id(conn, new.assignee.as_deref())?;
     let details = issue_fields::resolve(conn, project, None, new.issue_type, &new.details)?;
-    let number = projects::take_issue_number(conn, project.id)?;
+    // New work joins the bottom of the backlog.
+    let slot = projects::take_issue_slot(conn, project.id)?;
     conn.transaction(|conn| {
-        // New work joins the bottom of the backlog (two issues created at once may share a
-        // rank; the id orders them).
-        let rank = ranking::bottom_rank(conn, project.id)?;
         let issue: Issue = diesel::insert_into(issues::table)
             .values((
                 issues::project_id.eq(project.id),
-                issues::number.eq(number),
+                issues::number.eq(slot.number),
                 issues::issue_type.eq(new.issue_type),
                 issues::status_id.eq(status_id),
                 issues::priority.eq(new.priority),
@@ -190,18 +188,14 @@ pub fn create(
                 issues::story_points.eq(details.story_points.flatten()),
                 issues::estimate_minutes.eq(details.estimate_minutes.flatten()),
                 issues::fix_version_id.eq(details.fix_version_id.flatten()),
-                issues::rank.eq(rank),
+                issues::rank.eq(slot.rank),
             ))
             .returning(Issue::as_returning())
             .get_result(conn)?;
         issue_fields::write_sets(conn, issue.id, &details, SetsOf::NewIssue)?;
         // The reporter and the assignee hear about changes from the start.
-        let watchers: Vec<_> = [Some(reporter_id), assignee_id]
-            .into_iter()
-            .flatten()
-            .map(|user| (issue_watchers::issue_id.eq(issue.id), issue_watchers::user_id.eq(user)))
-            .collect();
-        diesel::insert_into(issue_watchers::table).values(watchers).on_conflict_do_nothing().execute(conn)?;
+        let first_watchers: Vec<i64> = [Some(reporter_id), assignee_id].into_iter().flatten().collect();
+        watchers::start(conn, issue.id, &first_watchers)?;
         // Read once for the audit record and the creator's answer.
         let described = described::describe(conn, &issue)?;
         let after = issue_fields::snapshot_with(conn, project, &issue, &workflow, &described.details)?;
@@ -272,10 +266,7 @@ pub fn update(
         issue_fields::write_sets(conn, issue_id, &details, SetsOf::Existing)?;
         // A new assignee hears about the issue from now on, as the first one did.
         if let Some(assignee) = after.assignee_id.filter(|id| Some(*id) != before.assignee_id) {
-            diesel::insert_into(issue_watchers::table)
-                .values((issue_watchers::issue_id.eq(issue_id), issue_watchers::user_id.eq(assignee)))
-                .on_conflict_do_nothing()
-                .execute(conn)?;
+            watchers::start(conn, issue_id, &[assignee])?;
         }
         let new = issue_fields::snapshot(conn, project, &after, &workflow)?;
         let (old, new) = changed_fields(&old, &new);

@@ -151,28 +151,37 @@ pub fn find_allowed(
     Ok(project)
 }
 
+/// What a new issue is given before its transaction: its number, and the rank that puts it
+/// at the bottom of its project's backlog (two issues created at once may share a rank; the
+/// id orders them).
 #[derive(QueryableByName)]
-struct Taken {
+pub struct Slot {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
-    number: i64,
+    pub number: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub rank: i64,
 }
 
-/// Hands out the next issue number. The UPDATE takes the project row's lock until the
-/// transaction it runs in ends, so concurrent creates get distinct numbers.
+/// Hands out the next issue number, and the bottom rank with it (one round trip where there
+/// were two). The UPDATE takes the project row's lock until the transaction it runs in ends,
+/// so concurrent creates get distinct numbers.
 ///
 /// Taken on its own (not inside a caller's transaction), its commit does not wait for the
 /// disk (`db::unflushed_when_alone`): the lock is released as soon as the number is counted,
 /// not after a flush, and creates in one project queue behind each other that much less.
 /// If the machine fails before the issue's own commit, no issue holds the number and handing
 /// it out again is harmless.
-pub fn take_issue_number(conn: &mut PgConnection, project_id: i64) -> QueryResult<i64> {
+pub fn take_issue_slot(conn: &mut PgConnection, project_id: i64) -> QueryResult<Slot> {
     let statement = format!(
         "UPDATE projects SET next_issue_number = next_issue_number + 1 WHERE id = $1{} \
-          RETURNING next_issue_number - 1 AS number",
+          RETURNING next_issue_number - 1 AS number, \
+                    coalesce((SELECT max(rank) FROM issues WHERE project_id = $1), 0) + $2 AS rank",
         crate::db::unflushed_when_alone(conn)
     );
-    let taken: Taken =
-        crate::db::Prepared(diesel::sql_query(statement).bind::<diesel::sql_types::BigInt, _>(project_id))
-            .get_result(conn)?;
-    Ok(taken.number)
+    crate::db::Prepared(
+        diesel::sql_query(statement)
+            .bind::<diesel::sql_types::BigInt, _>(project_id)
+            .bind::<diesel::sql_types::BigInt, _>(crate::work::ranking::GAP),
+    )
+    .get_result(conn)
 }

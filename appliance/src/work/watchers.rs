@@ -2,6 +2,7 @@
 //! notifications they will receive arrive with the job queue.
 
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt};
 use serde_json::json;
 
 use super::issues::Issue;
@@ -21,14 +22,7 @@ pub fn set_watching(
     conn.transaction(|conn| {
         let row = issue_watchers::table
             .filter(issue_watchers::issue_id.eq(issue.id).and(issue_watchers::user_id.eq(user_id)));
-        let changed = if watching {
-            diesel::insert_into(issue_watchers::table)
-                .values((issue_watchers::issue_id.eq(issue.id), issue_watchers::user_id.eq(user_id)))
-                .on_conflict_do_nothing()
-                .execute(conn)?
-        } else {
-            diesel::delete(row).execute(conn)?
-        };
+        let changed = if watching { start(conn, issue.id, &[user_id])? } else { diesel::delete(row).execute(conn)? };
         if changed > 0 {
             let action = if watching { "issue.watched" } else { "issue.unwatched" };
             audit::record(
@@ -45,6 +39,27 @@ pub fn set_watching(
         }
         Ok(())
     })
+}
+
+/// Makes `users` watchers of the issue, those not already; returns how many were not. One
+/// statement of fixed text, kept prepared: every create runs it (diesel's own insert with
+/// `ON CONFLICT` was parsed and planned on every call).
+pub fn start(conn: &mut PgConnection, issue_id: i64, users: &[i64]) -> QueryResult<usize> {
+    #[derive(diesel::QueryableByName)]
+    struct Started {
+        #[diesel(sql_type = BigInt, column_name = user_id)]
+        _user_id: i64,
+    }
+    let started: Vec<Started> = crate::db::Prepared(
+        diesel::sql_query(
+            "INSERT INTO issue_watchers (issue_id, user_id) SELECT $1, unnest($2) \
+             ON CONFLICT DO NOTHING RETURNING user_id",
+        )
+        .bind::<BigInt, _>(issue_id)
+        .bind::<Array<BigInt>, _>(users),
+    )
+    .load(conn)?;
+    Ok(started.len())
 }
 
 pub fn watchers_of(conn: &mut PgConnection, issue_id: i64) -> QueryResult<Vec<UserRef>> {

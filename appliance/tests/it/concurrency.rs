@@ -68,7 +68,7 @@ fn a_burst_of_concurrent_creates_gets_distinct_consecutive_numbers() {
 #[test]
 fn a_number_taken_without_waiting_for_the_disk_leaves_every_other_commit_waiting() {
     use diesel::Connection;
-    use outpost::work::projects::take_issue_number;
+    use outpost::work::projects::take_issue_slot;
 
     let app = TestApp::start();
     let admin = app.user("root", true);
@@ -88,10 +88,10 @@ fn a_number_taken_without_waiting_for_the_disk_leaves_every_other_commit_waiting
     let mut conn = app.conn();
     // Test clusters run without waiting for the disk at all; this connection does.
     diesel::sql_query("SET synchronous_commit TO on").execute(&mut conn).unwrap();
-    assert_eq!(take_issue_number(&mut conn, project_id).unwrap(), 1);
+    assert_eq!(take_issue_slot(&mut conn, project_id).unwrap().number, 1);
     assert_eq!(setting(&mut conn), "on", "the setting ended with the number's own commit");
     conn.transaction::<_, diesel::result::Error, _>(|conn| {
-        assert_eq!(take_issue_number(conn, project_id)?, 2);
+        assert_eq!(take_issue_slot(conn, project_id)?.number, 2);
         assert_eq!(setting(conn), "on", "a caller's transaction still waits for the disk at commit");
         Ok(())
     })

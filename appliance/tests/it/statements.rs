@@ -115,3 +115,60 @@ fn statements_per_request_do_not_grow_with_the_rows_shown() {
     let growing: Vec<_> = table.iter().filter(|(_, many, few)| many != few).collect();
     assert!(growing.is_empty(), "statements grow with the rows shown (a query per row): {growing:?}");
 }
+
+/// What every create runs is planned once per connection, not on every call: the number and
+/// rank, the first watchers, the audit row and its event. (Statements run with diesel's
+/// `execute` were never kept prepared, nor its insert with `ON CONFLICT`: both were parsed
+/// and planned on every create.)
+#[test]
+fn a_creates_writes_stay_prepared_on_its_connection() {
+    use diesel::sql_types::{BigInt, Text};
+    use diesel::RunQueryDsl;
+    use outpost::audit::Actor;
+    use outpost::work::issues::{self, NewIssue};
+    use outpost::work::kinds::{IssueType, Priority};
+
+    #[derive(diesel::QueryableByName)]
+    struct Runs {
+        #[diesel(sql_type = BigInt)]
+        runs: i64,
+    }
+    let app = TestApp::start();
+    let admin = app.user("root", true);
+    let token = app.token(&admin);
+    let created = app.client().api("POST", "/api/v1/projects", Some(&token), Some(r#"{"key":"OPS","name":"Ops"}"#));
+    assert_eq!(created.status, 201, "{}", created.body);
+    let mut conn = app.conn();
+    let project = outpost::work::projects::find_by_key(&mut conn, "OPS").unwrap();
+    fn runs(conn: &mut diesel::PgConnection, beginning: &str) -> i64 {
+        diesel::sql_query(
+            "SELECT coalesce(sum(generic_plans + custom_plans), 0)::bigint AS runs \
+             FROM pg_prepared_statements WHERE statement LIKE $1",
+        )
+        .bind::<Text, _>(format!("{beginning}%"))
+        .get_result::<Runs>(conn)
+        .unwrap()
+        .runs
+    }
+    let writes = ["UPDATE projects SET next_issue_number", "INSERT INTO issue_watchers", "WITH recorded AS"];
+    let before: Vec<i64> = writes.iter().map(|write| runs(&mut conn, write)).collect();
+    for n in 0..3 {
+        let new = NewIssue {
+            issue_type: IssueType::Task,
+            status: None,
+            priority: Priority::Medium,
+            title: format!("Kept prepared {n}"),
+            description: String::new(),
+            assignee: Some("root".to_owned()),
+            details: Default::default(),
+        };
+        issues::create(&mut conn, &Actor::user(admin.id, None), &project, admin.id, new).unwrap();
+    }
+    for (write, before) in writes.iter().zip(before) {
+        assert_eq!(
+            runs(&mut conn, write) - before,
+            3,
+            "{write}…: run from its prepared statement by each of 3 creates"
+        );
+    }
+}
