@@ -196,6 +196,9 @@ type ByProject = HashMap<i64, PermissionSet>;
 pub struct Access {
     everyone: Arc<ByProject>,
     own: ByProject,
+    /// The epoch of `access_everyone` this was read at, which also names which projects and
+    /// spaces existed then (`permissions::readable_scope`); `None` when not read from it.
+    pub epoch: Option<i64>,
 }
 
 impl Access {
@@ -276,7 +279,7 @@ impl FromSql<Text, Pg> for Access {
             None => everyone_at(epoch)
                 .ok_or("the permissions granted to everyone changed many times while a person was loaded; try again")?,
         };
-        Ok(Access { everyone, own: by_project(own)? })
+        Ok(Access { everyone, own: by_project(own)?, epoch: Some(epoch) })
     }
 }
 

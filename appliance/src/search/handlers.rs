@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::engine::{self, FacetCounts, Filters, Hit, Kind, Ranked, Results, Scope};
+use super::names::{names_for, Names};
 use super::query::{self, Parsed};
 use super::spelling;
 use super::SearchIndex;
@@ -19,7 +20,6 @@ use crate::db;
 use crate::errors::AppError;
 use crate::identity::permissions::{authorize, readable_scope, Action};
 use crate::identity::users::User;
-use crate::schema::{projects, spaces, users};
 use crate::web::errors::{ApiError, PageError};
 use crate::web::extract::{date_param, present, ApiCaller, SignedIn};
 use crate::web::pages::{redirect, render_with_status, status_for, url_encode, Nav};
@@ -61,14 +61,6 @@ pub struct SearchParams {
     pub page: Option<String>,
     #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub per_page: Option<String>,
-}
-
-/// Names for the ids in facets and filters.
-#[derive(Default)]
-struct Names {
-    projects: HashMap<i64, (String, String)>,
-    spaces: HashMap<i64, (String, String)>,
-    users: HashMap<i64, String>,
 }
 
 enum Outcome {
@@ -134,29 +126,6 @@ fn read_filters(conn: &mut PgConnection, user: &User, params: &SearchParams) -> 
     }
     let status = present(&params.status).map(str::to_owned);
     Ok(Filters { kind, project_id, space_id, status, assignee_id, updated_from, updated_to })
-}
-
-fn names_for(conn: &mut PgConnection, facets: &FacetCounts) -> QueryResult<Names> {
-    let project_ids: Vec<i64> = facets.projects.values.iter().map(|(id, _)| *id).collect();
-    let space_ids: Vec<i64> = facets.spaces.values.iter().map(|(id, _)| *id).collect();
-    let user_ids: Vec<i64> = facets.assignees.values.iter().filter_map(|(id, _)| *id).collect();
-    let projects = projects::table
-        .filter(projects::id.eq_any(project_ids))
-        .select((projects::id, projects::key, projects::name))
-        .load::<(i64, String, String)>(conn)?;
-    let spaces = spaces::table
-        .filter(spaces::id.eq_any(space_ids))
-        .select((spaces::id, spaces::key, spaces::name))
-        .load::<(i64, String, String)>(conn)?;
-    let users = users::table
-        .filter(users::id.eq_any(user_ids))
-        .select((users::id, users::display_name))
-        .load::<(i64, String)>(conn)?;
-    Ok(Names {
-        projects: projects.into_iter().map(|(id, key, name)| (id, (key, name))).collect(),
-        spaces: spaces.into_iter().map(|(id, key, name)| (id, (key, name))).collect(),
-        users: users.into_iter().collect(),
-    })
 }
 
 fn unavailable(search: &SearchIndex) -> AppError {

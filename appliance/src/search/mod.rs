@@ -12,6 +12,7 @@ pub mod engine;
 pub mod found;
 pub mod handlers;
 pub mod indexer;
+pub mod names;
 pub mod plan;
 pub mod query;
 pub mod ranking;

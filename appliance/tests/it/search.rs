@@ -286,6 +286,35 @@ fn the_permission_scope_is_part_of_the_search_so_totals_and_facets_leave_out_the
     assert_eq!(found["total"], 4, "members may read every project until permission schemes arrive: {found}");
 }
 
+/// Each node keeps which projects and spaces exist, under the epoch a reader's permissions are
+/// read at: a place that comes after a search must be in the next one's scope.
+#[test]
+fn a_space_added_after_a_search_is_in_the_next_readers_scope() {
+    let app = TestApp::start();
+    let (mut api, root) = fixtures(&app);
+    let mut call = |method: &str, path: &str, body: Option<Value>| {
+        let reply = api.api(method, path, Some(&root), body.map(|body| body.to_string()).as_deref());
+        assert!(reply.status < 300, "{method} {path}: {}", reply.body);
+        reply
+    };
+    call("POST", "/api/v1/projects", Some(json!({ "key": "SEC", "name": "Secret" })));
+    let everyone = call("GET", "/api/v1/projects/SEC/roles", None).json()["grants"][0]["id"].as_i64().unwrap();
+    call("DELETE", &format!("/api/v1/projects/SEC/roles/{everyone}"), None);
+    call("POST", "/api/v1/projects/SEC/issues", Some(json!({ "title": "Quokka sightings" })));
+    let member = app.user("mia", false);
+    let reader = app.token(&member);
+    app.index();
+    let mut member_api = app.client();
+    assert_eq!(search(&mut member_api, &reader, "q=quokka")["total"], 0, "SEC is not the member's to read");
+
+    call("POST", "/api/v1/spaces", Some(json!({ "key": "HB", "name": "Handbook" })));
+    call("POST", "/api/v1/spaces/HB/pages", Some(json!({ "title": "Quokka handbook", "body": "Feeding times." })));
+    app.index();
+    let found = search(&mut member_api, &reader, "q=quokka");
+    assert_eq!(labels(&found), ["page:HB"], "the new space is everyone's to read, SEC still not: {found}");
+    assert_eq!(search(&mut api, &root, "q=quokka")["total"], 2, "an administrator reads both");
+}
+
 #[test]
 fn a_facet_lists_its_ten_values_with_most_hits_and_says_how_many_more_there_are() {
     let app = TestApp::start();

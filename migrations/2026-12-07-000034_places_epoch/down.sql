@@ -1,0 +1,2 @@
+DROP TRIGGER access_everyone_spaces ON spaces;
+DROP TRIGGER access_everyone_projects_added ON projects;
