@@ -77,7 +77,25 @@ fn sized(config: &DatabaseConfig, size: u32, checked: Checked) -> DbPool {
         // r2d2's default of 30 s ties up threads while the database is down.
         .connection_timeout(Duration::from_secs(config.checkout_timeout_secs))
         .min_idle(Some(1))
+        .connection_customizer(Box::new(CostOfReadingOutOfOrder))
         .build_unchecked(ConnectionManager::new(config.url.clone()))
+}
+
+/// Tells each new connection's planner that a page read out of order costs little more than
+/// one read in order (`random_page_cost` 1.1 where PostgreSQL assumes 4, a spinning disk's
+/// ratio): Outpost's working set sits in memory on SSD-backed machines, and at 4 the planner
+/// walked the whole installation's `updated_at` index for a project's "updated in the last
+/// 30 days, newest first" (188,000 rows of other projects passed over, 121 ms) instead of the
+/// project's own index (1.5 ms), and sorted 13,000 rows for "ORDER BY key" instead of reading
+/// the project's numbers in order (126 ms against 1.2). Set per connection, so it holds on a
+/// PostgreSQL the installer did not set up, without touching the server's settings.
+#[derive(Debug)]
+struct CostOfReadingOutOfOrder;
+
+impl diesel::r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for CostOfReadingOutOfOrder {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        sql_query("SET random_page_cost = 1.1").execute(conn).map(drop).map_err(diesel::r2d2::Error::QueryError)
+    }
 }
 
 /// Retries for up to `patience` so that a database still starting does not fail start-up.

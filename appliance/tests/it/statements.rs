@@ -172,3 +172,18 @@ fn a_creates_writes_stay_prepared_on_its_connection() {
         );
     }
 }
+
+/// Every pooled connection plans for memory and SSD, not a spinning disk (`db::pool`).
+#[test]
+fn pooled_connections_plan_with_out_of_order_reads_cheap() {
+    use diesel::RunQueryDsl;
+
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        random_page_cost: String,
+    }
+    let app = TestApp::start();
+    let setting = diesel::sql_query("SHOW random_page_cost").get_result::<Setting>(&mut app.conn()).unwrap();
+    assert_eq!(setting.random_page_cost, "1.1");
+}
