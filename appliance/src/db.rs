@@ -256,7 +256,15 @@ where
             None => conn.set_instrumentation(None::<Counting>),
         }
         let done = work(&mut conn);
-        PooledConnection::extensions_mut(&mut conn).insert(GivenBack(Instant::now()));
+        // A connection whose work failed may have died under it, and diesel marks a dead one
+        // broken when running a statement fails, not when preparing one to keep does: CI saw
+        // such a connection fail every request for as long as they came within the window.
+        // It is checked before its next use instead.
+        let extensions = PooledConnection::extensions_mut(&mut conn);
+        match done {
+            Ok(_) => extensions.insert(GivenBack(Instant::now())),
+            Err(_) => extensions.remove::<GivenBack>(),
+        };
         done
     })
     .await
@@ -266,8 +274,8 @@ where
 /// `SELECT 1` first. Under load a connection goes out again within microseconds, and r2d2's
 /// check at every checkout was 2 of the issue page's 12 round trips to PostgreSQL and 3 of a
 /// search's 9, while PostgreSQL used 57% of the CPU serving the issue view. A connection that
-/// died within the window fails the one request that uses it; diesel then marks it broken and
-/// the pool closes it. HikariCP makes the same trade with 500 ms.
+/// died within the window fails the one request that uses it; it is then checked before its
+/// next use (`run`), found broken and closed. HikariCP makes the same trade with 500 ms.
 const USED_RECENTLY: Duration = Duration::from_millis(500);
 
 /// When a request last gave the connection back, kept with the connection in the pool.
