@@ -7,9 +7,11 @@ use std::time::{Duration, Instant};
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::pg::{Pg, PgConnection};
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_dsl::LoadQuery;
 use diesel::r2d2::{ConnectionManager, Pool, PooledConnection, R2D2Connection};
-use diesel::QueryResult;
+use diesel::row::NamedRow;
 use diesel::{sql_query, Connection, RunQueryDsl};
+use diesel::{QueryResult, QueryableByName};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::config::DatabaseConfig;
@@ -308,7 +310,7 @@ fn checkout(pool: &DbPool) -> Result<DbConn, AppError> {
 /// the issue page and the session lookup, more than running them. Only for fixed text:
 /// every distinct text stays prepared for the connection's life.
 ///
-/// Read it with `load` or `get_result` (a write with `RETURNING`), never `execute`: diesel
+/// Read it with `load`, `get_result` or, for a write, `rows_returned`; never `execute`: diesel
 /// 2.3 runs an `execute` through a reference to the statement, and the reference's
 /// `QueryFragment` asks the raw SQL inside rather than this wrapper whether it may be kept, so
 /// the statement was parsed and planned on every call (the audit row of every change was).
@@ -336,6 +338,26 @@ impl<Q: Query> Query for Prepared<Q> {
 }
 
 impl<Q, C> RunQueryDsl<C> for Prepared<Q> {}
+
+impl<Q> Prepared<Q> {
+    /// Runs a write that says what it wrote with `RETURNING` (without it, 0), and returns how
+    /// many rows it returned: what `execute` would count, with the statement kept prepared.
+    pub fn rows_returned<'query>(self, conn: &mut PgConnection) -> QueryResult<usize>
+    where
+        Self: LoadQuery<'query, PgConnection, Unread>,
+    {
+        self.load::<Unread>(conn).map(|rows| rows.len())
+    }
+}
+
+/// A row `Prepared::rows_returned` counts without reading its columns.
+pub struct Unread;
+
+impl QueryableByName<Pg> for Unread {
+    fn build<'a>(_row: &impl NamedRow<'a, Pg>) -> diesel::deserialize::Result<Unread> {
+        Ok(Unread)
+    }
+}
 
 /// The oldest PostgreSQL Outpost runs on (`server_version_num`).
 pub const MIN_SERVER_VERSION: u32 = 150000;

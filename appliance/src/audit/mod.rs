@@ -70,8 +70,8 @@ pub fn record(conn: &mut PgConnection, actor: &Actor, change: Change<'_>) -> Que
     }
     // Both rows in one statement of fixed text, planned once per connection: every change
     // writes them, and as two statements each was planned on every call. It returns the event's
-    // id and is read with `get_result`, because `execute` would not keep it prepared (`Prepared`).
-    let _: Recorded = crate::db::Prepared(
+    // id only so that it stays prepared (`Prepared::rows_returned`).
+    crate::db::Prepared(
         diesel::sql_query(
             "WITH recorded AS (INSERT INTO audit_log (actor_id, actor_ip, action, entity_type, entity_id, \
                                                   before_state, after_state, via_rule_id) \
@@ -88,13 +88,6 @@ pub fn record(conn: &mut PgConnection, actor: &Actor, change: Change<'_>) -> Que
         .bind::<Nullable<BigInt>, _>(actor.via_rule.map(|cause| cause.rule_id))
         .bind::<Jsonb, _>(&payload),
     )
-    .get_result(conn)?;
-    Ok(())
-}
-
-/// The outbox event `record` wrote.
-#[derive(diesel::QueryableByName)]
-struct Recorded {
-    #[diesel(sql_type = BigInt, column_name = id)]
-    _event_id: i64,
+    .rows_returned(conn)
+    .map(drop)
 }

@@ -159,19 +159,9 @@ pub fn succeed(conn: &mut PgConnection, job_id: i64, worker: &str) -> QueryResul
          WHERE id = $1 AND state = 'running' AND locked_by = $2{} RETURNING id",
         crate::db::unflushed_when_alone(conn)
     );
-    // Read, not `execute`d, so that it stays prepared (`Prepared`).
-    let marked: Option<Marked> =
-        crate::db::Prepared(diesel::sql_query(statement).bind::<BigInt, _>(job_id).bind::<Text, _>(worker))
-            .get_result(conn)
-            .optional()?;
-    Ok(marked.is_some())
-}
-
-/// The job `succeed` marked.
-#[derive(diesel::QueryableByName)]
-struct Marked {
-    #[diesel(sql_type = BigInt, column_name = id)]
-    _job_id: i64,
+    let marked = crate::db::Prepared(diesel::sql_query(statement).bind::<BigInt, _>(job_id).bind::<Text, _>(worker))
+        .rows_returned(conn)?;
+    Ok(marked == 1)
 }
 
 /// Why an attempt failed, and whether trying again could help.

@@ -45,12 +45,7 @@ pub fn set_watching(
 /// statement of fixed text, kept prepared: every create runs it (diesel's own insert with
 /// `ON CONFLICT` was parsed and planned on every call).
 pub fn start(conn: &mut PgConnection, issue_id: i64, users: &[i64]) -> QueryResult<usize> {
-    #[derive(diesel::QueryableByName)]
-    struct Started {
-        #[diesel(sql_type = BigInt, column_name = user_id)]
-        _user_id: i64,
-    }
-    let started: Vec<Started> = crate::db::Prepared(
+    crate::db::Prepared(
         diesel::sql_query(
             "INSERT INTO issue_watchers (issue_id, user_id) SELECT $1, unnest($2) \
              ON CONFLICT DO NOTHING RETURNING user_id",
@@ -58,8 +53,7 @@ pub fn start(conn: &mut PgConnection, issue_id: i64, users: &[i64]) -> QueryResu
         .bind::<BigInt, _>(issue_id)
         .bind::<Array<BigInt>, _>(users),
     )
-    .load(conn)?;
-    Ok(started.len())
+    .rows_returned(conn)
 }
 
 pub fn watchers_of(conn: &mut PgConnection, issue_id: i64) -> QueryResult<Vec<UserRef>> {
