@@ -138,8 +138,9 @@ struct Total {
 const LINK_ACTIONS: &str = "'issue.linked', 'issue.unlinked'";
 
 /// Whether record `a` is one the reader may see: a record that is not a link; or a link to an
-/// issue whose project the reader may browse (`$2`: every project; `$3`: these) or is gone. The linked project's key is read from the record ("blocks OPS-7" → OPS), in SQL, so
-/// that the records the reader may not see are left out before paging and counting.
+/// issue whose project the reader may browse (`$2`: every project; `$3`: these) or is gone.
+/// The linked project's key is read from the record ("blocks OPS-7" → OPS), in SQL, so that
+/// the records the reader may not see are left out before paging and counting.
 static VISIBLE: LazyLock<String> = LazyLock::new(|| {
     format!(
         "(a.action NOT IN ({LINK_ACTIONS}) OR $2 OR NOT EXISTS ( \
