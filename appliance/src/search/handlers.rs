@@ -201,7 +201,7 @@ async fn perform_blocking(
         Asked::Jump(url) => return Ok(Outcome::Jump(url)),
         Asked::Search(request) => request,
     };
-    let mut found = crate::web::blocking(move || search_index(&search, *request)).await?;
+    let mut found = state.search.in_turn(move || search_index(&search, *request)).await?;
     let facets = found.results.facets.clone();
     found.names = db::run(&state.pool, move |conn| Ok(names_for(conn, &facets)?)).await?;
     Ok(Outcome::Found(Box::new(found)))
