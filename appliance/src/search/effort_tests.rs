@@ -209,6 +209,28 @@ fn facets_are_counted_exactly_for_few_found_and_said_to_be_estimates_for_many() 
 }
 
 #[test]
+fn a_common_beginning_kept_for_the_next_search_finds_what_reading_it_found() {
+    let live = index();
+    let everything = Scope::Everything;
+    // "failed" is in the bodies of issues 3, 6, 9, …: a third of the first segment, common;
+    // "zeppelin" in one issue in 97, rare, so read each time.
+    let failed = alive_documents().iter().filter(|doc| doc.body.contains("failed")).count();
+    let zeppelin = alive_documents().iter().filter(|doc| doc.title.contains("zeppelin")).count();
+    for round in 1..=3 {
+        for (text, expected) in [("fail*", failed), ("zep*", zeppelin), ("deploy", alive_documents().len())] {
+            for effort in [SAMPLED, EXACT] {
+                let results = search(&live, effort, text, &Filters::default(), &everything, 1);
+                assert_eq!(results.total, expected, "{text} in round {round}");
+                assert!(results.hits.iter().all(|hit| hit.snippet_html.contains("<mark>") || text == "zep*"));
+            }
+        }
+        let issues_only = Filters { kind: Some(Kind::Issue), ..Filters::default() };
+        let in_issues = search(&live, SAMPLED, "dep*", &issues_only, &everything, 1);
+        assert_eq!(in_issues.total, alive_documents().iter().filter(|doc| doc.kind == Kind::Issue).count());
+    }
+}
+
+#[test]
 fn estimates_are_rounded_to_two_significant_digits() {
     for (n, rounded) in [(0, 0), (99, 99), (100, 100), (12_345, 12_000), (710_518, 710_000), (995, 1_000)] {
         assert_eq!(engine::about(n), rounded, "{n}");

@@ -16,7 +16,7 @@ use tantivy::{DocId, Searcher, SegmentReader, Term};
 use tantivy_common::BitSet;
 
 use super::plan::Matching;
-use super::segments::{FacetColumns, Kept, SegmentCache};
+use super::segments::{FacetColumns, Kept, SegmentCache, Wanted};
 
 /// A set of a segment's documents.
 pub struct Bits {
@@ -123,7 +123,7 @@ struct SegmentFound {
     kept: Arc<Kept>,
     /// For the search's first `Matching::Prefix`, the documents holding the beginning in each
     /// of its fields, in its order (deleted ones included): what ranking a beginning scores.
-    beginning: Vec<Bits>,
+    beginning: Vec<Arc<Bits>>,
 }
 
 impl Found {
@@ -163,7 +163,7 @@ impl Found {
 
     /// The documents of a segment holding the search's (first) beginning, field by field in
     /// the order of its `Matching::Prefix` terms; none when a search ended early in the segment.
-    pub fn beginning_in_segment(&self, ordinal: usize) -> &[Bits] {
+    pub fn beginning_in_segment(&self, ordinal: usize) -> &[Arc<Bits>] {
         &self.segments[ordinal].beginning
     }
 }
@@ -178,13 +178,13 @@ enum Reading<'a> {
 
 fn segment_found(reader: &SegmentReader, readings: &[Reading], kept: Arc<Kept>) -> tantivy::Result<SegmentFound> {
     let mut found: Option<Bits> = None;
-    let mut beginning: Option<Vec<Bits>> = None;
+    let mut beginning: Option<Vec<Arc<Bits>>> = None;
     for reading in readings {
         // Bits read for this search, or kept for the segment (a scope's, a filter's, a common word's).
         let (read, kept_bits);
         let matched: &Bits = match reading {
             Reading::AnyTerm(terms) if common(reader, terms)? => {
-                kept_bits = kept.holding_any(reader, terms)?;
+                kept_bits = kept.holding(reader, &Wanted::AnyOf(terms.to_vec()))?;
                 &kept_bits
             }
             Reading::AnyTerm(terms) => {
@@ -192,12 +192,12 @@ fn segment_found(reader: &SegmentReader, readings: &[Reading], kept: Arc<Kept>) 
                 &read
             }
             Reading::Facets(terms) => {
-                kept_bits = kept.holding_any(reader, terms)?;
+                kept_bits = kept.holding(reader, &Wanted::AnyOf(terms.to_vec()))?;
                 &kept_bits
             }
             Reading::Prefix(beginnings) => {
                 let fields = (beginnings.iter())
-                    .map(|beginning| holding_a_term_beginning(reader, beginning))
+                    .map(|beginning| kept.holding(reader, &Wanted::Beginning(beginning.clone())))
                     .collect::<tantivy::Result<Vec<_>>>()?;
                 let mut any = Bits::none(reader.max_doc());
                 fields.iter().for_each(|field| any.add_all_of(field));
@@ -230,11 +230,11 @@ fn segment_found(reader: &SegmentReader, readings: &[Reading], kept: Arc<Kept>) 
     Ok(SegmentFound { bits: found, kept, beginning: beginning.unwrap_or_default() })
 }
 
-/// A word is common in a segment when one document in this many holds it.
-const COMMON_IN_ONE_OF: u32 = 64;
+/// A word (or a beginning) is common in a segment when one document in this many holds it.
+pub(super) const COMMON_IN_ONE_OF: u32 = 64;
 
 /// Whether `terms` are held by so many of the segment's documents that reading them costs
-/// more than keeping their bits (`Kept::holding_any`) for the next search.
+/// more than keeping their bits (`Kept::holding`) for the next search.
 fn common(reader: &SegmentReader, terms: &[Term]) -> tantivy::Result<bool> {
     let mut holding = 0;
     for term in terms {
@@ -256,7 +256,7 @@ pub(super) fn holding_any(reader: &SegmentReader, terms: &[Term]) -> tantivy::Re
 }
 
 /// The documents holding a term of `beginning`'s field that begins with its text.
-fn holding_a_term_beginning(reader: &SegmentReader, beginning: &Term) -> tantivy::Result<Bits> {
+pub(super) fn holding_a_term_beginning(reader: &SegmentReader, beginning: &Term) -> tantivy::Result<Bits> {
     let mut bits = Bits::none(reader.max_doc());
     let index = reader.inverted_index(beginning.field())?;
     let prefix = beginning.serialized_value_bytes();

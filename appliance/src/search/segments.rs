@@ -8,7 +8,8 @@
 //! spent more time opening columns than counting. A reader's scope of hundreds of projects
 //! is the same bits search after search; a filter such as `type=issue` (a million documents
 //! on the benchmark, 1.5 ms to read) is too, and so is a common word: `error` and `timeout`
-//! took 2.5 ms to read (Lucene's query cache keeps such sets for the same reason).
+//! took 2.5 ms to read (Lucene's query cache keeps such sets for the same reason), and a
+//! common beginning: `depl*`'s postings were a seventh of its search (perf).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,7 +18,7 @@ use tantivy::columnar::{Column, StrColumn};
 use tantivy::index::SegmentId;
 use tantivy::{Searcher, SegmentReader, Term};
 
-use super::found::{holding_any, Bits};
+use super::found::{holding_a_term_beginning, holding_any, Bits, COMMON_IN_ONE_OF};
 
 /// How many sets of documents (a scope's, a filter's, a common word's) are kept for each
 /// segment, the latest used: each costs a bit per document of the segment (560 kB for the
@@ -32,9 +33,17 @@ pub struct SegmentCache {
 /// What is kept of one segment.
 pub struct Kept {
     pub columns: FacetColumns,
-    /// Terms (a scope's or a filter's facets, a common word in each field), and the
-    /// documents holding one; latest first.
-    sets: Mutex<Vec<(Vec<Term>, Arc<Bits>)>>,
+    /// Sets of documents, and what they hold; latest first.
+    sets: Mutex<Vec<(Wanted, Arc<Bits>)>>,
+}
+
+/// What the documents of a kept set hold.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Wanted {
+    /// Any of these terms: a scope's or a filter's facets, a common word in each field.
+    AnyOf(Vec<Term>),
+    /// A term of the term's field beginning with its text (a search's `depl*`, in one field).
+    Beginning(Term),
 }
 
 /// The columns facets are counted from.
@@ -82,13 +91,14 @@ impl FacetColumns {
 }
 
 impl Kept {
-    /// The documents of `reader` (this segment) holding any of `wanted`, deleted ones
-    /// included; kept for the next search asking for the same terms.
-    pub fn holding_any(&self, reader: &SegmentReader, wanted: &[Term]) -> tantivy::Result<Arc<Bits>> {
+    /// The documents of `reader` (this segment) holding `wanted`, deleted ones included. A set
+    /// of terms is kept for the next search asking for the same; a beginning only when it is
+    /// common (rare ones read fast, and would push out the scopes' and filters' sets).
+    pub fn holding(&self, reader: &SegmentReader, wanted: &Wanted) -> tantivy::Result<Arc<Bits>> {
         let lock = || self.sets.lock().unwrap_or_else(|e| e.into_inner());
         {
             let mut sets = lock();
-            if let Some(at) = sets.iter().position(|(terms, _)| terms == wanted) {
+            if let Some(at) = sets.iter().position(|(held, _)| held == wanted) {
                 let latest = sets.remove(at);
                 let bits = latest.1.clone();
                 sets.insert(0, latest);
@@ -96,10 +106,19 @@ impl Kept {
             }
         }
         // Read without the lock: other searches of this segment go on meanwhile.
-        let bits = Arc::new(holding_any(reader, wanted)?);
-        let mut sets = lock();
-        sets.insert(0, (wanted.to_vec(), bits.clone()));
-        sets.truncate(SETS_KEPT);
+        let bits = Arc::new(match wanted {
+            Wanted::AnyOf(terms) => holding_any(reader, terms)?,
+            Wanted::Beginning(beginning) => holding_a_term_beginning(reader, beginning)?,
+        });
+        let worth_keeping = match wanted {
+            Wanted::AnyOf(_) => true,
+            Wanted::Beginning(_) => bits.count() >= u64::from(reader.max_doc() / COMMON_IN_ONE_OF),
+        };
+        if worth_keeping {
+            let mut sets = lock();
+            sets.insert(0, (wanted.clone(), bits.clone()));
+            sets.truncate(SETS_KEPT);
+        }
         Ok(bits)
     }
 }
