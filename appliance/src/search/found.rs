@@ -184,7 +184,7 @@ fn segment_found(reader: &SegmentReader, readings: &[Reading], kept: Arc<Kept>) 
         let (read, kept_bits);
         let matched: &Bits = match reading {
             Reading::AnyTerm(terms) if common(reader, terms)? => {
-                kept_bits = kept.holding(reader, &Wanted::AnyOf(terms.to_vec()))?;
+                kept_bits = kept.holding(reader, Wanted::AnyOf(terms))?;
                 &kept_bits
             }
             Reading::AnyTerm(terms) => {
@@ -192,12 +192,12 @@ fn segment_found(reader: &SegmentReader, readings: &[Reading], kept: Arc<Kept>) 
                 &read
             }
             Reading::Facets(terms) => {
-                kept_bits = kept.holding(reader, &Wanted::AnyOf(terms.to_vec()))?;
+                kept_bits = kept.holding(reader, Wanted::AnyOf(terms))?;
                 &kept_bits
             }
             Reading::Prefix(beginnings) => {
                 let fields = (beginnings.iter())
-                    .map(|beginning| kept.holding(reader, &Wanted::Beginning(beginning.clone())))
+                    .map(|beginning| kept.holding(reader, Wanted::Beginning(beginning)))
                     .collect::<tantivy::Result<Vec<_>>>()?;
                 let mut any = Bits::none(reader.max_doc());
                 fields.iter().for_each(|field| any.add_all_of(field));

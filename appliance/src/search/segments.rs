@@ -34,16 +34,40 @@ pub struct SegmentCache {
 pub struct Kept {
     pub columns: FacetColumns,
     /// Sets of documents, and what they hold; latest first.
-    sets: Mutex<Vec<(Wanted, Arc<Bits>)>>,
+    sets: Mutex<Vec<(Held, Arc<Bits>)>>,
 }
 
-/// What the documents of a kept set hold.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Wanted {
+/// What the documents of a set hold.
+#[derive(Clone, Copy, Debug)]
+pub enum Wanted<'a> {
     /// Any of these terms: a scope's or a filter's facets, a common word in each field.
-    AnyOf(Vec<Term>),
+    AnyOf(&'a [Term]),
     /// A term of the term's field beginning with its text (a search's `depl*`, in one field).
+    Beginning(&'a Term),
+}
+
+/// A `Wanted` of a kept set (looking one up copies no terms: a scope holds a thousand).
+#[derive(Debug)]
+enum Held {
+    AnyOf(Vec<Term>),
     Beginning(Term),
+}
+
+impl Held {
+    fn of(wanted: Wanted) -> Held {
+        match wanted {
+            Wanted::AnyOf(terms) => Held::AnyOf(terms.to_vec()),
+            Wanted::Beginning(term) => Held::Beginning(term.clone()),
+        }
+    }
+
+    fn is(&self, wanted: Wanted) -> bool {
+        match (self, wanted) {
+            (Held::AnyOf(held), Wanted::AnyOf(terms)) => held == terms,
+            (Held::Beginning(held), Wanted::Beginning(term)) => held == term,
+            _ => false,
+        }
+    }
 }
 
 /// The columns facets are counted from.
@@ -94,11 +118,11 @@ impl Kept {
     /// The documents of `reader` (this segment) holding `wanted`, deleted ones included. A set
     /// of terms is kept for the next search asking for the same; a beginning only when it is
     /// common (rare ones read fast, and would push out the scopes' and filters' sets).
-    pub fn holding(&self, reader: &SegmentReader, wanted: &Wanted) -> tantivy::Result<Arc<Bits>> {
+    pub fn holding(&self, reader: &SegmentReader, wanted: Wanted) -> tantivy::Result<Arc<Bits>> {
         let lock = || self.sets.lock().unwrap_or_else(|e| e.into_inner());
         {
             let mut sets = lock();
-            if let Some(at) = sets.iter().position(|(held, _)| held == wanted) {
+            if let Some(at) = sets.iter().position(|(held, _)| held.is(wanted)) {
                 let latest = sets.remove(at);
                 let bits = latest.1.clone();
                 sets.insert(0, latest);
@@ -116,7 +140,7 @@ impl Kept {
         };
         if worth_keeping {
             let mut sets = lock();
-            sets.insert(0, (wanted.clone(), bits.clone()));
+            sets.insert(0, (Held::of(wanted), bits.clone()));
             sets.truncate(SETS_KEPT);
         }
         Ok(bits)
