@@ -553,8 +553,9 @@ impl Config {
     }
 }
 
-/// The cores this process may run on: HTTP workers and request connections are sized by it.
-fn cores() -> i64 {
+/// The cores this process may run on: HTTP workers, request connections and the searches
+/// running at once are sized by it.
+pub fn cores() -> i64 {
     std::thread::available_parallelism().map_or(2, |n| n.get() as i64)
 }
 

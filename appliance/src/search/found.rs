@@ -180,7 +180,8 @@ fn segment_found(reader: &SegmentReader, readings: &[Reading], kept: Arc<Kept>) 
     let mut found: Option<Bits> = None;
     let mut beginning: Option<Vec<Arc<Bits>>> = None;
     for reading in readings {
-        // Bits read for this search, or kept for the segment (a scope's, a filter's, a common word's).
+        // Bits read for this search, or kept for the segment (a scope's, a filter's, a common word's
+        // or beginning's).
         let (read, kept_bits);
         let matched: &Bits = match reading {
             Reading::AnyTerm(terms) if common(reader, terms)? => {

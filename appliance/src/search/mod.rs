@@ -94,7 +94,7 @@ impl SearchIndex {
                 live: RwLock::new(None),
                 status: Mutex::new(Status::Opening),
                 indexed: Mutex::new(None),
-                lane: tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, |cores| cores.get())),
+                lane: tokio::sync::Semaphore::new(crate::config::cores() as usize),
             }),
         }
     }

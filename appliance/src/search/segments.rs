@@ -20,9 +20,9 @@ use tantivy::{Searcher, SegmentReader, Term};
 
 use super::found::{holding_a_term_beginning, holding_any, Bits, COMMON_IN_ONE_OF};
 
-/// How many sets of documents (a scope's, a filter's, a common word's) are kept for each
-/// segment, the latest used: each costs a bit per document of the segment (560 kB for the
-/// benchmark's 4.5 million).
+/// How many sets of documents (a scope's, a filter's, a common word's or beginning's) are kept
+/// for each segment, the latest used: each costs a bit per document of the segment (560 kB for
+/// the benchmark's 4.5 million).
 const SETS_KEPT: usize = 32;
 
 #[derive(Default)]
@@ -46,7 +46,7 @@ pub enum Wanted<'a> {
     Beginning(&'a Term),
 }
 
-/// A `Wanted` of a kept set (looking one up copies no terms: a scope holds a thousand).
+/// A `Wanted` of a kept set (looking one up copies no terms: a scope holds up to a thousand).
 #[derive(Debug)]
 enum Held {
     AnyOf(Vec<Term>),
