@@ -227,7 +227,7 @@ pub fn issue_documents(
             label: key.clone(),
             title: String::new(),
             body,
-            url: format!("/issues/{key}#comment-{id}"),
+            url: format!("/issues/{key}/comments/{id}"),
             context: format!("Comment on {key} {}", issue.title),
             place: Place::Project(issue.project_id),
             status: None,

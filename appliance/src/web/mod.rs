@@ -238,6 +238,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/issues/{key}/edit", web::get().to(issue_form::edit_form))
         .route("/issues/{key}/edit", web::post().to(issue_form::update))
         .route("/issues/{key}/comments", web::post().to(issue_pages::comment))
+        .route("/issues/{key}/comments", web::get().to(issue_pages::comments_page))
+        .route("/issues/{key}/comments/{id}", web::get().to(issue_pages::show_comment))
         .route("/issues/{key}/transition", web::post().to(issue_pages::transition))
         .route("/issues/{key}/move", web::post().to(board_pages::move_issue))
         .route("/issues/{key}/links", web::post().to(issue_pages::link))

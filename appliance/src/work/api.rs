@@ -503,29 +503,43 @@ pub struct HistoryList {
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct HistoryQuery {
+pub struct PageQuery {
     #[param(value_type = Option<i64>, minimum = 1)]
     page: Option<String>,
     #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     per_page: Option<String>,
 }
 
+impl PageQuery {
+    /// The page asked for and its size: 1 and 100 unless given.
+    fn page_and_size(&self) -> Result<(i64, i64), crate::errors::AppError> {
+        let page = whole_number(&self.page, "page", 1, 1..=1_000_000)?;
+        Ok((page, whole_number(&self.per_page, "per_page", 100, 1..=1000)?))
+    }
+}
+
+/// The issue `key` names, if `user` may see it.
+fn readable_issue(conn: &mut diesel::PgConnection, user: &User, key: &str) -> Result<Issue, crate::errors::AppError> {
+    let (project, issue) = issues::find_by_key(conn, key)?;
+    issues::authorize_on(user, &project, &issue, |p, _| Action::ViewProject(p))?;
+    Ok(issue)
+}
+
 /// An issue's changes, oldest first, field by field, a page at a time (100 by default).
-#[utoipa::path(get, path = "/api/v1/issues/{issue}/history", tag = "issues", params(IssuePath, HistoryQuery),
+#[utoipa::path(get, path = "/api/v1/issues/{issue}/history", tag = "issues", params(IssuePath, PageQuery),
     responses((status = 200, body = HistoryList)))]
 pub async fn get_history(
     caller: ApiCaller,
     state: web::Data<AppState>,
     path: web::Path<IssuePath>,
-    query: web::Query<HistoryQuery>,
+    query: web::Query<PageQuery>,
 ) -> ApiResult {
-    let page = whole_number(&query.page, "page", 1, 1..=1_000_000)?;
-    let per_page = whole_number(&query.per_page, "per_page", 100, 1..=1000)?;
+    let (page, per_page) = query.page_and_size()?;
+    let stretch = Stretch::Page { number: page, size: per_page };
     let (key, user) = (path.into_inner().issue, caller.user.clone());
     let found = db::run(&state.pool, move |conn| {
-        let (project, issue) = issues::find_by_key(conn, &key)?;
-        issues::authorize_on(&user, &project, &issue, |p, _| Action::ViewProject(p))?;
-        Ok(history::history_of(conn, &user, issue.id, Stretch::Page { number: page, size: per_page })?)
+        let issue = readable_issue(conn, &user, &key)?;
+        Ok(history::history_of(conn, &user, issue.id, stretch)?)
     })
     .await?;
     Ok(HttpResponse::Ok().json(HistoryList {
@@ -540,20 +554,37 @@ pub async fn get_history(
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CommentList {
     comments: Vec<CommentWithAuthor>,
+    page: i64,
+    per_page: i64,
+    /// Every comment on the issue, on all pages.
+    total: i64,
+    has_more: bool,
 }
 
-/// An issue's comments, oldest first.
-#[utoipa::path(get, path = "/api/v1/issues/{issue}/comments", tag = "comments", params(IssuePath),
+/// An issue's comments, oldest first, a page at a time (100 by default).
+#[utoipa::path(get, path = "/api/v1/issues/{issue}/comments", tag = "comments", params(IssuePath, PageQuery),
     responses((status = 200, body = CommentList)))]
-pub async fn list_comments(caller: ApiCaller, state: web::Data<AppState>, path: web::Path<IssuePath>) -> ApiResult {
+pub async fn list_comments(
+    caller: ApiCaller,
+    state: web::Data<AppState>,
+    path: web::Path<IssuePath>,
+    query: web::Query<PageQuery>,
+) -> ApiResult {
+    let (page, per_page) = query.page_and_size()?;
+    let stretch = Stretch::Page { number: page, size: per_page };
     let (key, user) = (path.into_inner().issue, caller.user.clone());
-    let comments: Vec<CommentWithAuthor> = db::run(&state.pool, move |conn| {
-        let (project, issue) = issues::find_by_key(conn, &key)?;
-        issues::authorize_on(&user, &project, &issue, |p, _| Action::ViewProject(p))?;
-        Ok(comments::list_for_issue(conn, issue.id)?)
+    let found = db::run(&state.pool, move |conn| {
+        let issue = readable_issue(conn, &user, &key)?;
+        Ok(comments::comments_of(conn, issue.id, stretch)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(CommentList { comments }))
+    Ok(HttpResponse::Ok().json(CommentList {
+        has_more: page * per_page < found.total,
+        comments: found.shown,
+        page,
+        per_page,
+        total: found.total,
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

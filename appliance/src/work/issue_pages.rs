@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::comments::{self, CommentWithAuthor};
+use super::comments::{self, CommentWithAuthor, Comments};
 use super::described::{self, when, Described};
 use super::history::{self, History, Stretch};
 use super::issue_fields::Details;
@@ -81,7 +81,7 @@ struct IssuePage {
     work_logs: Vec<(WorkLog, UserRef)>,
     /// The latest changes; the history page has them all.
     history: History,
-    comments: Vec<(CommentWithAuthor, String)>,
+    comments: RenderedComments,
     /// The latest deployment per environment that shipped this issue.
     deployments: Vec<Deployment>,
     /// Attached files with who attached each.
@@ -154,6 +154,31 @@ impl IssuePage {
 const HISTORY_ON_ISSUE_PAGE: i64 = 50;
 /// How many changes a page of the history page shows.
 const HISTORY_PAGE_SIZE: i64 = 100;
+/// How many of an issue's latest comments its page shows.
+const COMMENTS_ON_ISSUE_PAGE: i64 = 50;
+/// How many comments a page of the comments page shows.
+const COMMENTS_PAGE_SIZE: i64 = 100;
+
+/// Comments with their Markdown rendered, and how many the issue has.
+struct RenderedComments {
+    rendered: Vec<(CommentWithAuthor, String)>,
+    total: i64,
+}
+
+impl RenderedComments {
+    fn of(comments: Comments) -> RenderedComments {
+        let total = comments.total;
+        let rendered = comments.shown.into_iter().map(|c| {
+            let html = markdown::to_html(&c.comment.body);
+            (c, html)
+        });
+        RenderedComments { rendered: rendered.collect(), total }
+    }
+
+    fn is_cut(&self) -> bool {
+        self.total > self.rendered.len() as i64
+    }
+}
 
 async fn issue_page(
     signed_in: &SignedIn,
@@ -170,13 +195,8 @@ async fn issue_page(
         issues::authorize_on(&user, &project, &issue, |p, _| Action::ViewProject(p))?;
         let workflow = Workflow::of(conn, &project)?;
         let Described { details, assignee, reporter, watchers, filled } = described::describe(conn, &issue)?;
-        let comments = comments::list_for_issue(conn, issue.id)?
-            .into_iter()
-            .map(|c| {
-                let html = markdown::to_html(&c.comment.body);
-                (c, html)
-            })
-            .collect();
+        let comments =
+            RenderedComments::of(comments::comments_of(conn, issue.id, Stretch::Latest(COMMENTS_ON_ISSUE_PAGE))?);
         Ok(IssuePage {
             nav,
             me,
@@ -242,17 +262,32 @@ struct HistoryPage {
     key: String,
     title: String,
     history: History,
-    page: i64,
+    pager: Pager,
 }
 
-impl HistoryPage {
-    fn last_page(&self) -> i64 {
-        (self.history.total.max(1) + HISTORY_PAGE_SIZE - 1) / HISTORY_PAGE_SIZE
+/// Where a page of a list of an issue's is among the list's pages, for the links between them.
+struct Pager {
+    /// The list's address, without the page.
+    path: String,
+    page: i64,
+    last: i64,
+}
+
+impl Pager {
+    /// Page `page` of a list of `total` entries, `size` to a page, at `path`; a page past the
+    /// last is refused with how many there are (`has_pages`: "the history of OPS-1 has").
+    fn of(path: String, page: i64, (total, size): (i64, i64), has_pages: &str) -> Result<Pager, AppError> {
+        let last = (total.max(1) + size - 1) / size;
+        if page > last {
+            let why = format!("page must be a whole number from 1 to {last}: {has_pages} {last} pages.");
+            return Err(AppError::invalid("page", why));
+        }
+        Ok(Pager { path, page, last })
     }
 }
 
 #[derive(Deserialize)]
-pub struct HistoryQuery {
+pub struct PageQuery {
     page: Option<String>,
 }
 
@@ -261,7 +296,7 @@ pub async fn history_page(
     signed_in: SignedIn,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    query: web::Query<HistoryQuery>,
+    query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, PageError> {
     let page = whole_number(&query.page, "page", 1, 1..=1_000_000)?;
     let (project, issue) = issue_for(&state, &signed_in, &path, |p, _| Action::ViewProject(p)).await?;
@@ -270,21 +305,74 @@ pub async fn history_page(
         Ok(history::history_of(conn, &user, issue.id, Stretch::Page { number: page, size: HISTORY_PAGE_SIZE })?)
     })
     .await?;
-    let shown = HistoryPage {
-        nav: Nav::for_user(&signed_in, "projects"),
-        key: format!("{}-{}", project.key, issue.number),
-        title: issue.title,
-        project,
-        history,
+    let key = format!("{}-{}", project.key, issue.number);
+    let pager = Pager::of(
+        format!("/issues/{key}/history"),
         page,
-    };
-    let last = shown.last_page();
-    if page > last {
-        let why =
-            format!("page must be a whole number from 1 to {last}: the history of {} has {last} pages.", shown.key);
-        return Err(AppError::invalid("page", why).into());
-    }
-    Ok(render(&shown)?)
+        (history.total, HISTORY_PAGE_SIZE),
+        &format!("the history of {key} has"),
+    )?;
+    let nav = Nav::for_user(&signed_in, "projects");
+    Ok(render(&HistoryPage { nav, key, title: issue.title, project, history, pager })?)
+}
+
+#[derive(Template)]
+#[template(path = "issues/comments.html")]
+struct CommentsPage {
+    nav: Nav,
+    project: Project,
+    key: String,
+    title: String,
+    comments: RenderedComments,
+    pager: Pager,
+}
+
+/// Every comment on an issue, oldest first, a hundred to a page: the issue page shows the
+/// latest fifty.
+pub async fn comments_page(
+    signed_in: SignedIn,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, PageError> {
+    let page = whole_number(&query.page, "page", 1, 1..=1_000_000)?;
+    let (project, issue) = issue_for(&state, &signed_in, &path, |p, _| Action::ViewProject(p)).await?;
+    let comments = db::run(&state.pool, move |conn| {
+        let comments = comments::comments_of(conn, issue.id, Stretch::Page { number: page, size: COMMENTS_PAGE_SIZE })?;
+        Ok(RenderedComments::of(comments))
+    })
+    .await?;
+    let key = format!("{}-{}", project.key, issue.number);
+    let pager = Pager::of(
+        format!("/issues/{key}/comments"),
+        page,
+        (comments.total, COMMENTS_PAGE_SIZE),
+        &format!("the comments on {key} fill"),
+    )?;
+    let nav = Nav::for_user(&signed_in, "projects");
+    Ok(render(&CommentsPage { nav, key, title: issue.title, project, comments, pager })?)
+}
+
+/// Where one comment is shown: the issue page for its latest comments, else the page of the
+/// comments page holding it. Search hits and links to a comment come here, since an older
+/// comment is not on the issue page.
+pub async fn show_comment(
+    signed_in: SignedIn,
+    state: web::Data<AppState>,
+    path: web::Path<(String, i64)>,
+) -> Result<HttpResponse, PageError> {
+    let (key, comment_id) = path.into_inner();
+    let (project, issue) = issue_for(&state, &signed_in, &key, |p, _| Action::ViewProject(p)).await?;
+    let issue_id = issue.id;
+    let page = db::run(&state.pool, move |conn| {
+        Ok(comments::page_of(conn, issue_id, comment_id, (COMMENTS_ON_ISSUE_PAGE, COMMENTS_PAGE_SIZE))?)
+    })
+    .await?;
+    let key = format!("{}-{}", project.key, issue.number);
+    Ok(redirect(&match page {
+        None => format!("/issues/{key}#comment-{comment_id}"),
+        Some(page) => format!("/issues/{key}/comments?page={page}#comment-{comment_id}"),
+    }))
 }
 
 #[derive(Deserialize)]

@@ -11,6 +11,7 @@ mod automation;
 mod backups;
 mod browser;
 mod cli;
+mod comments;
 mod concurrency;
 mod contract;
 mod csv;

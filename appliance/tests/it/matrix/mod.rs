@@ -190,6 +190,7 @@ struct Fixture {
     old_page: String,
     issue_attachment: String,
     page_attachment: String,
+    comment: String,
     link: String,
     sprint: String,
     rule: String,
@@ -208,7 +209,7 @@ struct Fixture {
     statuses: Vec<String>,
 }
 
-/// Issues SEC-1..3 with a link and a file, pages (one to delete) with a file, a planned sprint,
+/// Issues SEC-1..3 with a link, a comment and a file, pages (one to delete) with a file, a planned sprint,
 /// a rule, hooks with a failed delivery each, a version, a component and a field, teams
 /// (Scratch, Nobody), spare schemes, a service account `bot` with a token, a dead job, a
 /// person `target` for the administrators' pages, and a filter the viewer saved and shared.
@@ -224,6 +225,7 @@ fn fixture(app: &TestApp, api: &mut Client, root: &Caller, people: &mut [(Who, C
             "/api/v1/projects/SEC/automation-rules",
             json!({ "name": "Label", "trigger": "issue_created", "actions": [{ "type": "add_label", "label": "new" }] }),
         ),
+        ("/api/v1/issues/SEC-1/comments", json!({ "body": "First look" })),
         ("/api/v1/projects/SEC/versions", json!({ "name": "0.9" })),
         ("/api/v1/projects/SEC/components", json!({ "name": "legacy" })),
         ("/api/v1/projects/SEC/fields", json!({ "name": "Tier", "kind": "select", "options": ["Gold", "Silver"] })),
@@ -292,6 +294,7 @@ fn fixture(app: &TestApp, api: &mut Client, root: &Caller, people: &mut [(Who, C
         old_page: id("SELECT id::text FROM pages WHERE title = 'Old page'"),
         issue_attachment: id("SELECT id::text FROM attachments WHERE file_name = 'p.png'"),
         page_attachment: id("SELECT id::text FROM attachments WHERE file_name = 'n.txt'"),
+        comment: id("SELECT id::text FROM comments WHERE body = 'First look'"),
         link: id("SELECT min(id)::text FROM issue_links"),
         sprint: id("SELECT id::text FROM sprints"),
         rule: id("SELECT id::text FROM automation_rules"),

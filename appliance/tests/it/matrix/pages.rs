@@ -135,6 +135,8 @@ fn every_page_route_allows_exactly_what_the_scheme_says_to_each_kind_of_caller()
         get("/projects/{key}/automation/{id}", format!("/projects/SEC/automation/{}", f.rule), read),
         get("/issues/{key}", "/issues/SEC-1", read),
         get("/issues/{key}/history", "/issues/SEC-1/history", read),
+        get("/issues/{key}/comments", "/issues/SEC-1/comments", read),
+        get("/issues/{key}/comments/{id}", format!("/issues/SEC-1/comments/{}", f.comment), read),
         get("/attachments/{id}/{name}", format!("/attachments/{}/p.png", f.issue_attachment), read),
         get("/thumbnails/{id}", format!("/thumbnails/{}", f.issue_attachment), read),
         get("/spaces/{key}", "/spaces/SEC", read),
