@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 
 use diesel::sql_types::{BigInt, Text, Timestamptz};
 
-use super::history::Stretch;
+use super::history::{Stretch, Total};
 use super::issues::Issue;
 use crate::audit::{self, Actor, Change};
 use crate::db::Prepared;
@@ -107,12 +107,6 @@ struct CommentRow {
     total: i64,
 }
 
-#[derive(QueryableByName)]
-struct Total {
-    #[diesel(sql_type = BigInt)]
-    total: i64,
-}
-
 const TOTAL: &str = "(SELECT count(*) FROM comments t WHERE t.issue_id = $1)";
 
 fn comments_in_order(direction: &str) -> String {
@@ -139,10 +133,8 @@ pub struct Comments {
 /// (a build bot commenting on every run), and each is Markdown to render, so the issue page
 /// shows the latest and the rest are read a page at a time.
 pub fn comments_of(conn: &mut PgConnection, issue_id: i64, stretch: Stretch) -> QueryResult<Comments> {
-    let (sql, limit, offset) = match stretch {
-        Stretch::Latest(n) => (NEWEST_FIRST.as_str(), n, 0),
-        Stretch::Page { number, size } => (OLDEST_FIRST.as_str(), size, (number - 1) * size),
-    };
+    let sql = if stretch.newest_first() { NEWEST_FIRST.as_str() } else { OLDEST_FIRST.as_str() };
+    let (limit, offset) = stretch.limit_and_offset();
     let mut rows: Vec<CommentRow> =
         Prepared(diesel::sql_query(sql).bind::<BigInt, _>(issue_id).bind::<BigInt, _>(limit).bind::<BigInt, _>(offset))
             .load(conn)?;
@@ -154,7 +146,7 @@ pub fn comments_of(conn: &mut PgConnection, issue_id: i64, stretch: Stretch) -> 
             Prepared(diesel::sql_query(COUNTED.as_str()).bind::<BigInt, _>(issue_id)).get_result::<Total>(conn)?.total
         }
     };
-    if matches!(stretch, Stretch::Latest(_)) {
+    if stretch.newest_first() {
         rows.reverse();
     }
     let shown = rows

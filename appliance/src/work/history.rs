@@ -128,10 +128,11 @@ struct AuditRow {
     total: i64,
 }
 
+/// A count alone, for a stretch past the end of a list (no row to carry it).
 #[derive(QueryableByName)]
-struct Total {
+pub(super) struct Total {
     #[diesel(sql_type = BigInt)]
-    total: i64,
+    pub total: i64,
 }
 
 /// The actions of records that name a link.
@@ -193,6 +194,21 @@ pub enum Stretch {
     Page { number: i64, size: i64 },
 }
 
+impl Stretch {
+    /// Whether the stretch is read newest first (and then turned round to oldest first).
+    pub fn newest_first(self) -> bool {
+        matches!(self, Stretch::Latest(_))
+    }
+
+    /// How many entries to read, and how many to pass over first, in the order it is read.
+    pub fn limit_and_offset(self) -> (i64, i64) {
+        match self {
+            Stretch::Latest(n) => (n, 0),
+            Stretch::Page { number, size } => (size, (number - 1) * size),
+        }
+    }
+}
+
 /// A stretch of an issue's history, oldest first, and how many entries the whole has.
 #[derive(Debug)]
 pub struct History {
@@ -216,10 +232,8 @@ pub fn history_of(conn: &mut PgConnection, reader: &User, issue_id: i64, stretch
         Browsable::Every => (true, Vec::new()),
         Browsable::Only(projects) => (false, projects),
     };
-    let (sql, limit, offset) = match stretch {
-        Stretch::Latest(n) => (NEWEST_FIRST.as_str(), n, 0),
-        Stretch::Page { number, size } => (OLDEST_FIRST.as_str(), size, (number - 1) * size),
-    };
+    let sql = if stretch.newest_first() { NEWEST_FIRST.as_str() } else { OLDEST_FIRST.as_str() };
+    let (limit, offset) = stretch.limit_and_offset();
     let mut rows: Vec<AuditRow> = Prepared(
         diesel::sql_query(sql)
             .bind::<BigInt, _>(issue_id)
@@ -239,7 +253,7 @@ pub fn history_of(conn: &mut PgConnection, reader: &User, issue_id: i64, stretch
             Prepared(counted).get_result::<Total>(conn)?.total
         }
     };
-    if matches!(stretch, Stretch::Latest(_)) {
+    if stretch.newest_first() {
         rows.reverse();
     }
     let entries = rows

@@ -291,6 +291,13 @@ pub struct PageQuery {
     page: Option<String>,
 }
 
+impl PageQuery {
+    /// The page asked for, 1 unless given.
+    fn number(&self) -> Result<i64, AppError> {
+        whole_number(&self.page, "page", 1, 1..=1_000_000)
+    }
+}
+
 /// Every change to an issue, oldest first, a hundred to a page.
 pub async fn history_page(
     signed_in: SignedIn,
@@ -298,7 +305,7 @@ pub async fn history_page(
     path: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let page = whole_number(&query.page, "page", 1, 1..=1_000_000)?;
+    let page = query.number()?;
     let (project, issue) = issue_for(&state, &signed_in, &path, |p, _| Action::ViewProject(p)).await?;
     let user = signed_in.user().clone();
     let history = db::run(&state.pool, move |conn| {
@@ -335,7 +342,7 @@ pub async fn comments_page(
     path: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let page = whole_number(&query.page, "page", 1, 1..=1_000_000)?;
+    let page = query.number()?;
     let (project, issue) = issue_for(&state, &signed_in, &path, |p, _| Action::ViewProject(p)).await?;
     let comments = db::run(&state.pool, move |conn| {
         let comments = comments::comments_of(conn, issue.id, Stretch::Page { number: page, size: COMMENTS_PAGE_SIZE })?;
